@@ -1,0 +1,86 @@
+// C = op(A) · op(B) for a batch of matrices, op = identity or transpose (override constants).
+// Each invocation computes a 4×4 block of C in registers, with no workgroup memory and no
+// barriers: on software adapters (lavapipe) that beats shared-memory tiling by a wide margin.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    // Elements between consecutive matrices of the batch; 0 repeats one matrix for all.
+    batch_stride_a: u32,
+    batch_stride_b: u32,
+    batch_stride_c: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// 1: A is stored [K, M] and read transposed.
+override TRANS_A: u32 = 0u;
+// 1: B is stored [N, K] and read transposed.
+override TRANS_B: u32 = 0u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+fn load_a(base: u32, row: u32, kk: u32) -> f32 {
+    if (TRANS_A == 1u) {
+        return a[base + kk * p.m + row];
+    }
+    return a[base + row * p.k + kk];
+}
+
+fn load_b(base: u32, kk: u32, col: u32) -> f32 {
+    if (TRANS_B == 1u) {
+        return b[base + col * p.k + kk];
+    }
+    return b[base + kk * p.n + col];
+}
+
+fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
+    if (row >= p.m) {
+        return;
+    }
+    let at = base + row * p.n + col0;
+    c[at] = v.x;
+    if (col0 + 1u < p.n) { c[at + 1u] = v.y; }
+    if (col0 + 2u < p.n) { c[at + 2u] = v.z; }
+    if (col0 + 3u < p.n) { c[at + 3u] = v.w; }
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let row0 = gid.y * 4u;
+    let col0 = gid.x * 4u;
+    if (row0 >= p.m || col0 >= p.n) {
+        return;
+    }
+    let base_a = gid.z * p.batch_stride_a;
+    let base_b = gid.z * p.batch_stride_b;
+    let base_c = gid.z * p.batch_stride_c;
+    // Edge blocks clamp their loads into range; the rows and columns past the edge are
+    // computed from repeated data and never stored.
+    let rows = min(vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u), vec4<u32>(p.m - 1u));
+    let cols = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(p.n - 1u));
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var kk = 0u; kk < p.k; kk = kk + 1u) {
+        let bv = vec4<f32>(
+            load_b(base_b, kk, cols.x),
+            load_b(base_b, kk, cols.y),
+            load_b(base_b, kk, cols.z),
+            load_b(base_b, kk, cols.w),
+        );
+        acc0 = fma(vec4<f32>(load_a(base_a, rows.x, kk)), bv, acc0);
+        acc1 = fma(vec4<f32>(load_a(base_a, rows.y, kk)), bv, acc1);
+        acc2 = fma(vec4<f32>(load_a(base_a, rows.z, kk)), bv, acc2);
+        acc3 = fma(vec4<f32>(load_a(base_a, rows.w, kk)), bv, acc3);
+    }
+    store(base_c, row0, col0, acc0);
+    store(base_c, row0 + 1u, col0, acc1);
+    store(base_c, row0 + 2u, col0, acc2);
+    store(base_c, row0 + 3u, col0, acc3);
+}

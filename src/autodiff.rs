@@ -1,0 +1,160 @@
+//! Reverse-mode differentiation: appends to a graph the nodes that compute gradients.
+//!
+//! Every rule below is written with the same graph ops a user has, so the backward pass runs
+//! on the same checked kernels as the forward pass and is compiled into the same plan.
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, NodeId, Op};
+use crate::kernels::elementwise::ElementwiseOp;
+use std::collections::HashMap;
+
+/// Appends the gradient of `output` with respect to each of `wrt` and returns those nodes, in
+/// order. `seed` is the gradient flowing into `output` (same shape); `None` means 1, which
+/// needs `output` to hold one value (a loss).
+pub fn gradients(graph: &mut Graph, output: NodeId, seed: Option<NodeId>, wrt: &[NodeId]) -> Result<Vec<NodeId>> {
+    let count = output.index() + 1;
+    if count > graph.nodes().len() || wrt.iter().any(|w| w.index() >= graph.nodes().len()) {
+        return Err(Error::Graph("gradients: a node is not in this graph".into()));
+    }
+    let seed = match seed {
+        Some(s) => {
+            if graph.shape(s) != graph.shape(output) {
+                return Err(Error::ShapeMismatch {
+                    op: "gradients",
+                    lhs: graph.shape(output).clone(),
+                    rhs: graph.shape(s).clone(),
+                    reason: "the seed gradient must have the output's shape".into(),
+                });
+            }
+            s
+        }
+        None => {
+            if graph.shape(output).numel() != 1 {
+                return Err(Error::InvalidArgument {
+                    op: "gradients",
+                    message: format!(
+                        "the output has shape {}; without a seed gradient it must be a single value (a loss)",
+                        graph.shape(output)
+                    ),
+                });
+            }
+            let dims = graph.shape(output).dims().to_vec();
+            graph.fill(&dims, 1.0)?
+        }
+    };
+
+    // A node needs a gradient if some `wrt` node flows into it.
+    let mut flows = vec![false; count];
+    for w in wrt {
+        if w.index() < count {
+            flows[w.index()] = true;
+        }
+    }
+    for i in 0..count {
+        if !flows[i] {
+            flows[i] = graph.nodes()[i].inputs.iter().any(|x| flows[x.index()]);
+        }
+    }
+
+    let mut grads: HashMap<usize, NodeId> = HashMap::new();
+    grads.insert(output.index(), seed);
+    for i in (0..count).rev() {
+        let Some(&g) = grads.get(&i) else { continue };
+        if !flows[i] {
+            continue;
+        }
+        let node = graph.nodes()[i].clone();
+        for (slot, &x) in node.inputs.iter().enumerate() {
+            if !flows[x.index()] {
+                continue;
+            }
+            let contribution = input_gradient(graph, NodeId(i), &node.op, &node.inputs, slot, g)?;
+            let total = match grads.get(&x.index()) {
+                Some(&earlier) => graph.add(earlier, contribution)?,
+                None => contribution,
+            };
+            grads.insert(x.index(), total);
+        }
+    }
+    wrt.iter()
+        .map(|w| match grads.get(&w.index()) {
+            Some(&g) => Ok(g),
+            // The output does not depend on w: its gradient is zero.
+            None => {
+                let dims = graph.shape(*w).dims().to_vec();
+                graph.fill(&dims, 0.0)
+            }
+        })
+        .collect()
+}
+
+/// The gradient reaching input `slot` of `node` (with inputs `inputs`), given the node's own
+/// gradient `g`.
+fn input_gradient(
+    graph: &mut Graph,
+    node: NodeId,
+    op: &Op,
+    inputs: &[NodeId],
+    slot: usize,
+    g: NodeId,
+) -> Result<NodeId> {
+    let x = inputs[slot];
+    let x_dims = graph.shape(x).dims().to_vec();
+    match *op {
+        Op::Matmul { trans_a, trans_b } => {
+            let (a, b) = (inputs[0], inputs[1]);
+            // With C = op(A)·op(B): d op(A) = dC·op(B)ᵀ and d op(B) = op(A)ᵀ·dC, transposed
+            // back wherever the operand was stored transposed.
+            match (slot, trans_a, trans_b) {
+                (0, false, _) => graph.matmul_t(g, b, false, !trans_b),
+                (0, true, _) => graph.matmul_t(b, g, trans_b, true),
+                (_, _, false) => graph.matmul_t(a, g, !trans_a, false),
+                (_, _, true) => graph.matmul_t(g, a, true, trans_a),
+            }
+        }
+        Op::Elementwise { op, alpha } => {
+            let other = inputs.get(1 - slot.min(1)).copied();
+            match op {
+                ElementwiseOp::Add => graph.sum_to(g, &x_dims, 1.0),
+                ElementwiseOp::Sub => graph.sum_to(g, &x_dims, if slot == 0 { 1.0 } else { -1.0 }),
+                ElementwiseOp::Mul => {
+                    let other = other.ok_or_else(|| Error::Graph("mul needs two inputs".into()))?;
+                    let t = graph.mul(g, other)?;
+                    graph.sum_to(t, &x_dims, 1.0)
+                }
+                ElementwiseOp::Div if slot == 0 => {
+                    let t = graph.div(g, inputs[1])?;
+                    graph.sum_to(t, &x_dims, 1.0)
+                }
+                ElementwiseOp::Div => {
+                    // d(a/b)/db = −(a/b)/b, and a/b is this node's own value.
+                    let t = graph.mul(g, node)?;
+                    let t = graph.div(t, inputs[1])?;
+                    graph.sum_to(t, &x_dims, -1.0)
+                }
+                ElementwiseOp::Scale => graph.scale(g, alpha),
+                ElementwiseOp::Relu => graph.relu_backward(g, x),
+                ElementwiseOp::ReluBackward if slot == 0 => graph.relu_backward(g, inputs[1]),
+                ElementwiseOp::ReluBackward => no_gradient("relu_backward's mask input"),
+            }
+        }
+        Op::Reduce { factor } => graph.expand(g, &x_dims, factor),
+        Op::Expand { factor } => graph.sum_to(g, &x_dims, factor),
+        Op::Reshape => graph.reshape(g, &x_dims),
+        Op::Mse => {
+            let d_pred = graph.mse_backward(g, inputs[0], inputs[1])?;
+            if slot == 0 {
+                Ok(d_pred)
+            } else {
+                graph.scale(d_pred, -1.0)
+            }
+        }
+        Op::MseBackward => no_gradient("mse_backward"),
+        Op::SgdUpdate { .. } => no_gradient("an SGD update"),
+        Op::Input | Op::Param | Op::Fill(_) => no_gradient("a leaf"),
+    }
+}
+
+fn no_gradient(what: &str) -> Result<NodeId> {
+    Err(Error::Graph(format!("gradients: {what} cannot be differentiated")))
+}

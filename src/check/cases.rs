@@ -1,0 +1,171 @@
+//! The table of checked cases: for each op, how to build it in a graph and how the reference
+//! computes it forward and backward, on random shapes that span several workgroups and on the
+//! odd sizes (1, 7, 33, 257) that divide no workgroup size.
+
+use crate::error::Result;
+use crate::graph::{Graph, NodeId};
+use crate::kernels::elementwise::ElementwiseOp;
+use crate::reference::{elementwise as ew, matmul, mse, reduce, Array};
+use crate::rng::Rng;
+
+type Build = Box<dyn Fn(&mut Graph, &[NodeId]) -> Result<NodeId>>;
+type Forward = Box<dyn Fn(&[Array]) -> Array>;
+type Backward = Box<dyn Fn(&[Array], &Array) -> Vec<Array>>;
+
+/// One checked op on concrete inputs.
+pub struct Case {
+    /// The op and variant.
+    pub op: String,
+    /// Its inputs (f32-representable values).
+    pub inputs: Vec<Array>,
+    /// Builds the op in a graph from input nodes.
+    pub build: Build,
+    /// Reference forward.
+    pub forward: Forward,
+    /// Reference gradients of every input given the output's gradient.
+    pub backward: Backward,
+}
+
+fn random(rng: &mut Rng, dims: &[usize]) -> Array {
+    let n = dims.iter().product();
+    Array::new(dims, (0..n).map(|_| rng.nonzero() as f32 as f64).collect())
+}
+
+fn matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let random_mkn = [rng.range(33, 100), rng.range(33, 100), rng.range(33, 100)];
+    let sizes = [[1, 7, 33], [33, 257, 7], [7, 1, 257], random_mkn];
+    for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+        for [m, k, n] in sizes {
+            let a = random(rng, &if ta { [k, m] } else { [m, k] });
+            let b = random(rng, &if tb { [n, k] } else { [k, n] });
+            let name = format!("matmul_{}{}", if ta { 't' } else { 'n' }, if tb { 't' } else { 'n' });
+            cases.push(Case {
+                op: name,
+                inputs: vec![a, b],
+                build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
+                forward: Box::new(move |x| matmul::matmul(&x[0], &x[1], ta, tb)),
+                backward: Box::new(move |x, g| {
+                    let (da, db) = matmul::matmul_backward(&x[0], &x[1], ta, tb, g);
+                    vec![da, db]
+                }),
+            });
+        }
+    }
+}
+
+fn binary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let r = rng.range(300, 700);
+    let pairs: [(&str, &[usize], &[usize]); 5] = [
+        ("same", &[33, r / 33 + 1], &[33, r / 33 + 1]),
+        ("bias", &[257, 7], &[7]),
+        ("bias_nchw", &[3, 7, 9, 11], &[1, 7, 1, 1]),
+        ("outer", &[33, 1], &[1, 65]),
+        ("scalar", &[7, 257], &[1]),
+    ];
+    for op in [ElementwiseOp::Add, ElementwiseOp::Sub, ElementwiseOp::Mul, ElementwiseOp::Div] {
+        for (variant, da, db) in pairs {
+            if op != ElementwiseOp::Add && matches!(variant, "bias_nchw" | "scalar") {
+                continue;
+            }
+            let (a, b) = (random(rng, da), random(rng, db));
+            cases.push(Case {
+                op: format!("{}_{variant}", op.name()),
+                inputs: vec![a, b],
+                build: Box::new(move |g, x| match op {
+                    ElementwiseOp::Add => g.add(x[0], x[1]),
+                    ElementwiseOp::Sub => g.sub(x[0], x[1]),
+                    ElementwiseOp::Mul => g.mul(x[0], x[1]),
+                    _ => g.div(x[0], x[1]),
+                }),
+                forward: Box::new(move |x| ew::binary(op, 0.0, &x[0], &x[1])),
+                backward: Box::new(move |x, g| {
+                    let (da, db) = ew::binary_backward(op, 0.0, &x[0], &x[1], g);
+                    vec![da, db]
+                }),
+            });
+        }
+    }
+}
+
+fn unary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let shapes: [&[usize]; 3] = [&[1], &[257, 7], &[2, 3, 33, 7]];
+    let alpha = 0.5 + rng.uniform();
+    for (op, a) in [(ElementwiseOp::Scale, alpha), (ElementwiseOp::Relu, 0.0)] {
+        for dims in shapes {
+            cases.push(Case {
+                op: op.name().to_string(),
+                inputs: vec![random(rng, dims)],
+                build: Box::new(
+                    move |g, x| if op == ElementwiseOp::Scale { g.scale(x[0], a as f32) } else { g.relu(x[0]) },
+                ),
+                forward: Box::new(move |x| ew::unary(op, a as f32 as f64, &x[0])),
+                backward: Box::new(move |x, g| vec![ew::binary_backward(op, a as f32 as f64, &x[0], &x[0], g).0]),
+            });
+        }
+    }
+}
+
+fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    // (dims, axes) — long reductions take the workgroup-per-output kernel, short ones the serial.
+    let long = rng.range(200, 400);
+    let shapes: [(&[usize], &[usize]); 5] =
+        [(&[7, 257], &[0, 1]), (&[long, 33], &[0]), (&[33, 7], &[1]), (&[3, 7, 9, 11], &[0, 2, 3]), (&[1], &[0])];
+    for mean in [false, true] {
+        for (dims, axes) in shapes {
+            let count: usize = axes.iter().map(|&a| dims[a]).product();
+            let factor = if mean { 1.0 / count as f32 } else { 1.0 } as f64;
+            let kept = reduce::kept_dims(dims, axes);
+            let squeezed: Vec<usize> = (0..dims.len()).filter(|d| !axes.contains(d)).map(|d| dims[d]).collect();
+            let axes_i: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
+            let in_dims = dims.to_vec();
+            let (kept_f, kept_b, squeezed_f) = (kept.clone(), kept, squeezed);
+            cases.push(Case {
+                op: format!("{}_axes{axes:?}", if mean { "mean" } else { "sum" }).replace(' ', ""),
+                inputs: vec![random(rng, dims)],
+                build: Box::new(move |g, x| {
+                    if mean {
+                        g.mean_axes(x[0], &axes_i, false)
+                    } else {
+                        g.sum_axes(x[0], &axes_i, false)
+                    }
+                }),
+                forward: Box::new(move |x| {
+                    let r = reduce::sum_to(&x[0], &kept_f, factor);
+                    Array::new(&squeezed_f, r.data)
+                }),
+                backward: Box::new(move |_, g| {
+                    let g = Array::new(&kept_b, g.data.clone());
+                    vec![reduce::expand(&g, &in_dims, factor)]
+                }),
+            });
+        }
+    }
+}
+
+fn mse_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let shapes: [&[usize]; 3] = [&[257, 1], &[33, 7], &[1]];
+    for dims in shapes {
+        cases.push(Case {
+            op: "mse".into(),
+            inputs: vec![random(rng, dims), random(rng, dims)],
+            build: Box::new(|g, x| g.mse(x[0], x[1])),
+            forward: Box::new(|x| Array::new(&[], vec![mse::mse(&x[0], &x[1])])),
+            backward: Box::new(|x, g| {
+                let (dp, dt) = mse::mse_backward(&x[0], &x[1], g.data[0]);
+                vec![dp, dt]
+            }),
+        });
+    }
+}
+
+/// Every case of the suite, with shapes and values drawn from `seed`.
+pub fn all_cases(seed: u64) -> Vec<Case> {
+    let mut rng = Rng::new(seed);
+    let mut cases = Vec::new();
+    matmul_cases(&mut rng, &mut cases);
+    binary_cases(&mut rng, &mut cases);
+    unary_cases(&mut rng, &mut cases);
+    reduce_cases(&mut rng, &mut cases);
+    mse_cases(&mut rng, &mut cases);
+    cases
+}

@@ -1,0 +1,183 @@
+//! The conformance suite: every op checked three ways on random shapes and values.
+//!
+//! 1. the reference backward against central finite differences of the reference forward, in f64;
+//! 2. the GPU forward against the reference forward;
+//! 3. the GPU backward (autodiff through the executor) against the reference backward.
+//!
+//! `cargo test` and `shadergrad check` run the same cases.
+
+mod cases;
+
+pub use cases::{all_cases, Case};
+
+use crate::autodiff::gradients;
+use crate::device::Device;
+use crate::error::Result;
+use crate::executor::Plan;
+use crate::graph::Graph;
+use crate::reference::Array;
+use crate::rng::Rng;
+
+/// Largest accepted relative error of GPU results (f32) against the f64 reference.
+pub const GPU_TOLERANCE: f64 = 1e-4;
+/// Largest accepted relative error of the reference backward against finite differences.
+pub const FD_TOLERANCE: f64 = 1e-6;
+/// Elements per input probed by finite differences (all of them in small inputs).
+const FD_PROBES: usize = 24;
+/// Step of the central differences.
+const FD_STEP: f64 = 1e-6;
+
+/// One element where two computations disagree.
+#[derive(Clone, Debug)]
+pub struct Mismatch {
+    /// Which result: "forward", "grad x0", … or "fd x0".
+    pub what: String,
+    /// Row-major index of the element.
+    pub index: usize,
+    /// The value checked.
+    pub got: f64,
+    /// The value it should be.
+    pub expected: f64,
+    /// Their relative error.
+    pub error: f64,
+}
+
+/// The outcome of one case.
+#[derive(Clone, Debug)]
+pub struct CaseReport {
+    /// The op and variant, e.g. `matmul_nt`.
+    pub op: String,
+    /// The input shapes, e.g. `[33, 257] x [7, 257]`.
+    pub shapes: String,
+    /// Max relative error of the GPU forward.
+    pub forward_error: f64,
+    /// Max relative error of the GPU gradients.
+    pub backward_error: f64,
+    /// Max relative error of the reference gradients against finite differences.
+    pub fd_error: f64,
+    /// The worst mismatches, worst first (empty when every check passed).
+    pub worst: Vec<Mismatch>,
+}
+
+impl CaseReport {
+    /// True when all three checks are within tolerance.
+    pub fn passed(&self) -> bool {
+        self.forward_error <= GPU_TOLERANCE && self.backward_error <= GPU_TOLERANCE && self.fd_error <= FD_TOLERANCE
+    }
+}
+
+/// Relative error of each element: |got − expected| / (|expected| + mean |expected|), so values
+/// near zero are judged against the array's scale rather than against themselves.
+fn compare(what: &str, got: &[f64], expected: &[f64], out: &mut Vec<Mismatch>) -> f64 {
+    let scale = expected.iter().map(|v| v.abs()).sum::<f64>() / expected.len().max(1) as f64 + f64::MIN_POSITIVE;
+    let mut worst = 0.0f64;
+    for (index, (&g, &e)) in got.iter().zip(expected).enumerate() {
+        let error = if g.is_finite() { (g - e).abs() / (e.abs() + scale) } else { f64::INFINITY };
+        worst = worst.max(error);
+        out.push(Mismatch { what: what.to_string(), index, got: g, expected: e, error });
+    }
+    if got.len() != expected.len() {
+        return f64::INFINITY;
+    }
+    worst
+}
+
+/// Runs one case on `device`.
+pub fn run_case(device: &Device, case: &Case, seed: u64) -> Result<CaseReport> {
+    let mut rng = Rng::new(seed);
+    let inputs = &case.inputs;
+    let out = (case.forward)(inputs);
+    let upstream = Array::new(&out.dims, (0..out.data.len()).map(|_| rng.nonzero() as f32 as f64).collect());
+    let reference_grads = (case.backward)(inputs, &upstream);
+    let mut all = Vec::new();
+
+    // 1. Reference backward against finite differences of Σ forward(x) · upstream.
+    let loss = |xs: &[Array]| -> f64 { (case.forward)(xs).data.iter().zip(&upstream.data).map(|(y, g)| y * g).sum() };
+    let mut fd_error = 0.0f64;
+    for (k, x) in inputs.iter().enumerate() {
+        let probes: Vec<usize> = if x.data.len() <= FD_PROBES {
+            (0..x.data.len()).collect()
+        } else {
+            (0..FD_PROBES).map(|_| rng.range(0, x.data.len() - 1)).collect()
+        };
+        let mut numeric = Vec::new();
+        let mut analytic = Vec::new();
+        for &j in &probes {
+            let mut xs = inputs.clone();
+            xs[k].data[j] = x.data[j] + FD_STEP;
+            let up = loss(&xs);
+            xs[k].data[j] = x.data[j] - FD_STEP;
+            let down = loss(&xs);
+            numeric.push((up - down) / (2.0 * FD_STEP));
+            analytic.push(reference_grads[k].data[j]);
+        }
+        let mut found = Vec::new();
+        fd_error = fd_error.max(compare(&format!("fd x{k}"), &analytic, &numeric, &mut found));
+        for (m, &j) in found.iter_mut().zip(&probes) {
+            m.index = j;
+        }
+        all.extend(found);
+    }
+
+    // 2 and 3. The GPU forward and its gradients, seeded with the same upstream gradient.
+    let mut graph = Graph::new();
+    let ids =
+        inputs.iter().enumerate().map(|(k, x)| graph.input(&format!("x{k}"), &x.dims)).collect::<Result<Vec<_>>>()?;
+    let y = (case.build)(&mut graph, &ids)?;
+    let seed_node = graph.input("upstream", &out.dims)?;
+    let grads = gradients(&mut graph, y, Some(seed_node), &ids)?;
+    let mut outputs = vec![y];
+    outputs.extend(&grads);
+    let mut plan = Plan::compile(device, &graph, &outputs)?;
+    for (id, x) in ids.iter().zip(inputs) {
+        plan.write(*id, &x.to_f32())?;
+    }
+    plan.write(seed_node, &upstream.to_f32())?;
+    let results = plan.run_and_read(&outputs)?;
+    let as_f64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    let forward_error = compare("forward", &as_f64(&results[0]), &out.data, &mut all);
+    let mut backward_error = 0.0f64;
+    for (k, (gpu, reference)) in results[1..].iter().zip(&reference_grads).enumerate() {
+        backward_error = backward_error.max(compare(&format!("grad x{k}"), &as_f64(gpu), &reference.data, &mut all));
+    }
+
+    let mut report = CaseReport {
+        op: case.op.clone(),
+        shapes: inputs.iter().map(|x| format!("{:?}", x.dims)).collect::<Vec<_>>().join(" x "),
+        forward_error,
+        backward_error,
+        fd_error,
+        worst: Vec::new(),
+    };
+    if !report.passed() {
+        all.sort_by(|a, b| b.error.total_cmp(&a.error));
+        all.truncate(5);
+        report.worst = all;
+    }
+    Ok(report)
+}
+
+/// Runs every case whose op name contains `filter` (all when `None`).
+pub fn run_suite(device: &Device, seed: u64, filter: Option<&str>) -> Result<Vec<CaseReport>> {
+    all_cases(seed)
+        .iter()
+        .filter(|c| filter.is_none_or(|f| c.op.contains(f)))
+        .enumerate()
+        .map(|(k, c)| run_case(device, c, seed.wrapping_add(k as u64 * 7919)))
+        .collect()
+}
+
+/// A readable explanation of a failed case: the op, shapes and worst mismatches.
+pub fn describe_failure(r: &CaseReport) -> String {
+    let mut s = format!(
+        "{} on {}: forward error {:.2e}, backward error {:.2e}, finite-difference error {:.2e}\n",
+        r.op, r.shapes, r.forward_error, r.backward_error, r.fd_error
+    );
+    for m in &r.worst {
+        s += &format!(
+            "  {} [{}]: got {:.9e}, expected {:.9e} (relative error {:.2e})\n",
+            m.what, m.index, m.got, m.expected, m.error
+        );
+    }
+    s
+}

@@ -1,0 +1,316 @@
+//! Choosing an adapter, opening a device, and the per-device caches that kernels share.
+
+use crate::error::{Error, Result};
+use crate::kernels::{KernelKey, PipelineCache};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long any wait on the GPU may take before we report it as lost instead of hanging.
+pub const GPU_WAIT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Which adapter [`Device::with_options`] should open.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceOptions {
+    /// Only adapters of these backends; `None` means every backend compiled in.
+    pub backend: Option<wgpu::Backends>,
+    /// Only adapters whose name contains this text (case-insensitive).
+    pub adapter_name: Option<String>,
+}
+
+impl DeviceOptions {
+    /// Options from `SHADERGRAD_BACKEND` (vulkan, metal, dx12, gl) and `SHADERGRAD_ADAPTER`.
+    pub fn from_env() -> Result<DeviceOptions> {
+        let backend = match std::env::var("SHADERGRAD_BACKEND") {
+            Ok(value) if !value.trim().is_empty() => Some(parse_backend(&value)?),
+            _ => None,
+        };
+        let adapter_name = std::env::var("SHADERGRAD_ADAPTER").ok().filter(|s| !s.trim().is_empty());
+        Ok(DeviceOptions { backend, adapter_name })
+    }
+}
+
+/// Parses a backend name as `SHADERGRAD_BACKEND` and `--backend` accept it.
+pub fn parse_backend(value: &str) -> Result<wgpu::Backends> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "vulkan" | "vk" => Ok(wgpu::Backends::VULKAN),
+        "metal" => Ok(wgpu::Backends::METAL),
+        "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),
+        "gl" | "gles" | "opengl" => Ok(wgpu::Backends::GL),
+        _ => Err(Error::BadSetting {
+            name: "SHADERGRAD_BACKEND",
+            value: value.to_string(),
+            expected: "one of vulkan, metal, dx12, gl",
+        }),
+    }
+}
+
+/// What `shadergrad devices` shows of one adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    /// wgpu's description of the adapter.
+    pub info: wgpu::AdapterInfo,
+    /// The adapter's own limits (what shadergrad requests).
+    pub limits: wgpu::Limits,
+}
+
+/// Every adapter the chosen backends expose, best first.
+pub fn list_adapters(options: &DeviceOptions) -> Vec<AdapterSummary> {
+    ranked_adapters(options).into_iter().map(|a| AdapterSummary { info: a.get_info(), limits: a.limits() }).collect()
+}
+
+fn instance(options: &DeviceOptions) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle().with_env();
+    if let Some(backends) = options.backend {
+        desc.backends = backends;
+    }
+    wgpu::Instance::new(desc)
+}
+
+fn ranked_adapters(options: &DeviceOptions) -> Vec<wgpu::Adapter> {
+    let instance = instance(options);
+    let backends = options.backend.unwrap_or(wgpu::Backends::all());
+    let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    if let Some(name) = &options.adapter_name {
+        let wanted = name.to_lowercase();
+        adapters.retain(|a| a.get_info().name.to_lowercase().contains(&wanted));
+    }
+    adapters.sort_by_key(|a| {
+        let info = a.get_info();
+        adapter_rank(info.device_type, info.backend)
+    });
+    adapters
+}
+
+/// Lower is better: real GPUs before software ones, native APIs before GL.
+fn adapter_rank(device_type: wgpu::DeviceType, backend: wgpu::Backend) -> (u8, u8) {
+    let device = match device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
+    let backend = match backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    };
+    (device, backend)
+}
+
+struct DeviceInner {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    pipelines: PipelineCache,
+}
+
+/// An open GPU device with its queue and kernel caches. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct Device {
+    inner: Arc<DeviceInner>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Device({} on {:?})", self.inner.info.name, self.inner.info.backend)
+    }
+}
+
+impl Device {
+    /// Opens the best adapter, honouring `SHADERGRAD_BACKEND` and `SHADERGRAD_ADAPTER`.
+    pub fn new() -> Result<Device> {
+        Device::with_options(&DeviceOptions::from_env()?)
+    }
+
+    /// Opens the best adapter that `options` allow, with the adapter's own limits.
+    pub fn with_options(options: &DeviceOptions) -> Result<Device> {
+        let adapters = ranked_adapters(options);
+        let Some(adapter) = adapters.into_iter().next() else {
+            let mut detail = String::new();
+            if let Some(b) = options.backend {
+                detail += &format!(" for backend {b:?}");
+            }
+            if let Some(n) = &options.adapter_name {
+                detail += &format!(" whose name contains '{n}'");
+            }
+            return Err(Error::NoAdapter { detail });
+        };
+        let info = adapter.get_info();
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("shadergrad"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::DeviceRequest { adapter: info.name.clone(), message: e.to_string() })?;
+        Ok(Device::assemble(device, queue, info))
+    }
+
+    /// Wraps a device an application already has (for example the one it renders with), so
+    /// shadergrad's buffers live beside the application's and need no copy between devices.
+    pub fn from_wgpu(device: wgpu::Device, queue: wgpu::Queue) -> Device {
+        let info = device.adapter_info();
+        Device::assemble(device, queue, info)
+    }
+
+    fn assemble(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Device {
+        Device { inner: Arc::new(DeviceInner { device, queue, info, pipelines: PipelineCache::default() }) }
+    }
+
+    /// The wgpu device, for applications that record their own work beside ours.
+    pub fn wgpu_device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    /// The wgpu queue every shadergrad submit goes to.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+
+    /// The adapter's name, backend, type and driver.
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.inner.info
+    }
+
+    /// The limits the device was opened with.
+    pub fn limits(&self) -> wgpu::Limits {
+        self.inner.device.limits()
+    }
+
+    /// True for software adapters (lavapipe, llvmpipe, WARP), which prefer other kernel variants.
+    pub fn is_software(&self) -> bool {
+        self.inner.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// One line naming the adapter, e.g. for logs and JSON.
+    pub fn describe(&self) -> String {
+        let i = &self.inner.info;
+        format!("{} ({:?}, {:?}, {} {})", i.name, i.backend, i.device_type, i.driver, i.driver_info)
+    }
+
+    /// The compute pipeline for `key`, created on first use and cached for the device's life.
+    pub(crate) fn pipeline(&self, key: &KernelKey) -> Result<Arc<crate::kernels::Pipeline>> {
+        self.inner.pipelines.get_or_create(&self.inner.device, key)
+    }
+
+    /// How many distinct pipelines this device has compiled.
+    pub fn pipelines_compiled(&self) -> usize {
+        self.inner.pipelines.len()
+    }
+
+    /// Creates a storage buffer of `bytes` (rounded up to 4), inside an error scope.
+    pub(crate) fn create_storage(&self, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
+        let limit = self.limits().max_storage_buffer_binding_size;
+        let size = bytes.max(4).div_ceil(4) * 4;
+        if size > limit {
+            return Err(Error::AdapterLimit {
+                op: label.to_string(),
+                shape: crate::shape::Shape::new(&[(bytes / 4) as usize]).unwrap_or_default(),
+                limit: "max_storage_buffer_binding_size",
+                needed: size,
+                available: limit,
+            });
+        }
+        self.scoped(label, || {
+            self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_DST
+                    | wgpu::BufferUsages::COPY_SRC
+                    | extra,
+                mapped_at_creation: false,
+            })
+        })
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes, turning what they catch into
+    /// an [`Error::Gpu`] that names `op`.
+    pub(crate) fn scoped<T>(&self, op: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let oom = self.inner.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.inner.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let value = f();
+        let validation = pollster::block_on(validation.pop());
+        let oom = pollster::block_on(oom.pop());
+        match validation.or(oom) {
+            Some(e) => Err(Error::Gpu { op: op.to_string(), message: e.to_string() }),
+            None => Ok(value),
+        }
+    }
+
+    /// Blocks until submitted work is done, or fails after [`GPU_WAIT_TIMEOUT`].
+    pub(crate) fn wait(&self, during: &str) -> Result<()> {
+        let poll =
+            self.inner.device.poll(wgpu::PollType::Wait { submission_index: None, timeout: Some(GPU_WAIT_TIMEOUT) });
+        match poll {
+            Ok(_) => Ok(()),
+            Err(wgpu::PollError::Timeout) => {
+                Err(Error::Timeout { during: during.to_string(), seconds: GPU_WAIT_TIMEOUT.as_secs() })
+            }
+            Err(e) => Err(Error::Gpu { op: during.to_string(), message: e.to_string() }),
+        }
+    }
+
+    /// Maps `staging` (a MAP_READ buffer whose copies were already submitted) and reads
+    /// `len` f32 values from its start.
+    pub(crate) fn read_staging(&self, staging: &wgpu::Buffer, len: usize, what: &str) -> Result<Vec<f32>> {
+        let bytes = (len * 4) as u64;
+        let slice = staging.slice(..bytes);
+        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+        slice.map_async(wgpu::MapMode::Read, move |result| {
+            // The receiver only goes away if we already returned with an error.
+            let _ = sender.send(result);
+        });
+        self.wait(&format!("reading {what}"))?;
+        let mapped = pollster::block_on(receiver.receive()).ok_or_else(|| Error::Readback {
+            what: what.to_string(),
+            message: "the map callback never ran".to_string(),
+        })?;
+        mapped.map_err(|e| Error::Readback { what: what.to_string(), message: e.to_string() })?;
+        let values = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Readback { what: what.to_string(), message: e.to_string() })?;
+            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(values)
+    }
+
+    /// A buffer the host can map for reading, `bytes` long.
+    pub(crate) fn create_staging(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
+        self.scoped(label, || {
+            self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes.max(4).div_ceil(4) * 4,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_parse_and_bad_ones_say_what_is_accepted() {
+        assert_eq!(parse_backend("Vulkan").unwrap(), wgpu::Backends::VULKAN);
+        assert_eq!(parse_backend("gl").unwrap(), wgpu::Backends::GL);
+        let err = parse_backend("cuda").unwrap_err().to_string();
+        assert!(err.contains("cuda") && err.contains("vulkan, metal, dx12, gl"), "{err}");
+    }
+
+    #[test]
+    fn real_gpus_rank_before_software_and_native_before_gl() {
+        use wgpu::{Backend, DeviceType};
+        let gpu_gl = adapter_rank(DeviceType::DiscreteGpu, Backend::Gl);
+        let lavapipe = adapter_rank(DeviceType::Cpu, Backend::Vulkan);
+        let llvmpipe = adapter_rank(DeviceType::Cpu, Backend::Gl);
+        assert!(gpu_gl < lavapipe && lavapipe < llvmpipe);
+    }
+}

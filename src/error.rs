@@ -1,0 +1,121 @@
+//! Every way shadergrad can fail, as values a caller can act on.
+
+use crate::shape::Shape;
+
+/// Result type of every fallible shadergrad call.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An error, saying what went wrong and, where it can, what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No adapter matched: no GPU, no software driver, or a filter that excluded all of them.
+    #[error(
+        "no usable GPU adapter found{detail}. On a machine without a GPU, install Mesa's software \
+         Vulkan driver (lavapipe): apt-get install mesa-vulkan-drivers libvulkan1"
+    )]
+    NoAdapter {
+        /// What was searched, e.g. the backend and name filters in force.
+        detail: String,
+    },
+    /// The adapter refused to open a device.
+    #[error("could not open a device on adapter '{adapter}': {message}")]
+    DeviceRequest {
+        /// The adapter's name.
+        adapter: String,
+        /// wgpu's message.
+        message: String,
+    },
+    /// An environment variable or option had a value we do not understand.
+    #[error("{name} = '{value}' is not valid: expected {expected}")]
+    BadSetting {
+        /// The variable or option.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What would be accepted.
+        expected: &'static str,
+    },
+    /// Two shapes that an op combines do not fit together.
+    #[error("{op}: shapes {lhs} and {rhs} do not fit: {reason}")]
+    ShapeMismatch {
+        /// The op.
+        op: &'static str,
+        /// The first operand's shape.
+        lhs: Shape,
+        /// The second operand's shape.
+        rhs: Shape,
+        /// Which rule they break.
+        reason: String,
+    },
+    /// A single shape, axis or argument is not valid for an op.
+    #[error("{op}: {message}")]
+    InvalidArgument {
+        /// The op.
+        op: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Host data does not have the length its tensor's shape needs.
+    #[error("{what}: shape {shape} holds {expected} values but {got} were given")]
+    DataLength {
+        /// The tensor or input.
+        what: String,
+        /// Its shape.
+        shape: Shape,
+        /// Elements the shape holds.
+        expected: usize,
+        /// Elements given.
+        got: usize,
+    },
+    /// The work exceeds a limit of the adapter.
+    #[error("{op} on shape {shape}: needs {needed} but the adapter's {limit} is {available}")]
+    AdapterLimit {
+        /// The op.
+        op: String,
+        /// The shape that needs too much.
+        shape: Shape,
+        /// The wgpu limit's name.
+        limit: &'static str,
+        /// What the op needs.
+        needed: u64,
+        /// What the adapter allows.
+        available: u64,
+    },
+    /// wgpu reported a validation or out-of-memory error.
+    #[error("GPU error in {op}: {message}")]
+    Gpu {
+        /// The operation in progress.
+        op: String,
+        /// wgpu's message.
+        message: String,
+    },
+    /// Mapping a buffer for reading failed.
+    #[error("reading {what} back from the GPU failed: {message}")]
+    Readback {
+        /// What was being read.
+        what: String,
+        /// wgpu's message.
+        message: String,
+    },
+    /// The GPU did not finish in time; it may be lost or hung.
+    #[error("the GPU did not finish {during} within {seconds} s; the device may be lost")]
+    Timeout {
+        /// What we were waiting for.
+        during: String,
+        /// How long we waited.
+        seconds: u64,
+    },
+    /// A graph node was used with a graph or plan it does not belong to, or in a role it cannot take.
+    #[error("{0}")]
+    Graph(String),
+    /// Training produced a loss that is NaN or infinite.
+    #[error("loss became {value} at step {step}; the learning rate ({lr}) is probably too high, try a lower one")]
+    Diverged {
+        /// The step (0-based) whose loss was not finite.
+        step: usize,
+        /// The loss value.
+        value: f32,
+        /// The learning rate in use.
+        lr: f32,
+    },
+}

@@ -1,0 +1,487 @@
+//! Compiles a graph into a plan: every buffer, bind group and pipeline made once, and one run
+//! recorded as one command encoder and one submit.
+
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Node, NodeId, Op};
+use crate::kernels::{self, elementwise::ElementwiseOp, matmul::MatmulDims, Launch, Pipeline, PARAMS_SLOT};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a plan has done, for tests and benchmarks that hold it to its promises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// `queue.submit` calls.
+    pub submits: u64,
+    /// Kernel dispatches recorded.
+    pub dispatches: u64,
+    /// Buffers mapped to read values back to the host.
+    pub readbacks: u64,
+    /// GPU buffers created.
+    pub allocations: u64,
+    /// Bytes in those buffers.
+    pub bytes_allocated: u64,
+}
+
+/// A storage buffer and how much of it a tensor uses.
+struct Slot {
+    buffer: Arc<wgpu::Buffer>,
+}
+
+/// One recorded kernel launch.
+struct Step {
+    pipeline: Arc<Pipeline>,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+    /// The node computed, for error messages and learning-rate updates.
+    node: NodeId,
+}
+
+/// A compiled graph, ready to run again and again.
+pub struct Plan {
+    device: Device,
+    graph: Graph,
+    steps: Vec<Step>,
+    /// Storage slot of each node's value (reshapes and in-place updates share their input's).
+    slot_of: Vec<Option<usize>>,
+    slots: Vec<Slot>,
+    /// Nodes whose values outlive a run: inputs, parameters, fills and declared outputs.
+    readable: Vec<bool>,
+    staging: HashMap<usize, wgpu::Buffer>,
+    uniforms: wgpu::Buffer,
+    /// Parameter words of each launch, by step, so a value such as the learning rate can change.
+    params: Vec<Vec<u32>>,
+    counters: Counters,
+}
+
+impl Plan {
+    /// Compiles `graph` so that `outputs` can be read after a run. Every SGD update in the graph
+    /// runs at the end of each run, after every node that reads the old parameters.
+    pub fn compile(device: &Device, graph: &Graph, outputs: &[NodeId]) -> Result<Plan> {
+        let nodes = graph.nodes();
+        if let Some(bad) = outputs.iter().find(|o| o.index() >= nodes.len()) {
+            return Err(Error::Graph(format!("compile: output node {} is not in this graph", bad.index())));
+        }
+        let order = schedule(nodes, outputs);
+        let limits = device.limits();
+
+        // Storage: each node either owns a slot or shares its input's.
+        let mut root: Vec<usize> = (0..nodes.len()).collect();
+        for (i, n) in nodes.iter().enumerate() {
+            match n.op {
+                Op::Reshape | Op::SgdUpdate { .. } => root[i] = root[n.inputs[0].index()],
+                _ => {}
+            }
+        }
+        let mut persistent = vec![false; nodes.len()];
+        for (i, n) in nodes.iter().enumerate() {
+            if matches!(n.op, Op::Input | Op::Param | Op::Fill(_)) {
+                persistent[root[i]] = true;
+            }
+        }
+        for o in outputs {
+            persistent[root[o.index()]] = true;
+        }
+        // The last step that reads each root's value.
+        let mut last_use = vec![0usize; nodes.len()];
+        for (step, &i) in order.iter().enumerate() {
+            last_use[root[i]] = last_use[root[i]].max(step);
+            for x in &nodes[i].inputs {
+                let r = root[x.index()];
+                last_use[r] = last_use[r].max(step);
+            }
+        }
+
+        let mut counters = Counters::default();
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut slot_of: Vec<Option<usize>> = vec![None; nodes.len()];
+        let alloc = |label: &str, bytes: u64, counters: &mut Counters, slots: &mut Vec<Slot>| -> Result<usize> {
+            let buffer = device.create_storage(label, bytes, wgpu::BufferUsages::empty())?;
+            counters.allocations += 1;
+            counters.bytes_allocated += buffer.size();
+            slots.push(Slot { buffer: Arc::new(buffer) });
+            Ok(slots.len() - 1)
+        };
+        // Leaves first: they are alive for the whole plan.
+        for (i, n) in nodes.iter().enumerate() {
+            if root[i] == i && persistent[i] && matches!(n.op, Op::Input | Op::Param | Op::Fill(_)) {
+                let label = n.name.clone().unwrap_or_else(|| format!("node{i}"));
+                slot_of[i] = Some(alloc(&label, n.shape.numel() as u64 * 4, &mut counters, &mut slots)?);
+            }
+        }
+        // Intermediates: linear scan, reusing a freed buffer when one is large enough.
+        let mut free: Vec<(u64, usize)> = Vec::new();
+        for (step, &i) in order.iter().enumerate() {
+            if root[i] == i && slot_of[i].is_none() {
+                let bytes = nodes[i].shape.numel() as u64 * 4;
+                let reuse = if persistent[i] {
+                    None
+                } else {
+                    free.iter()
+                        .enumerate()
+                        .filter(|(_, (cap, _))| *cap >= bytes)
+                        .min_by_key(|(_, (cap, _))| *cap)
+                        .map(|(k, _)| k)
+                };
+                slot_of[i] = Some(match reuse {
+                    Some(k) => free.swap_remove(k).1,
+                    None => alloc(&format!("node{i}"), bytes, &mut counters, &mut slots)?,
+                });
+            }
+            // Free after allocating, so no kernel ever writes a buffer it reads.
+            let mut dying: Vec<usize> = nodes[i].inputs.iter().map(|x| root[x.index()]).collect();
+            dying.push(root[i]);
+            dying.sort_unstable();
+            dying.dedup();
+            for r in dying {
+                if !persistent[r] && last_use[r] == step {
+                    if let Some(s) = slot_of[r] {
+                        free.push((slots[s].buffer.size(), s));
+                    }
+                }
+            }
+        }
+        for i in 0..nodes.len() {
+            if slot_of[i].is_none() {
+                slot_of[i] = slot_of[root[i]];
+            }
+        }
+
+        // Launches and their parameter blocks, packed into one uniform buffer.
+        let mut launches: Vec<(NodeId, Launch, Vec<NodeId>)> = Vec::new();
+        for &i in &order {
+            if let Some((launch, reads)) = lower(nodes, i, &limits)? {
+                launches.push((NodeId(i), launch, reads));
+            }
+        }
+        let uniform_bytes = (launches.len().max(1) as u64) * PARAMS_SLOT;
+        let uniforms = device.scoped("plan parameters", || {
+            device.wgpu_device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("shadergrad parameters"),
+                size: uniform_bytes,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        counters.allocations += 1;
+        counters.bytes_allocated += uniform_bytes;
+
+        let mut steps = Vec::with_capacity(launches.len());
+        let mut params = Vec::with_capacity(launches.len());
+        for (k, (node, launch, reads)) in launches.into_iter().enumerate() {
+            let pipeline = device.pipeline(&launch.key)?;
+            let binding = |id: NodeId| -> Result<wgpu::BufferBinding<'_>> {
+                let slot =
+                    slot_of[id.index()].ok_or_else(|| Error::Graph(format!("node {} has no buffer", id.index())))?;
+                Ok(wgpu::BufferBinding {
+                    buffer: &slots[slot].buffer,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(nodes[id.index()].shape.numel() as u64 * 4),
+                })
+            };
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &uniforms,
+                    offset: k as u64 * PARAMS_SLOT,
+                    size: wgpu::BufferSize::new(launch.params.len() as u64 * 4),
+                }),
+            }];
+            for (b, &x) in reads.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: b as u32 + 1,
+                    resource: wgpu::BindingResource::Buffer(binding(x)?),
+                });
+            }
+            entries.push(wgpu::BindGroupEntry {
+                binding: reads.len() as u32 + 1,
+                resource: wgpu::BindingResource::Buffer(binding(node)?),
+            });
+            let bind_group = device.scoped(&op_name(&nodes[node.index()].op), || {
+                device.wgpu_device().create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: None,
+                    layout: &pipeline.layout,
+                    entries: &entries,
+                })
+            })?;
+            device.queue().write_buffer(&uniforms, k as u64 * PARAMS_SLOT, bytemuck::cast_slice(&launch.params));
+            params.push(launch.params);
+            steps.push(Step { pipeline, bind_group, groups: launch.groups, node });
+        }
+
+        let mut plan = Plan {
+            device: device.clone(),
+            graph: graph.clone(),
+            steps,
+            slot_of,
+            slots,
+            readable: (0..nodes.len()).map(|i| persistent[root[i]]).collect(),
+            staging: HashMap::new(),
+            uniforms,
+            params,
+            counters,
+        };
+        for (i, n) in nodes.iter().enumerate() {
+            if let Op::Fill(value) = n.op {
+                plan.write_slot(i, &vec![value; n.shape.numel()]);
+            }
+        }
+        for o in outputs {
+            plan.staging_for(o.index())?;
+        }
+        Ok(plan)
+    }
+
+    /// The graph this plan was compiled from.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The device the plan runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// What the plan has done so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Kernel launches in one run.
+    pub fn launches(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Writes the values of an input or parameter; they take effect at the next run.
+    pub fn write(&mut self, node: NodeId, values: &[f32]) -> Result<()> {
+        let n = self.node_checked(node)?;
+        if !matches!(n.op, Op::Input | Op::Param) {
+            return Err(Error::Graph(format!("write: node {} is not an input or a parameter", node.index())));
+        }
+        if values.len() != n.shape.numel() {
+            return Err(Error::DataLength {
+                what: n.name.clone().unwrap_or_else(|| format!("node {}", node.index())),
+                shape: n.shape.clone(),
+                expected: n.shape.numel(),
+                got: values.len(),
+            });
+        }
+        self.write_slot(node.index(), values);
+        Ok(())
+    }
+
+    /// Writes the input or parameter called `name`.
+    pub fn write_named(&mut self, name: &str, values: &[f32]) -> Result<()> {
+        let node = self
+            .graph
+            .find(name)
+            .ok_or_else(|| Error::Graph(format!("write: no input or parameter is named '{name}'")))?;
+        self.write(node, values)
+    }
+
+    fn write_slot(&mut self, node: usize, values: &[f32]) {
+        if let Some(slot) = self.slot_of[node] {
+            self.device.queue().write_buffer(&self.slots[slot].buffer, 0, bytemuck::cast_slice(values));
+        }
+    }
+
+    /// Changes the learning rate of every SGD update, from the next run on.
+    pub fn set_learning_rate(&mut self, lr: f32) {
+        for (k, step) in self.steps.iter().enumerate() {
+            if matches!(self.graph.node(step.node).op, Op::SgdUpdate { .. }) {
+                self.params[k][kernels::sgd::LR_WORD] = lr.to_bits();
+                let offset = k as u64 * PARAMS_SLOT + kernels::sgd::LR_WORD as u64 * 4;
+                self.device.queue().write_buffer(&self.uniforms, offset, bytemuck::bytes_of(&lr.to_bits()));
+            }
+        }
+    }
+
+    /// Runs every kernel once: one command encoder, one submit, nothing read back.
+    pub fn run(&mut self) -> Result<()> {
+        self.submit(&[])
+    }
+
+    /// Runs once and reads back `nodes` (declared outputs, inputs or parameters) after it,
+    /// with the copies in the same submit.
+    pub fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
+        self.submit(nodes)?;
+        nodes.iter().map(|&n| self.map_staging(n)).collect()
+    }
+
+    /// Reads the current value of a declared output, input or parameter.
+    pub fn read(&mut self, node: NodeId) -> Result<Vec<f32>> {
+        self.node_checked(node)?;
+        self.staging_for(node.index())?;
+        let mut encoder = self.device.wgpu_device().create_command_encoder(&Default::default());
+        self.record_copy(&mut encoder, node)?;
+        self.device.queue().submit([encoder.finish()]);
+        self.counters.submits += 1;
+        self.map_staging(node)
+    }
+
+    /// The GPU buffer holding `node`'s value (a declared output, input or parameter), for
+    /// applications that use it without a trip through the host. It may be larger than the
+    /// value; the value is its first `numel × 4` bytes.
+    pub fn buffer(&self, node: NodeId) -> Result<&wgpu::Buffer> {
+        self.node_checked(node)?;
+        self.check_readable(node)?;
+        let slot =
+            self.slot_of[node.index()].ok_or_else(|| Error::Graph(format!("node {} has no buffer", node.index())))?;
+        Ok(&self.slots[slot].buffer)
+    }
+
+    fn submit(&mut self, reads: &[NodeId]) -> Result<()> {
+        for &n in reads {
+            self.node_checked(n)?;
+            self.staging_for(n.index())?;
+        }
+        let device = self.device.clone();
+        let mut encoder = device
+            .wgpu_device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("shadergrad run") });
+        {
+            let mut pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("shadergrad"), timestamp_writes: None });
+            for step in &self.steps {
+                pass.set_pipeline(&step.pipeline.pipeline);
+                pass.set_bind_group(0, &step.bind_group, &[]);
+                let [x, y, z] = step.groups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
+        for &n in reads {
+            self.record_copy(&mut encoder, n)?;
+        }
+        device.scoped("run", || device.queue().submit([encoder.finish()]))?;
+        self.counters.submits += 1;
+        self.counters.dispatches += self.steps.len() as u64;
+        Ok(())
+    }
+
+    fn node_checked(&self, node: NodeId) -> Result<&Node> {
+        self.graph
+            .nodes()
+            .get(node.index())
+            .ok_or_else(|| Error::Graph(format!("node {} is not in this plan's graph", node.index())))
+    }
+
+    fn check_readable(&self, node: NodeId) -> Result<()> {
+        if self.readable[node.index()] {
+            Ok(())
+        } else {
+            Err(Error::Graph(format!(
+                "node {} ({}) was not declared as an output when the plan was compiled, so its buffer is reused",
+                node.index(),
+                op_name(&self.graph.node(node).op)
+            )))
+        }
+    }
+
+    fn staging_for(&mut self, node: usize) -> Result<()> {
+        self.check_readable(NodeId(node))?;
+        if !self.staging.contains_key(&node) {
+            let bytes = self.graph.nodes()[node].shape.numel() as u64 * 4;
+            let buffer = self.device.create_staging(&format!("read node{node}"), bytes)?;
+            self.counters.allocations += 1;
+            self.counters.bytes_allocated += buffer.size();
+            self.staging.insert(node, buffer);
+        }
+        Ok(())
+    }
+
+    fn record_copy(&self, encoder: &mut wgpu::CommandEncoder, node: NodeId) -> Result<()> {
+        let src = self.buffer(node)?;
+        let dst = &self.staging[&node.index()];
+        let bytes = self.graph.node(node).shape.numel() as u64 * 4;
+        encoder.copy_buffer_to_buffer(src, 0, dst, 0, bytes);
+        Ok(())
+    }
+
+    fn map_staging(&mut self, node: NodeId) -> Result<Vec<f32>> {
+        let n = self.graph.node(node);
+        let what = n.name.clone().unwrap_or_else(|| format!("node {} ({})", node.index(), op_name(&n.op)));
+        let values = self.device.read_staging(&self.staging[&node.index()], n.shape.numel(), &what)?;
+        self.counters.readbacks += 1;
+        Ok(values)
+    }
+}
+
+/// The order kernels run in: graph order over the nodes the outputs and updates need, with
+/// every update last so that all reads of a parameter come before it changes.
+fn schedule(nodes: &[Node], outputs: &[NodeId]) -> Vec<usize> {
+    let mut live = vec![false; nodes.len()];
+    let mut stack: Vec<usize> = outputs.iter().map(|o| o.index()).collect();
+    stack.extend((0..nodes.len()).filter(|&i| matches!(nodes[i].op, Op::SgdUpdate { .. })));
+    while let Some(i) = stack.pop() {
+        if !live[i] {
+            live[i] = true;
+            stack.extend(nodes[i].inputs.iter().map(|x| x.index()));
+        }
+    }
+    let is_update = |i: &usize| matches!(nodes[*i].op, Op::SgdUpdate { .. });
+    let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| live[i] && !is_update(&i)).collect();
+    order.extend((0..nodes.len()).filter(|i| live[*i] && is_update(i)));
+    order
+}
+
+/// The kernel launch computing node `i`, and the nodes it binds as inputs; `None` for nodes
+/// that need no kernel.
+fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<(Launch, Vec<NodeId>)>> {
+    let n = &nodes[i];
+    let shape = |id: NodeId| &nodes[id.index()].shape;
+    let launch = match n.op {
+        Op::Input | Op::Param | Op::Fill(_) | Op::Reshape => return Ok(None),
+        Op::Matmul { trans_a, trans_b } => {
+            let (a, b) = (shape(n.inputs[0]), shape(n.inputs[1]));
+            let k = if trans_a { a.dims()[0] } else { a.dims()[1] };
+            let dims = MatmulDims {
+                batch: 1,
+                m: n.shape.dims()[0],
+                n: n.shape.dims()[1],
+                k,
+                stride_a: 0,
+                stride_b: 0,
+                trans_a,
+                trans_b,
+            };
+            let _ = b;
+            (kernels::matmul::launch(dims, &n.shape, limits)?, n.inputs.clone())
+        }
+        Op::Elementwise { op, alpha } => {
+            let a = n.inputs[0];
+            let b = *n.inputs.get(1).unwrap_or(&a);
+            (kernels::elementwise::launch(op, alpha, shape(a), shape(b), &n.shape, limits)?, vec![a, b])
+        }
+        Op::Expand { factor } => {
+            let a = n.inputs[0];
+            (
+                kernels::elementwise::launch(ElementwiseOp::Scale, factor, shape(a), shape(a), &n.shape, limits)?,
+                vec![a, a],
+            )
+        }
+        Op::Reduce { factor } => {
+            (kernels::reduce::launch(shape(n.inputs[0]), &n.shape, factor, limits)?, n.inputs.clone())
+        }
+        Op::Mse => {
+            let (p, t) = (n.inputs[0], n.inputs[1]);
+            (kernels::mse::forward(shape(p)), vec![p, t, p])
+        }
+        Op::MseBackward => {
+            let (g, p, t) = (n.inputs[0], n.inputs[1], n.inputs[2]);
+            (kernels::mse::backward(shape(p), limits)?, vec![p, t, g])
+        }
+        Op::SgdUpdate { lr } => (kernels::sgd::launch(&n.shape, lr, limits)?, vec![n.inputs[1]]),
+    };
+    Ok(Some(launch))
+}
+
+/// A short name of an op for messages.
+pub fn op_name(op: &Op) -> String {
+    match op {
+        Op::Elementwise { op, .. } => op.name().to_string(),
+        other => {
+            let debug = format!("{other:?}");
+            debug.split([' ', '(', '{']).next().unwrap_or("op").to_lowercase()
+        }
+    }
+}

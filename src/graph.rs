@@ -1,0 +1,363 @@
+//! Define, then run: a graph of ops with shapes inferred as it is built. Building checks every
+//! shape, so a plan compiled from a graph never meets a shape error at run time.
+
+use crate::error::{Error, Result};
+use crate::kernels::elementwise::ElementwiseOp;
+use crate::shape::Shape;
+
+/// A node of a [`Graph`]: the value one op produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub(crate) usize);
+
+impl NodeId {
+    /// The node's position in its graph.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+/// What a node computes from its inputs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Data the caller writes before each run (a batch, labels).
+    Input,
+    /// A trainable tensor that lives on the GPU for the plan's life.
+    Param,
+    /// A tensor filled with one value when the plan is compiled.
+    Fill(f32),
+    /// op(a) · op(b) of two matrices.
+    Matmul {
+        /// a is read transposed.
+        trans_a: bool,
+        /// b is read transposed.
+        trans_b: bool,
+    },
+    /// An elementwise op over broadcast inputs.
+    Elementwise {
+        /// Which op.
+        op: ElementwiseOp,
+        /// Its scalar operand (for `Scale`).
+        alpha: f32,
+    },
+    /// Sum over the axes where the node's shape has extent 1 and the input's does not, times
+    /// `factor`; the node keeps the input's rank.
+    Reduce {
+        /// 1 for a sum, 1/count for a mean.
+        factor: f32,
+    },
+    /// The input broadcast to the node's shape, times `factor`.
+    Expand {
+        /// Multiplies every element.
+        factor: f32,
+    },
+    /// The same elements under another shape; no kernel, the buffer is shared.
+    Reshape,
+    /// mean((pred − target)²) of inputs [pred, target].
+    Mse,
+    /// d mse / d pred for inputs [grad, pred, target].
+    MseBackward,
+    /// param ← param − lr · grad for inputs [param, grad], in place, after everything else.
+    SgdUpdate {
+        /// The learning rate.
+        lr: f32,
+    },
+}
+
+/// One node: its op, its inputs and the shape of its value.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// What it computes.
+    pub op: Op,
+    /// What it reads.
+    pub inputs: Vec<NodeId>,
+    /// The shape of its value.
+    pub shape: Shape,
+    /// A name, for inputs and parameters.
+    pub name: Option<String>,
+}
+
+/// A computation built node by node; compile it with [`crate::executor::Plan::compile`].
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    nodes: Vec<Node>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    /// Every node, in the order built (inputs always come before the nodes that read them).
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The node `id`.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0]
+    }
+
+    /// The shape of `id`'s value.
+    pub fn shape(&self, id: NodeId) -> &Shape {
+        &self.nodes[id.0].shape
+    }
+
+    /// The node named `name` (an input or parameter).
+    pub fn find(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name.as_deref() == Some(name)).map(NodeId)
+    }
+
+    fn push(&mut self, op: Op, inputs: Vec<NodeId>, shape: Shape, name: Option<String>) -> NodeId {
+        self.nodes.push(Node { op, inputs, shape, name });
+        NodeId(self.nodes.len() - 1)
+    }
+
+    fn check(&self, op: &'static str, id: NodeId) -> Result<()> {
+        if id.0 < self.nodes.len() {
+            Ok(())
+        } else {
+            Err(Error::Graph(format!("{op}: node {} is not in this graph", id.0)))
+        }
+    }
+
+    /// A value the caller writes before each run.
+    pub fn input(&mut self, name: &str, dims: &[usize]) -> Result<NodeId> {
+        let shape = Shape::new(dims)?;
+        Ok(self.push(Op::Input, vec![], shape, Some(name.to_string())))
+    }
+
+    /// A trainable parameter (zeros until written).
+    pub fn param(&mut self, name: &str, dims: &[usize]) -> Result<NodeId> {
+        let shape = Shape::new(dims)?;
+        Ok(self.push(Op::Param, vec![], shape, Some(name.to_string())))
+    }
+
+    /// A tensor of one repeated value.
+    pub fn fill(&mut self, dims: &[usize], value: f32) -> Result<NodeId> {
+        let shape = Shape::new(dims)?;
+        Ok(self.push(Op::Fill(value), vec![], shape, None))
+    }
+
+    /// The matrix product a · b of a [m, k] and b [k, n].
+    pub fn matmul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.matmul_t(a, b, false, false)
+    }
+
+    /// op(a) · op(b), where op transposes when its flag is set: a [k, m] is read as [m, k],
+    /// b [n, k] as [k, n].
+    pub fn matmul_t(&mut self, a: NodeId, b: NodeId, trans_a: bool, trans_b: bool) -> Result<NodeId> {
+        self.check("matmul", a)?;
+        self.check("matmul", b)?;
+        let (sa, sb) = (self.shape(a).clone(), self.shape(b).clone());
+        let mismatch = |reason: String| Error::ShapeMismatch { op: "matmul", lhs: sa.clone(), rhs: sb.clone(), reason };
+        if sa.rank() != 2 || sb.rank() != 2 {
+            return Err(mismatch("both operands must be matrices (rank 2)".into()));
+        }
+        let (m, ka) = if trans_a { (sa.dims()[1], sa.dims()[0]) } else { (sa.dims()[0], sa.dims()[1]) };
+        let (kb, n) = if trans_b { (sb.dims()[1], sb.dims()[0]) } else { (sb.dims()[0], sb.dims()[1]) };
+        if ka != kb {
+            return Err(mismatch(format!(
+                "the inner extents differ ({ka} vs {kb}, transposes: a {trans_a}, b {trans_b})"
+            )));
+        }
+        let shape = Shape::new(&[m, n])?;
+        Ok(self.push(Op::Matmul { trans_a, trans_b }, vec![a, b], shape, None))
+    }
+
+    fn binary(&mut self, op: ElementwiseOp, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.check(op.name(), a)?;
+        self.check(op.name(), b)?;
+        let shape = Shape::broadcast(op.name(), self.shape(a), self.shape(b))?;
+        Ok(self.push(Op::Elementwise { op, alpha: 0.0 }, vec![a, b], shape, None))
+    }
+
+    fn unary(&mut self, op: ElementwiseOp, alpha: f32, x: NodeId) -> Result<NodeId> {
+        self.check(op.name(), x)?;
+        let shape = self.shape(x).clone();
+        Ok(self.push(Op::Elementwise { op, alpha }, vec![x], shape, None))
+    }
+
+    /// a + b, broadcasting (a bias [C] adds to every row of [N, C]).
+    pub fn add(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.binary(ElementwiseOp::Add, a, b)
+    }
+
+    /// a − b, broadcasting.
+    pub fn sub(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.binary(ElementwiseOp::Sub, a, b)
+    }
+
+    /// a · b element by element, broadcasting.
+    pub fn mul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.binary(ElementwiseOp::Mul, a, b)
+    }
+
+    /// a / b element by element, broadcasting.
+    pub fn div(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.binary(ElementwiseOp::Div, a, b)
+    }
+
+    /// s · x.
+    pub fn scale(&mut self, x: NodeId, s: f32) -> Result<NodeId> {
+        self.unary(ElementwiseOp::Scale, s, x)
+    }
+
+    /// max(x, 0).
+    pub fn relu(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(ElementwiseOp::Relu, 0.0, x)
+    }
+
+    /// grad · [x > 0]: the gradient through a ReLU whose input was `x`.
+    pub fn relu_backward(&mut self, grad: NodeId, x: NodeId) -> Result<NodeId> {
+        self.binary(ElementwiseOp::ReluBackward, grad, x)
+    }
+
+    /// Sum of all elements, as a scalar.
+    pub fn sum(&mut self, x: NodeId) -> Result<NodeId> {
+        let axes: Vec<isize> = (0..self.shape(x).rank() as isize).collect();
+        self.reduce("sum", x, &axes, false, false)
+    }
+
+    /// Mean of all elements, as a scalar.
+    pub fn mean(&mut self, x: NodeId) -> Result<NodeId> {
+        let axes: Vec<isize> = (0..self.shape(x).rank() as isize).collect();
+        self.reduce("mean", x, &axes, false, true)
+    }
+
+    /// Sum over `axes` (negative counts from the end); `keepdim` keeps them with extent 1.
+    pub fn sum_axes(&mut self, x: NodeId, axes: &[isize], keepdim: bool) -> Result<NodeId> {
+        self.reduce("sum", x, axes, keepdim, false)
+    }
+
+    /// Mean over `axes` (negative counts from the end); `keepdim` keeps them with extent 1.
+    pub fn mean_axes(&mut self, x: NodeId, axes: &[isize], keepdim: bool) -> Result<NodeId> {
+        self.reduce("mean", x, axes, keepdim, true)
+    }
+
+    fn reduce(&mut self, op: &'static str, x: NodeId, axes: &[isize], keepdim: bool, mean: bool) -> Result<NodeId> {
+        self.check(op, x)?;
+        let input = self.shape(x).clone();
+        let mut kept = input.dims().to_vec();
+        let mut count = 1;
+        for &axis in axes {
+            let a = input.axis(op, axis)?;
+            if kept[a] == 1 && input.dims()[a] != 1 {
+                return Err(Error::InvalidArgument { op, message: format!("axis {axis} is listed twice") });
+            }
+            count *= input.dims()[a];
+            kept[a] = 1;
+        }
+        let factor = if mean { 1.0 / count as f32 } else { 1.0 };
+        let reduced =
+            if input.rank() == 0 { x } else { self.push(Op::Reduce { factor }, vec![x], Shape::new(&kept)?, None) };
+        if keepdim {
+            return Ok(reduced);
+        }
+        let dims: Vec<usize> = (0..input.rank())
+            .filter(|d| !axes.iter().any(|&a| input.axis(op, a).ok() == Some(*d)))
+            .map(|d| input.dims()[d])
+            .collect();
+        self.reshape(reduced, &dims)
+    }
+
+    /// Sums `x` down to `dims`, the reverse of broadcasting `dims` up to `x`'s shape (how a
+    /// bias's gradient is formed from its output's).
+    pub fn sum_to(&mut self, x: NodeId, dims: &[usize], factor: f32) -> Result<NodeId> {
+        self.check("sum_to", x)?;
+        let input = self.shape(x).clone();
+        let target = Shape::new(dims)?;
+        if Shape::broadcast("sum_to", &target, &input)? != input {
+            return Err(Error::ShapeMismatch {
+                op: "sum_to",
+                lhs: input,
+                rhs: target,
+                reason: "the target must broadcast to the input".into(),
+            });
+        }
+        if target == input && factor == 1.0 {
+            return Ok(x);
+        }
+        // Reduce keeps the rank: pad the target with leading ones, then drop them.
+        let mut kept = vec![1; input.rank() - target.rank()];
+        kept.extend_from_slice(dims);
+        let reduced = self.push(Op::Reduce { factor }, vec![x], Shape::new(&kept)?, None);
+        self.reshape(reduced, dims)
+    }
+
+    /// `x` broadcast to `dims`, times `factor`.
+    pub fn expand(&mut self, x: NodeId, dims: &[usize], factor: f32) -> Result<NodeId> {
+        self.check("expand", x)?;
+        let input = self.shape(x).clone();
+        let target = Shape::new(dims)?;
+        if Shape::broadcast("expand", &input, &target)? != target {
+            return Err(Error::ShapeMismatch {
+                op: "expand",
+                lhs: input,
+                rhs: target,
+                reason: "the input must broadcast to the target".into(),
+            });
+        }
+        Ok(self.push(Op::Expand { factor }, vec![x], target, None))
+    }
+
+    /// The same elements under the shape `dims`.
+    pub fn reshape(&mut self, x: NodeId, dims: &[usize]) -> Result<NodeId> {
+        self.check("reshape", x)?;
+        let input = self.shape(x).clone();
+        let shape = Shape::new(dims)?;
+        if shape.numel() != input.numel() {
+            return Err(Error::ShapeMismatch {
+                op: "reshape",
+                lhs: input,
+                rhs: shape,
+                reason: "they hold different numbers of elements".into(),
+            });
+        }
+        if shape == input {
+            return Ok(x);
+        }
+        Ok(self.push(Op::Reshape, vec![x], shape, None))
+    }
+
+    /// Mean squared error of `pred` against `target` (same shape), as a scalar.
+    pub fn mse(&mut self, pred: NodeId, target: NodeId) -> Result<NodeId> {
+        self.check("mse", pred)?;
+        self.check("mse", target)?;
+        let (sp, st) = (self.shape(pred).clone(), self.shape(target).clone());
+        if sp != st {
+            return Err(Error::ShapeMismatch {
+                op: "mse",
+                lhs: sp,
+                rhs: st,
+                reason: "prediction and target must have the same shape".into(),
+            });
+        }
+        Ok(self.push(Op::Mse, vec![pred, target], Shape::scalar(), None))
+    }
+
+    /// The gradient of `mse(pred, target)` with respect to `pred`, given the loss's gradient.
+    pub fn mse_backward(&mut self, grad: NodeId, pred: NodeId, target: NodeId) -> Result<NodeId> {
+        let shape = self.shape(pred).clone();
+        Ok(self.push(Op::MseBackward, vec![grad, pred, target], shape, None))
+    }
+
+    /// Updates parameter `param` in place with `grad` by SGD at the end of each run.
+    pub fn sgd_update(&mut self, param: NodeId, grad: NodeId, lr: f32) -> Result<NodeId> {
+        self.check("sgd", param)?;
+        self.check("sgd", grad)?;
+        if self.node(param).op != Op::Param {
+            return Err(Error::Graph(format!("sgd: node {} is not a parameter", param.0)));
+        }
+        let (sp, sg) = (self.shape(param).clone(), self.shape(grad).clone());
+        if sp != sg {
+            return Err(Error::ShapeMismatch {
+                op: "sgd",
+                lhs: sp,
+                rhs: sg,
+                reason: "a parameter and its gradient must have the same shape".into(),
+            });
+        }
+        Ok(self.push(Op::SgdUpdate { lr }, vec![param, grad], sp, None))
+    }
+}

@@ -1,0 +1,64 @@
+//! `shaders/elementwise.wgsl`: element-by-element ops with NumPy broadcasting.
+
+use super::{grid, words4, Family, KernelKey, Launch};
+use crate::error::Result;
+use crate::shape::Shape;
+
+/// The ops of the elementwise kernel; the discriminant is the shader's `OP` constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ElementwiseOp {
+    /// a + b
+    Add = 0,
+    /// a − b
+    Sub = 1,
+    /// a · b
+    Mul = 2,
+    /// a / b
+    Div = 3,
+    /// alpha · a
+    Scale = 4,
+    /// max(a, 0)
+    Relu = 5,
+    /// a · [b > 0]
+    ReluBackward = 6,
+}
+
+impl ElementwiseOp {
+    /// The op's name in errors and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ElementwiseOp::Add => "add",
+            ElementwiseOp::Sub => "sub",
+            ElementwiseOp::Mul => "mul",
+            ElementwiseOp::Div => "div",
+            ElementwiseOp::Scale => "scale",
+            ElementwiseOp::Relu => "relu",
+            ElementwiseOp::ReluBackward => "relu_backward",
+        }
+    }
+}
+
+/// Workgroup size of the kernel.
+const GROUP: u64 = 256;
+
+/// `out = op(a, b)` with `a` and `b` broadcast to `out`; unary ops pass `a` as `b`.
+pub fn launch(
+    op: ElementwiseOp,
+    alpha: f32,
+    a: &Shape,
+    b: &Shape,
+    out: &Shape,
+    limits: &wgpu::Limits,
+) -> Result<Launch> {
+    let n = out.numel();
+    let mut params = Vec::with_capacity(16);
+    params.extend(words4(out.padded4()));
+    params.extend(words4(a.broadcast_strides4()));
+    params.extend(words4(b.broadcast_strides4()));
+    params.extend([n as u32, alpha.to_bits(), 0, 0]);
+    Ok(Launch {
+        key: KernelKey { family: Family::Elementwise, entry: "main", inputs: 2, constants: vec![("OP", op as u32)] },
+        params,
+        groups: grid(op.name(), out, (n as u64).div_ceil(GROUP), limits)?,
+    })
+}

@@ -1,0 +1,55 @@
+//! `shaders/matmul.wgsl`: batched matrix products with either operand transposed.
+
+use super::{Family, KernelKey, Launch};
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+
+/// Rows and columns of C that one workgroup computes (8×8 invocations, 4×4 each).
+const TILE: u64 = 32;
+
+/// Sizes of one (batched) product C[m, n] = op(A)[m, k] · op(B)[k, n].
+#[derive(Clone, Copy, Debug)]
+pub struct MatmulDims {
+    /// Matrices in the batch.
+    pub batch: usize,
+    /// Rows of C.
+    pub m: usize,
+    /// Columns of C.
+    pub n: usize,
+    /// The contracted extent.
+    pub k: usize,
+    /// Elements between batch entries of A (0: one A for all).
+    pub stride_a: usize,
+    /// Elements between batch entries of B (0: one B for all).
+    pub stride_b: usize,
+    /// A is stored [k, m].
+    pub trans_a: bool,
+    /// B is stored [n, k].
+    pub trans_b: bool,
+}
+
+/// The launch for `dims`; `out` names the shape in limit errors.
+pub fn launch(dims: MatmulDims, out: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+    let max = limits.max_compute_workgroups_per_dimension as u64;
+    let groups = [(dims.n as u64).div_ceil(TILE), (dims.m as u64).div_ceil(TILE), dims.batch as u64];
+    if let Some(&needed) = groups.iter().find(|&&g| g > max) {
+        return Err(Error::AdapterLimit {
+            op: "matmul".into(),
+            shape: out.clone(),
+            limit: "max_compute_workgroups_per_dimension",
+            needed,
+            available: max,
+        });
+    }
+    let params = [dims.m, dims.n, dims.k, dims.stride_a, dims.stride_b, dims.m * dims.n, 0, 0];
+    Ok(Launch {
+        key: KernelKey {
+            family: Family::Matmul,
+            entry: "main",
+            inputs: 2,
+            constants: vec![("TRANS_A", dims.trans_a as u32), ("TRANS_B", dims.trans_b as u32)],
+        },
+        params: params.iter().map(|&v| v as u32).collect(),
+        groups: groups.map(|g| g as u32),
+    })
+}

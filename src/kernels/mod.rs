@@ -1,0 +1,233 @@
+//! The Rust side of each WGSL kernel family: which shader, which bindings, what parameters,
+//! how many workgroups. Pipelines are created once per device and cached by [`KernelKey`].
+//!
+//! Every kernel binds the same way: binding 0 is a uniform block of parameters, bindings
+//! `1..=inputs` are read-only storage buffers, and the last binding is the read-write output.
+
+pub mod elementwise;
+pub mod matmul;
+pub mod mse;
+pub mod reduce;
+pub mod sgd;
+
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Bytes reserved for each launch's parameters in the plan's uniform buffer; a multiple of
+/// every adapter's `min_uniform_buffer_offset_alignment` (at most 256 by the WebGPU spec).
+pub const PARAMS_SLOT: u64 = 256;
+
+/// One WGSL file in `shaders/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `shaders/matmul.wgsl`
+    Matmul,
+    /// `shaders/elementwise.wgsl`
+    Elementwise,
+    /// `shaders/reduce.wgsl`
+    Reduce,
+    /// `shaders/mse.wgsl`
+    Mse,
+    /// `shaders/sgd.wgsl`
+    Sgd,
+}
+
+impl Family {
+    /// Every family, for validation and listing.
+    pub const ALL: [Family; 5] = [Family::Matmul, Family::Elementwise, Family::Reduce, Family::Mse, Family::Sgd];
+
+    /// The file's name in `shaders/`.
+    pub fn file(self) -> &'static str {
+        match self {
+            Family::Matmul => "matmul.wgsl",
+            Family::Elementwise => "elementwise.wgsl",
+            Family::Reduce => "reduce.wgsl",
+            Family::Mse => "mse.wgsl",
+            Family::Sgd => "sgd.wgsl",
+        }
+    }
+
+    /// The WGSL source, compiled into the binary.
+    pub fn source(self) -> &'static str {
+        match self {
+            Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Family::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Family::Mse => include_str!("../../shaders/mse.wgsl"),
+            Family::Sgd => include_str!("../../shaders/sgd.wgsl"),
+        }
+    }
+}
+
+/// A pipeline's identity: its shader, entry point, binding count and override constants.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KernelKey {
+    /// The shader file.
+    pub family: Family,
+    /// The entry point in it.
+    pub entry: &'static str,
+    /// Read-only storage inputs bound after the parameters.
+    pub inputs: u32,
+    /// WGSL `override` constants, by name.
+    pub constants: Vec<(&'static str, u32)>,
+}
+
+/// One kernel launch as the executor records it.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// Which pipeline.
+    pub key: KernelKey,
+    /// The uniform parameter block, as 32-bit words (f32 stored by its bits).
+    pub params: Vec<u32>,
+    /// Workgroups in x, y, z.
+    pub groups: [u32; 3],
+}
+
+/// A compiled pipeline and its bind-group layout.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The compute pipeline.
+    pub pipeline: wgpu::ComputePipeline,
+    /// The layout every bind group for it uses.
+    pub layout: wgpu::BindGroupLayout,
+}
+
+/// Pipelines and shader modules of one device.
+#[derive(Default)]
+pub(crate) struct PipelineCache {
+    pipelines: Mutex<HashMap<KernelKey, Arc<Pipeline>>>,
+    modules: Mutex<HashMap<Family, wgpu::ShaderModule>>,
+}
+
+impl PipelineCache {
+    pub(crate) fn len(&self) -> usize {
+        self.pipelines.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    pub(crate) fn get_or_create(&self, device: &wgpu::Device, key: &KernelKey) -> Result<Arc<Pipeline>> {
+        if let Some(p) = self.pipelines.lock().map_err(poisoned)?.get(key) {
+            return Ok(p.clone());
+        }
+        let module = {
+            let mut modules = self.modules.lock().map_err(poisoned)?;
+            match modules.get(&key.family) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = scoped(device, key.family.file(), || {
+                        device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                            label: Some(key.family.file()),
+                            source: wgpu::ShaderSource::Wgsl(key.family.source().into()),
+                        })
+                    })?;
+                    modules.insert(key.family, m.clone());
+                    m
+                }
+            }
+        };
+        let pipeline = Arc::new(create_pipeline(device, &module, key)?);
+        self.pipelines.lock().map_err(poisoned)?.insert(key.clone(), pipeline.clone());
+        Ok(pipeline)
+    }
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::Graph("the pipeline cache was poisoned by a panic in another thread".into())
+}
+
+fn create_pipeline(device: &wgpu::Device, module: &wgpu::ShaderModule, key: &KernelKey) -> Result<Pipeline> {
+    let label = format!("{}::{}", key.family.file(), key.entry);
+    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let mut entries = vec![wgpu::BindGroupLayoutEntry {
+        binding: 0,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }];
+    entries.extend((1..=key.inputs).map(|b| storage(b, true)));
+    entries.push(storage(key.inputs + 1, false));
+    let constants: Vec<(&str, f64)> = key.constants.iter().map(|&(n, v)| (n, v as f64)).collect();
+    scoped(device, &label, || {
+        let layout = device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&label), entries: &entries });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&label),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: Some(&pipeline_layout),
+            module,
+            entry_point: Some(key.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                // Every kernel writes its workgroup memory before reading it.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        Pipeline { pipeline, layout }
+    })
+}
+
+fn scoped<T>(device: &wgpu::Device, op: &str, f: impl FnOnce() -> T) -> Result<T> {
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let value = f();
+    match pollster::block_on(validation.pop()) {
+        Some(e) => Err(Error::Gpu { op: op.to_string(), message: e.to_string() }),
+        None => Ok(value),
+    }
+}
+
+/// Workgroups for `groups` linear workgroups, folded into y when x would pass the adapter's
+/// per-dimension limit. Shaders rebuild the linear id as `wid.y * num_workgroups.x + wid.x`.
+pub fn grid(op: &str, shape: &Shape, groups: u64, limits: &wgpu::Limits) -> Result<[u32; 3]> {
+    let max = limits.max_compute_workgroups_per_dimension as u64;
+    let x = groups.clamp(1, max);
+    let y = groups.div_ceil(x);
+    if y > max {
+        return Err(Error::AdapterLimit {
+            op: op.to_string(),
+            shape: shape.clone(),
+            limit: "max_compute_workgroups_per_dimension",
+            needed: y,
+            available: max,
+        });
+    }
+    Ok([x as u32, y as u32, 1])
+}
+
+/// Packs four extents into u32 words, for a `vec4<u32>` parameter.
+pub(crate) fn words4(values: [usize; 4]) -> [u32; 4] {
+    values.map(|v| v as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_folds_into_y_past_the_dimension_limit() {
+        let limits = wgpu::Limits { max_compute_workgroups_per_dimension: 100, ..wgpu::Limits::default() };
+        let shape = Shape::new(&[1]).unwrap();
+        assert_eq!(grid("t", &shape, 5, &limits).unwrap(), [5, 1, 1]);
+        assert_eq!(grid("t", &shape, 250, &limits).unwrap(), [100, 3, 1]);
+        let err = grid("t", &shape, 100 * 101, &limits).unwrap_err().to_string();
+        assert!(err.contains("max_compute_workgroups_per_dimension"), "{err}");
+    }
+}

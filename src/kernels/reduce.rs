@@ -1,0 +1,40 @@
+//! `shaders/reduce.wgsl`: sums (and means) over chosen axes.
+
+use super::{grid, words4, Family, KernelKey, Launch};
+use crate::error::Result;
+use crate::shape::{Shape, MAX_RANK};
+
+/// Reductions at least this long get a workgroup per output.
+const WIDE_FROM: usize = 128;
+/// Above this many outputs, a workgroup each would leave most invocations idle too long.
+const WIDE_MAX_OUTPUTS: usize = 1 << 14;
+
+/// Sums `input` down to `kept` (same rank, extent 1 on each reduced axis), times `factor`.
+pub fn launch(input: &Shape, kept: &Shape, factor: f32, limits: &wgpu::Limits) -> Result<Launch> {
+    let in4 = input.padded4();
+    let out4 = kept.padded4();
+    let mut red4 = [1; MAX_RANK];
+    for d in 0..MAX_RANK {
+        if out4[d] == 1 {
+            red4[d] = in4[d];
+        }
+    }
+    let n_out = kept.numel();
+    let n_red: usize = red4.iter().product();
+    let mut strides = [0; MAX_RANK];
+    let own = input.strides();
+    strides[MAX_RANK - own.len()..].copy_from_slice(&own);
+    let mut params = Vec::with_capacity(16);
+    params.extend(words4(out4));
+    params.extend(words4(red4));
+    params.extend(words4(strides));
+    params.extend([n_out as u32, n_red as u32, factor.to_bits(), 0]);
+    let wide = n_red >= WIDE_FROM && n_out <= WIDE_MAX_OUTPUTS;
+    let (entry, groups) =
+        if wide { ("reduce_wide", n_out as u64) } else { ("reduce_serial", (n_out as u64).div_ceil(256)) };
+    Ok(Launch {
+        key: KernelKey { family: Family::Reduce, entry, inputs: 1, constants: vec![] },
+        params,
+        groups: grid("sum", input, groups, limits)?,
+    })
+}

@@ -1,0 +1,49 @@
+//! shadergrad: a neural-network engine whose every kernel is a WGSL compute shader run
+//! through wgpu, on Vulkan, Metal, DX12, GL, and Mesa's software adapters.
+//!
+//! Build a [`Graph`], differentiate it with [`autodiff::gradients`], compile it into a
+//! [`Plan`] and run it: one command buffer and one submit per run, nothing read back
+//! unless asked.
+//!
+//! ```no_run
+//! use shadergrad::{autodiff, Device, Graph, Plan};
+//! # fn main() -> shadergrad::Result<()> {
+//! let device = Device::new()?;
+//! let mut g = Graph::new();
+//! let x = g.input("x", &[3, 1])?;
+//! let y = g.input("y", &[3, 1])?;
+//! let w = g.param("w", &[1, 1])?;
+//! let pred = g.matmul(x, w)?;
+//! let loss = g.mse(pred, y)?;
+//! let grads = autodiff::gradients(&mut g, loss, None, &[w])?;
+//! g.sgd_update(w, grads[0], 0.1)?;
+//! let mut plan = Plan::compile(&device, &g, &[loss])?;
+//! plan.write(x, &[1.0, 2.0, 3.0])?;
+//! plan.write(y, &[2.0, 4.0, 6.0])?;
+//! for _ in 0..100 {
+//!     plan.run()?;
+//! }
+//! println!("w = {:?}", plan.read(w)?);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod autodiff;
+pub mod check;
+pub mod device;
+pub mod error;
+pub mod executor;
+pub mod graph;
+pub mod kernels;
+pub mod recipes;
+pub mod reference;
+pub mod rng;
+pub mod shape;
+pub mod tensor;
+
+pub use device::{Device, DeviceOptions};
+pub use error::{Error, Result};
+pub use executor::{Counters, Plan};
+pub use graph::{Graph, NodeId};
+pub use shape::Shape;
+pub use tensor::Tensor;

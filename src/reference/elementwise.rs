@@ -1,0 +1,75 @@
+//! Elementwise ops with NumPy broadcasting.
+
+use super::{coords4, index4, pad4, reduce::sum_to, Array};
+use crate::kernels::elementwise::ElementwiseOp;
+
+/// The broadcast dims of two arrays (assumed compatible).
+pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let rank = a.len().max(b.len());
+    let pad = |d: &[usize]| {
+        let mut v = vec![1; rank - d.len()];
+        v.extend_from_slice(d);
+        v
+    };
+    pad(a).iter().zip(pad(b)).map(|(&x, y)| x.max(y)).collect()
+}
+
+/// One elementwise op on two values.
+pub fn apply(op: ElementwiseOp, alpha: f64, x: f64, y: f64) -> f64 {
+    match op {
+        ElementwiseOp::Add => x + y,
+        ElementwiseOp::Sub => x - y,
+        ElementwiseOp::Mul => x * y,
+        ElementwiseOp::Div => x / y,
+        ElementwiseOp::Scale => alpha * x,
+        ElementwiseOp::Relu => x.max(0.0),
+        ElementwiseOp::ReluBackward => {
+            if y > 0.0 {
+                x
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// op(a, b) over the broadcast shape; unary ops ignore b.
+pub fn binary(op: ElementwiseOp, alpha: f64, a: &Array, b: &Array) -> Array {
+    let dims = broadcast_dims(&a.dims, &b.dims);
+    let (o4, a4, b4) = (pad4(&dims), pad4(&a.dims), pad4(&b.dims));
+    let mut out = Array::zeros(&dims);
+    for (i, v) in out.data.iter_mut().enumerate() {
+        let c = coords4(i, o4);
+        *v = apply(op, alpha, a.data[index4(c, a4)], b.data[index4(c, b4)]);
+    }
+    out
+}
+
+/// op(x) for a unary op.
+pub fn unary(op: ElementwiseOp, alpha: f64, x: &Array) -> Array {
+    binary(op, alpha, x, x)
+}
+
+/// Gradients of a and b of `binary(op, alpha, a, b)` given the output's gradient `g`.
+pub fn binary_backward(op: ElementwiseOp, alpha: f64, a: &Array, b: &Array, g: &Array) -> (Array, Array) {
+    let dims = g.dims.clone();
+    let (o4, a4, b4) = (pad4(&dims), pad4(&a.dims), pad4(&b.dims));
+    let mut ga = Array::zeros(&dims);
+    let mut gb = Array::zeros(&dims);
+    for i in 0..g.data.len() {
+        let c = coords4(i, o4);
+        let (x, y) = (a.data[index4(c, a4)], b.data[index4(c, b4)]);
+        let (dx, dy) = match op {
+            ElementwiseOp::Add => (1.0, 1.0),
+            ElementwiseOp::Sub => (1.0, -1.0),
+            ElementwiseOp::Mul => (y, x),
+            ElementwiseOp::Div => (1.0 / y, -x / (y * y)),
+            ElementwiseOp::Scale => (alpha, 0.0),
+            ElementwiseOp::Relu => (if x > 0.0 { 1.0 } else { 0.0 }, 0.0),
+            ElementwiseOp::ReluBackward => (if y > 0.0 { 1.0 } else { 0.0 }, 0.0),
+        };
+        ga.data[i] = g.data[i] * dx;
+        gb.data[i] = g.data[i] * dy;
+    }
+    (sum_to(&ga, &a.dims, 1.0), sum_to(&gb, &b.dims, 1.0))
+}

@@ -1,0 +1,31 @@
+//! Sums and means over axes, and their inverse, broadcasting.
+
+use super::{coords4, index4, pad4, Array};
+
+/// Sums `x` down to `dims` (which broadcast to x's dims), times `factor`.
+pub fn sum_to(x: &Array, dims: &[usize], factor: f64) -> Array {
+    let (x4, t4) = (pad4(&x.dims), pad4(dims));
+    let mut out = Array::zeros(dims);
+    for (i, &v) in x.data.iter().enumerate() {
+        out.data[index4(coords4(i, x4), t4)] += v;
+    }
+    for v in &mut out.data {
+        *v *= factor;
+    }
+    out
+}
+
+/// `x` broadcast to `dims`, times `factor`.
+pub fn expand(x: &Array, dims: &[usize], factor: f64) -> Array {
+    let (x4, t4) = (pad4(&x.dims), pad4(dims));
+    let mut out = Array::zeros(dims);
+    for (i, v) in out.data.iter_mut().enumerate() {
+        *v = factor * x.data[index4(coords4(i, t4), x4)];
+    }
+    out
+}
+
+/// The dims left after reducing `axes` (already non-negative), keeping them as 1.
+pub fn kept_dims(dims: &[usize], axes: &[usize]) -> Vec<usize> {
+    dims.iter().enumerate().map(|(d, &e)| if axes.contains(&d) { 1 } else { e }).collect()
+}

@@ -1,0 +1,73 @@
+//! The conformance suite under `cargo test`: every op, three checks each, on lavapipe (or
+//! whatever adapter `SHADERGRAD_BACKEND` / `SHADERGRAD_ADAPTER` pick).
+
+use shadergrad::check::{all_cases, describe_failure, run_case};
+use shadergrad::Device;
+
+fn check_ops(prefixes: &[&str]) {
+    let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
+    let seed = 20261127;
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for (k, case) in all_cases(seed).iter().enumerate() {
+        if !prefixes.iter().any(|p| case.op.starts_with(p)) {
+            continue;
+        }
+        ran += 1;
+        let report =
+            run_case(&device, case, seed.wrapping_add(k as u64 * 7919)).unwrap_or_else(|e| panic!("{}: {e}", case.op));
+        if !report.passed() {
+            failures.push(describe_failure(&report));
+        }
+    }
+    assert!(ran > 0, "no case matched {prefixes:?}");
+    assert!(failures.is_empty(), "{} of {ran} cases failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn matmul_all_transposes() {
+    check_ops(&["matmul"]);
+}
+
+#[test]
+fn add_sub_mul_div_with_broadcasting() {
+    check_ops(&["add", "sub", "mul", "div"]);
+}
+
+#[test]
+fn scale_and_relu() {
+    check_ops(&["scale", "relu"]);
+}
+
+#[test]
+fn sum_and_mean_over_axes() {
+    check_ops(&["sum", "mean"]);
+}
+
+#[test]
+fn mse_loss() {
+    check_ops(&["mse"]);
+}
+
+#[test]
+fn a_wrong_result_fails_and_names_the_worst_elements() {
+    use shadergrad::check::Case;
+    use shadergrad::kernels::elementwise::ElementwiseOp;
+    use shadergrad::reference::{elementwise, Array};
+    let device = Device::new().expect("an adapter");
+    let x = Array::new(&[7, 33], (0..231).map(|i| 0.25 + i as f64 / 256.0).collect());
+    // The reference claims relu(x) is 2x: forward and backward both disagree with the GPU.
+    let case = Case {
+        op: "relu_sabotaged".into(),
+        inputs: vec![x],
+        build: Box::new(|g, x| g.relu(x[0])),
+        forward: Box::new(|x| elementwise::unary(ElementwiseOp::Scale, 2.0, &x[0])),
+        backward: Box::new(|_, g| vec![elementwise::unary(ElementwiseOp::Scale, 2.0, g)]),
+    };
+    let report = run_case(&device, &case, 7).expect("the case runs");
+    assert!(!report.passed());
+    assert!(report.forward_error > 0.1 && report.backward_error > 0.1, "{report:?}");
+    let text = describe_failure(&report);
+    assert!(text.contains("relu_sabotaged") && text.contains("[7, 33]") && text.contains("got"), "{text}");
+    assert!(!report.worst.is_empty() && report.worst.len() <= 5);
+}
