@@ -49,16 +49,24 @@ fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
     if (col0 + 3u < p.n) { c[at + 3u] = v.w; }
 }
 
+// Output tiles of 32×32 are numbered row-major and the numbers folded over x and y of the
+// grid, so no grid dimension passes the adapter's limit; z is the batch.
 @compute @workgroup_size(8, 8, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let row0 = gid.y * 4u;
-    let col0 = gid.x * 4u;
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let tile = wid.y * groups.x + wid.x;
+    let tiles_n = (p.n + 31u) / 32u;
+    let row0 = ((tile / tiles_n) * 8u + lid.y) * 4u;
+    let col0 = ((tile % tiles_n) * 8u + lid.x) * 4u;
     if (row0 >= p.m || col0 >= p.n) {
         return;
     }
-    let base_a = gid.z * p.batch_stride_a;
-    let base_b = gid.z * p.batch_stride_b;
-    let base_c = gid.z * p.batch_stride_c;
+    let base_a = wid.z * p.batch_stride_a;
+    let base_b = wid.z * p.batch_stride_b;
+    let base_c = wid.z * p.batch_stride_c;
     // Edge blocks clamp their loads into range; the rows and columns past the edge are
     // computed from repeated data and never stored.
     let rows = min(vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u), vec4<u32>(p.m - 1u));

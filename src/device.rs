@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::{KernelKey, PipelineCache};
+use crate::shape::Shape;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,11 @@ pub struct DeviceOptions {
     pub backend: Option<wgpu::Backends>,
     /// Only adapters whose name contains this text (case-insensitive).
     pub adapter_name: Option<String>,
+    /// Request at most this many workgroups per dispatch dimension (below the adapter's own),
+    /// to test how kernels split their work.
+    pub cap_workgroups_per_dimension: Option<u32>,
+    /// Request at most this storage-binding size in bytes (below the adapter's own).
+    pub cap_storage_binding_size: Option<u64>,
 }
 
 impl DeviceOptions {
@@ -25,7 +31,7 @@ impl DeviceOptions {
             _ => None,
         };
         let adapter_name = std::env::var("SHADERGRAD_ADAPTER").ok().filter(|s| !s.trim().is_empty());
-        Ok(DeviceOptions { backend, adapter_name })
+        Ok(DeviceOptions { backend, adapter_name, ..DeviceOptions::default() })
     }
 }
 
@@ -136,10 +142,17 @@ impl Device {
             return Err(Error::NoAdapter { detail });
         };
         let info = adapter.get_info();
+        let mut limits = adapter.limits();
+        if let Some(cap) = options.cap_workgroups_per_dimension {
+            limits.max_compute_workgroups_per_dimension = limits.max_compute_workgroups_per_dimension.min(cap);
+        }
+        if let Some(cap) = options.cap_storage_binding_size {
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+        }
         let desc = wgpu::DeviceDescriptor {
             label: Some("shadergrad"),
             required_features: wgpu::Features::empty(),
-            required_limits: adapter.limits(),
+            required_limits: limits,
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
@@ -201,14 +214,15 @@ impl Device {
         self.inner.pipelines.len()
     }
 
-    /// Creates a storage buffer of `bytes` (rounded up to 4), inside an error scope.
-    pub(crate) fn create_storage(&self, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
+    /// Creates a storage buffer for an f32 tensor of `shape`, inside an error scope; `label`
+    /// names the op in errors.
+    pub(crate) fn create_storage(&self, label: &str, shape: &Shape) -> Result<wgpu::Buffer> {
         let limit = self.limits().max_storage_buffer_binding_size;
-        let size = bytes.max(4).div_ceil(4) * 4;
+        let size = shape.numel() as u64 * 4;
         if size > limit {
             return Err(Error::AdapterLimit {
                 op: label.to_string(),
-                shape: crate::shape::Shape::new(&[(bytes / 4) as usize]).unwrap_or_default(),
+                shape: shape.clone(),
                 limit: "max_storage_buffer_binding_size",
                 needed: size,
                 available: limit,
@@ -218,10 +232,7 @@ impl Device {
             self.inner.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
                 size,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_DST
-                    | wgpu::BufferUsages::COPY_SRC
-                    | extra,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
                 mapped_at_creation: false,
             })
         })

@@ -5,6 +5,7 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, NodeId, Op};
 use crate::kernels::{self, elementwise::ElementwiseOp, matmul::MatmulDims, Launch, Pipeline, PARAMS_SLOT};
+use crate::shape::Shape;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -95,8 +96,8 @@ impl Plan {
         let mut counters = Counters::default();
         let mut slots: Vec<Slot> = Vec::new();
         let mut slot_of: Vec<Option<usize>> = vec![None; nodes.len()];
-        let alloc = |label: &str, bytes: u64, counters: &mut Counters, slots: &mut Vec<Slot>| -> Result<usize> {
-            let buffer = device.create_storage(label, bytes, wgpu::BufferUsages::empty())?;
+        let alloc = |label: &str, shape: &Shape, counters: &mut Counters, slots: &mut Vec<Slot>| -> Result<usize> {
+            let buffer = device.create_storage(label, shape)?;
             counters.allocations += 1;
             counters.bytes_allocated += buffer.size();
             slots.push(Slot { buffer: Arc::new(buffer) });
@@ -106,7 +107,7 @@ impl Plan {
         for (i, n) in nodes.iter().enumerate() {
             if root[i] == i && persistent[i] && matches!(n.op, Op::Input | Op::Param | Op::Fill(_)) {
                 let label = n.name.clone().unwrap_or_else(|| format!("node{i}"));
-                slot_of[i] = Some(alloc(&label, n.shape.numel() as u64 * 4, &mut counters, &mut slots)?);
+                slot_of[i] = Some(alloc(&label, &n.shape, &mut counters, &mut slots)?);
             }
         }
         // Intermediates: linear scan, reusing a freed buffer when one is large enough.
@@ -125,7 +126,12 @@ impl Plan {
                 };
                 slot_of[i] = Some(match reuse {
                     Some(k) => free.swap_remove(k).1,
-                    None => alloc(&format!("node{i}"), bytes, &mut counters, &mut slots)?,
+                    None => alloc(
+                        &format!("{} (node {i})", op_name(&nodes[i].op)),
+                        &nodes[i].shape,
+                        &mut counters,
+                        &mut slots,
+                    )?,
                 });
             }
             // Free after allocating, so no kernel ever writes a buffer it reads.

@@ -25,7 +25,7 @@ impl Tensor {
                 got: values.len(),
             });
         }
-        let buffer = device.create_storage("tensor", values.len() as u64 * 4, wgpu::BufferUsages::empty())?;
+        let buffer = device.create_storage("tensor", &shape)?;
         device.queue().write_buffer(&buffer, 0, bytemuck::cast_slice(values));
         Ok(Tensor { device: device.clone(), buffer: Arc::new(buffer), shape })
     }

@@ -1,6 +1,6 @@
 //! `shaders/matmul.wgsl`: batched matrix products with either operand transposed.
 
-use super::{Family, KernelKey, Launch};
+use super::{grid, Family, KernelKey, Launch};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 
@@ -31,16 +31,17 @@ pub struct MatmulDims {
 /// The launch for `dims`; `out` names the shape in limit errors.
 pub fn launch(dims: MatmulDims, out: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
     let max = limits.max_compute_workgroups_per_dimension as u64;
-    let groups = [(dims.n as u64).div_ceil(TILE), (dims.m as u64).div_ceil(TILE), dims.batch as u64];
-    if let Some(&needed) = groups.iter().find(|&&g| g > max) {
+    if dims.batch as u64 > max {
         return Err(Error::AdapterLimit {
             op: "matmul".into(),
             shape: out.clone(),
-            limit: "max_compute_workgroups_per_dimension",
-            needed,
+            limit: "max_compute_workgroups_per_dimension (batch)",
+            needed: dims.batch as u64,
             available: max,
         });
     }
+    let tiles = (dims.n as u64).div_ceil(TILE) * (dims.m as u64).div_ceil(TILE);
+    let [x, y, _] = grid("matmul", out, tiles, limits)?;
     let params = [dims.m, dims.n, dims.k, dims.stride_a, dims.stride_b, dims.m * dims.n, 0, 0];
     Ok(Launch {
         key: KernelKey {
@@ -50,6 +51,6 @@ pub fn launch(dims: MatmulDims, out: &Shape, limits: &wgpu::Limits) -> Result<La
             constants: vec![("TRANS_A", dims.trans_a as u32), ("TRANS_B", dims.trans_b as u32)],
         },
         params: params.iter().map(|&v| v as u32).collect(),
-        groups: groups.map(|g| g as u32),
+        groups: [x, y, dims.batch as u32],
     })
 }
