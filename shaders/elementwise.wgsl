@@ -12,17 +12,19 @@ struct Params {
     _pad1: u32,
 }
 
-const ADD: u32 = 0u;
-const SUB: u32 = 1u;
-const MUL: u32 = 2u;
-const DIV: u32 = 3u;
-// alpha · a
-const SCALE: u32 = 4u;
-const RELU: u32 = 5u;
-// a · [b > 0]: the gradient a of relu's output, routed through where its input b was positive.
-const RELU_BACKWARD: u32 = 6u;
-
+// OP, the op (the numbers of kernels::elementwise::ElementwiseOp). Forward ops read x = a
+// (and y = b for binary ones). A backward op reads the output's gradient as a and, as b, the
+// op's input (relu, leaky relu, selu) or its output (sigmoid, tanh), whichever is cheaper.
 override OP: u32 = 0u;
+
+const SELU_ALPHA: f32 = 1.6732632423543772;
+const SELU_SCALE: f32 = 1.0507009873554805;
+
+fn sigmoid(x: f32) -> f32 {
+    // exp of a non-positive number only: no overflow for large |x|.
+    let e = exp(-abs(x));
+    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -38,6 +40,23 @@ fn apply(x: f32, y: f32) -> f32 {
         case 4u: { return p.alpha * x; }
         case 5u: { return max(x, 0.0); }
         case 6u: { return select(0.0, x, y > 0.0); }
+        // leaky relu with slope alpha, and its backward
+        case 7u: { return select(p.alpha * x, x, x > 0.0); }
+        case 8u: { return select(p.alpha * x, x, y > 0.0); }
+        case 9u: { return sigmoid(x); }
+        // gradient x through a sigmoid whose output was y
+        case 10u: { return x * y * (1.0 - y); }
+        case 11u: { return tanh(x); }
+        // gradient x through a tanh whose output was y
+        case 12u: { return x * (1.0 - y * y); }
+        case 13u: { return SELU_SCALE * select(SELU_ALPHA * (exp(x) - 1.0), x, x > 0.0); }
+        case 14u: { return x * SELU_SCALE * select(SELU_ALPHA * exp(y), 1.0, y > 0.0); }
+        // alpha + a
+        case 15u: { return p.alpha + x; }
+        // 1 / sqrt(a)
+        case 16u: { return inverseSqrt(x); }
+        // a · b³ · alpha: the gradient a through rsqrt, whose output was b (alpha = −1/2)
+        case 17u: { return p.alpha * x * y * y * y; }
         default: { return 0.0; }
     }
 }

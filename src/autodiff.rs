@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, Op};
 use crate::kernels::elementwise::ElementwiseOp;
+use crate::kernels::loss::LossKind;
 use std::collections::HashMap;
 
 /// Appends the gradient of `output` with respect to each of `wrt` and returns those nodes, in
@@ -133,23 +134,43 @@ fn input_gradient(
                     graph.sum_to(t, &x_dims, -1.0)
                 }
                 ElementwiseOp::Scale => graph.scale(g, alpha),
+                ElementwiseOp::AddScalar => Ok(g),
                 ElementwiseOp::Relu => graph.relu_backward(g, x),
-                ElementwiseOp::ReluBackward if slot == 0 => graph.relu_backward(g, inputs[1]),
-                ElementwiseOp::ReluBackward => no_gradient("relu_backward's mask input"),
+                ElementwiseOp::LeakyRelu => graph.elementwise_backward(ElementwiseOp::LeakyReluBackward, alpha, g, x),
+                ElementwiseOp::Selu => graph.elementwise_backward(ElementwiseOp::SeluBackward, 0.0, g, x),
+                // These derivatives are cheapest from the op's own output.
+                ElementwiseOp::Sigmoid => graph.elementwise_backward(ElementwiseOp::SigmoidBackward, 0.0, g, node),
+                ElementwiseOp::Tanh => graph.elementwise_backward(ElementwiseOp::TanhBackward, 0.0, g, node),
+                ElementwiseOp::Rsqrt => graph.elementwise_backward(ElementwiseOp::RsqrtBackward, -0.5, g, node),
+                // A backward op is linear in the gradient it carries (slot 0).
+                ElementwiseOp::ReluBackward
+                | ElementwiseOp::LeakyReluBackward
+                | ElementwiseOp::SigmoidBackward
+                | ElementwiseOp::TanhBackward
+                | ElementwiseOp::SeluBackward
+                | ElementwiseOp::RsqrtBackward => {
+                    if slot == 0 {
+                        graph.elementwise_backward(op, alpha, g, inputs[1])
+                    } else {
+                        no_gradient("a backward op's saved input")
+                    }
+                }
             }
         }
         Op::Reduce { factor } => graph.expand(g, &x_dims, factor),
         Op::Expand { factor } => graph.sum_to(g, &x_dims, factor),
         Op::Reshape => graph.reshape(g, &x_dims),
-        Op::Mse => {
-            let d_pred = graph.mse_backward(g, inputs[0], inputs[1])?;
-            if slot == 0 {
-                Ok(d_pred)
-            } else {
+        Op::Loss(kind) => match (slot, kind) {
+            (0, _) => graph.loss_backward(kind, g, inputs[0], inputs[1]),
+            // MSE is symmetric: the target's gradient is the prediction's, negated.
+            (_, LossKind::Mse) => {
+                let d_pred = graph.loss_backward(kind, g, inputs[0], inputs[1])?;
                 graph.scale(d_pred, -1.0)
             }
-        }
-        Op::MseBackward => no_gradient("mse_backward"),
+            _ => no_gradient(&format!("the target of {}", kind.name())),
+        },
+        Op::Softmax { log } => graph.softmax_backward(log, g, node),
+        Op::LossBackward(_) | Op::SoftmaxBackward { .. } => no_gradient("a backward op"),
         Op::SgdUpdate { .. } => no_gradient("an SGD update"),
         Op::Input | Op::Param | Op::Fill(_) => no_gradient("a leaf"),
     }

@@ -468,14 +468,16 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<(Laun
         Op::Reduce { factor } => {
             (kernels::reduce::launch(shape(n.inputs[0]), &n.shape, factor, limits)?, n.inputs.clone())
         }
-        Op::Mse => {
+        Op::Loss(kind) => {
             let (p, t) = (n.inputs[0], n.inputs[1]);
-            (kernels::mse::forward(shape(p)), vec![p, t, p])
+            (kernels::loss::forward(kind, shape(p)), vec![p, t, p])
         }
-        Op::MseBackward => {
+        Op::LossBackward(kind) => {
             let (g, p, t) = (n.inputs[0], n.inputs[1], n.inputs[2]);
-            (kernels::mse::backward(shape(p), limits)?, vec![p, t, g])
+            (kernels::loss::backward(kind, shape(p), limits)?, vec![p, t, g])
         }
+        Op::Softmax { log } => (kernels::softmax::forward(log, &n.shape, limits)?, vec![n.inputs[0], n.inputs[0]]),
+        Op::SoftmaxBackward { log } => (kernels::softmax::backward(log, &n.shape, limits)?, n.inputs.clone()),
         Op::SgdUpdate { lr } => (kernels::sgd::launch(&n.shape, lr, limits)?, vec![n.inputs[1]]),
     };
     Ok(Some(launch))
@@ -485,6 +487,8 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<(Laun
 pub fn op_name(op: &Op) -> String {
     match op {
         Op::Elementwise { op, .. } => op.name().to_string(),
+        Op::Loss(kind) => kind.name().to_string(),
+        Op::LossBackward(kind) => format!("{}_backward", kind.name()),
         other => {
             let debug = format!("{other:?}");
             debug.split([' ', '(', '{']).next().unwrap_or("op").to_lowercase()

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::ElementwiseOp;
+use crate::kernels::loss::LossKind;
 use crate::shape::Shape;
 
 /// A node of a [`Graph`]: the value one op produces.
@@ -52,10 +53,20 @@ pub enum Op {
     },
     /// The same elements under another shape; no kernel, the buffer is shared.
     Reshape,
-    /// mean((pred − target)²) of inputs [pred, target].
-    Mse,
-    /// d mse / d pred for inputs [grad, pred, target].
-    MseBackward,
+    /// A loss of inputs [pred, target], reduced to its mean: one value.
+    Loss(LossKind),
+    /// d loss / d pred for inputs [grad, pred, target].
+    LossBackward(LossKind),
+    /// Softmax (or log-softmax) along the last axis.
+    Softmax {
+        /// Log-softmax.
+        log: bool,
+    },
+    /// Its gradient, for inputs [grad, output].
+    SoftmaxBackward {
+        /// Log-softmax.
+        log: bool,
+    },
     /// param ← param − lr · grad for inputs [param, grad], in place, after everything else.
     SgdUpdate {
         /// The learning rate.
@@ -213,6 +224,59 @@ impl Graph {
         self.binary(ElementwiseOp::ReluBackward, grad, x)
     }
 
+    /// x where x > 0, else slope · x.
+    pub fn leaky_relu(&mut self, x: NodeId, slope: f32) -> Result<NodeId> {
+        self.unary(ElementwiseOp::LeakyRelu, slope, x)
+    }
+
+    /// 1 / (1 + e^−x).
+    pub fn sigmoid(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(ElementwiseOp::Sigmoid, 0.0, x)
+    }
+
+    /// tanh x.
+    pub fn tanh(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(ElementwiseOp::Tanh, 0.0, x)
+    }
+
+    /// SELU with PyTorch's constants.
+    pub fn selu(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(ElementwiseOp::Selu, 0.0, x)
+    }
+
+    /// x + s.
+    pub fn add_scalar(&mut self, x: NodeId, s: f32) -> Result<NodeId> {
+        self.unary(ElementwiseOp::AddScalar, s, x)
+    }
+
+    /// 1 / √x.
+    pub fn rsqrt(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(ElementwiseOp::Rsqrt, 0.0, x)
+    }
+
+    /// A backward elementwise op: `grad` scaled by the derivative `op` computes from `saved`
+    /// (the forward op's input or output, per [`ElementwiseOp`]).
+    pub fn elementwise_backward(
+        &mut self,
+        op: ElementwiseOp,
+        alpha: f32,
+        grad: NodeId,
+        saved: NodeId,
+    ) -> Result<NodeId> {
+        self.check(op.name(), grad)?;
+        self.check(op.name(), saved)?;
+        let (sg, ss) = (self.shape(grad).clone(), self.shape(saved).clone());
+        if sg != ss {
+            return Err(Error::ShapeMismatch {
+                op: op.name(),
+                lhs: sg,
+                rhs: ss,
+                reason: "a gradient and the value it flows through must have the same shape".into(),
+            });
+        }
+        Ok(self.push(Op::Elementwise { op, alpha }, vec![grad, saved], sg, None))
+    }
+
     /// Sum of all elements, as a scalar.
     pub fn sum(&mut self, x: NodeId) -> Result<NodeId> {
         let axes: Vec<isize> = (0..self.shape(x).rank() as isize).collect();
@@ -322,24 +386,73 @@ impl Graph {
 
     /// Mean squared error of `pred` against `target` (same shape), as a scalar.
     pub fn mse(&mut self, pred: NodeId, target: NodeId) -> Result<NodeId> {
-        self.check("mse", pred)?;
-        self.check("mse", target)?;
-        let (sp, st) = (self.shape(pred).clone(), self.shape(target).clone());
-        if sp != st {
-            return Err(Error::ShapeMismatch {
-                op: "mse",
-                lhs: sp,
-                rhs: st,
-                reason: "prediction and target must have the same shape".into(),
-            });
-        }
-        Ok(self.push(Op::Mse, vec![pred, target], Shape::scalar(), None))
+        self.loss(LossKind::Mse, pred, target)
     }
 
-    /// The gradient of `mse(pred, target)` with respect to `pred`, given the loss's gradient.
-    pub fn mse_backward(&mut self, grad: NodeId, pred: NodeId, target: NodeId) -> Result<NodeId> {
+    /// Binary cross-entropy of probabilities `pred` against `target` (same shape), as a scalar.
+    pub fn bce(&mut self, pred: NodeId, target: NodeId) -> Result<NodeId> {
+        self.loss(LossKind::Bce, pred, target)
+    }
+
+    /// Binary cross-entropy of `sigmoid(logits)` against `target`, computed stably.
+    pub fn bce_with_logits(&mut self, logits: NodeId, target: NodeId) -> Result<NodeId> {
+        self.loss(LossKind::BceWithLogits, logits, target)
+    }
+
+    /// Mean negative log-likelihood of log-probabilities [N, C] at class indices `labels` [N].
+    pub fn nll(&mut self, log_probs: NodeId, labels: NodeId) -> Result<NodeId> {
+        self.loss(LossKind::Nll, log_probs, labels)
+    }
+
+    /// Mean cross-entropy of logits [N, C] at class indices `labels` [N] (log-softmax fused).
+    pub fn cross_entropy(&mut self, logits: NodeId, labels: NodeId) -> Result<NodeId> {
+        self.loss(LossKind::CrossEntropy, logits, labels)
+    }
+
+    fn loss(&mut self, kind: LossKind, pred: NodeId, target: NodeId) -> Result<NodeId> {
+        self.check(kind.name(), pred)?;
+        self.check(kind.name(), target)?;
+        let (sp, st) = (self.shape(pred).clone(), self.shape(target).clone());
+        let fits = if kind.takes_labels() {
+            sp.rank() == 2 && st.rank() == 1 && st.dims()[0] == sp.dims()[0]
+        } else {
+            sp == st
+        };
+        if !fits {
+            let reason = if kind.takes_labels() {
+                "expected scores [N, C] and one class index per row [N]"
+            } else {
+                "prediction and target must have the same shape"
+            };
+            return Err(Error::ShapeMismatch { op: kind.name(), lhs: sp, rhs: st, reason: reason.into() });
+        }
+        Ok(self.push(Op::Loss(kind), vec![pred, target], Shape::scalar(), None))
+    }
+
+    /// The gradient of a loss with respect to its `pred`, given the loss's gradient `grad`.
+    pub fn loss_backward(&mut self, kind: LossKind, grad: NodeId, pred: NodeId, target: NodeId) -> Result<NodeId> {
         let shape = self.shape(pred).clone();
-        Ok(self.push(Op::MseBackward, vec![grad, pred, target], shape, None))
+        Ok(self.push(Op::LossBackward(kind), vec![grad, pred, target], shape, None))
+    }
+
+    /// Softmax along the last axis.
+    pub fn softmax(&mut self, x: NodeId) -> Result<NodeId> {
+        self.check("softmax", x)?;
+        let shape = self.shape(x).clone();
+        Ok(self.push(Op::Softmax { log: false }, vec![x], shape, None))
+    }
+
+    /// Log-softmax along the last axis.
+    pub fn log_softmax(&mut self, x: NodeId) -> Result<NodeId> {
+        self.check("log_softmax", x)?;
+        let shape = self.shape(x).clone();
+        Ok(self.push(Op::Softmax { log: true }, vec![x], shape, None))
+    }
+
+    /// The gradient through a (log-)softmax whose output was `y`.
+    pub fn softmax_backward(&mut self, log: bool, grad: NodeId, y: NodeId) -> Result<NodeId> {
+        let shape = self.shape(y).clone();
+        Ok(self.push(Op::SoftmaxBackward { log }, vec![grad, y], shape, None))
     }
 
     /// Updates parameter `param` in place with `grad` by SGD at the end of each run.

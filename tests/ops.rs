@@ -35,8 +35,8 @@ fn add_sub_mul_div_with_broadcasting() {
 }
 
 #[test]
-fn scale_and_relu() {
-    check_ops(&["scale", "relu"]);
+fn scalar_ops_and_activations() {
+    check_ops(&["scale", "add_scalar", "relu", "leaky_relu", "sigmoid", "tanh", "selu", "rsqrt"]);
 }
 
 #[test]
@@ -45,8 +45,8 @@ fn sum_and_mean_over_axes() {
 }
 
 #[test]
-fn mse_loss() {
-    check_ops(&["mse"]);
+fn losses() {
+    check_ops(&["mse", "bce", "nll", "cross_entropy"]);
 }
 
 #[test]
@@ -60,6 +60,7 @@ fn a_wrong_result_fails_and_names_the_worst_elements() {
     let case = Case {
         op: "relu_sabotaged".into(),
         inputs: vec![x],
+        wrt: vec![0],
         build: Box::new(|g, x| g.relu(x[0])),
         forward: Box::new(|x| elementwise::unary(ElementwiseOp::Scale, 2.0, &x[0])),
         backward: Box::new(|_, g| vec![elementwise::unary(ElementwiseOp::Scale, 2.0, g)]),
@@ -70,4 +71,9 @@ fn a_wrong_result_fails_and_names_the_worst_elements() {
     let text = describe_failure(&report);
     assert!(text.contains("relu_sabotaged") && text.contains("[7, 33]") && text.contains("got"), "{text}");
     assert!(!report.worst.is_empty() && report.worst.len() <= 5);
+}
+
+#[test]
+fn softmax_and_log_softmax() {
+    check_ops(&["softmax", "log_softmax"]);
 }

@@ -5,7 +5,8 @@
 use crate::error::Result;
 use crate::graph::{Graph, NodeId};
 use crate::kernels::elementwise::ElementwiseOp;
-use crate::reference::{elementwise as ew, matmul, mse, reduce, Array};
+use crate::kernels::loss::LossKind;
+use crate::reference::{elementwise as ew, loss, matmul, reduce, softmax, Array};
 use crate::rng::Rng;
 
 type Build = Box<dyn Fn(&mut Graph, &[NodeId]) -> Result<NodeId>>;
@@ -18,11 +19,13 @@ pub struct Case {
     pub op: String,
     /// Its inputs (f32-representable values).
     pub inputs: Vec<Array>,
+    /// The inputs whose gradients are checked (labels, for example, have none).
+    pub wrt: Vec<usize>,
     /// Builds the op in a graph from input nodes.
     pub build: Build,
     /// Reference forward.
     pub forward: Forward,
-    /// Reference gradients of every input given the output's gradient.
+    /// Reference gradients of the `wrt` inputs, in order, given the output's gradient.
     pub backward: Backward,
 }
 
@@ -42,6 +45,7 @@ fn matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             cases.push(Case {
                 op: name,
                 inputs: vec![a, b],
+                wrt: vec![0, 1],
                 build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
                 forward: Box::new(move |x| matmul::matmul(&x[0], &x[1], ta, tb)),
                 backward: Box::new(move |x, g| {
@@ -71,6 +75,7 @@ fn binary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             cases.push(Case {
                 op: format!("{}_{variant}", op.name()),
                 inputs: vec![a, b],
+                wrt: vec![0, 1],
                 build: Box::new(move |g, x| match op {
                     ElementwiseOp::Add => g.add(x[0], x[1]),
                     ElementwiseOp::Sub => g.sub(x[0], x[1]),
@@ -89,17 +94,41 @@ fn binary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 
 fn unary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let shapes: [&[usize]; 3] = [&[1], &[257, 7], &[2, 3, 33, 7]];
-    let alpha = 0.5 + rng.uniform();
-    for (op, a) in [(ElementwiseOp::Scale, alpha), (ElementwiseOp::Relu, 0.0)] {
+    let alpha = (0.5 + rng.uniform()) as f32;
+    let slope = (0.01 + 0.2 * rng.uniform()) as f32;
+    // (op, its scalar, whether inputs must be positive)
+    let ops = [
+        (ElementwiseOp::Scale, alpha, false),
+        (ElementwiseOp::AddScalar, alpha, false),
+        (ElementwiseOp::Relu, 0.0, false),
+        (ElementwiseOp::LeakyRelu, slope, false),
+        (ElementwiseOp::Sigmoid, 0.0, false),
+        (ElementwiseOp::Tanh, 0.0, false),
+        (ElementwiseOp::Selu, 0.0, false),
+        (ElementwiseOp::Rsqrt, 0.0, true),
+    ];
+    for (op, a, positive) in ops {
         for dims in shapes {
+            let mut x = random(rng, dims);
+            if positive {
+                x.data.iter_mut().for_each(|v| *v = v.abs());
+            }
             cases.push(Case {
                 op: op.name().to_string(),
-                inputs: vec![random(rng, dims)],
-                build: Box::new(
-                    move |g, x| if op == ElementwiseOp::Scale { g.scale(x[0], a as f32) } else { g.relu(x[0]) },
-                ),
-                forward: Box::new(move |x| ew::unary(op, a as f32 as f64, &x[0])),
-                backward: Box::new(move |x, g| vec![ew::binary_backward(op, a as f32 as f64, &x[0], &x[0], g).0]),
+                inputs: vec![x],
+                wrt: vec![0],
+                build: Box::new(move |g, x| match op {
+                    ElementwiseOp::Scale => g.scale(x[0], a),
+                    ElementwiseOp::AddScalar => g.add_scalar(x[0], a),
+                    ElementwiseOp::Relu => g.relu(x[0]),
+                    ElementwiseOp::LeakyRelu => g.leaky_relu(x[0], a),
+                    ElementwiseOp::Sigmoid => g.sigmoid(x[0]),
+                    ElementwiseOp::Tanh => g.tanh(x[0]),
+                    ElementwiseOp::Selu => g.selu(x[0]),
+                    _ => g.rsqrt(x[0]),
+                }),
+                forward: Box::new(move |x| ew::unary(op, a as f64, &x[0])),
+                backward: Box::new(move |x, g| vec![ew::binary_backward(op, a as f64, &x[0], &x[0], g).0]),
             });
         }
     }
@@ -122,6 +151,7 @@ fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             cases.push(Case {
                 op: format!("{}_axes{axes:?}", if mean { "mean" } else { "sum" }).replace(' ', ""),
                 inputs: vec![random(rng, dims)],
+                wrt: vec![0],
                 build: Box::new(move |g, x| {
                     if mean {
                         g.mean_axes(x[0], &axes_i, false)
@@ -142,19 +172,63 @@ fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
-fn mse_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
-    let shapes: [&[usize]; 3] = [&[257, 1], &[33, 7], &[1]];
-    for dims in shapes {
+fn uniform(rng: &mut Rng, dims: &[usize], lo: f64, hi: f64) -> Array {
+    let n = dims.iter().product();
+    Array::new(dims, (0..n).map(|_| (lo + (hi - lo) * rng.uniform()) as f32 as f64).collect())
+}
+
+fn labels(rng: &mut Rng, rows: usize, classes: usize) -> Array {
+    Array::new(&[rows], (0..rows).map(|_| rng.range(0, classes - 1) as f64).collect())
+}
+
+fn loss_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let mut push = |kind: LossKind, pred: Array, target: Array, wrt: Vec<usize>| {
         cases.push(Case {
-            op: "mse".into(),
-            inputs: vec![random(rng, dims), random(rng, dims)],
-            build: Box::new(|g, x| g.mse(x[0], x[1])),
-            forward: Box::new(|x| Array::new(&[], vec![mse::mse(&x[0], &x[1])])),
-            backward: Box::new(|x, g| {
-                let (dp, dt) = mse::mse_backward(&x[0], &x[1], g.data[0]);
-                vec![dp, dt]
+            op: kind.name().into(),
+            inputs: vec![pred, target],
+            wrt: wrt.clone(),
+            build: Box::new(move |g, x| match kind {
+                LossKind::Mse => g.mse(x[0], x[1]),
+                LossKind::Bce => g.bce(x[0], x[1]),
+                LossKind::BceWithLogits => g.bce_with_logits(x[0], x[1]),
+                LossKind::Nll => g.nll(x[0], x[1]),
+                LossKind::CrossEntropy => g.cross_entropy(x[0], x[1]),
+            }),
+            forward: Box::new(move |x| Array::new(&[], vec![loss::loss(kind, &x[0], &x[1])])),
+            backward: Box::new(move |x, g| {
+                let d_pred = loss::loss_backward(kind, &x[0], &x[1], g.data[0]);
+                let d_target = Array::new(&d_pred.dims, d_pred.data.iter().map(|v| -v).collect());
+                wrt.iter().map(|&k| if k == 0 { d_pred.clone() } else { d_target.clone() }).collect()
             }),
         });
+    };
+    for dims in [&[257, 1][..], &[33, 7], &[1]] {
+        push(LossKind::Mse, random(rng, dims), random(rng, dims), vec![0, 1]);
+        push(LossKind::Bce, uniform(rng, dims, 0.05, 0.95), uniform(rng, dims, 0.0, 1.0), vec![0]);
+        let logits = uniform(rng, dims, -4.0, 4.0);
+        push(LossKind::BceWithLogits, logits, uniform(rng, dims, 0.0, 1.0), vec![0]);
+    }
+    for (rows, c) in [(257, 10), (33, 7), (1, 5), (7, 1)] {
+        let logits = uniform(rng, &[rows, c], -4.0, 4.0);
+        let log_probs = softmax::log_softmax(&logits);
+        let log_probs = Array::new(&[rows, c], log_probs.data.iter().map(|&v| v as f32 as f64).collect());
+        push(LossKind::Nll, log_probs, labels(rng, rows, c), vec![0]);
+        push(LossKind::CrossEntropy, logits, labels(rng, rows, c), vec![0]);
+    }
+}
+
+fn softmax_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    for log in [false, true] {
+        for dims in [&[257, 10][..], &[33, 7], &[2, 3, 33], &[5]] {
+            cases.push(Case {
+                op: if log { "log_softmax" } else { "softmax" }.into(),
+                inputs: vec![uniform(rng, dims, -4.0, 4.0)],
+                wrt: vec![0],
+                build: Box::new(move |g, x| if log { g.log_softmax(x[0]) } else { g.softmax(x[0]) }),
+                forward: Box::new(move |x| if log { softmax::log_softmax(&x[0]) } else { softmax::softmax(&x[0]) }),
+                backward: Box::new(move |x, g| vec![softmax::softmax_backward(log, &x[0], g)]),
+            });
+        }
     }
 }
 
@@ -166,6 +240,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     binary_cases(&mut rng, &mut cases);
     unary_cases(&mut rng, &mut cases);
     reduce_cases(&mut rng, &mut cases);
-    mse_cases(&mut rng, &mut cases);
+    loss_cases(&mut rng, &mut cases);
+    softmax_cases(&mut rng, &mut cases);
     cases
 }

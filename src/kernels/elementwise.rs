@@ -21,6 +21,28 @@ pub enum ElementwiseOp {
     Relu = 5,
     /// a · [b > 0]
     ReluBackward = 6,
+    /// a if a > 0, else alpha · a
+    LeakyRelu = 7,
+    /// the gradient a through a leaky relu whose input was b
+    LeakyReluBackward = 8,
+    /// 1 / (1 + e^−a)
+    Sigmoid = 9,
+    /// the gradient a through a sigmoid whose output was b
+    SigmoidBackward = 10,
+    /// tanh a
+    Tanh = 11,
+    /// the gradient a through a tanh whose output was b
+    TanhBackward = 12,
+    /// scale · (a if a > 0, else alpha (e^a − 1)), with SELU's constants
+    Selu = 13,
+    /// the gradient a through a selu whose input was b
+    SeluBackward = 14,
+    /// alpha + a
+    AddScalar = 15,
+    /// 1 / √a
+    Rsqrt = 16,
+    /// alpha · a · b³: the gradient a through rsqrt (alpha = −½), whose output was b
+    RsqrtBackward = 17,
 }
 
 impl ElementwiseOp {
@@ -34,9 +56,25 @@ impl ElementwiseOp {
             ElementwiseOp::Scale => "scale",
             ElementwiseOp::Relu => "relu",
             ElementwiseOp::ReluBackward => "relu_backward",
+            ElementwiseOp::LeakyRelu => "leaky_relu",
+            ElementwiseOp::LeakyReluBackward => "leaky_relu_backward",
+            ElementwiseOp::Sigmoid => "sigmoid",
+            ElementwiseOp::SigmoidBackward => "sigmoid_backward",
+            ElementwiseOp::Tanh => "tanh",
+            ElementwiseOp::TanhBackward => "tanh_backward",
+            ElementwiseOp::Selu => "selu",
+            ElementwiseOp::SeluBackward => "selu_backward",
+            ElementwiseOp::AddScalar => "add_scalar",
+            ElementwiseOp::Rsqrt => "rsqrt",
+            ElementwiseOp::RsqrtBackward => "rsqrt_backward",
         }
     }
 }
+
+/// SELU's α, as PyTorch defines it.
+pub const SELU_ALPHA: f64 = 1.6732632423543772;
+/// SELU's scale, as PyTorch defines it.
+pub const SELU_SCALE: f64 = 1.0507009873554805;
 
 /// Workgroup size of the kernel.
 const GROUP: u64 = 256;

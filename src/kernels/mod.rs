@@ -5,10 +5,11 @@
 //! `1..=inputs` are read-only storage buffers, and the last binding is the read-write output.
 
 pub mod elementwise;
+pub mod loss;
 pub mod matmul;
-pub mod mse;
 pub mod reduce;
 pub mod sgd;
+pub mod softmax;
 
 use crate::error::{Error, Result};
 use crate::shape::Shape;
@@ -28,15 +29,18 @@ pub enum Family {
     Elementwise,
     /// `shaders/reduce.wgsl`
     Reduce,
-    /// `shaders/mse.wgsl`
-    Mse,
+    /// `shaders/loss.wgsl`
+    Loss,
+    /// `shaders/softmax.wgsl`
+    Softmax,
     /// `shaders/sgd.wgsl`
     Sgd,
 }
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 5] = [Family::Matmul, Family::Elementwise, Family::Reduce, Family::Mse, Family::Sgd];
+    pub const ALL: [Family; 6] =
+        [Family::Matmul, Family::Elementwise, Family::Reduce, Family::Loss, Family::Softmax, Family::Sgd];
 
     /// The file's name in `shaders/`.
     pub fn file(self) -> &'static str {
@@ -44,7 +48,8 @@ impl Family {
             Family::Matmul => "matmul.wgsl",
             Family::Elementwise => "elementwise.wgsl",
             Family::Reduce => "reduce.wgsl",
-            Family::Mse => "mse.wgsl",
+            Family::Loss => "loss.wgsl",
+            Family::Softmax => "softmax.wgsl",
             Family::Sgd => "sgd.wgsl",
         }
     }
@@ -55,7 +60,8 @@ impl Family {
             Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Family::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
-            Family::Mse => include_str!("../../shaders/mse.wgsl"),
+            Family::Loss => include_str!("../../shaders/loss.wgsl"),
+            Family::Softmax => include_str!("../../shaders/softmax.wgsl"),
             Family::Sgd => include_str!("../../shaders/sgd.wgsl"),
         }
     }

@@ -1,7 +1,7 @@
 //! Elementwise ops with NumPy broadcasting.
 
 use super::{coords4, index4, pad4, reduce::sum_to, Array};
-use crate::kernels::elementwise::ElementwiseOp;
+use crate::kernels::elementwise::{ElementwiseOp, SELU_ALPHA, SELU_SCALE};
 
 /// The broadcast dims of two arrays (assumed compatible).
 pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Vec<usize> {
@@ -23,13 +23,26 @@ pub fn apply(op: ElementwiseOp, alpha: f64, x: f64, y: f64) -> f64 {
         ElementwiseOp::Div => x / y,
         ElementwiseOp::Scale => alpha * x,
         ElementwiseOp::Relu => x.max(0.0),
-        ElementwiseOp::ReluBackward => {
-            if y > 0.0 {
-                x
-            } else {
-                0.0
-            }
-        }
+        ElementwiseOp::ReluBackward => x * step(y),
+        ElementwiseOp::LeakyRelu => x * if x > 0.0 { 1.0 } else { alpha },
+        ElementwiseOp::LeakyReluBackward => x * if y > 0.0 { 1.0 } else { alpha },
+        ElementwiseOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        ElementwiseOp::SigmoidBackward => x * y * (1.0 - y),
+        ElementwiseOp::Tanh => x.tanh(),
+        ElementwiseOp::TanhBackward => x * (1.0 - y * y),
+        ElementwiseOp::Selu => SELU_SCALE * if x > 0.0 { x } else { SELU_ALPHA * (x.exp() - 1.0) },
+        ElementwiseOp::SeluBackward => x * SELU_SCALE * if y > 0.0 { 1.0 } else { SELU_ALPHA * y.exp() },
+        ElementwiseOp::AddScalar => alpha + x,
+        ElementwiseOp::Rsqrt => 1.0 / x.sqrt(),
+        ElementwiseOp::RsqrtBackward => alpha * x * y * y * y,
+    }
+}
+
+fn step(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else {
+        0.0
     }
 }
 
@@ -65,8 +78,23 @@ pub fn binary_backward(op: ElementwiseOp, alpha: f64, a: &Array, b: &Array, g: &
             ElementwiseOp::Mul => (y, x),
             ElementwiseOp::Div => (1.0 / y, -x / (y * y)),
             ElementwiseOp::Scale => (alpha, 0.0),
-            ElementwiseOp::Relu => (if x > 0.0 { 1.0 } else { 0.0 }, 0.0),
-            ElementwiseOp::ReluBackward => (if y > 0.0 { 1.0 } else { 0.0 }, 0.0),
+            ElementwiseOp::Relu => (step(x), 0.0),
+            ElementwiseOp::ReluBackward => (step(y), 0.0),
+            ElementwiseOp::LeakyRelu => (if x > 0.0 { 1.0 } else { alpha }, 0.0),
+            ElementwiseOp::Sigmoid => {
+                let s = 1.0 / (1.0 + (-x).exp());
+                (s * (1.0 - s), 0.0)
+            }
+            ElementwiseOp::Tanh => (1.0 - x.tanh().powi(2), 0.0),
+            ElementwiseOp::Selu => (SELU_SCALE * if x > 0.0 { 1.0 } else { SELU_ALPHA * x.exp() }, 0.0),
+            ElementwiseOp::AddScalar => (1.0, 0.0),
+            ElementwiseOp::Rsqrt => (-0.5 * x.powf(-1.5), 0.0),
+            // Backward ops are differentiated only in their gradient input, which they scale.
+            ElementwiseOp::LeakyReluBackward
+            | ElementwiseOp::SigmoidBackward
+            | ElementwiseOp::TanhBackward
+            | ElementwiseOp::SeluBackward
+            | ElementwiseOp::RsqrtBackward => (apply(op, alpha, 1.0, y), 0.0),
         };
         ga.data[i] = g.data[i] * dx;
         gb.data[i] = g.data[i] * dy;

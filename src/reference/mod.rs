@@ -2,9 +2,10 @@
 //! right, the yardstick for the GPU kernels and, through finite differences, for itself.
 
 pub mod elementwise;
+pub mod loss;
 pub mod matmul;
-pub mod mse;
 pub mod reduce;
+pub mod softmax;
 
 /// A dense row-major array of f64 with its dims.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,0 +1,72 @@
+// Softmax and log-softmax along the last axis, one invocation per row, and their gradients.
+// LOG = 1 selects log-softmax. Rows are shifted by their max so no exp overflows.
+
+struct Params {
+    rows: u32,
+    c: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+override LOG: u32 = 0u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+// softmax_forward reads x as `a` (and `b`, bound to the same buffer);
+// softmax_backward reads the output's gradient as `a` and the forward output as `b`.
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn row_index(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
+    return (wid.y * groups.x + wid.x) * 64u + lid;
+}
+
+@compute @workgroup_size(64)
+fn softmax_forward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = row_index(wid, groups, lid);
+    if (row >= p.rows) {
+        return;
+    }
+    let base = row * p.c;
+    var m = a[base];
+    for (var j = 1u; j < p.c; j = j + 1u) {
+        m = max(m, a[base + j]);
+    }
+    var s = 0.0;
+    for (var j = 0u; j < p.c; j = j + 1u) {
+        s = s + exp(a[base + j] - m);
+    }
+    let lse = m + log(s);
+    for (var j = 0u; j < p.c; j = j + 1u) {
+        let v = a[base + j] - lse;
+        out[base + j] = select(exp(v), v, LOG == 1u);
+    }
+}
+
+// softmax:     dx = y ⊙ (g − Σ g ⊙ y)
+// log-softmax: dx = g − exp(y) Σ g
+@compute @workgroup_size(64)
+fn softmax_backward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = row_index(wid, groups, lid);
+    if (row >= p.rows) {
+        return;
+    }
+    let base = row * p.c;
+    var s = 0.0;
+    for (var j = 0u; j < p.c; j = j + 1u) {
+        s = s + select(a[base + j] * b[base + j], a[base + j], LOG == 1u);
+    }
+    for (var j = 0u; j < p.c; j = j + 1u) {
+        let g = a[base + j];
+        let y = b[base + j];
+        out[base + j] = select(y * (g - s), g - exp(y) * s, LOG == 1u);
+    }
+}

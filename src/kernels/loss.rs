@@ -1,0 +1,63 @@
+//! `shaders/loss.wgsl`: losses reduced to their mean, and their gradients.
+
+use super::{grid, Family, KernelKey, Launch};
+use crate::error::Result;
+use crate::shape::Shape;
+
+/// Which loss; the discriminant is the shader's `LOSS` constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LossKind {
+    /// Mean squared error.
+    Mse = 0,
+    /// Binary cross-entropy of probabilities.
+    Bce = 1,
+    /// Binary cross-entropy of logits (sigmoid fused, stable).
+    BceWithLogits = 2,
+    /// Negative log-likelihood of log-probabilities [N, C] at integer labels [N].
+    Nll = 3,
+    /// Cross-entropy of logits [N, C] at integer labels [N] (log-softmax fused).
+    CrossEntropy = 4,
+}
+
+impl LossKind {
+    /// The loss's name in errors and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::Mse => "mse",
+            LossKind::Bce => "bce",
+            LossKind::BceWithLogits => "bce_with_logits",
+            LossKind::Nll => "nll",
+            LossKind::CrossEntropy => "cross_entropy",
+        }
+    }
+
+    /// True for the losses whose target is one class index per row.
+    pub fn takes_labels(self) -> bool {
+        matches!(self, LossKind::Nll | LossKind::CrossEntropy)
+    }
+}
+
+fn params(kind: LossKind, pred: &Shape) -> (Vec<u32>, usize, usize) {
+    let (items, c) = if kind.takes_labels() { (pred.dims()[0], pred.dims()[1]) } else { (pred.numel(), 1) };
+    (vec![items as u32, c as u32, (1.0 / items as f32).to_bits(), 0], items, c)
+}
+
+fn key(kind: LossKind, entry: &'static str) -> KernelKey {
+    KernelKey { family: Family::Loss, entry, inputs: 3, constants: vec![("LOSS", kind as u32)] }
+}
+
+/// The mean loss of `pred` (of shape `pred`), into one value.
+pub fn forward(kind: LossKind, pred: &Shape) -> Launch {
+    let (params, _, _) = params(kind, pred);
+    Launch { key: key(kind, "loss_forward"), params, groups: [1, 1, 1] }
+}
+
+/// The loss's gradient with respect to `pred`, scaled by the loss's own gradient.
+pub fn backward(kind: LossKind, pred: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+    let (params, items, c) = params(kind, pred);
+    Ok(Launch {
+        key: key(kind, "loss_backward"),
+        params,
+        groups: grid(kind.name(), pred, ((items * c) as u64).div_ceil(256), limits)?,
+    })
+}
