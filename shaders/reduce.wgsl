@@ -1,6 +1,8 @@
-// Sums over some axes of a 4-D input, times a factor (1 for sum, 1/count for mean). The output
-// keeps the input's rank with extent 1 on reduced axes. Summation order is fixed (no atomics),
-// so results are bit-identical run to run.
+// Reduces some axes of a 4-D input. OP 0: the sum times a factor (1 for sum, 1/count for
+// mean); OP 1: the max; OP 2: the argmax, as the row-major index within the reduced axes
+// (the first one among equal maxima). The output keeps the input's rank with extent 1 on
+// reduced axes. The order of combination is fixed (no atomics), so results are bit-identical
+// run to run.
 //
 // reduce_serial: one invocation per output; for short reductions with many outputs.
 // reduce_wide: one workgroup per output, 256 partial sums and a tree; for long reductions.
@@ -22,8 +24,51 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
+override OP: u32 = 0u;
+
 const WIDE: u32 = 256u;
 var<workgroup> partial: array<f32, WIDE>;
+var<workgroup> partial_at: array<u32, WIDE>;
+
+// A running reduction: the sum, or the best value and where it was.
+struct Acc {
+    value: f32,
+    at: u32,
+}
+
+fn start() -> Acc {
+    return Acc(select(-3.4028235e38, 0.0, OP == 0u), 0u);
+}
+
+// Folds element t (value v) into acc; elements arrive in increasing t within one invocation.
+fn fold(acc: Acc, v: f32, t: u32) -> Acc {
+    if (OP == 0u) {
+        return Acc(acc.value + v, 0u);
+    }
+    if (v > acc.value) {
+        return Acc(v, t);
+    }
+    return acc;
+}
+
+// Combines two partial results, `a` holding the lower indices.
+fn combine(a: Acc, b: Acc) -> Acc {
+    if (OP == 0u) {
+        return Acc(a.value + b.value, 0u);
+    }
+    if (b.value > a.value || (b.value == a.value && b.at < a.at)) {
+        return b;
+    }
+    return a;
+}
+
+fn finish(acc: Acc) -> f32 {
+    switch OP {
+        case 0u: { return acc.value * p.factor; }
+        case 1u: { return acc.value; }
+        default: { return f32(acc.at); }
+    }
+}
 
 // Offset in x of the coordinates of `index` over `extents`.
 fn offset(index: u32, extents: vec4<u32>) -> u32 {
@@ -48,11 +93,11 @@ fn reduce_serial(
         return;
     }
     let base = offset(j, p.out_shape);
-    var sum = 0.0;
+    var acc = start();
     for (var t = 0u; t < p.n_red; t = t + 1u) {
-        sum = sum + x[base + offset(t, p.red_shape)];
+        acc = fold(acc, x[base + offset(t, p.red_shape)], t);
     }
-    out[j] = sum * p.factor;
+    out[j] = finish(acc);
 }
 
 @compute @workgroup_size(256)
@@ -66,19 +111,22 @@ fn reduce_wide(
         return;
     }
     let base = offset(j, p.out_shape);
-    var sum = 0.0;
+    var acc = start();
     for (var t = lid; t < p.n_red; t = t + WIDE) {
-        sum = sum + x[base + offset(t, p.red_shape)];
+        acc = fold(acc, x[base + offset(t, p.red_shape)], t);
     }
-    partial[lid] = sum;
+    partial[lid] = acc.value;
+    partial_at[lid] = acc.at;
     workgroupBarrier();
     for (var half = WIDE / 2u; half > 0u; half = half / 2u) {
         if (lid < half) {
-            partial[lid] = partial[lid] + partial[lid + half];
+            let merged = combine(Acc(partial[lid], partial_at[lid]), Acc(partial[lid + half], partial_at[lid + half]));
+            partial[lid] = merged.value;
+            partial_at[lid] = merged.at;
         }
         workgroupBarrier();
     }
     if (lid == 0u) {
-        out[j] = partial[0] * p.factor;
+        out[j] = finish(Acc(partial[0], partial_at[0]));
     }
 }

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, Op};
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::kernels::loss::LossKind;
+use crate::kernels::reduce::ReduceOp;
 use std::collections::HashMap;
 
 /// Appends the gradient of `output` with respect to each of `wrt` and returns those nodes, in
@@ -157,7 +158,8 @@ fn input_gradient(
                 }
             }
         }
-        Op::Reduce { factor } => graph.expand(g, &x_dims, factor),
+        Op::Reduce { op: ReduceOp::Sum, factor } => graph.expand(g, &x_dims, factor),
+        Op::Reduce { op, .. } => no_gradient(op.name()),
         Op::Expand { factor } => graph.sum_to(g, &x_dims, factor),
         Op::Reshape => graph.reshape(g, &x_dims),
         Op::Loss(kind) => match (slot, kind) {

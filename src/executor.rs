@@ -465,8 +465,8 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<(Laun
                 vec![a, a],
             )
         }
-        Op::Reduce { factor } => {
-            (kernels::reduce::launch(shape(n.inputs[0]), &n.shape, factor, limits)?, n.inputs.clone())
+        Op::Reduce { op, factor } => {
+            (kernels::reduce::launch(op, shape(n.inputs[0]), &n.shape, factor, limits)?, n.inputs.clone())
         }
         Op::Loss(kind) => {
             let (p, t) = (n.inputs[0], n.inputs[1]);
@@ -488,6 +488,7 @@ pub fn op_name(op: &Op) -> String {
     match op {
         Op::Elementwise { op, .. } => op.name().to_string(),
         Op::Loss(kind) => kind.name().to_string(),
+        Op::Reduce { op, .. } => op.name().to_string(),
         Op::LossBackward(kind) => format!("{}_backward", kind.name()),
         other => {
             let debug = format!("{other:?}");

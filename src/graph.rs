@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::kernels::loss::LossKind;
+use crate::kernels::reduce::ReduceOp;
 use crate::shape::Shape;
 
 /// A node of a [`Graph`]: the value one op produces.
@@ -40,10 +41,12 @@ pub enum Op {
         /// Its scalar operand (for `Scale`).
         alpha: f32,
     },
-    /// Sum over the axes where the node's shape has extent 1 and the input's does not, times
-    /// `factor`; the node keeps the input's rank.
+    /// Reduces the axes where the node's shape has extent 1 and the input's does not; the node
+    /// keeps the input's rank.
     Reduce {
-        /// 1 for a sum, 1/count for a mean.
+        /// Sum, max or argmax.
+        op: ReduceOp,
+        /// Multiplies a sum: 1 for a sum, 1/count for a mean.
         factor: f32,
     },
     /// The input broadcast to the node's shape, times `factor`.
@@ -280,26 +283,38 @@ impl Graph {
     /// Sum of all elements, as a scalar.
     pub fn sum(&mut self, x: NodeId) -> Result<NodeId> {
         let axes: Vec<isize> = (0..self.shape(x).rank() as isize).collect();
-        self.reduce("sum", x, &axes, false, false)
+        self.reduce(ReduceOp::Sum, x, &axes, false, false)
     }
 
     /// Mean of all elements, as a scalar.
     pub fn mean(&mut self, x: NodeId) -> Result<NodeId> {
         let axes: Vec<isize> = (0..self.shape(x).rank() as isize).collect();
-        self.reduce("mean", x, &axes, false, true)
+        self.reduce(ReduceOp::Sum, x, &axes, false, true)
     }
 
     /// Sum over `axes` (negative counts from the end); `keepdim` keeps them with extent 1.
     pub fn sum_axes(&mut self, x: NodeId, axes: &[isize], keepdim: bool) -> Result<NodeId> {
-        self.reduce("sum", x, axes, keepdim, false)
+        self.reduce(ReduceOp::Sum, x, axes, keepdim, false)
     }
 
     /// Mean over `axes` (negative counts from the end); `keepdim` keeps them with extent 1.
     pub fn mean_axes(&mut self, x: NodeId, axes: &[isize], keepdim: bool) -> Result<NodeId> {
-        self.reduce("mean", x, axes, keepdim, true)
+        self.reduce(ReduceOp::Sum, x, axes, keepdim, true)
     }
 
-    fn reduce(&mut self, op: &'static str, x: NodeId, axes: &[isize], keepdim: bool, mean: bool) -> Result<NodeId> {
+    /// The largest value over `axes`; `keepdim` keeps them with extent 1. Not differentiable.
+    pub fn max_axes(&mut self, x: NodeId, axes: &[isize], keepdim: bool) -> Result<NodeId> {
+        self.reduce(ReduceOp::Max, x, axes, keepdim, false)
+    }
+
+    /// Where the largest value over `axes` is (as f32; the row-major index within the reduced
+    /// axes, the first among equals), e.g. the predicted class of each row with axes `[-1]`.
+    pub fn argmax_axes(&mut self, x: NodeId, axes: &[isize], keepdim: bool) -> Result<NodeId> {
+        self.reduce(ReduceOp::Argmax, x, axes, keepdim, false)
+    }
+
+    fn reduce(&mut self, rop: ReduceOp, x: NodeId, axes: &[isize], keepdim: bool, mean: bool) -> Result<NodeId> {
+        let op = if mean { "mean" } else { rop.name() };
         self.check(op, x)?;
         let input = self.shape(x).clone();
         let mut kept = input.dims().to_vec();
@@ -313,8 +328,11 @@ impl Graph {
             kept[a] = 1;
         }
         let factor = if mean { 1.0 / count as f32 } else { 1.0 };
-        let reduced =
-            if input.rank() == 0 { x } else { self.push(Op::Reduce { factor }, vec![x], Shape::new(&kept)?, None) };
+        let reduced = if input.rank() == 0 && rop == ReduceOp::Sum {
+            x
+        } else {
+            self.push(Op::Reduce { op: rop, factor }, vec![x], Shape::new(&kept)?, None)
+        };
         if keepdim {
             return Ok(reduced);
         }
@@ -345,7 +363,7 @@ impl Graph {
         // Reduce keeps the rank: pad the target with leading ones, then drop them.
         let mut kept = vec![1; input.rank() - target.rank()];
         kept.extend_from_slice(dims);
-        let reduced = self.push(Op::Reduce { factor }, vec![x], Shape::new(&kept)?, None);
+        let reduced = self.push(Op::Reduce { op: ReduceOp::Sum, factor }, vec![x], Shape::new(&kept)?, None);
         self.reshape(reduced, dims)
     }
 

@@ -77,3 +77,8 @@ fn a_wrong_result_fails_and_names_the_worst_elements() {
 fn softmax_and_log_softmax() {
     check_ops(&["softmax", "log_softmax"]);
 }
+
+#[test]
+fn max_and_argmax_forward() {
+    check_ops(&["max_", "argmax_"]);
+}

@@ -172,6 +172,33 @@ fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+fn max_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let long = rng.range(200, 400);
+    let shapes: [(&[usize], &[usize]); 5] =
+        [(&[7, 257], &[0, 1]), (&[long, 33], &[0]), (&[33, 7], &[1]), (&[3, 7, 9, 11], &[2, 3]), (&[1], &[0])];
+    for argmax in [false, true] {
+        for (dims, axes) in shapes {
+            let kept = reduce::kept_dims(dims, axes);
+            let squeezed: Vec<usize> = (0..dims.len()).filter(|d| !axes.contains(d)).map(|d| dims[d]).collect();
+            let axes_i: Vec<isize> = axes.iter().map(|&a| a as isize - dims.len() as isize).collect();
+            cases.push(Case {
+                op: format!("{}_axes{axes:?}", if argmax { "argmax" } else { "max" }).replace(' ', ""),
+                inputs: vec![random(rng, dims)],
+                wrt: vec![],
+                build: Box::new(move |g, x| {
+                    if argmax {
+                        g.argmax_axes(x[0], &axes_i, false)
+                    } else {
+                        g.max_axes(x[0], &axes_i, false)
+                    }
+                }),
+                forward: Box::new(move |x| Array::new(&squeezed, reduce::max_to(&x[0], &kept, argmax).data)),
+                backward: Box::new(|_, _| vec![]),
+            });
+        }
+    }
+}
+
 fn uniform(rng: &mut Rng, dims: &[usize], lo: f64, hi: f64) -> Array {
     let n = dims.iter().product();
     Array::new(dims, (0..n).map(|_| (lo + (hi - lo) * rng.uniform()) as f32 as f64).collect())
@@ -240,6 +267,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     binary_cases(&mut rng, &mut cases);
     unary_cases(&mut rng, &mut cases);
     reduce_cases(&mut rng, &mut cases);
+    max_cases(&mut rng, &mut cases);
     loss_cases(&mut rng, &mut cases);
     softmax_cases(&mut rng, &mut cases);
     cases

@@ -51,8 +51,10 @@ pub struct CaseReport {
     pub shapes: String,
     /// Max relative error of the GPU forward.
     pub forward_error: f64,
-    /// Max relative error of the GPU gradients.
+    /// Max relative error of the GPU gradients (0 for forward-only ops).
     pub backward_error: f64,
+    /// False for forward-only ops (max, argmax), whose backward and fd columns mean nothing.
+    pub has_backward: bool,
     /// Max relative error of the reference gradients against finite differences.
     pub fd_error: f64,
     /// The worst mismatches, worst first (empty when every check passed).
@@ -148,6 +150,7 @@ pub fn run_case(device: &Device, case: &Case, seed: u64) -> Result<CaseReport> {
         shapes: inputs.iter().map(|x| format!("{:?}", x.dims)).collect::<Vec<_>>().join(" x "),
         forward_error,
         backward_error,
+        has_backward: !case.wrt.is_empty(),
         fd_error,
         worst: Vec::new(),
     };

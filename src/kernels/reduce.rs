@@ -9,8 +9,31 @@ const WIDE_FROM: usize = 128;
 /// Above this many outputs, a workgroup each would leave most invocations idle too long.
 const WIDE_MAX_OUTPUTS: usize = 1 << 14;
 
-/// Sums `input` down to `kept` (same rank, extent 1 on each reduced axis), times `factor`.
-pub fn launch(input: &Shape, kept: &Shape, factor: f32, limits: &wgpu::Limits) -> Result<Launch> {
+/// How the reduced elements combine; the discriminant is the shader's `OP` constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    /// The sum, times a factor.
+    Sum = 0,
+    /// The largest value.
+    Max = 1,
+    /// The index of the largest value within the reduced axes (the first of equals).
+    Argmax = 2,
+}
+
+impl ReduceOp {
+    /// The op's name in errors and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Max => "max",
+            ReduceOp::Argmax => "argmax",
+        }
+    }
+}
+
+/// Reduces `input` down to `kept` (same rank, extent 1 on each reduced axis); sums are
+/// multiplied by `factor`.
+pub fn launch(op: ReduceOp, input: &Shape, kept: &Shape, factor: f32, limits: &wgpu::Limits) -> Result<Launch> {
     let in4 = input.padded4();
     let out4 = kept.padded4();
     let mut red4 = [1; MAX_RANK];
@@ -33,8 +56,8 @@ pub fn launch(input: &Shape, kept: &Shape, factor: f32, limits: &wgpu::Limits) -
     let (entry, groups) =
         if wide { ("reduce_wide", n_out as u64) } else { ("reduce_serial", (n_out as u64).div_ceil(256)) };
     Ok(Launch {
-        key: KernelKey { family: Family::Reduce, entry, inputs: 1, constants: vec![] },
+        key: KernelKey { family: Family::Reduce, entry, inputs: 1, constants: vec![("OP", op as u32)] },
         params,
-        groups: grid("sum", input, groups, limits)?,
+        groups: grid(op.name(), input, groups, limits)?,
     })
 }

@@ -29,3 +29,25 @@ pub fn expand(x: &Array, dims: &[usize], factor: f64) -> Array {
 pub fn kept_dims(dims: &[usize], axes: &[usize]) -> Vec<usize> {
     dims.iter().enumerate().map(|(d, &e)| if axes.contains(&d) { 1 } else { e }).collect()
 }
+
+/// The max (or, with `argmax`, its row-major index within the reduced axes, the first among
+/// equals) of `x` over the axes where `kept` has extent 1.
+pub fn max_to(x: &Array, kept: &[usize], argmax: bool) -> Array {
+    let (x4, k4) = (pad4(&x.dims), pad4(kept));
+    let mut best = Array::new(kept, vec![f64::NEG_INFINITY; kept.iter().product()]);
+    let mut at = vec![0usize; best.data.len()];
+    for (i, &v) in x.data.iter().enumerate() {
+        let c = coords4(i, x4);
+        let o = index4(c, k4);
+        // Row-major index over the reduced axes only.
+        let t = (0..4).filter(|&d| k4[d] == 1).fold(0, |acc, d| acc * x4[d] + c[d]);
+        if v > best.data[o] {
+            best.data[o] = v;
+            at[o] = t;
+        }
+    }
+    if argmax {
+        best.data = at.iter().map(|&t| t as f64).collect();
+    }
+    best
+}

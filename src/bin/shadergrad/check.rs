@@ -28,7 +28,8 @@ pub fn run(options: &DeviceOptions, args: &CheckArgs) -> Result<ExitCode> {
             .map(|r| {
                 serde_json::json!({
                     "op": r.op, "shapes": r.shapes, "forward_error": r.forward_error,
-                    "backward_error": r.backward_error, "fd_error": r.fd_error, "passed": r.passed(),
+                    "backward_error": r.has_backward.then_some(r.backward_error),
+                    "fd_error": r.has_backward.then_some(r.fd_error), "passed": r.passed(),
                 })
             })
             .collect();
@@ -41,15 +42,13 @@ pub fn run(options: &DeviceOptions, args: &CheckArgs) -> Result<ExitCode> {
         println!("adapter: {}", device.describe());
         println!("{:<20} {:<28} {:>10} {:>10} {:>10}  result", "op", "shapes", "forward", "backward", "fd");
         for r in &reports {
-            println!(
-                "{:<20} {:<28} {:>10.2e} {:>10.2e} {:>10.2e}  {}",
-                r.op,
-                r.shapes,
-                r.forward_error,
-                r.backward_error,
-                r.fd_error,
-                if r.passed() { "pass" } else { "FAIL" }
-            );
+            let (backward, fd) = if r.has_backward {
+                (format!("{:.2e}", r.backward_error), format!("{:.2e}", r.fd_error))
+            } else {
+                ("-".to_string(), "-".to_string())
+            };
+            let result = if r.passed() { "pass" } else { "FAIL" };
+            println!("{:<20} {:<28} {:>10.2e} {backward:>10} {fd:>10}  {result}", r.op, r.shapes, r.forward_error);
         }
         for r in reports.iter().filter(|r| !r.passed()) {
             eprint!("{}", describe_failure(r));
