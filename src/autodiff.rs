@@ -172,6 +172,14 @@ fn input_gradient(
             _ => no_gradient(&format!("the target of {}", kind.name())),
         },
         Op::Softmax { log } => graph.softmax_backward(log, g, node),
+        Op::Conv2d(window) => {
+            if slot == 0 {
+                graph.conv2d_backward_input(window, g, inputs[1], &x_dims)
+            } else {
+                graph.conv2d_backward_weight(window, g, inputs[0], &x_dims)
+            }
+        }
+        Op::Conv2dBackwardInput(_) | Op::Conv2dBackwardWeight(_) => no_gradient("a convolution's gradient"),
         Op::LossBackward(_) | Op::SoftmaxBackward { .. } => no_gradient("a backward op"),
         Op::SgdUpdate { .. } => no_gradient("an SGD update"),
         Op::Input | Op::Param | Op::Fill(_) => no_gradient("a leaf"),

@@ -478,6 +478,21 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<(Laun
         }
         Op::Softmax { log } => (kernels::softmax::forward(log, &n.shape, limits)?, vec![n.inputs[0], n.inputs[0]]),
         Op::SoftmaxBackward { log } => (kernels::softmax::backward(log, &n.shape, limits)?, n.inputs.clone()),
+        Op::Conv2d(window) => {
+            let (x, w) = (n.inputs[0], n.inputs[1]);
+            (kernels::conv2d::forward(shape(x), shape(w).dims()[0], &window, &n.shape, limits)?, n.inputs.clone())
+        }
+        Op::Conv2dBackwardInput(window) => {
+            let (g, w) = (n.inputs[0], n.inputs[1]);
+            (
+                kernels::conv2d::backward_input(&n.shape, shape(w).dims()[0], &window, shape(g), limits)?,
+                n.inputs.clone(),
+            )
+        }
+        Op::Conv2dBackwardWeight(window) => {
+            let (g, x) = (n.inputs[0], n.inputs[1]);
+            (kernels::conv2d::backward_weight(shape(x), &n.shape, &window, shape(g), limits)?, n.inputs.clone())
+        }
         Op::SgdUpdate { lr } => (kernels::sgd::launch(&n.shape, lr, limits)?, vec![n.inputs[1]]),
     };
     Ok(Some(launch))

@@ -2,6 +2,7 @@
 //! shape, so a plan compiled from a graph never meets a shape error at run time.
 
 use crate::error::{Error, Result};
+use crate::kernels::conv2d::Window;
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::kernels::loss::LossKind;
 use crate::kernels::reduce::ReduceOp;
@@ -70,6 +71,12 @@ pub enum Op {
         /// Log-softmax.
         log: bool,
     },
+    /// Convolution of inputs [x [N, C, H, W], w [K, C, KH, KW]].
+    Conv2d(Window),
+    /// Its gradient with respect to x, for inputs [grad, w].
+    Conv2dBackwardInput(Window),
+    /// Its gradient with respect to w, for inputs [grad, x].
+    Conv2dBackwardWeight(Window),
     /// param ← param − lr · grad for inputs [param, grad], in place, after everything else.
     SgdUpdate {
         /// The learning rate.
@@ -471,6 +478,54 @@ impl Graph {
     pub fn softmax_backward(&mut self, log: bool, grad: NodeId, y: NodeId) -> Result<NodeId> {
         let shape = self.shape(y).clone();
         Ok(self.push(Op::SoftmaxBackward { log }, vec![grad, y], shape, None))
+    }
+
+    /// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) of x [N, C, H, W] with
+    /// filters w [K, C, KH, KW], `stride` and zero `padding` per axis (height, width): [N, K, OH, OW].
+    pub fn conv2d(&mut self, x: NodeId, w: NodeId, stride: [usize; 2], padding: [usize; 2]) -> Result<NodeId> {
+        self.check("conv2d", x)?;
+        self.check("conv2d", w)?;
+        let (sx, sw) = (self.shape(x).clone(), self.shape(w).clone());
+        let mismatch = |reason: &str| Error::ShapeMismatch {
+            op: "conv2d",
+            lhs: sx.clone(),
+            rhs: sw.clone(),
+            reason: reason.into(),
+        };
+        if sx.rank() != 4 || sw.rank() != 4 {
+            return Err(mismatch("expected input [N, C, H, W] and filters [K, C, KH, KW]"));
+        }
+        if sx.dims()[1] != sw.dims()[1] {
+            return Err(mismatch("the input's channels (axis 1) must equal the filters' (axis 1)"));
+        }
+        let window = Window { kernel: [sw.dims()[2], sw.dims()[3]], stride, padding };
+        let [oh, ow] = window.output("conv2d", &sx, sx.dims()[2], sx.dims()[3])?;
+        let shape = Shape::new(&[sx.dims()[0], sw.dims()[0], oh, ow])?;
+        Ok(self.push(Op::Conv2d(window), vec![x, w], shape, None))
+    }
+
+    /// The gradient of a convolution's input x, from its output's gradient and its filters.
+    pub fn conv2d_backward_input(
+        &mut self,
+        window: Window,
+        grad: NodeId,
+        w: NodeId,
+        x_dims: &[usize],
+    ) -> Result<NodeId> {
+        let shape = Shape::new(x_dims)?;
+        Ok(self.push(Op::Conv2dBackwardInput(window), vec![grad, w], shape, None))
+    }
+
+    /// The gradient of a convolution's filters, from its output's gradient and its input.
+    pub fn conv2d_backward_weight(
+        &mut self,
+        window: Window,
+        grad: NodeId,
+        x: NodeId,
+        w_dims: &[usize],
+    ) -> Result<NodeId> {
+        let shape = Shape::new(w_dims)?;
+        Ok(self.push(Op::Conv2dBackwardWeight(window), vec![grad, x], shape, None))
     }
 
     /// Updates parameter `param` in place with `grad` by SGD at the end of each run.

@@ -82,3 +82,8 @@ fn softmax_and_log_softmax() {
 fn max_and_argmax_forward() {
     check_ops(&["max_", "argmax_"]);
 }
+
+#[test]
+fn conv2d_forward_and_both_gradients() {
+    check_ops(&["conv2d"]);
+}

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::graph::{Graph, NodeId};
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::kernels::loss::LossKind;
-use crate::reference::{elementwise as ew, loss, matmul, reduce, softmax, Array};
+use crate::reference::{conv2d, elementwise as ew, loss, matmul, reduce, softmax, Array};
 use crate::rng::Rng;
 
 type Build = Box<dyn Fn(&mut Graph, &[NodeId]) -> Result<NodeId>>;
@@ -199,6 +199,33 @@ fn max_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+fn conv2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    // (x dims, w dims, stride, padding): the course's 3×3 same-padding convs, LeNet's 5×5
+    // valid ones, strided and rectangular windows, and a 1×1.
+    let h = rng.range(9, 15);
+    let configs: [([usize; 4], [usize; 4], [usize; 2], [usize; 2]); 6] = [
+        ([2, 1, 28, 28], [7, 1, 3, 3], [1, 1], [1, 1]),
+        ([3, 5, h, h + 2], [6, 5, 3, 3], [1, 1], [1, 1]),
+        ([2, 3, 13, 11], [5, 3, 5, 5], [1, 1], [0, 0]),
+        ([2, 4, 9, 10], [3, 4, 3, 2], [2, 3], [1, 0]),
+        ([1, 33, 7, 7], [9, 33, 1, 1], [1, 1], [0, 0]),
+        ([3, 2, 8, 8], [4, 2, 4, 4], [2, 2], [2, 1]),
+    ];
+    for (xd, wd, stride, padding) in configs {
+        cases.push(Case {
+            op: "conv2d".into(),
+            inputs: vec![random(rng, &xd), random(rng, &wd)],
+            wrt: vec![0, 1],
+            build: Box::new(move |g, x| g.conv2d(x[0], x[1], stride, padding)),
+            forward: Box::new(move |x| conv2d::conv2d(&x[0], &x[1], stride, padding)),
+            backward: Box::new(move |x, g| {
+                let (dx, dw) = conv2d::conv2d_backward(&x[0], &x[1], stride, padding, g);
+                vec![dx, dw]
+            }),
+        });
+    }
+}
+
 fn uniform(rng: &mut Rng, dims: &[usize], lo: f64, hi: f64) -> Array {
     let n = dims.iter().product();
     Array::new(dims, (0..n).map(|_| (lo + (hi - lo) * rng.uniform()) as f32 as f64).collect())
@@ -268,6 +295,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     unary_cases(&mut rng, &mut cases);
     reduce_cases(&mut rng, &mut cases);
     max_cases(&mut rng, &mut cases);
+    conv2d_cases(&mut rng, &mut cases);
     loss_cases(&mut rng, &mut cases);
     softmax_cases(&mut rng, &mut cases);
     cases

@@ -4,6 +4,7 @@
 //! Every kernel binds the same way: binding 0 is a uniform block of parameters, bindings
 //! `1..=inputs` are read-only storage buffers, and the last binding is the read-write output.
 
+pub mod conv2d;
 pub mod elementwise;
 pub mod loss;
 pub mod matmul;
@@ -35,12 +36,21 @@ pub enum Family {
     Softmax,
     /// `shaders/sgd.wgsl`
     Sgd,
+    /// `shaders/conv2d.wgsl`
+    Conv2d,
 }
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 6] =
-        [Family::Matmul, Family::Elementwise, Family::Reduce, Family::Loss, Family::Softmax, Family::Sgd];
+    pub const ALL: [Family; 7] = [
+        Family::Matmul,
+        Family::Elementwise,
+        Family::Reduce,
+        Family::Loss,
+        Family::Softmax,
+        Family::Sgd,
+        Family::Conv2d,
+    ];
 
     /// The file's name in `shaders/`.
     pub fn file(self) -> &'static str {
@@ -51,6 +61,7 @@ impl Family {
             Family::Loss => "loss.wgsl",
             Family::Softmax => "softmax.wgsl",
             Family::Sgd => "sgd.wgsl",
+            Family::Conv2d => "conv2d.wgsl",
         }
     }
 
@@ -63,6 +74,7 @@ impl Family {
             Family::Loss => include_str!("../../shaders/loss.wgsl"),
             Family::Softmax => include_str!("../../shaders/softmax.wgsl"),
             Family::Sgd => include_str!("../../shaders/sgd.wgsl"),
+            Family::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
         }
     }
 }

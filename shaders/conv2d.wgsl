@@ -1,0 +1,173 @@
+// 2-D convolution (cross-correlation, as PyTorch) on NCHW tensors with stride and zero padding,
+// and its two gradients. Bias is a separate broadcast add.
+//
+//   conv2d_forward          a = x [N, C, H, W], b = w [K, C, KH, KW]  → y [N, K, OH, OW]
+//   conv2d_backward_input   a = dy [N, K, OH, OW], b = w              → dx [N, C, H, W]
+//   conv2d_backward_weight  a = dy, b = x                             → dw [K, C, KH, KW]
+
+struct Params {
+    n: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    k: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_h: u32,
+    pad_w: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+const WIDE: u32 = 256u;
+var<workgroup> partial: array<f32, WIDE>;
+
+fn linear_id(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
+    return (wid.y * groups.x + wid.x) * WIDE + lid;
+}
+
+// One invocation: one output pixel for 4 consecutive output channels, so each input value
+// loaded serves four products.
+@compute @workgroup_size(256)
+fn conv2d_forward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let id = linear_id(wid, groups, lid);
+    let k_blocks = (p.k + 3u) / 4u;
+    let pixels = p.oh * p.ow;
+    if (id >= p.n * k_blocks * pixels) {
+        return;
+    }
+    let pixel = id % pixels;
+    let kb = (id / pixels) % k_blocks;
+    let n = id / (pixels * k_blocks);
+    let oy = pixel / p.ow;
+    let ox = pixel % p.ow;
+    let k0 = kb * 4u;
+    // Channels past K read the last filter again and are not stored.
+    let ks = min(vec4<u32>(k0, k0 + 1u, k0 + 2u, k0 + 3u), vec4<u32>(p.k - 1u));
+    let taps = p.c * p.kh * p.kw;
+    var acc = vec4<f32>(0.0);
+    for (var ci = 0u; ci < p.c; ci = ci + 1u) {
+        for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
+            let iy = i32(oy * p.stride_h + dy) - i32(p.pad_h);
+            if (iy < 0 || iy >= i32(p.h)) {
+                continue;
+            }
+            let row = ((n * p.c + ci) * p.h + u32(iy)) * p.w;
+            for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
+                let ix = i32(ox * p.stride_w + dx) - i32(p.pad_w);
+                if (ix < 0 || ix >= i32(p.w)) {
+                    continue;
+                }
+                let v = a[row + u32(ix)];
+                let tap = (ci * p.kh + dy) * p.kw + dx;
+                let wv = vec4<f32>(b[ks.x * taps + tap], b[ks.y * taps + tap], b[ks.z * taps + tap], b[ks.w * taps + tap]);
+                acc = fma(vec4<f32>(v), wv, acc);
+            }
+        }
+    }
+    let base = (n * p.k + k0) * pixels + pixel;
+    out[base] = acc.x;
+    if (k0 + 1u < p.k) { out[base + pixels] = acc.y; }
+    if (k0 + 2u < p.k) { out[base + 2u * pixels] = acc.z; }
+    if (k0 + 3u < p.k) { out[base + 3u * pixels] = acc.w; }
+}
+
+// One invocation per input element: the sum over every output that read it.
+@compute @workgroup_size(256)
+fn conv2d_backward_input(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let id = linear_id(wid, groups, lid);
+    if (id >= p.n * p.c * p.h * p.w) {
+        return;
+    }
+    let x = id % p.w;
+    let y = (id / p.w) % p.h;
+    let ci = (id / (p.w * p.h)) % p.c;
+    let n = id / (p.w * p.h * p.c);
+    var sum = 0.0;
+    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
+        // The output row oy read this input row through tap dy if oy·stride + dy − pad = y.
+        let ty = i32(y + p.pad_h) - i32(dy);
+        if (ty < 0 || ty % i32(p.stride_h) != 0) {
+            continue;
+        }
+        let oy = u32(ty) / p.stride_h;
+        if (oy >= p.oh) {
+            continue;
+        }
+        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
+            let tx = i32(x + p.pad_w) - i32(dx);
+            if (tx < 0 || tx % i32(p.stride_w) != 0) {
+                continue;
+            }
+            let ox = u32(tx) / p.stride_w;
+            if (ox >= p.ow) {
+                continue;
+            }
+            for (var k = 0u; k < p.k; k = k + 1u) {
+                let g = a[((n * p.k + k) * p.oh + oy) * p.ow + ox];
+                sum = fma(g, b[((k * p.c + ci) * p.kh + dy) * p.kw + dx], sum);
+            }
+        }
+    }
+    out[id] = sum;
+}
+
+// One workgroup per filter tap: 256 partial sums over the batch and the output pixels, then a
+// fixed-order tree (no atomics: bit-identical runs).
+@compute @workgroup_size(256)
+fn conv2d_backward_weight(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let tap_id = wid.y * groups.x + wid.x;
+    if (tap_id >= p.k * p.c * p.kh * p.kw) {
+        return;
+    }
+    let dx = tap_id % p.kw;
+    let dy = (tap_id / p.kw) % p.kh;
+    let ci = (tap_id / (p.kw * p.kh)) % p.c;
+    let k = tap_id / (p.kw * p.kh * p.c);
+    let pixels = p.oh * p.ow;
+    var sum = 0.0;
+    for (var t = lid; t < p.n * pixels; t = t + WIDE) {
+        let n = t / pixels;
+        let oy = (t % pixels) / p.ow;
+        let ox = t % p.ow;
+        let iy = i32(oy * p.stride_h + dy) - i32(p.pad_h);
+        let ix = i32(ox * p.stride_w + dx) - i32(p.pad_w);
+        if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+            let g = a[(n * p.k + k) * pixels + oy * p.ow + ox];
+            sum = fma(g, b[((n * p.c + ci) * p.h + u32(iy)) * p.w + u32(ix)], sum);
+        }
+    }
+    partial[lid] = sum;
+    workgroupBarrier();
+    for (var half = WIDE / 2u; half > 0u; half = half / 2u) {
+        if (lid < half) {
+            partial[lid] = partial[lid] + partial[lid + half];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        out[tap_id] = partial[0];
+    }
+}

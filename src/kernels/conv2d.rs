@@ -1,0 +1,98 @@
+//! `shaders/conv2d.wgsl`: 2-D convolution on NCHW and its gradients.
+
+use super::{grid, Family, KernelKey, Launch};
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+
+/// Stride and zero padding of a convolution or pooling window, per axis (height, width).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// Window extent [h, w].
+    pub kernel: [usize; 2],
+    /// Step between windows [h, w].
+    pub stride: [usize; 2],
+    /// Zeros added on each side [h, w].
+    pub padding: [usize; 2],
+}
+
+impl Window {
+    /// The output extent [oh, ow] over an input of extent [h, w], or an error naming `op`.
+    pub fn output(&self, op: &'static str, input: &Shape, h: usize, w: usize) -> Result<[usize; 2]> {
+        let mut out = [0; 2];
+        for (d, extent) in [h, w].into_iter().enumerate() {
+            let padded = extent + 2 * self.padding[d];
+            if self.stride[d] == 0 || self.kernel[d] == 0 || padded < self.kernel[d] {
+                return Err(Error::InvalidArgument {
+                    op,
+                    message: format!(
+                        "a {:?} window with stride {:?} and padding {:?} does not fit input {input}",
+                        self.kernel, self.stride, self.padding
+                    ),
+                });
+            }
+            out[d] = (padded - self.kernel[d]) / self.stride[d] + 1;
+        }
+        Ok(out)
+    }
+}
+
+/// The parameter block shared by the three entry points.
+fn params(x: &Shape, k: usize, window: &Window, out_hw: [usize; 2]) -> Vec<u32> {
+    let d = x.dims();
+    [
+        d[0],
+        d[1],
+        d[2],
+        d[3],
+        k,
+        out_hw[0],
+        out_hw[1],
+        window.kernel[0],
+        window.kernel[1],
+        window.stride[0],
+        window.stride[1],
+        window.padding[0],
+        window.padding[1],
+        0,
+        0,
+        0,
+    ]
+    .iter()
+    .map(|&v| v as u32)
+    .collect()
+}
+
+fn key(entry: &'static str) -> KernelKey {
+    KernelKey { family: Family::Conv2d, entry, inputs: 2, constants: vec![] }
+}
+
+/// y = conv2d(x, w) for x [N, C, H, W], w [K, C, KH, KW], y [N, K, OH, OW].
+pub fn forward(x: &Shape, k: usize, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+    let d = y.dims();
+    let invocations = d[0] * k.div_ceil(4) * d[2] * d[3];
+    Ok(Launch {
+        key: key("conv2d_forward"),
+        params: params(x, k, window, [d[2], d[3]]),
+        groups: grid("conv2d", y, (invocations as u64).div_ceil(256), limits)?,
+    })
+}
+
+/// dx from dy and w.
+pub fn backward_input(x: &Shape, k: usize, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+    let d = y.dims();
+    Ok(Launch {
+        key: key("conv2d_backward_input"),
+        params: params(x, k, window, [d[2], d[3]]),
+        groups: grid("conv2d_backward_input", x, (x.numel() as u64).div_ceil(256), limits)?,
+    })
+}
+
+/// dw from dy and x; `w` is the filter's shape.
+pub fn backward_weight(x: &Shape, w: &Shape, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+    let d = y.dims();
+    Ok(Launch {
+        key: key("conv2d_backward_weight"),
+        params: params(x, w.dims()[0], window, [d[2], d[3]]),
+        groups: grid("conv2d_backward_weight", w, w.numel() as u64, limits)?,
+    })
+}
