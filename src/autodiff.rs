@@ -180,6 +180,8 @@ fn input_gradient(
             }
         }
         Op::Conv2dBackwardInput(_) | Op::Conv2dBackwardWeight(_) => no_gradient("a convolution's gradient"),
+        Op::Pool2d { max, window } => graph.pool2d_backward(max, window, g, x),
+        Op::Pool2dBackward { .. } => no_gradient("a pooling's gradient"),
         Op::LossBackward(_) | Op::SoftmaxBackward { .. } => no_gradient("a backward op"),
         Op::SgdUpdate { .. } => no_gradient("an SGD update"),
         Op::Input | Op::Param | Op::Fill(_) => no_gradient("a leaf"),

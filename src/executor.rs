@@ -493,6 +493,14 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<(Laun
             let (g, x) = (n.inputs[0], n.inputs[1]);
             (kernels::conv2d::backward_weight(shape(x), &n.shape, &window, shape(g), limits)?, n.inputs.clone())
         }
+        Op::Pool2d { max, window } => {
+            let x = n.inputs[0];
+            (kernels::pool2d::forward(max, shape(x), &window, &n.shape, limits)?, vec![x, x])
+        }
+        Op::Pool2dBackward { max, window } => {
+            let (g, x) = (n.inputs[0], n.inputs[1]);
+            (kernels::pool2d::backward(max, shape(x), &window, shape(g), limits)?, n.inputs.clone())
+        }
         Op::SgdUpdate { lr } => (kernels::sgd::launch(&n.shape, lr, limits)?, vec![n.inputs[1]]),
     };
     Ok(Some(launch))

@@ -77,6 +77,20 @@ pub enum Op {
     Conv2dBackwardInput(Window),
     /// Its gradient with respect to w, for inputs [grad, x].
     Conv2dBackwardWeight(Window),
+    /// Max (`max`) or average pooling of [x [N, C, H, W]].
+    Pool2d {
+        /// Max pooling; else average.
+        max: bool,
+        /// The window.
+        window: Window,
+    },
+    /// Its gradient, for inputs [grad, x].
+    Pool2dBackward {
+        /// Max pooling; else average.
+        max: bool,
+        /// The window.
+        window: Window,
+    },
     /// param ← param − lr · grad for inputs [param, grad], in place, after everything else.
     SgdUpdate {
         /// The learning rate.
@@ -526,6 +540,53 @@ impl Graph {
     ) -> Result<NodeId> {
         let shape = Shape::new(w_dims)?;
         Ok(self.push(Op::Conv2dBackwardWeight(window), vec![grad, x], shape, None))
+    }
+
+    /// Max pooling of x [N, C, H, W] over `kernel` windows (PyTorch's `max_pool2d`; padding
+    /// never wins a window).
+    pub fn max_pool2d(
+        &mut self,
+        x: NodeId,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Result<NodeId> {
+        self.pool2d(true, x, Window { kernel, stride, padding })
+    }
+
+    /// Average pooling of x [N, C, H, W] over `kernel` windows (padding counts as zeros).
+    pub fn avg_pool2d(
+        &mut self,
+        x: NodeId,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Result<NodeId> {
+        self.pool2d(false, x, Window { kernel, stride, padding })
+    }
+
+    fn pool2d(&mut self, max: bool, x: NodeId, window: Window) -> Result<NodeId> {
+        let op = if max { "max_pool2d" } else { "avg_pool2d" };
+        self.check(op, x)?;
+        let sx = self.shape(x).clone();
+        if sx.rank() != 4 {
+            return Err(Error::InvalidArgument { op, message: format!("expected an input [N, C, H, W], got {sx}") });
+        }
+        if window.padding[0] * 2 > window.kernel[0] || window.padding[1] * 2 > window.kernel[1] {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("padding {:?} must be at most half the window {:?}", window.padding, window.kernel),
+            });
+        }
+        let [oh, ow] = window.output(op, &sx, sx.dims()[2], sx.dims()[3])?;
+        let shape = Shape::new(&[sx.dims()[0], sx.dims()[1], oh, ow])?;
+        Ok(self.push(Op::Pool2d { max, window }, vec![x], shape, None))
+    }
+
+    /// The gradient through a pooling of `x`.
+    pub fn pool2d_backward(&mut self, max: bool, window: Window, grad: NodeId, x: NodeId) -> Result<NodeId> {
+        let shape = self.shape(x).clone();
+        Ok(self.push(Op::Pool2dBackward { max, window }, vec![grad, x], shape, None))
     }
 
     /// Updates parameter `param` in place with `grad` by SGD at the end of each run.

@@ -87,3 +87,8 @@ fn max_and_argmax_forward() {
 fn conv2d_forward_and_both_gradients() {
     check_ops(&["conv2d"]);
 }
+
+#[test]
+fn max_and_average_pooling() {
+    check_ops(&["max_pool2d", "avg_pool2d"]);
+}

@@ -4,9 +4,10 @@
 
 use crate::error::Result;
 use crate::graph::{Graph, NodeId};
+use crate::kernels::conv2d::Window;
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::kernels::loss::LossKind;
-use crate::reference::{conv2d, elementwise as ew, loss, matmul, reduce, softmax, Array};
+use crate::reference::{conv2d, elementwise as ew, loss, matmul, pool2d, reduce, softmax, Array};
 use crate::rng::Rng;
 
 type Build = Box<dyn Fn(&mut Graph, &[NodeId]) -> Result<NodeId>>;
@@ -199,11 +200,14 @@ fn max_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+/// Input dims, filter (or window) dims, stride, padding.
+type WindowConfig = ([usize; 4], [usize; 4], [usize; 2], [usize; 2]);
+
 fn conv2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     // (x dims, w dims, stride, padding): the course's 3×3 same-padding convs, LeNet's 5×5
     // valid ones, strided and rectangular windows, and a 1×1.
     let h = rng.range(9, 15);
-    let configs: [([usize; 4], [usize; 4], [usize; 2], [usize; 2]); 6] = [
+    let configs: [WindowConfig; 6] = [
         ([2, 1, 28, 28], [7, 1, 3, 3], [1, 1], [1, 1]),
         ([3, 5, h, h + 2], [6, 5, 3, 3], [1, 1], [1, 1]),
         ([2, 3, 13, 11], [5, 3, 5, 5], [1, 1], [0, 0]),
@@ -223,6 +227,37 @@ fn conv2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
                 vec![dx, dw]
             }),
         });
+    }
+}
+
+fn pool2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let h = rng.range(9, 16);
+    // The course's 2×2 pools (10-2's with padding 1 on 7×7), overlapping 3×3/2, rectangular.
+    let configs: [WindowConfig; 5] = [
+        ([2, 3, 28, 28], [0, 0, 2, 2], [2, 2], [0, 0]),
+        ([3, 4, 7, 7], [0, 0, 2, 2], [2, 2], [1, 1]),
+        ([2, 5, h, h + 1], [0, 0, 3, 3], [2, 2], [1, 1]),
+        ([1, 33, 9, 8], [0, 0, 3, 2], [1, 2], [0, 1]),
+        ([257, 1, 2, 2], [0, 0, 2, 2], [2, 2], [0, 0]),
+    ];
+    for max in [true, false] {
+        for (xd, [_, _, kh, kw], stride, padding) in configs {
+            let win = Window { kernel: [kh, kw], stride, padding };
+            cases.push(Case {
+                op: if max { "max_pool2d" } else { "avg_pool2d" }.into(),
+                inputs: vec![random(rng, &xd)],
+                wrt: vec![0],
+                build: Box::new(move |g, x| {
+                    if max {
+                        g.max_pool2d(x[0], win.kernel, win.stride, win.padding)
+                    } else {
+                        g.avg_pool2d(x[0], win.kernel, win.stride, win.padding)
+                    }
+                }),
+                forward: Box::new(move |x| pool2d::pool2d(max, &x[0], &win)),
+                backward: Box::new(move |x, g| vec![pool2d::pool2d_backward(max, &x[0], &win, g)]),
+            });
+        }
     }
 }
 
@@ -296,6 +331,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     reduce_cases(&mut rng, &mut cases);
     max_cases(&mut rng, &mut cases);
     conv2d_cases(&mut rng, &mut cases);
+    pool2d_cases(&mut rng, &mut cases);
     loss_cases(&mut rng, &mut cases);
     softmax_cases(&mut rng, &mut cases);
     cases

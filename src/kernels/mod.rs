@@ -8,6 +8,7 @@ pub mod conv2d;
 pub mod elementwise;
 pub mod loss;
 pub mod matmul;
+pub mod pool2d;
 pub mod reduce;
 pub mod sgd;
 pub mod softmax;
@@ -38,11 +39,13 @@ pub enum Family {
     Sgd,
     /// `shaders/conv2d.wgsl`
     Conv2d,
+    /// `shaders/pool2d.wgsl`
+    Pool2d,
 }
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 8] = [
         Family::Matmul,
         Family::Elementwise,
         Family::Reduce,
@@ -50,6 +53,7 @@ impl Family {
         Family::Softmax,
         Family::Sgd,
         Family::Conv2d,
+        Family::Pool2d,
     ];
 
     /// The file's name in `shaders/`.
@@ -62,6 +66,7 @@ impl Family {
             Family::Softmax => "softmax.wgsl",
             Family::Sgd => "sgd.wgsl",
             Family::Conv2d => "conv2d.wgsl",
+            Family::Pool2d => "pool2d.wgsl",
         }
     }
 
@@ -75,6 +80,7 @@ impl Family {
             Family::Softmax => include_str!("../../shaders/softmax.wgsl"),
             Family::Sgd => include_str!("../../shaders/sgd.wgsl"),
             Family::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
+            Family::Pool2d => include_str!("../../shaders/pool2d.wgsl"),
         }
     }
 }

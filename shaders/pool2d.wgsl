@@ -1,0 +1,122 @@
+// Max and average pooling over 2-D windows of NCHW tensors, and their gradients. MAX = 1
+// selects max pooling (padding counts as −∞; the gradient goes to the first maximum of each
+// window in row-major order, as PyTorch's CPU kernel chooses); MAX = 0 average pooling
+// (padding counts as zeros in the window's size, PyTorch's count_include_pad).
+//
+//   pool_forward    a = x (b bound to x)   → y [N, C, OH, OW]
+//   pool_backward   a = dy, b = x           → dx [N, C, H, W]
+
+struct Params {
+    planes: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_h: u32,
+    pad_w: u32,
+    _pad: u32,
+}
+
+override MAX: u32 = 1u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn linear_id(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
+    return (wid.y * groups.x + wid.x) * 256u + lid;
+}
+
+// The flat index in x of the first maximum of window (oy, ox) of `plane`, reading `b`.
+fn window_argmax(plane: u32, oy: u32, ox: u32) -> u32 {
+    var best = -3.4028235e38;
+    var at = 0xffffffffu;
+    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
+        let iy = i32(oy * p.stride_h + dy) - i32(p.pad_h);
+        if (iy < 0 || iy >= i32(p.h)) {
+            continue;
+        }
+        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
+            let ix = i32(ox * p.stride_w + dx) - i32(p.pad_w);
+            if (ix < 0 || ix >= i32(p.w)) {
+                continue;
+            }
+            let i = (plane * p.h + u32(iy)) * p.w + u32(ix);
+            if (b[i] > best || at == 0xffffffffu) {
+                best = b[i];
+                at = i;
+            }
+        }
+    }
+    return at;
+}
+
+@compute @workgroup_size(256)
+fn pool_forward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let id = linear_id(wid, groups, lid);
+    if (id >= p.planes * p.oh * p.ow) {
+        return;
+    }
+    let ox = id % p.ow;
+    let oy = (id / p.ow) % p.oh;
+    let plane = id / (p.ow * p.oh);
+    if (MAX == 1u) {
+        out[id] = b[window_argmax(plane, oy, ox)];
+        return;
+    }
+    var sum = 0.0;
+    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
+        let iy = i32(oy * p.stride_h + dy) - i32(p.pad_h);
+        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
+            let ix = i32(ox * p.stride_w + dx) - i32(p.pad_w);
+            if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+                sum = sum + a[(plane * p.h + u32(iy)) * p.w + u32(ix)];
+            }
+        }
+    }
+    out[id] = sum / f32(p.kh * p.kw);
+}
+
+// One invocation per input element: the gradient of every window that took it.
+@compute @workgroup_size(256)
+fn pool_backward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let id = linear_id(wid, groups, lid);
+    if (id >= p.planes * p.h * p.w) {
+        return;
+    }
+    let x = id % p.w;
+    let y = (id / p.w) % p.h;
+    let plane = id / (p.w * p.h);
+    // Windows oy with oy·stride − pad ≤ y < oy·stride − pad + kh, likewise for x.
+    let y_end = min((y + p.pad_h) / p.stride_h + 1u, p.oh);
+    let x_end = min((x + p.pad_w) / p.stride_w + 1u, p.ow);
+    let y_start = select(0u, (y + p.pad_h + 1u - p.kh + p.stride_h - 1u) / p.stride_h, y + p.pad_h + 1u > p.kh);
+    let x_start = select(0u, (x + p.pad_w + 1u - p.kw + p.stride_w - 1u) / p.stride_w, x + p.pad_w + 1u > p.kw);
+    var sum = 0.0;
+    for (var oy = y_start; oy < y_end; oy = oy + 1u) {
+        for (var ox = x_start; ox < x_end; ox = ox + 1u) {
+            let g = a[(plane * p.oh + oy) * p.ow + ox];
+            if (MAX == 1u) {
+                if (window_argmax(plane, oy, ox) == id) {
+                    sum = sum + g;
+                }
+            } else {
+                sum = sum + g / f32(p.kh * p.kw);
+            }
+        }
+    }
+    out[id] = sum;
+}

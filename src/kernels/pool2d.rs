@@ -1,0 +1,47 @@
+//! `shaders/pool2d.wgsl`: max and average pooling and their gradients.
+
+use super::{conv2d::Window, grid, Family, KernelKey, Launch};
+use crate::error::Result;
+use crate::shape::Shape;
+
+fn launch(
+    entry: &'static str,
+    max: bool,
+    x: &Shape,
+    window: &Window,
+    y: &Shape,
+    work: &Shape,
+    limits: &wgpu::Limits,
+) -> Result<Launch> {
+    let d = x.dims();
+    let (oh, ow) = (y.dims()[2], y.dims()[3]);
+    let params = [
+        d[0] * d[1],
+        d[2],
+        d[3],
+        oh,
+        ow,
+        window.kernel[0],
+        window.kernel[1],
+        window.stride[0],
+        window.stride[1],
+        window.padding[0],
+        window.padding[1],
+        0,
+    ];
+    Ok(Launch {
+        key: KernelKey { family: Family::Pool2d, entry, inputs: 2, constants: vec![("MAX", max as u32)] },
+        params: params.iter().map(|&v| v as u32).collect(),
+        groups: grid(if max { "max_pool2d" } else { "avg_pool2d" }, work, (work.numel() as u64).div_ceil(256), limits)?,
+    })
+}
+
+/// y = pool(x) for x [N, C, H, W] and y [N, C, OH, OW].
+pub fn forward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+    launch("pool_forward", max, x, window, y, y, limits)
+}
+
+/// dx from dy and x.
+pub fn backward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+    launch("pool_backward", max, x, window, y, x, limits)
+}
