@@ -33,7 +33,7 @@ const WIDE: u32 = 256u;
 var<workgroup> partial: array<f32, WIDE>;
 
 fn linear_id(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return (wid.y * groups.x + wid.x) * WIDE + lid;
+    return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * WIDE + lid;
 }
 
 // One invocation: one output pixel for 4 consecutive output channels, so each input value
@@ -138,7 +138,7 @@ fn conv2d_backward_weight(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let tap_id = wid.y * groups.x + wid.x;
+    let tap_id = (wid.z * groups.y + wid.y) * groups.x + wid.x;
     if (tap_id >= p.k * p.c * p.kh * p.kw) {
         return;
     }

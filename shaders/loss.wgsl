@@ -104,7 +104,7 @@ fn loss_backward(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let i = (wid.y * groups.x + wid.x) * 256u + lid;
+    let i = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
     if (i >= p.items * p.c) {
         return;
     }

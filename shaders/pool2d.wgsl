@@ -29,7 +29,7 @@ override MAX: u32 = 1u;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 fn linear_id(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return (wid.y * groups.x + wid.x) * 256u + lid;
+    return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
 }
 
 // The flat index in x of the first maximum of window (oy, ox) of `plane`, reading `b`.

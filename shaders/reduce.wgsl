@@ -88,7 +88,7 @@ fn reduce_serial(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let j = (wid.y * groups.x + wid.x) * 256u + lid;
+    let j = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
     if (j >= p.n_out) {
         return;
     }
@@ -106,7 +106,7 @@ fn reduce_wide(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let j = wid.y * groups.x + wid.x;
+    let j = (wid.z * groups.y + wid.y) * groups.x + wid.x;
     if (j >= p.n_out) {
         return;
     }

@@ -18,7 +18,7 @@ override LOG: u32 = 0u;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 fn row_index(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return (wid.y * groups.x + wid.x) * 64u + lid;
+    return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 64u + lid;
 }
 
 @compute @workgroup_size(64)

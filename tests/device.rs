@@ -33,7 +33,7 @@ fn tensors_of_every_rank_round_trip() {
 #[test]
 fn every_op_is_right_when_grids_must_fold_past_a_small_workgroup_limit() {
     // With at most 8 workgroups per dimension, every launch of the suite beyond 8 workgroups
-    // folds into y; the results must not change.
+    // folds into y and z; the results must not change.
     let options = DeviceOptions { cap_workgroups_per_dimension: Some(8), ..DeviceOptions::from_env().unwrap() };
     let device = Device::with_options(&options).expect("an adapter");
     assert_eq!(device.limits().max_compute_workgroups_per_dimension, 8);

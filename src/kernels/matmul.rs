@@ -41,7 +41,17 @@ pub fn launch(dims: MatmulDims, out: &Shape, limits: &wgpu::Limits) -> Result<La
         });
     }
     let tiles = (dims.n as u64).div_ceil(TILE) * (dims.m as u64).div_ceil(TILE);
-    let [x, y, _] = grid("matmul", out, tiles, limits)?;
+    let [x, y, z] = grid("matmul", out, tiles, limits)?;
+    if z > 1 {
+        // z carries the batch, so the tiles must fit in x and y.
+        return Err(Error::AdapterLimit {
+            op: "matmul".into(),
+            shape: out.clone(),
+            limit: "max_compute_workgroups_per_dimension (tiles over x and y)",
+            needed: tiles,
+            available: max * max,
+        });
+    }
     let params = [dims.m, dims.n, dims.k, dims.stride_a, dims.stride_b, dims.m * dims.n, 0, 0];
     Ok(Launch {
         key: KernelKey {

@@ -218,22 +218,24 @@ fn scoped<T>(device: &wgpu::Device, op: &str, f: impl FnOnce() -> T) -> Result<T
     }
 }
 
-/// Workgroups for `groups` linear workgroups, folded into y when x would pass the adapter's
-/// per-dimension limit. Shaders rebuild the linear id as `wid.y * num_workgroups.x + wid.x`.
+/// Workgroups for `groups` linear workgroups, folded into y and then z wherever a dimension
+/// would pass the adapter's per-dimension limit. Shaders rebuild the linear id as
+/// `(wid.z * num_workgroups.y + wid.y) * num_workgroups.x + wid.x` and skip ids past the end.
 pub fn grid(op: &str, shape: &Shape, groups: u64, limits: &wgpu::Limits) -> Result<[u32; 3]> {
     let max = limits.max_compute_workgroups_per_dimension as u64;
     let x = groups.clamp(1, max);
-    let y = groups.div_ceil(x);
-    if y > max {
+    let y = groups.div_ceil(x).min(max);
+    let z = groups.div_ceil(x * y);
+    if z > max {
         return Err(Error::AdapterLimit {
             op: op.to_string(),
             shape: shape.clone(),
             limit: "max_compute_workgroups_per_dimension",
-            needed: y,
+            needed: z,
             available: max,
         });
     }
-    Ok([x as u32, y as u32, 1])
+    Ok([x as u32, y as u32, z as u32])
 }
 
 /// Packs four extents into u32 words, for a `vec4<u32>` parameter.
@@ -246,12 +248,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grid_folds_into_y_past_the_dimension_limit() {
+    fn grid_folds_into_y_and_z_past_the_dimension_limit() {
         let limits = wgpu::Limits { max_compute_workgroups_per_dimension: 100, ..wgpu::Limits::default() };
         let shape = Shape::new(&[1]).unwrap();
         assert_eq!(grid("t", &shape, 5, &limits).unwrap(), [5, 1, 1]);
         assert_eq!(grid("t", &shape, 250, &limits).unwrap(), [100, 3, 1]);
-        let err = grid("t", &shape, 100 * 101, &limits).unwrap_err().to_string();
+        assert_eq!(grid("t", &shape, 100 * 100 * 3 + 1, &limits).unwrap(), [100, 100, 4]);
+        let err = grid("t", &shape, 100 * 100 * 100 + 1, &limits).unwrap_err().to_string();
         assert!(err.contains("max_compute_workgroups_per_dimension"), "{err}");
     }
 }
