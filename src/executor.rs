@@ -4,7 +4,9 @@
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, NodeId, Op};
-use crate::kernels::{self, elementwise::ElementwiseOp, matmul::MatmulDims, Launch, Pipeline, PARAMS_SLOT};
+use crate::kernels::{
+    self, elementwise::ElementwiseOp, matmul::MatmulDims, optim::Optimizer, Launch, Pipeline, PARAMS_SLOT,
+};
 use crate::shape::Shape;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,8 +36,6 @@ struct Step {
     pipeline: Arc<Pipeline>,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
-    /// The node computed, for error messages and learning-rate updates.
-    node: NodeId,
 }
 
 /// A compiled graph, ready to run again and again.
@@ -50,9 +50,24 @@ pub struct Plan {
     readable: Vec<bool>,
     staging: HashMap<usize, wgpu::Buffer>,
     uniforms: wgpu::Buffer,
-    /// Parameter words of each launch, by step, so a value such as the learning rate can change.
-    params: Vec<Vec<u32>>,
+    /// The optimizer steps: (launch index, optimizer, elements), so their parameter blocks
+    /// can follow the step count and the learning rate.
+    updates: Vec<(usize, Optimizer, usize)>,
+    /// Runs so far: the optimizer's step t is `runs + 1` during a run.
+    runs: u64,
     counters: Counters,
+}
+
+/// Leaves: values that no kernel computes, alive for the whole plan.
+fn is_leaf(op: &Op) -> bool {
+    matches!(op, Op::Input | Op::Param | Op::Fill(_) | Op::State)
+}
+
+/// One node lowered to a kernel launch: what it binds to read and to write.
+struct Lowered {
+    launch: Launch,
+    reads: Vec<NodeId>,
+    writes: Vec<NodeId>,
 }
 
 impl Plan {
@@ -70,13 +85,13 @@ impl Plan {
         let mut root: Vec<usize> = (0..nodes.len()).collect();
         for (i, n) in nodes.iter().enumerate() {
             match n.op {
-                Op::Reshape | Op::SgdUpdate { .. } => root[i] = root[n.inputs[0].index()],
+                Op::Reshape | Op::Update(_) => root[i] = root[n.inputs[0].index()],
                 _ => {}
             }
         }
         let mut persistent = vec![false; nodes.len()];
         for (i, n) in nodes.iter().enumerate() {
-            if matches!(n.op, Op::Input | Op::Param | Op::Fill(_)) {
+            if is_leaf(&n.op) {
                 persistent[root[i]] = true;
             }
         }
@@ -105,7 +120,7 @@ impl Plan {
         };
         // Leaves first: they are alive for the whole plan.
         for (i, n) in nodes.iter().enumerate() {
-            if root[i] == i && persistent[i] && matches!(n.op, Op::Input | Op::Param | Op::Fill(_)) {
+            if root[i] == i && is_leaf(&n.op) {
                 let label = n.name.clone().unwrap_or_else(|| format!("node{i}"));
                 slot_of[i] = Some(alloc(&label, &n.shape, &mut counters, &mut slots)?);
             }
@@ -154,10 +169,10 @@ impl Plan {
         }
 
         // Launches and their parameter blocks, packed into one uniform buffer.
-        let mut launches: Vec<(NodeId, Launch, Vec<NodeId>)> = Vec::new();
+        let mut launches: Vec<(NodeId, Lowered)> = Vec::new();
         for &i in &order {
-            if let Some((launch, reads)) = lower(nodes, i, &limits)? {
-                launches.push((NodeId(i), launch, reads));
+            if let Some(lowered) = lower(nodes, i, &limits)? {
+                launches.push((NodeId(i), lowered));
             }
         }
         let uniform_bytes = (launches.len().max(1) as u64) * PARAMS_SLOT;
@@ -173,8 +188,8 @@ impl Plan {
         counters.bytes_allocated += uniform_bytes;
 
         let mut steps = Vec::with_capacity(launches.len());
-        let mut params = Vec::with_capacity(launches.len());
-        for (k, (node, launch, reads)) in launches.into_iter().enumerate() {
+        let mut updates = Vec::new();
+        for (k, (node, Lowered { launch, reads, writes })) in launches.into_iter().enumerate() {
             let pipeline = device.pipeline(&launch.key)?;
             let binding = |id: NodeId| -> Result<wgpu::BufferBinding<'_>> {
                 let slot =
@@ -199,10 +214,12 @@ impl Plan {
                     resource: wgpu::BindingResource::Buffer(binding(x)?),
                 });
             }
-            entries.push(wgpu::BindGroupEntry {
-                binding: reads.len() as u32 + 1,
-                resource: wgpu::BindingResource::Buffer(binding(node)?),
-            });
+            for (b, &x) in writes.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: (reads.len() + b) as u32 + 1,
+                    resource: wgpu::BindingResource::Buffer(binding(x)?),
+                });
+            }
             let bind_group = device.scoped(&op_name(&nodes[node.index()].op), || {
                 device.wgpu_device().create_bind_group(&wgpu::BindGroupDescriptor {
                     label: None,
@@ -211,8 +228,10 @@ impl Plan {
                 })
             })?;
             device.queue().write_buffer(&uniforms, k as u64 * PARAMS_SLOT, bytemuck::cast_slice(&launch.params));
-            params.push(launch.params);
-            steps.push(Step { pipeline, bind_group, groups: launch.groups, node });
+            if let Op::Update(opt) = nodes[node.index()].op {
+                updates.push((k, opt, nodes[node.index()].shape.numel()));
+            }
+            steps.push(Step { pipeline, bind_group, groups: launch.groups });
         }
 
         let mut plan = Plan {
@@ -224,7 +243,8 @@ impl Plan {
             readable: (0..nodes.len()).map(|i| persistent[root[i]]).collect(),
             staging: HashMap::new(),
             uniforms,
-            params,
+            updates,
+            runs: 0,
             counters,
         };
         for (i, n) in nodes.iter().enumerate() {
@@ -258,11 +278,12 @@ impl Plan {
         self.steps.len()
     }
 
-    /// Writes the values of an input or parameter; they take effect at the next run.
+    /// Writes the values of an input, a parameter or an optimizer state; they take effect at
+    /// the next run.
     pub fn write(&mut self, node: NodeId, values: &[f32]) -> Result<()> {
         let n = self.node_checked(node)?;
-        if !matches!(n.op, Op::Input | Op::Param) {
-            return Err(Error::Graph(format!("write: node {} is not an input or a parameter", node.index())));
+        if !matches!(n.op, Op::Input | Op::Param | Op::State) {
+            return Err(Error::Graph(format!("write: node {} is not an input, a parameter or a state", node.index())));
         }
         if values.len() != n.shape.numel() {
             return Err(Error::DataLength {
@@ -291,15 +312,23 @@ impl Plan {
         }
     }
 
-    /// Changes the learning rate of every SGD update, from the next run on.
+    /// Changes the learning rate of every optimizer update, from the next run on.
     pub fn set_learning_rate(&mut self, lr: f32) {
-        for (k, step) in self.steps.iter().enumerate() {
-            if matches!(self.graph.node(step.node).op, Op::SgdUpdate { .. }) {
-                self.params[k][kernels::sgd::LR_WORD] = lr.to_bits();
-                let offset = k as u64 * PARAMS_SLOT + kernels::sgd::LR_WORD as u64 * 4;
-                self.device.queue().write_buffer(&self.uniforms, offset, bytemuck::bytes_of(&lr.to_bits()));
-            }
+        for k in 0..self.updates.len() {
+            self.updates[k].1 = self.updates[k].1.with_lr(lr);
+            self.write_update_params(k);
         }
+    }
+
+    /// Optimizer steps taken so far (runs of a plan with updates).
+    pub fn steps_taken(&self) -> u64 {
+        self.runs
+    }
+
+    fn write_update_params(&self, k: usize) {
+        let (launch, opt, n) = self.updates[k];
+        let words = opt.params(n, self.runs + 1);
+        self.device.queue().write_buffer(&self.uniforms, launch as u64 * PARAMS_SLOT, bytemuck::cast_slice(&words));
     }
 
     /// Runs every kernel once: one command encoder, one submit, nothing read back.
@@ -341,6 +370,12 @@ impl Plan {
             self.node_checked(n)?;
             self.staging_for(n.index())?;
         }
+        // Parameter blocks that change per step (Adam's bias correction) ride in this submit.
+        for k in 0..self.updates.len() {
+            if self.updates[k].1.varies_per_step() && self.runs > 0 {
+                self.write_update_params(k);
+            }
+        }
         let device = self.device.clone();
         let mut encoder = device
             .wgpu_device()
@@ -361,6 +396,7 @@ impl Plan {
         device.scoped("run", || device.queue().submit([encoder.finish()]))?;
         self.counters.submits += 1;
         self.counters.dispatches += self.steps.len() as u64;
+        self.runs += 1;
         Ok(())
     }
 
@@ -417,26 +453,26 @@ impl Plan {
 fn schedule(nodes: &[Node], outputs: &[NodeId]) -> Vec<usize> {
     let mut live = vec![false; nodes.len()];
     let mut stack: Vec<usize> = outputs.iter().map(|o| o.index()).collect();
-    stack.extend((0..nodes.len()).filter(|&i| matches!(nodes[i].op, Op::SgdUpdate { .. })));
+    stack.extend((0..nodes.len()).filter(|&i| matches!(nodes[i].op, Op::Update(_))));
     while let Some(i) = stack.pop() {
         if !live[i] {
             live[i] = true;
             stack.extend(nodes[i].inputs.iter().map(|x| x.index()));
         }
     }
-    let is_update = |i: &usize| matches!(nodes[*i].op, Op::SgdUpdate { .. });
+    let is_update = |i: &usize| matches!(nodes[*i].op, Op::Update(_));
     let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| live[i] && !is_update(&i)).collect();
     order.extend((0..nodes.len()).filter(|i| live[*i] && is_update(i)));
     order
 }
 
-/// The kernel launch computing node `i`, and the nodes it binds as inputs; `None` for nodes
+/// The kernel launch computing node `i`, with the nodes it reads and writes; `None` for nodes
 /// that need no kernel.
-fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<(Launch, Vec<NodeId>)>> {
+fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<Lowered>> {
     let n = &nodes[i];
     let shape = |id: NodeId| &nodes[id.index()].shape;
     let launch = match n.op {
-        Op::Input | Op::Param | Op::Fill(_) | Op::Reshape => return Ok(None),
+        Op::Input | Op::Param | Op::Fill(_) | Op::State | Op::Reshape => return Ok(None),
         Op::Matmul { trans_a, trans_b } => {
             let (a, b) = (shape(n.inputs[0]), shape(n.inputs[1]));
             let k = if trans_a { a.dims()[0] } else { a.dims()[1] };
@@ -501,9 +537,15 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<(Laun
             let (g, x) = (n.inputs[0], n.inputs[1]);
             (kernels::pool2d::backward(max, shape(x), &window, shape(g), limits)?, n.inputs.clone())
         }
-        Op::SgdUpdate { lr } => (kernels::sgd::launch(&n.shape, lr, limits)?, vec![n.inputs[1]]),
+        Op::Update(opt) => {
+            // Writes the parameter and its states in place; reads only the gradient.
+            let mut writes = vec![n.inputs[0]];
+            writes.extend(&n.inputs[2..]);
+            let launch = kernels::optim::launch(&opt, &n.shape, 1, limits)?;
+            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes }));
+        }
     };
-    Ok(Some(launch))
+    Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)] }))
 }
 
 /// A short name of an op for messages.

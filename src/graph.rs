@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::kernels::conv2d::Window;
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::kernels::loss::LossKind;
+use crate::kernels::optim::Optimizer;
 use crate::kernels::reduce::ReduceOp;
 use crate::shape::Shape;
 
@@ -28,6 +29,8 @@ pub enum Op {
     Param,
     /// A tensor filled with one value when the plan is compiled.
     Fill(f32),
+    /// Optimizer state (zeros at first) that updates change in place.
+    State,
     /// op(a) · op(b) of two matrices.
     Matmul {
         /// a is read transposed.
@@ -91,11 +94,8 @@ pub enum Op {
         /// The window.
         window: Window,
     },
-    /// param ← param − lr · grad for inputs [param, grad], in place, after everything else.
-    SgdUpdate {
-        /// The learning rate.
-        lr: f32,
-    },
+    /// An optimizer step for inputs [param, grad, states…], in place, after everything else.
+    Update(Optimizer),
 }
 
 /// One node: its op, its inputs and the shape of its value.
@@ -589,22 +589,37 @@ impl Graph {
         Ok(self.push(Op::Pool2dBackward { max, window }, vec![grad, x], shape, None))
     }
 
-    /// Updates parameter `param` in place with `grad` by SGD at the end of each run.
+    /// Updates parameter `param` in place with `grad` by plain SGD at the end of each run.
     pub fn sgd_update(&mut self, param: NodeId, grad: NodeId, lr: f32) -> Result<NodeId> {
-        self.check("sgd", param)?;
-        self.check("sgd", grad)?;
+        self.optimizer_update(param, grad, Optimizer::sgd(lr))
+    }
+
+    /// Updates parameter `param` in place with `grad` by `opt` at the end of each run, adding
+    /// the optimizer's state tensors (named `PARAM.STATE`, zeros at first) to the graph.
+    pub fn optimizer_update(&mut self, param: NodeId, grad: NodeId, opt: Optimizer) -> Result<NodeId> {
+        let op = opt.name();
+        self.check(op, param)?;
+        self.check(op, grad)?;
         if self.node(param).op != Op::Param {
-            return Err(Error::Graph(format!("sgd: node {} is not a parameter", param.0)));
+            return Err(Error::Graph(format!("{op}: node {} is not a parameter", param.0)));
+        }
+        if self.nodes.iter().any(|n| matches!(n.op, Op::Update(_)) && n.inputs[0] == param) {
+            return Err(Error::Graph(format!("{op}: parameter node {} already has an update", param.0)));
         }
         let (sp, sg) = (self.shape(param).clone(), self.shape(grad).clone());
         if sp != sg {
             return Err(Error::ShapeMismatch {
-                op: "sgd",
+                op,
                 lhs: sp,
                 rhs: sg,
                 reason: "a parameter and its gradient must have the same shape".into(),
             });
         }
-        Ok(self.push(Op::SgdUpdate { lr }, vec![param, grad], sp, None))
+        let base = self.node(param).name.clone().unwrap_or_else(|| format!("param{}", param.0));
+        let mut inputs = vec![param, grad];
+        for state in opt.states() {
+            inputs.push(self.push(Op::State, vec![], sp.clone(), Some(format!("{base}.{state}"))));
+        }
+        Ok(self.push(Op::Update(opt), inputs, sp, None))
     }
 }

@@ -7,8 +7,10 @@
 //! `cargo test` and `shadergrad check` run the same cases.
 
 mod cases;
+mod optim;
 
 pub use cases::{all_cases, Case};
+pub use optim::{configurations as optimizer_configurations, run_optimizer_case};
 
 use crate::autodiff::gradients;
 use crate::device::Device;
@@ -162,14 +164,23 @@ pub fn run_case(device: &Device, case: &Case, seed: u64) -> Result<CaseReport> {
     Ok(report)
 }
 
-/// Runs every case whose op name contains `filter` (all when `None`).
+/// Runs every case (ops, then optimizers) whose name contains `filter` (all when `None`).
 pub fn run_suite(device: &Device, seed: u64, filter: Option<&str>) -> Result<Vec<CaseReport>> {
-    all_cases(seed)
-        .iter()
-        .filter(|c| filter.is_none_or(|f| c.op.contains(f)))
-        .enumerate()
-        .map(|(k, c)| run_case(device, c, seed.wrapping_add(k as u64 * 7919)))
-        .collect()
+    let wanted = |name: &str| filter.is_none_or(|f| name.contains(f));
+    let mut reports = Vec::new();
+    for (k, case) in all_cases(seed).iter().enumerate() {
+        if wanted(&case.op) {
+            reports.push(run_case(device, case, seed.wrapping_add(k as u64 * 7919))?);
+        }
+    }
+    for (k, (name, opt)) in optimizer_configurations().into_iter().enumerate() {
+        if wanted(&name) {
+            for dims in [&[257, 7][..], &[1]] {
+                reports.push(run_optimizer_case(device, &name, opt, dims, seed.wrapping_add(k as u64))?);
+            }
+        }
+    }
+    Ok(reports)
 }
 
 /// A readable explanation of a failed case: the op, shapes and worst mismatches.

@@ -95,7 +95,13 @@ pub fn launch(
     params.extend(words4(b.broadcast_strides4()));
     params.extend([n as u32, alpha.to_bits(), 0, 0]);
     Ok(Launch {
-        key: KernelKey { family: Family::Elementwise, entry: "main", inputs: 2, constants: vec![("OP", op as u32)] },
+        key: KernelKey {
+            family: Family::Elementwise,
+            entry: "main",
+            inputs: 2,
+            outputs: 1,
+            constants: vec![("OP", op as u32)],
+        },
         params,
         groups: grid(op.name(), out, (n as u64).div_ceil(GROUP), limits)?,
     })

@@ -43,7 +43,7 @@ fn params(kind: LossKind, pred: &Shape) -> (Vec<u32>, usize, usize) {
 }
 
 fn key(kind: LossKind, entry: &'static str) -> KernelKey {
-    KernelKey { family: Family::Loss, entry, inputs: 3, constants: vec![("LOSS", kind as u32)] }
+    KernelKey { family: Family::Loss, entry, inputs: 3, outputs: 1, constants: vec![("LOSS", kind as u32)] }
 }
 
 /// The mean loss of `pred` (of shape `pred`), into one value.

@@ -58,6 +58,7 @@ pub fn launch(dims: MatmulDims, out: &Shape, limits: &wgpu::Limits) -> Result<La
             family: Family::Matmul,
             entry: "main",
             inputs: 2,
+            outputs: 1,
             constants: vec![("TRANS_A", dims.trans_a as u32), ("TRANS_B", dims.trans_b as u32)],
         },
         params: params.iter().map(|&v| v as u32).collect(),

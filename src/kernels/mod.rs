@@ -2,15 +2,16 @@
 //! how many workgroups. Pipelines are created once per device and cached by [`KernelKey`].
 //!
 //! Every kernel binds the same way: binding 0 is a uniform block of parameters, bindings
-//! `1..=inputs` are read-only storage buffers, and the last binding is the read-write output.
+//! `1..=inputs` are read-only storage buffers, and the read-write outputs follow (one for
+//! every kernel but the optimizers, which also update their state).
 
 pub mod conv2d;
 pub mod elementwise;
 pub mod loss;
 pub mod matmul;
+pub mod optim;
 pub mod pool2d;
 pub mod reduce;
-pub mod sgd;
 pub mod softmax;
 
 use crate::error::{Error, Result};
@@ -35,8 +36,8 @@ pub enum Family {
     Loss,
     /// `shaders/softmax.wgsl`
     Softmax,
-    /// `shaders/sgd.wgsl`
-    Sgd,
+    /// `shaders/optim.wgsl`
+    Optim,
     /// `shaders/conv2d.wgsl`
     Conv2d,
     /// `shaders/pool2d.wgsl`
@@ -51,7 +52,7 @@ impl Family {
         Family::Reduce,
         Family::Loss,
         Family::Softmax,
-        Family::Sgd,
+        Family::Optim,
         Family::Conv2d,
         Family::Pool2d,
     ];
@@ -64,7 +65,7 @@ impl Family {
             Family::Reduce => "reduce.wgsl",
             Family::Loss => "loss.wgsl",
             Family::Softmax => "softmax.wgsl",
-            Family::Sgd => "sgd.wgsl",
+            Family::Optim => "optim.wgsl",
             Family::Conv2d => "conv2d.wgsl",
             Family::Pool2d => "pool2d.wgsl",
         }
@@ -78,7 +79,7 @@ impl Family {
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Family::Loss => include_str!("../../shaders/loss.wgsl"),
             Family::Softmax => include_str!("../../shaders/softmax.wgsl"),
-            Family::Sgd => include_str!("../../shaders/sgd.wgsl"),
+            Family::Optim => include_str!("../../shaders/optim.wgsl"),
             Family::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
             Family::Pool2d => include_str!("../../shaders/pool2d.wgsl"),
         }
@@ -94,6 +95,8 @@ pub struct KernelKey {
     pub entry: &'static str,
     /// Read-only storage inputs bound after the parameters.
     pub inputs: u32,
+    /// Read-write storage outputs bound after the inputs.
+    pub outputs: u32,
     /// WGSL `override` constants, by name.
     pub constants: Vec<(&'static str, u32)>,
 }
@@ -183,7 +186,7 @@ fn create_pipeline(device: &wgpu::Device, module: &wgpu::ShaderModule, key: &Ker
         count: None,
     }];
     entries.extend((1..=key.inputs).map(|b| storage(b, true)));
-    entries.push(storage(key.inputs + 1, false));
+    entries.extend((key.inputs + 1..=key.inputs + key.outputs).map(|b| storage(b, false)));
     let constants: Vec<(&str, f64)> = key.constants.iter().map(|&(n, v)| (n, v as f64)).collect();
     scoped(device, &label, || {
         let layout = device

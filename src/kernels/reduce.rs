@@ -56,7 +56,7 @@ pub fn launch(op: ReduceOp, input: &Shape, kept: &Shape, factor: f32, limits: &w
     let (entry, groups) =
         if wide { ("reduce_wide", n_out as u64) } else { ("reduce_serial", (n_out as u64).div_ceil(256)) };
     Ok(Launch {
-        key: KernelKey { family: Family::Reduce, entry, inputs: 1, constants: vec![("OP", op as u32)] },
+        key: KernelKey { family: Family::Reduce, entry, inputs: 1, outputs: 1, constants: vec![("OP", op as u32)] },
         params,
         groups: grid(op.name(), input, groups, limits)?,
     })

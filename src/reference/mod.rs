@@ -5,6 +5,7 @@ pub mod conv2d;
 pub mod elementwise;
 pub mod loss;
 pub mod matmul;
+pub mod optim;
 pub mod pool2d;
 pub mod reduce;
 pub mod softmax;

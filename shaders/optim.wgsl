@@ -1,0 +1,105 @@
+// Optimizer updates, in place, one invocation per parameter element, with PyTorch's formulas.
+//
+//   sgd      outputs: param, velocity (velocity unused when momentum = 0)
+//   adam     outputs: param, m, v
+//   adagrad  outputs: param, sum of squares
+//
+// Weight decay adds wd · param to the gradient first, as PyTorch's `weight_decay` does.
+
+struct Params {
+    n: u32,
+    lr: f32,
+    // sgd: momentum; adam: beta1
+    beta1: f32,
+    // adam: beta2
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    // adam at step t: lr / (1 − beta1^t) and √(1 − beta2^t), computed on the host in f64
+    // and rounded to f32, as PyTorch computes them in Python floats.
+    step_size: f32,
+    bias2_sqrt: f32,
+    // sgd: 1 for Nesterov momentum
+    nesterov: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> param: array<f32>;
+@group(0) @binding(3) var<storage, read_write> s1: array<f32>;
+@group(0) @binding(4) var<storage, read_write> s2: array<f32>;
+
+fn index(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
+    return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
+}
+
+// Plain SGD has no state: a layout of its own keeps it from binding buffers it never uses.
+@compute @workgroup_size(256)
+fn sgd_plain(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = index(wid, groups, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let g = grad[i] + p.weight_decay * param[i];
+    param[i] = param[i] - p.lr * g;
+}
+
+@compute @workgroup_size(256)
+fn sgd_momentum(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = index(wid, groups, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let g = grad[i] + p.weight_decay * param[i];
+    // The velocity starts at zero, so the first step gives velocity = g as PyTorch's does.
+    let velocity = p.beta1 * s1[i] + g;
+    s1[i] = velocity;
+    let step = select(velocity, g + p.beta1 * velocity, p.nesterov == 1u);
+    param[i] = param[i] - p.lr * step;
+}
+
+@compute @workgroup_size(256)
+fn adam(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = index(wid, groups, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let g = grad[i] + p.weight_decay * param[i];
+    let m = p.beta1 * s1[i] + (1.0 - p.beta1) * g;
+    let v = p.beta2 * s2[i] + (1.0 - p.beta2) * g * g;
+    s1[i] = m;
+    s2[i] = v;
+    let denom = sqrt(v) / p.bias2_sqrt + p.eps;
+    param[i] = param[i] - p.step_size * m / denom;
+}
+
+@compute @workgroup_size(256)
+fn adagrad(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = index(wid, groups, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let g = grad[i] + p.weight_decay * param[i];
+    let sum = s1[i] + g * g;
+    s1[i] = sum;
+    param[i] = param[i] - p.lr * g / (sqrt(sum) + p.eps);
+}

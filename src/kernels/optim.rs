@@ -1,0 +1,157 @@
+//! `shaders/optim.wgsl`: optimizer updates, in place, with PyTorch's formulas.
+
+use super::{grid, Family, KernelKey, Launch};
+use crate::error::Result;
+use crate::shape::Shape;
+
+/// An optimizer and its settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// Stochastic gradient descent, with optional (Nesterov) momentum.
+    Sgd {
+        /// Learning rate.
+        lr: f32,
+        /// Momentum factor (0: none).
+        momentum: f32,
+        /// Nesterov momentum.
+        nesterov: bool,
+        /// L2 penalty added to the gradient as `weight_decay · param`.
+        weight_decay: f32,
+    },
+    /// Adam with bias correction.
+    Adam {
+        /// Learning rate.
+        lr: f32,
+        /// Decay of the first moment.
+        beta1: f32,
+        /// Decay of the second moment.
+        beta2: f32,
+        /// Added to the denominator.
+        eps: f32,
+        /// L2 penalty added to the gradient.
+        weight_decay: f32,
+    },
+    /// Adagrad.
+    Adagrad {
+        /// Learning rate.
+        lr: f32,
+        /// Added to the denominator.
+        eps: f32,
+        /// L2 penalty added to the gradient.
+        weight_decay: f32,
+    },
+}
+
+impl Optimizer {
+    /// Plain SGD at learning rate `lr`.
+    pub fn sgd(lr: f32) -> Optimizer {
+        Optimizer::Sgd { lr, momentum: 0.0, nesterov: false, weight_decay: 0.0 }
+    }
+
+    /// Adam at learning rate `lr` with PyTorch's defaults (0.9, 0.999, 1e-8).
+    pub fn adam(lr: f32) -> Optimizer {
+        Optimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+    }
+
+    /// Adagrad at learning rate `lr` with PyTorch's eps (1e-10).
+    pub fn adagrad(lr: f32) -> Optimizer {
+        Optimizer::Adagrad { lr, eps: 1e-10, weight_decay: 0.0 }
+    }
+
+    /// Its name in errors and reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd { .. } => "sgd",
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::Adagrad { .. } => "adagrad",
+        }
+    }
+
+    /// The learning rate.
+    pub fn lr(&self) -> f32 {
+        match *self {
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::Adagrad { lr, .. } => lr,
+        }
+    }
+
+    /// The same optimizer at another learning rate.
+    pub fn with_lr(mut self, new: f32) -> Optimizer {
+        match &mut self {
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::Adagrad { lr, .. } => *lr = new,
+        }
+        self
+    }
+
+    /// Names of the state tensors it keeps per parameter, each of the parameter's shape.
+    pub fn states(&self) -> &'static [&'static str] {
+        match *self {
+            Optimizer::Sgd { momentum: 0.0, .. } => &[],
+            Optimizer::Sgd { .. } => &["velocity"],
+            Optimizer::Adam { .. } => &["m", "v"],
+            Optimizer::Adagrad { .. } => &["sum_sq"],
+        }
+    }
+
+    fn entry(&self) -> &'static str {
+        match *self {
+            Optimizer::Sgd { momentum: 0.0, .. } => "sgd_plain",
+            Optimizer::Sgd { .. } => "sgd_momentum",
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::Adagrad { .. } => "adagrad",
+        }
+    }
+
+    /// The parameter block for a parameter of `n` elements at step `t` (1 for the first).
+    pub fn params(&self, n: usize, t: u64) -> Vec<u32> {
+        let (lr, beta1, beta2, eps, wd, nesterov) = match *self {
+            Optimizer::Sgd { lr, momentum, nesterov, weight_decay } => (lr, momentum, 0.0, 0.0, weight_decay, nesterov),
+            Optimizer::Adam { lr, beta1, beta2, eps, weight_decay } => (lr, beta1, beta2, eps, weight_decay, false),
+            Optimizer::Adagrad { lr, eps, weight_decay } => (lr, 0.0, 0.0, eps, weight_decay, false),
+        };
+        let (step_size, bias2_sqrt) = adam_corrections(lr, beta1, beta2, t);
+        let words = [
+            n as u32,
+            lr.to_bits(),
+            beta1.to_bits(),
+            beta2.to_bits(),
+            eps.to_bits(),
+            wd.to_bits(),
+            step_size.to_bits(),
+            bias2_sqrt.to_bits(),
+            nesterov as u32,
+            0,
+            0,
+            0,
+        ];
+        words.to_vec()
+    }
+
+    /// True when the parameter block changes from step to step (Adam's bias correction).
+    pub fn varies_per_step(&self) -> bool {
+        matches!(self, Optimizer::Adam { .. })
+    }
+}
+
+/// Adam's step size lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ), in f64 then rounded, as PyTorch does.
+pub fn adam_corrections(lr: f32, beta1: f32, beta2: f32, t: u64) -> (f32, f32) {
+    let t = t.max(1) as i32;
+    let bias1 = 1.0 - (beta1 as f64).powi(t);
+    let bias2 = 1.0 - (beta2 as f64).powi(t);
+    ((lr as f64 / bias1) as f32, bias2.sqrt() as f32)
+}
+
+/// The update of a parameter of `shape` at step `t`.
+pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> Result<Launch> {
+    let n = shape.numel();
+    Ok(Launch {
+        key: KernelKey {
+            family: Family::Optim,
+            entry: opt.entry(),
+            inputs: 1,
+            outputs: 1 + opt.states().len() as u32,
+            constants: vec![],
+        },
+        params: opt.params(n, t),
+        groups: grid(opt.name(), shape, (n as u64).div_ceil(256), limits)?,
+    })
+}
