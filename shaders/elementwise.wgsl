@@ -8,8 +8,9 @@ struct Params {
     stride_b: vec4<u32>,
     n: u32,
     alpha: f32,
-    _pad0: u32,
-    _pad1: u32,
+    // Dropout's seed and the plan's run number: with the element's index they fix its mask.
+    seed: u32,
+    step: u32,
 }
 
 // OP, the op (the numbers of kernels::elementwise::ElementwiseOp). Forward ops read x = a
@@ -19,6 +20,24 @@ override OP: u32 = 0u;
 
 const SELU_ALPHA: f32 = 1.6732632423543772;
 const SELU_SCALE: f32 = 1.0507009873554805;
+
+// A 32-bit integer hash with good avalanche (Wellons' lowbias32).
+fn mix(v: u32) -> u32 {
+    var x = v;
+    x = x ^ (x >> 16u);
+    x = x * 0x7feb352du;
+    x = x ^ (x >> 15u);
+    x = x * 0x846ca68bu;
+    x = x ^ (x >> 16u);
+    return x;
+}
+
+// Dropout keeps element i with probability 1 − alpha: a pure function of (seed, step, i), so
+// the backward pass regenerates the forward pass's mask and runs are reproducible.
+fn keep(i: u32) -> bool {
+    let h = mix(i ^ mix(p.seed ^ mix(p.step)));
+    return f32(h >> 8u) * (1.0 / 16777216.0) >= p.alpha;
+}
 
 fn sigmoid(x: f32) -> f32 {
     // exp of a non-positive number only: no overflow for large |x|.
@@ -31,7 +50,7 @@ fn sigmoid(x: f32) -> f32 {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn apply(x: f32, y: f32) -> f32 {
+fn apply(x: f32, y: f32, i: u32) -> f32 {
     switch OP {
         case 0u: { return x + y; }
         case 1u: { return x - y; }
@@ -57,6 +76,8 @@ fn apply(x: f32, y: f32) -> f32 {
         case 16u: { return inverseSqrt(x); }
         // a · b³ · alpha: the gradient a through rsqrt, whose output was b (alpha = −1/2)
         case 17u: { return p.alpha * x * y * y * y; }
+        // dropout with drop probability alpha, scaled by 1 / (1 − alpha); also its own backward
+        case 18u: { return select(0.0, x / (1.0 - p.alpha), keep(i)); }
         default: { return 0.0; }
     }
 }
@@ -81,5 +102,5 @@ fn main(
         ia = ia + coord * p.stride_a[d];
         ib = ib + coord * p.stride_b[d];
     }
-    out[i] = apply(a[ia], b[ib]);
+    out[i] = apply(a[ia], b[ib], i);
 }

@@ -144,6 +144,7 @@ fn input_gradient(
                 ElementwiseOp::Tanh => graph.elementwise_backward(ElementwiseOp::TanhBackward, 0.0, g, node),
                 ElementwiseOp::Rsqrt => graph.elementwise_backward(ElementwiseOp::RsqrtBackward, -0.5, g, node),
                 // A backward op is linear in the gradient it carries (slot 0).
+                ElementwiseOp::Dropout => graph.dropout(g, alpha, 0),
                 ElementwiseOp::ReluBackward
                 | ElementwiseOp::LeakyReluBackward
                 | ElementwiseOp::SigmoidBackward
@@ -162,6 +163,8 @@ fn input_gradient(
         Op::Reduce { op, .. } => no_gradient(op.name()),
         Op::Expand { factor } => graph.sum_to(g, &x_dims, factor),
         Op::Reshape => graph.reshape(g, &x_dims),
+        // Linear with a fixed mask: the gradient is the same dropout of g.
+        Op::Dropout { p, seed } => graph.dropout(g, p, seed),
         Op::Loss(kind) => match (slot, kind) {
             (0, _) => graph.loss_backward(kind, g, inputs[0], inputs[1]),
             // MSE is symmetric: the target's gradient is the prediction's, negated.

@@ -55,6 +55,8 @@ pub struct Plan {
     updates: Vec<(usize, Optimizer, usize)>,
     /// Runs so far: the optimizer's step t is `runs + 1` during a run.
     runs: u64,
+    /// (launch, word) of each parameter word that holds the run number (dropout's).
+    run_words: Vec<(usize, usize)>,
     counters: Counters,
 }
 
@@ -189,6 +191,7 @@ impl Plan {
 
         let mut steps = Vec::with_capacity(launches.len());
         let mut updates = Vec::new();
+        let mut run_words = Vec::new();
         for (k, (node, Lowered { launch, reads, writes })) in launches.into_iter().enumerate() {
             let pipeline = device.pipeline(&launch.key)?;
             let binding = |id: NodeId| -> Result<wgpu::BufferBinding<'_>> {
@@ -228,8 +231,10 @@ impl Plan {
                 })
             })?;
             device.queue().write_buffer(&uniforms, k as u64 * PARAMS_SLOT, bytemuck::cast_slice(&launch.params));
-            if let Op::Update(opt) = nodes[node.index()].op {
-                updates.push((k, opt, nodes[node.index()].shape.numel()));
+            match nodes[node.index()].op {
+                Op::Update(opt) => updates.push((k, opt, nodes[node.index()].shape.numel())),
+                Op::Dropout { .. } => run_words.push((k, kernels::elementwise::STEP_WORD)),
+                _ => {}
             }
             steps.push(Step { pipeline, bind_group, groups: launch.groups });
         }
@@ -245,6 +250,7 @@ impl Plan {
             uniforms,
             updates,
             runs: 0,
+            run_words,
             counters,
         };
         for (i, n) in nodes.iter().enumerate() {
@@ -370,11 +376,16 @@ impl Plan {
             self.node_checked(n)?;
             self.staging_for(n.index())?;
         }
-        // Parameter blocks that change per step (Adam's bias correction) ride in this submit.
+        // Parameter words that change per run (Adam's bias correction, dropout's run number)
+        // ride in this submit.
         for k in 0..self.updates.len() {
             if self.updates[k].1.varies_per_step() && self.runs > 0 {
                 self.write_update_params(k);
             }
+        }
+        for &(launch, word) in &self.run_words {
+            let offset = launch as u64 * PARAMS_SLOT + word as u64 * 4;
+            self.device.queue().write_buffer(&self.uniforms, offset, bytemuck::bytes_of(&(self.runs as u32)));
         }
         let device = self.device.clone();
         let mut encoder = device
@@ -492,12 +503,19 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<Lower
         Op::Elementwise { op, alpha } => {
             let a = n.inputs[0];
             let b = *n.inputs.get(1).unwrap_or(&a);
-            (kernels::elementwise::launch(op, alpha, shape(a), shape(b), &n.shape, limits)?, vec![a, b])
+            (kernels::elementwise::launch(op, alpha, 0, shape(a), shape(b), &n.shape, limits)?, vec![a, b])
         }
         Op::Expand { factor } => {
             let a = n.inputs[0];
             (
-                kernels::elementwise::launch(ElementwiseOp::Scale, factor, shape(a), shape(a), &n.shape, limits)?,
+                kernels::elementwise::launch(ElementwiseOp::Scale, factor, 0, shape(a), shape(a), &n.shape, limits)?,
+                vec![a, a],
+            )
+        }
+        Op::Dropout { p, seed } => {
+            let a = n.inputs[0];
+            (
+                kernels::elementwise::launch(ElementwiseOp::Dropout, p, seed, shape(a), shape(a), &n.shape, limits)?,
                 vec![a, a],
             )
         }

@@ -60,6 +60,15 @@ pub enum Op {
     },
     /// The same elements under another shape; no kernel, the buffer is shared.
     Reshape,
+    /// Zeroes each element with probability `p` and scales the rest by 1 / (1 − p); the mask is
+    /// a function of (seed, run number, index), so a gradient through the same op (same seed)
+    /// in the same run reuses it.
+    Dropout {
+        /// Drop probability.
+        p: f32,
+        /// Seed of the mask.
+        seed: u32,
+    },
     /// A loss of inputs [pred, target], reduced to its mean: one value.
     Loss(LossKind),
     /// d loss / d pred for inputs [grad, pred, target].
@@ -271,6 +280,20 @@ impl Graph {
     /// x + s.
     pub fn add_scalar(&mut self, x: NodeId, s: f32) -> Result<NodeId> {
         self.unary(ElementwiseOp::AddScalar, s, x)
+    }
+
+    /// Dropout with drop probability `p` in [0, 1), its mask drawn from `seed` and the plan's
+    /// run number. Build it into training graphs only: evaluation is the identity.
+    pub fn dropout(&mut self, x: NodeId, p: f32, seed: u32) -> Result<NodeId> {
+        self.check("dropout", x)?;
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::InvalidArgument {
+                op: "dropout",
+                message: format!("drop probability {p} is not in [0, 1)"),
+            });
+        }
+        let shape = self.shape(x).clone();
+        Ok(self.push(Op::Dropout { p, seed }, vec![x], shape, None))
     }
 
     /// 1 / √x.

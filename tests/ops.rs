@@ -92,3 +92,30 @@ fn conv2d_forward_and_both_gradients() {
 fn max_and_average_pooling() {
     check_ops(&["max_pool2d", "avg_pool2d"]);
 }
+
+#[test]
+fn dropout_masks_match_the_reference_and_backward_reuses_them() {
+    check_ops(&["dropout"]);
+}
+
+#[test]
+fn dropout_drops_the_right_fraction_and_changes_mask_every_run() {
+    use shadergrad::{Graph, Plan};
+    let device = Device::new().expect("an adapter");
+    let mut g = Graph::new();
+    let x = g.input("x", &[100_000]).unwrap();
+    let y = g.dropout(x, 0.3, 42).unwrap();
+    let mut plan = Plan::compile(&device, &g, &[y]).unwrap();
+    plan.write(x, &vec![1.0; 100_000]).unwrap();
+    let first = plan.run_and_read(&[y]).unwrap().remove(0);
+    let second = plan.run_and_read(&[y]).unwrap().remove(0);
+    let dropped = first.iter().filter(|&&v| v == 0.0).count() as f64 / 1e5;
+    assert!((dropped - 0.3).abs() < 0.01, "dropped fraction {dropped}");
+    assert!(first.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6), "kept values are scaled by 1/(1-p)");
+    let changed = first.iter().zip(&second).filter(|(a, b)| a != b).count();
+    assert!(changed > 30_000, "the mask must change between runs ({changed} elements changed)");
+    // A fresh plan with the same seed repeats the same masks: runs are reproducible.
+    let mut again = Plan::compile(&device, &g, &[y]).unwrap();
+    again.write(x, &vec![1.0; 100_000]).unwrap();
+    assert_eq!(again.run_and_read(&[y]).unwrap().remove(0), first);
+}

@@ -135,6 +135,21 @@ fn unary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+fn dropout_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    for (p, dims) in [(0.3f32, &[257, 7][..]), (0.5, &[2, 3, 33, 7]), (0.1, &[1])] {
+        let seed = rng.next_u64() as u32;
+        cases.push(Case {
+            op: "dropout".into(),
+            inputs: vec![random(rng, dims)],
+            wrt: vec![0],
+            build: Box::new(move |g, x| g.dropout(x[0], p, seed)),
+            // A check plan runs once: run number 0.
+            forward: Box::new(move |x| ew::dropout(&x[0], p, seed, 0)),
+            backward: Box::new(move |_, g| vec![ew::dropout(g, p, seed, 0)]),
+        });
+    }
+}
+
 fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     // (dims, axes) — long reductions take the workgroup-per-output kernel, short ones the serial.
     let long = rng.range(200, 400);
@@ -328,6 +343,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     matmul_cases(&mut rng, &mut cases);
     binary_cases(&mut rng, &mut cases);
     unary_cases(&mut rng, &mut cases);
+    dropout_cases(&mut rng, &mut cases);
     reduce_cases(&mut rng, &mut cases);
     max_cases(&mut rng, &mut cases);
     conv2d_cases(&mut rng, &mut cases);

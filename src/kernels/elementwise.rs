@@ -43,6 +43,8 @@ pub enum ElementwiseOp {
     Rsqrt = 16,
     /// alpha · a · b³: the gradient a through rsqrt (alpha = −½), whose output was b
     RsqrtBackward = 17,
+    /// a / (1 − alpha) where the element is kept, else 0 (drop probability alpha)
+    Dropout = 18,
 }
 
 impl ElementwiseOp {
@@ -67,6 +69,7 @@ impl ElementwiseOp {
             ElementwiseOp::AddScalar => "add_scalar",
             ElementwiseOp::Rsqrt => "rsqrt",
             ElementwiseOp::RsqrtBackward => "rsqrt_backward",
+            ElementwiseOp::Dropout => "dropout",
         }
     }
 }
@@ -79,10 +82,31 @@ pub const SELU_SCALE: f64 = 1.0507009873554805;
 /// Workgroup size of the kernel.
 const GROUP: u64 = 256;
 
-/// `out = op(a, b)` with `a` and `b` broadcast to `out`; unary ops pass `a` as `b`.
+/// Index of the run-number word in the parameter block, rewritten before each run of a plan
+/// with dropout.
+pub const STEP_WORD: usize = 15;
+
+/// Dropout's keep decision for element `index` at run `step`, as the shader makes it.
+pub fn dropout_keeps(seed: u32, step: u32, index: u32, drop: f32) -> bool {
+    let h = mix(index ^ mix(seed ^ mix(step)));
+    (h >> 8) as f32 * (1.0 / 16_777_216.0) >= drop
+}
+
+fn mix(v: u32) -> u32 {
+    let mut x = v;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7feb_352d);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846c_a68b);
+    x ^ (x >> 16)
+}
+
+/// `out = op(a, b)` with `a` and `b` broadcast to `out`; unary ops pass `a` as `b`. `seed`
+/// is dropout's (0 for other ops).
 pub fn launch(
     op: ElementwiseOp,
     alpha: f32,
+    seed: u32,
     a: &Shape,
     b: &Shape,
     out: &Shape,
@@ -93,7 +117,7 @@ pub fn launch(
     params.extend(words4(out.padded4()));
     params.extend(words4(a.broadcast_strides4()));
     params.extend(words4(b.broadcast_strides4()));
-    params.extend([n as u32, alpha.to_bits(), 0, 0]);
+    params.extend([n as u32, alpha.to_bits(), seed, 0]);
     Ok(Launch {
         key: KernelKey {
             family: Family::Elementwise,

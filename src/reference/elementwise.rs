@@ -1,7 +1,7 @@
 //! Elementwise ops with NumPy broadcasting.
 
 use super::{coords4, index4, pad4, reduce::sum_to, Array};
-use crate::kernels::elementwise::{ElementwiseOp, SELU_ALPHA, SELU_SCALE};
+use crate::kernels::elementwise::{dropout_keeps, ElementwiseOp, SELU_ALPHA, SELU_SCALE};
 
 /// The broadcast dims of two arrays (assumed compatible).
 pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Vec<usize> {
@@ -14,7 +14,8 @@ pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Vec<usize> {
     pad(a).iter().zip(pad(b)).map(|(&x, y)| x.max(y)).collect()
 }
 
-/// One elementwise op on two values.
+/// One elementwise op on two values (NaN for dropout, whose mask needs the index: use
+/// [`dropout`]).
 pub fn apply(op: ElementwiseOp, alpha: f64, x: f64, y: f64) -> f64 {
     match op {
         ElementwiseOp::Add => x + y,
@@ -35,6 +36,8 @@ pub fn apply(op: ElementwiseOp, alpha: f64, x: f64, y: f64) -> f64 {
         ElementwiseOp::AddScalar => alpha + x,
         ElementwiseOp::Rsqrt => 1.0 / x.sqrt(),
         ElementwiseOp::RsqrtBackward => alpha * x * y * y * y,
+        // Not a function of (x, y) alone: its mask depends on the element's index (`dropout`).
+        ElementwiseOp::Dropout => f64::NAN,
     }
 }
 
@@ -95,9 +98,23 @@ pub fn binary_backward(op: ElementwiseOp, alpha: f64, a: &Array, b: &Array, g: &
             | ElementwiseOp::TanhBackward
             | ElementwiseOp::SeluBackward
             | ElementwiseOp::RsqrtBackward => (apply(op, alpha, 1.0, y), 0.0),
+            ElementwiseOp::Dropout => (f64::NAN, 0.0),
         };
         ga.data[i] = g.data[i] * dx;
         gb.data[i] = g.data[i] * dy;
     }
     (sum_to(&ga, &a.dims, 1.0), sum_to(&gb, &b.dims, 1.0))
+}
+
+/// Dropout of `x` with drop probability `drop` at run `step`; the gradient is the same
+/// function of the output's gradient.
+pub fn dropout(x: &Array, drop: f32, seed: u32, step: u32) -> Array {
+    let scale = 1.0 / (1.0 - drop as f64);
+    let data = x
+        .data
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if dropout_keeps(seed, step, i as u32, drop) { v * scale } else { 0.0 })
+        .collect();
+    Array::new(&x.dims, data)
 }
