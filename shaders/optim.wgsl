@@ -3,6 +3,9 @@
 //   sgd      outputs: param, velocity (velocity unused when momentum = 0)
 //   adam     outputs: param, m, v
 //   adagrad  outputs: param, sum of squares
+//   running_average  a statistic's running estimate, as batch norm keeps it:
+//            param ← (1 − lr) · param + lr · beta1 · grad, with lr the momentum, grad the
+//            batch's statistic and beta1 a correction factor (n / (n − 1) for the variance)
 //
 // Weight decay adds wd · param to the gradient first, as PyTorch's `weight_decay` does.
 
@@ -102,4 +105,17 @@ fn adagrad(
     let sum = s1[i] + g * g;
     s1[i] = sum;
     param[i] = param[i] - p.lr * g / (sqrt(sum) + p.eps);
+}
+
+@compute @workgroup_size(256)
+fn running_average(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = index(wid, groups, lid);
+    if (i >= p.n) {
+        return;
+    }
+    param[i] = (1.0 - p.lr) * param[i] + p.lr * p.beta1 * grad[i];
 }

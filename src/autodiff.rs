@@ -186,8 +186,8 @@ fn input_gradient(
         Op::Pool2d { max, window } => graph.pool2d_backward(max, window, g, x),
         Op::Pool2dBackward { .. } => no_gradient("a pooling's gradient"),
         Op::LossBackward(_) | Op::SoftmaxBackward { .. } => no_gradient("a backward op"),
-        Op::Update(_) => no_gradient("an optimizer update"),
-        Op::Input | Op::Param | Op::Fill(_) | Op::State => no_gradient("a leaf"),
+        Op::Update(_) | Op::RunningAverage { .. } => no_gradient("an in-place update"),
+        Op::Input | Op::Param | Op::Fill(_) | Op::State(_) => no_gradient("a leaf"),
     }
 }
 

@@ -62,7 +62,12 @@ pub struct Plan {
 
 /// Leaves: values that no kernel computes, alive for the whole plan.
 fn is_leaf(op: &Op) -> bool {
-    matches!(op, Op::Input | Op::Param | Op::Fill(_) | Op::State)
+    matches!(op, Op::Input | Op::Param | Op::Fill(_) | Op::State(_))
+}
+
+/// In-place updates: they write their first input, after every other kernel of a run.
+fn is_update(op: &Op) -> bool {
+    matches!(op, Op::Update(_) | Op::RunningAverage { .. })
 }
 
 /// One node lowered to a kernel launch: what it binds to read and to write.
@@ -87,7 +92,7 @@ impl Plan {
         let mut root: Vec<usize> = (0..nodes.len()).collect();
         for (i, n) in nodes.iter().enumerate() {
             match n.op {
-                Op::Reshape | Op::Update(_) => root[i] = root[n.inputs[0].index()],
+                Op::Reshape | Op::Update(_) | Op::RunningAverage { .. } => root[i] = root[n.inputs[0].index()],
                 _ => {}
             }
         }
@@ -254,8 +259,10 @@ impl Plan {
             counters,
         };
         for (i, n) in nodes.iter().enumerate() {
-            if let Op::Fill(value) = n.op {
-                plan.write_slot(i, &vec![value; n.shape.numel()]);
+            if let Op::Fill(value) | Op::State(value) = n.op {
+                if value != 0.0 {
+                    plan.write_slot(i, &vec![value; n.shape.numel()]);
+                }
             }
         }
         for o in outputs {
@@ -288,7 +295,7 @@ impl Plan {
     /// the next run.
     pub fn write(&mut self, node: NodeId, values: &[f32]) -> Result<()> {
         let n = self.node_checked(node)?;
-        if !matches!(n.op, Op::Input | Op::Param | Op::State) {
+        if !matches!(n.op, Op::Input | Op::Param | Op::State(_)) {
             return Err(Error::Graph(format!("write: node {} is not an input, a parameter or a state", node.index())));
         }
         if values.len() != n.shape.numel() {
@@ -464,16 +471,15 @@ impl Plan {
 fn schedule(nodes: &[Node], outputs: &[NodeId]) -> Vec<usize> {
     let mut live = vec![false; nodes.len()];
     let mut stack: Vec<usize> = outputs.iter().map(|o| o.index()).collect();
-    stack.extend((0..nodes.len()).filter(|&i| matches!(nodes[i].op, Op::Update(_))));
+    stack.extend((0..nodes.len()).filter(|&i| is_update(&nodes[i].op)));
     while let Some(i) = stack.pop() {
         if !live[i] {
             live[i] = true;
             stack.extend(nodes[i].inputs.iter().map(|x| x.index()));
         }
     }
-    let is_update = |i: &usize| matches!(nodes[*i].op, Op::Update(_));
-    let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| live[i] && !is_update(&i)).collect();
-    order.extend((0..nodes.len()).filter(|i| live[*i] && is_update(i)));
+    let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| live[i] && !is_update(&nodes[i].op)).collect();
+    order.extend((0..nodes.len()).filter(|&i| live[i] && is_update(&nodes[i].op)));
     order
 }
 
@@ -483,7 +489,7 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<Lower
     let n = &nodes[i];
     let shape = |id: NodeId| &nodes[id.index()].shape;
     let launch = match n.op {
-        Op::Input | Op::Param | Op::Fill(_) | Op::State | Op::Reshape => return Ok(None),
+        Op::Input | Op::Param | Op::Fill(_) | Op::State(_) | Op::Reshape => return Ok(None),
         Op::Matmul { trans_a, trans_b } => {
             let (a, b) = (shape(n.inputs[0]), shape(n.inputs[1]));
             let k = if trans_a { a.dims()[0] } else { a.dims()[1] };
@@ -561,6 +567,10 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<Lower
             writes.extend(&n.inputs[2..]);
             let launch = kernels::optim::launch(&opt, &n.shape, 1, limits)?;
             return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes }));
+        }
+        Op::RunningAverage { momentum, factor } => {
+            let launch = kernels::optim::running_average(&n.shape, momentum, factor, limits)?;
+            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes: vec![n.inputs[0]] }));
         }
     };
     Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)] }))

@@ -29,8 +29,9 @@ pub enum Op {
     Param,
     /// A tensor filled with one value when the plan is compiled.
     Fill(f32),
-    /// Optimizer state (zeros at first) that updates change in place.
-    State,
+    /// State that updates change in place (optimizer moments, running statistics), filled
+    /// with this value when the plan is compiled.
+    State(f32),
     /// op(a) · op(b) of two matrices.
     Matmul {
         /// a is read transposed.
@@ -105,6 +106,14 @@ pub enum Op {
     },
     /// An optimizer step for inputs [param, grad, states…], in place, after everything else.
     Update(Optimizer),
+    /// state ← (1 − momentum) · state + momentum · factor · value for inputs [state, value], in
+    /// place, after everything else.
+    RunningAverage {
+        /// Weight of the new value.
+        momentum: f32,
+        /// Multiplies the value (n / (n − 1) turns a biased variance into an unbiased one).
+        factor: f32,
+    },
 }
 
 /// One node: its op, its inputs and the shape of its value.
@@ -612,6 +621,33 @@ impl Graph {
         Ok(self.push(Op::Pool2dBackward { max, window }, vec![grad, x], shape, None))
     }
 
+    /// A state tensor named `name`, filled with `value` when compiled and changed only by
+    /// in-place updates ([`Graph::running_average`]).
+    pub fn state(&mut self, name: &str, dims: &[usize], value: f32) -> Result<NodeId> {
+        let shape = Shape::new(dims)?;
+        Ok(self.push(Op::State(value), vec![], shape, Some(name.to_string())))
+    }
+
+    /// Updates `state` in place at the end of each run: (1 − momentum) · state + momentum ·
+    /// factor · value.
+    pub fn running_average(&mut self, state: NodeId, value: NodeId, momentum: f32, factor: f32) -> Result<NodeId> {
+        self.check("running_average", state)?;
+        self.check("running_average", value)?;
+        if !matches!(self.node(state).op, Op::State(_)) {
+            return Err(Error::Graph(format!("running_average: node {} is not a state", state.0)));
+        }
+        let (ss, sv) = (self.shape(state).clone(), self.shape(value).clone());
+        if ss != sv {
+            return Err(Error::ShapeMismatch {
+                op: "running_average",
+                lhs: ss,
+                rhs: sv,
+                reason: "a state and its new value must have the same shape".into(),
+            });
+        }
+        Ok(self.push(Op::RunningAverage { momentum, factor }, vec![state, value], ss, None))
+    }
+
     /// Updates parameter `param` in place with `grad` by plain SGD at the end of each run.
     pub fn sgd_update(&mut self, param: NodeId, grad: NodeId, lr: f32) -> Result<NodeId> {
         self.optimizer_update(param, grad, Optimizer::sgd(lr))
@@ -641,7 +677,7 @@ impl Graph {
         let base = self.node(param).name.clone().unwrap_or_else(|| format!("param{}", param.0));
         let mut inputs = vec![param, grad];
         for state in opt.states() {
-            inputs.push(self.push(Op::State, vec![], sp.clone(), Some(format!("{base}.{state}"))));
+            inputs.push(self.push(Op::State(0.0), vec![], sp.clone(), Some(format!("{base}.{state}"))));
         }
         Ok(self.push(Op::Update(opt), inputs, sp, None))
     }

@@ -30,6 +30,7 @@
 
 pub mod autodiff;
 pub mod check;
+pub mod composite;
 pub mod device;
 pub mod error;
 pub mod executor;

@@ -119,3 +119,8 @@ fn dropout_drops_the_right_fraction_and_changes_mask_every_run() {
     again.write(x, &vec![1.0; 100_000]).unwrap();
     assert_eq!(again.run_and_read(&[y]).unwrap().remove(0), first);
 }
+
+#[test]
+fn batch_norm_training_forward_and_backward() {
+    check_ops(&["batch_norm"]);
+}

@@ -7,7 +7,7 @@ use crate::graph::{Graph, NodeId};
 use crate::kernels::conv2d::Window;
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::kernels::loss::LossKind;
-use crate::reference::{conv2d, elementwise as ew, loss, matmul, pool2d, reduce, softmax, Array};
+use crate::reference::{batch_norm, conv2d, elementwise as ew, loss, matmul, pool2d, reduce, softmax, Array};
 use crate::rng::Rng;
 
 type Build = Box<dyn Fn(&mut Graph, &[NodeId]) -> Result<NodeId>>;
@@ -276,6 +276,30 @@ fn pool2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+fn batch_norm_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let eps = 1e-5;
+    let n = rng.range(20, 40);
+    for dims in [&[n, 7][..], &[257, 3], &[3, 5, 7, 9], &[2, 1, 4, 4]] {
+        let c = dims[1];
+        // Gamma away from zero, so the gradient of x carries every term.
+        let gamma = uniform(rng, &[c], 0.5, 1.5);
+        cases.push(Case {
+            op: "batch_norm_train".into(),
+            inputs: vec![random(rng, dims), gamma, random(rng, &[c])],
+            wrt: vec![0, 1, 2],
+            build: Box::new(move |g, x| {
+                let state = g.batch_norm_state("bn", c)?;
+                g.batch_norm_train(x[0], x[1], x[2], state, 0.1, eps as f32)
+            }),
+            forward: Box::new(move |x| batch_norm::batch_norm(&x[0], &x[1], &x[2], eps)),
+            backward: Box::new(move |x, g| {
+                let (dx, dgamma, dbeta) = batch_norm::batch_norm_backward(&x[0], &x[1], eps, g);
+                vec![dx, dgamma, dbeta]
+            }),
+        });
+    }
+}
+
 fn uniform(rng: &mut Rng, dims: &[usize], lo: f64, hi: f64) -> Array {
     let n = dims.iter().product();
     Array::new(dims, (0..n).map(|_| (lo + (hi - lo) * rng.uniform()) as f32 as f64).collect())
@@ -350,5 +374,6 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     pool2d_cases(&mut rng, &mut cases);
     loss_cases(&mut rng, &mut cases);
     softmax_cases(&mut rng, &mut cases);
+    batch_norm_cases(&mut rng, &mut cases);
     cases
 }

@@ -155,3 +155,18 @@ pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> 
         groups: grid(opt.name(), shape, (n as u64).div_ceil(256), limits)?,
     })
 }
+
+/// A running estimate updated in place: `state ← (1 − momentum) · state + momentum · factor ·
+/// value`, as batch norm keeps its running mean and variance.
+pub fn running_average(shape: &Shape, momentum: f32, factor: f32, limits: &wgpu::Limits) -> Result<Launch> {
+    let n = shape.numel();
+    let mut params = vec![0u32; 12];
+    params[0] = n as u32;
+    params[1] = momentum.to_bits();
+    params[2] = factor.to_bits();
+    Ok(Launch {
+        key: KernelKey { family: Family::Optim, entry: "running_average", inputs: 1, outputs: 1, constants: vec![] },
+        params,
+        groups: grid("running_average", shape, (n as u64).div_ceil(256), limits)?,
+    })
+}

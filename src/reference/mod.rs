@@ -1,6 +1,7 @@
 //! CPU reference of every op, forward and backward, in plain f64 loops: slow and obviously
 //! right, the yardstick for the GPU kernels and, through finite differences, for itself.
 
+pub mod batch_norm;
 pub mod conv2d;
 pub mod elementwise;
 pub mod loss;
