@@ -92,3 +92,77 @@ fn main(
     store(base_c, row0 + 2u, col0, acc2);
     store(base_c, row0 + 3u, col0, acc3);
 }
+
+// The variant for hardware GPUs: a 64×64 tile of C per workgroup of 16×16 invocations (4×4
+// each), with 16-deep slices of A and B staged in workgroup memory so each value loaded from
+// global memory serves 64 products. Software adapters run the barriers slowly and use `main`.
+const TILE: u32 = 64u;
+const DEPTH: u32 = 16u;
+var<workgroup> tile_a: array<array<f32, TILE>, DEPTH>;
+var<workgroup> tile_b: array<array<f32, TILE>, DEPTH>;
+
+// A's element (row, kk), 0 outside the matrix.
+fn fetch_a(base: u32, row: u32, kk: u32) -> f32 {
+    if (row >= p.m || kk >= p.k) {
+        return 0.0;
+    }
+    return load_a(base, row, kk);
+}
+
+fn fetch_b(base: u32, kk: u32, col: u32) -> f32 {
+    if (kk >= p.k || col >= p.n) {
+        return 0.0;
+    }
+    return load_b(base, kk, col);
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn main_tiled(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) flat: u32,
+) {
+    let tile = wid.y * groups.x + wid.x;
+    let tiles_n = (p.n + TILE - 1u) / TILE;
+    // Uniform across the workgroup, so the barriers below stay in uniform control flow.
+    if (tile >= tiles_n * ((p.m + TILE - 1u) / TILE)) {
+        return;
+    }
+    let tile_row = (tile / tiles_n) * TILE;
+    let tile_col = (tile % tiles_n) * TILE;
+    let base_a = wid.z * p.batch_stride_a;
+    let base_b = wid.z * p.batch_stride_b;
+    let base_c = wid.z * p.batch_stride_c;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < p.k; k0 = k0 + DEPTH) {
+        // 256 invocations stage 16×64 values of each operand, 4 apiece.
+        for (var e = flat; e < DEPTH * TILE; e = e + 256u) {
+            let kk = e / TILE;
+            let x = e % TILE;
+            tile_a[kk][x] = fetch_a(base_a, tile_row + x, k0 + kk);
+            tile_b[kk][x] = fetch_b(base_b, k0 + kk, tile_col + x);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < DEPTH; kk = kk + 1u) {
+            let bv = vec4<f32>(tile_b[kk][lid.x * 4u], tile_b[kk][lid.x * 4u + 1u], tile_b[kk][lid.x * 4u + 2u], tile_b[kk][lid.x * 4u + 3u]);
+            acc0 = fma(vec4<f32>(tile_a[kk][lid.y * 4u]), bv, acc0);
+            acc1 = fma(vec4<f32>(tile_a[kk][lid.y * 4u + 1u]), bv, acc1);
+            acc2 = fma(vec4<f32>(tile_a[kk][lid.y * 4u + 2u]), bv, acc2);
+            acc3 = fma(vec4<f32>(tile_a[kk][lid.y * 4u + 3u]), bv, acc3);
+        }
+        workgroupBarrier();
+    }
+    let row0 = tile_row + lid.y * 4u;
+    let col0 = tile_col + lid.x * 4u;
+    if (col0 >= p.n) {
+        return;
+    }
+    store(base_c, row0, col0, acc0);
+    store(base_c, row0 + 1u, col0, acc1);
+    store(base_c, row0 + 2u, col0, acc2);
+    store(base_c, row0 + 3u, col0, acc3);
+}

@@ -1,6 +1,7 @@
 //! Choosing an adapter, opening a device, and the per-device caches that kernels share.
 
 use crate::error::{Error, Result};
+use crate::kernels::matmul::MatmulVariant;
 use crate::kernels::{KernelKey, PipelineCache};
 use crate::shape::Shape;
 use std::sync::Arc;
@@ -21,6 +22,9 @@ pub struct DeviceOptions {
     pub cap_workgroups_per_dimension: Option<u32>,
     /// Request at most this storage-binding size in bytes (below the adapter's own).
     pub cap_storage_binding_size: Option<u64>,
+    /// The matmul kernel to use; `None` picks by adapter (register-blocked on software
+    /// adapters, tiled on GPUs).
+    pub matmul: Option<MatmulVariant>,
 }
 
 impl DeviceOptions {
@@ -31,7 +35,15 @@ impl DeviceOptions {
             _ => None,
         };
         let adapter_name = std::env::var("SHADERGRAD_ADAPTER").ok().filter(|s| !s.trim().is_empty());
-        Ok(DeviceOptions { backend, adapter_name, ..DeviceOptions::default() })
+        let matmul = match std::env::var("SHADERGRAD_MATMUL") {
+            Ok(value) if !value.trim().is_empty() => Some(MatmulVariant::parse(&value).ok_or(Error::BadSetting {
+                name: "SHADERGRAD_MATMUL",
+                value,
+                expected: "blocked or tiled",
+            })?),
+            _ => None,
+        };
+        Ok(DeviceOptions { backend, adapter_name, matmul, ..DeviceOptions::default() })
     }
 }
 
@@ -108,6 +120,7 @@ struct DeviceInner {
     queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     pipelines: PipelineCache,
+    matmul: MatmulVariant,
 }
 
 /// An open GPU device with its queue and kernel caches. Cheap to clone (shared).
@@ -159,18 +172,30 @@ impl Device {
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| Error::DeviceRequest { adapter: info.name.clone(), message: e.to_string() })?;
-        Ok(Device::assemble(device, queue, info))
+        Ok(Device::assemble(device, queue, info, options.matmul))
     }
 
     /// Wraps a device an application already has (for example the one it renders with), so
     /// shadergrad's buffers live beside the application's and need no copy between devices.
     pub fn from_wgpu(device: wgpu::Device, queue: wgpu::Queue) -> Device {
         let info = device.adapter_info();
-        Device::assemble(device, queue, info)
+        Device::assemble(device, queue, info, None)
     }
 
-    fn assemble(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Device {
-        Device { inner: Arc::new(DeviceInner { device, queue, info, pipelines: PipelineCache::default() }) }
+    fn assemble(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        matmul: Option<MatmulVariant>,
+    ) -> Device {
+        let software = info.device_type == wgpu::DeviceType::Cpu;
+        let matmul = matmul.unwrap_or(if software { MatmulVariant::RegisterBlocked } else { MatmulVariant::Tiled });
+        Device { inner: Arc::new(DeviceInner { device, queue, info, pipelines: PipelineCache::default(), matmul }) }
+    }
+
+    /// The matmul kernel this device runs.
+    pub fn matmul_variant(&self) -> MatmulVariant {
+        self.inner.matmul
     }
 
     /// The wgpu device, for applications that record their own work beside ours.

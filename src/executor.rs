@@ -178,7 +178,7 @@ impl Plan {
         // Launches and their parameter blocks, packed into one uniform buffer.
         let mut launches: Vec<(NodeId, Lowered)> = Vec::new();
         for &i in &order {
-            if let Some(lowered) = lower(nodes, i, &limits)? {
+            if let Some(lowered) = lower(nodes, i, device, &limits)? {
                 launches.push((NodeId(i), lowered));
             }
         }
@@ -485,13 +485,13 @@ fn schedule(nodes: &[Node], outputs: &[NodeId]) -> Vec<usize> {
 
 /// The kernel launch computing node `i`, with the nodes it reads and writes; `None` for nodes
 /// that need no kernel.
-fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<Lowered>> {
+fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits) -> Result<Option<Lowered>> {
     let n = &nodes[i];
     let shape = |id: NodeId| &nodes[id.index()].shape;
     let launch = match n.op {
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) | Op::Reshape => return Ok(None),
         Op::Matmul { trans_a, trans_b } => {
-            let (a, b) = (shape(n.inputs[0]), shape(n.inputs[1]));
+            let a = shape(n.inputs[0]);
             let k = if trans_a { a.dims()[0] } else { a.dims()[1] };
             let dims = MatmulDims {
                 batch: 1,
@@ -503,8 +503,7 @@ fn lower(nodes: &[Node], i: usize, limits: &wgpu::Limits) -> Result<Option<Lower
                 trans_a,
                 trans_b,
             };
-            let _ = b;
-            (kernels::matmul::launch(dims, &n.shape, limits)?, n.inputs.clone())
+            (kernels::matmul::launch(dims, device.matmul_variant(), &n.shape, limits)?, n.inputs.clone())
         }
         Op::Elementwise { op, alpha } => {
             let a = n.inputs[0];

@@ -58,3 +58,25 @@ fn a_tensor_past_the_storage_binding_limit_is_a_named_error() {
         "{err}"
     );
 }
+
+#[test]
+fn both_matmul_variants_pass_the_matmul_checks() {
+    use shadergrad::kernels::matmul::MatmulVariant;
+    for variant in [MatmulVariant::RegisterBlocked, MatmulVariant::Tiled] {
+        let options = DeviceOptions { matmul: Some(variant), ..DeviceOptions::from_env().unwrap() };
+        let device = Device::with_options(&options).expect("an adapter");
+        assert_eq!(device.matmul_variant(), variant);
+        let reports = run_suite(&device, 5, Some("matmul")).unwrap();
+        assert!(reports.len() >= 16);
+        let failures: Vec<String> = reports.iter().filter(|r| !r.passed()).map(describe_failure).collect();
+        assert!(failures.is_empty(), "{variant:?}:\n{}", failures.join("\n"));
+    }
+}
+
+#[test]
+fn software_adapters_default_to_register_blocking() {
+    let device = Device::new().expect("an adapter");
+    if device.is_software() && std::env::var("SHADERGRAD_MATMUL").is_err() {
+        assert_eq!(device.matmul_variant(), shadergrad::kernels::matmul::MatmulVariant::RegisterBlocked);
+    }
+}

@@ -4,8 +4,41 @@ use super::{grid, Family, KernelKey, Launch};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 
-/// Rows and columns of C that one workgroup computes (8×8 invocations, 4×4 each).
-const TILE: u64 = 32;
+/// Which matmul kernel runs: the same results either way, each faster on its kind of adapter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatmulVariant {
+    /// 4×4 outputs per invocation in registers, no workgroup memory or barriers: best on
+    /// software adapters (lavapipe), where barriers are slow.
+    RegisterBlocked,
+    /// 64×64 tiles with operands staged in workgroup memory: best on hardware GPUs.
+    Tiled,
+}
+
+impl MatmulVariant {
+    /// Parses `blocked` or `tiled` (as `SHADERGRAD_MATMUL` takes them).
+    pub fn parse(value: &str) -> Option<MatmulVariant> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "blocked" | "register" | "register-blocked" => Some(MatmulVariant::RegisterBlocked),
+            "tiled" | "shared" => Some(MatmulVariant::Tiled),
+            _ => None,
+        }
+    }
+
+    /// Rows and columns of C one workgroup computes.
+    fn tile(self) -> u64 {
+        match self {
+            MatmulVariant::RegisterBlocked => 32,
+            MatmulVariant::Tiled => 64,
+        }
+    }
+
+    fn entry(self) -> &'static str {
+        match self {
+            MatmulVariant::RegisterBlocked => "main",
+            MatmulVariant::Tiled => "main_tiled",
+        }
+    }
+}
 
 /// Sizes of one (batched) product C[m, n] = op(A)[m, k] · op(B)[k, n].
 #[derive(Clone, Copy, Debug)]
@@ -28,8 +61,8 @@ pub struct MatmulDims {
     pub trans_b: bool,
 }
 
-/// The launch for `dims`; `out` names the shape in limit errors.
-pub fn launch(dims: MatmulDims, out: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+/// The launch for `dims` with `variant`; `out` names the shape in limit errors.
+pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
     let max = limits.max_compute_workgroups_per_dimension as u64;
     if dims.batch as u64 > max {
         return Err(Error::AdapterLimit {
@@ -40,7 +73,8 @@ pub fn launch(dims: MatmulDims, out: &Shape, limits: &wgpu::Limits) -> Result<La
             available: max,
         });
     }
-    let tiles = (dims.n as u64).div_ceil(TILE) * (dims.m as u64).div_ceil(TILE);
+    let tile = variant.tile();
+    let tiles = (dims.n as u64).div_ceil(tile) * (dims.m as u64).div_ceil(tile);
     let [x, y, z] = grid("matmul", out, tiles, limits)?;
     if z > 1 {
         // z carries the batch, so the tiles must fit in x and y.
@@ -56,7 +90,7 @@ pub fn launch(dims: MatmulDims, out: &Shape, limits: &wgpu::Limits) -> Result<La
     Ok(Launch {
         key: KernelKey {
             family: Family::Matmul,
-            entry: "main",
+            entry: variant.entry(),
             inputs: 2,
             outputs: 1,
             constants: vec![("TRANS_A", dims.trans_a as u32), ("TRANS_B", dims.trans_b as u32)],
