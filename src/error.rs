@@ -108,6 +108,24 @@ pub enum Error {
     /// A graph node was used with a graph or plan it does not belong to, or in a role it cannot take.
     #[error("{0}")]
     Graph(String),
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What the system said.
+        message: String,
+    },
+    /// A data file is corrupt, truncated or not in the expected format.
+    #[error("{path}: {message} (at byte {offset})")]
+    Format {
+        /// The file (or the name of embedded data).
+        path: String,
+        /// Byte offset where the problem was found (in the decompressed data for .gz files).
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
     /// Training produced a loss that is NaN or infinite.
     #[error("loss became {value} at step {step}; the learning rate ({lr}) is probably too high, try a lower one")]
     Diverged {

@@ -31,6 +31,7 @@
 pub mod autodiff;
 pub mod check;
 pub mod composite;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod executor;
