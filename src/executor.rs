@@ -81,6 +81,13 @@ impl Plan {
     /// Compiles `graph` so that `outputs` can be read after a run. Every SGD update in the graph
     /// runs at the end of each run, after every node that reads the old parameters.
     pub fn compile(device: &Device, graph: &Graph, outputs: &[NodeId]) -> Result<Plan> {
+        Plan::compile_sharing(device, graph, outputs, None)
+    }
+
+    /// Like [`Plan::compile`], but every parameter and state named as one of `source`'s (with
+    /// the same shape) uses `source`'s buffer: an evaluation plan sees the training plan's
+    /// weights as they are, with no copy.
+    pub fn compile_sharing(device: &Device, graph: &Graph, outputs: &[NodeId], source: Option<&Plan>) -> Result<Plan> {
         let nodes = graph.nodes();
         if let Some(bad) = outputs.iter().find(|o| o.index() >= nodes.len()) {
             return Err(Error::Graph(format!("compile: output node {} is not in this graph", bad.index())));
@@ -126,8 +133,15 @@ impl Plan {
             Ok(slots.len() - 1)
         };
         // Leaves first: they are alive for the whole plan.
+        let mut shared = vec![false; nodes.len()];
         for (i, n) in nodes.iter().enumerate() {
             if root[i] == i && is_leaf(&n.op) {
+                if let Some(buffer) = source.and_then(|p| p.shared_buffer(n)) {
+                    slots.push(Slot { buffer });
+                    slot_of[i] = Some(slots.len() - 1);
+                    shared[i] = true;
+                    continue;
+                }
                 let label = n.name.clone().unwrap_or_else(|| format!("node{i}"));
                 slot_of[i] = Some(alloc(&label, &n.shape, &mut counters, &mut slots)?);
             }
@@ -260,7 +274,8 @@ impl Plan {
         };
         for (i, n) in nodes.iter().enumerate() {
             if let Op::Fill(value) | Op::State(value) = n.op {
-                if value != 0.0 {
+                // wgpu zero-fills new buffers; a shared one keeps the values it has.
+                if value != 0.0 && !shared[i] {
                     plan.write_slot(i, &vec![value; n.shape.numel()]);
                 }
             }
@@ -269,6 +284,21 @@ impl Plan {
             plan.staging_for(o.index())?;
         }
         Ok(plan)
+    }
+
+    /// The buffer of this plan's parameter or state that matches `node` by name, op kind and shape.
+    fn shared_buffer(&self, node: &Node) -> Option<Arc<wgpu::Buffer>> {
+        let name = node.name.as_deref()?;
+        if !matches!(node.op, Op::Param | Op::State(_)) {
+            return None;
+        }
+        let id = self.graph.find(name)?;
+        let mine = self.graph.node(id);
+        let same_kind = std::mem::discriminant(&mine.op) == std::mem::discriminant(&node.op);
+        if !same_kind || mine.shape != node.shape {
+            return None;
+        }
+        self.slot_of[id.index()].map(|s| self.slots[s].buffer.clone())
     }
 
     /// The graph this plan was compiled from.

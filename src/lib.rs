@@ -36,12 +36,15 @@ pub mod device;
 pub mod error;
 pub mod executor;
 pub mod graph;
+pub mod init;
 pub mod kernels;
+pub mod nn;
 pub mod recipes;
 pub mod reference;
 pub mod rng;
 pub mod shape;
 pub mod tensor;
+pub mod train;
 
 pub use device::{Device, DeviceOptions};
 pub use error::{Error, Result};

@@ -1,100 +1,670 @@
-//! The course's labs as ready-made training runs.
+//! The course's labs (../shared/COURSE.md) as named recipes: data, model, init, loss,
+//! optimizer and schedule, with the course's settings as defaults.
 
-use crate::autodiff::gradients;
+use crate::data::{csv, mnist};
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::executor::{Counters, Plan};
-use crate::graph::Graph;
+use crate::init::{Init, Mt19937};
+use crate::kernels::loss::LossKind;
+use crate::kernels::optim::Optimizer;
+use crate::nn::{InitPlan, Layer, Sequential};
+use crate::train::{Data, Settings, Task, Trainer};
 use std::time::Instant;
 
-/// Settings of a full-batch training run.
+/// Where a recipe's examples come from.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    /// Numbers written in the lab itself: x (rows of `width`), y (rows of `target_width`).
+    Inline {
+        /// Inputs, row-major.
+        x: &'static [f32],
+        /// Values per input row.
+        width: usize,
+        /// Targets, row-major.
+        y: &'static [f32],
+        /// Values per target row.
+        target_width: usize,
+    },
+    /// A shipped CSV: every column but the last is a feature, the last is the target.
+    Csv(&'static str),
+    /// MNIST, flattened to 784 values or as [1, 28, 28] images.
+    Mnist {
+        /// Keep the images 2-D (for convolutions).
+        images: bool,
+    },
+}
+
+/// One lab of the course.
 #[derive(Clone, Debug)]
-pub struct RunOptions {
-    /// Update steps (the course's `nb_epochs + 1`).
-    pub steps: usize,
-    /// SGD learning rate.
-    pub lr: f32,
-    /// Read the loss back every this many steps (and at the last step), for the log and the
-    /// divergence check; reading it costs a wait for the GPU.
+pub struct Recipe {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// The course's lab number.
+    pub lab: &'static str,
+    /// One line on what it trains.
+    pub about: &'static str,
+    /// Its examples.
+    pub source: Source,
+    /// Held-out examples, for labs that have them inline (07-1's test set).
+    pub test: Option<Source>,
+    /// The model.
+    pub model: fn() -> Sequential,
+    /// How its weights start.
+    pub init: InitPlan,
+    /// `torch.manual_seed` of the lab.
+    pub seed: u32,
+    /// Random words the lab draws before building its model.
+    pub skip_draws: usize,
+    /// What the output means.
+    pub task: Task,
+    /// The loss.
+    pub loss: LossKind,
+    /// The optimizer and its learning rate.
+    pub optimizer: Optimizer,
+    /// Examples per step (`None`: full batch).
+    pub batch_size: Option<usize>,
+    /// Epochs (for full-batch labs, the course's `nb_epochs + 1` update steps).
+    pub epochs: usize,
+    /// Steps between printed losses, as the course prints them (full-batch labs).
     pub log_every: usize,
+}
+
+const TOY_X: [f32; 3] = [1.0, 2.0, 3.0];
+const SCORES_X: [f32; 15] = [73., 80., 75., 93., 88., 93., 89., 91., 90., 96., 98., 100., 73., 66., 70.];
+const SCORES_Y: [f32; 5] = [152., 185., 180., 196., 142.];
+const LOGISTIC_X: [f32; 12] = [1., 2., 2., 3., 3., 1., 4., 3., 5., 3., 6., 2.];
+const LOGISTIC_Y: [f32; 6] = [0., 0., 0., 1., 1., 1.];
+const SOFTMAX_X: [f32; 32] = [
+    1., 2., 1., 1., 2., 1., 3., 2., 3., 1., 3., 4., 4., 1., 5., 5., 1., 7., 5., 5., 1., 2., 5., 6., 1., 6., 6., 6., 1.,
+    7., 7., 7.,
+];
+const SOFTMAX_Y: [f32; 8] = [2., 2., 2., 1., 1., 1., 0., 0.];
+const TIPS_X: [f32; 24] =
+    [1., 2., 1., 1., 3., 2., 1., 3., 4., 1., 5., 5., 1., 7., 5., 1., 2., 5., 1., 6., 6., 1., 7., 7.];
+const TIPS_TEST_X: [f32; 9] = [2., 1., 1., 3., 1., 2., 3., 3., 4.];
+const TIPS_TEST_Y: [f32; 3] = [2., 2., 2.];
+const XOR_X: [f32; 8] = [0., 0., 0., 1., 1., 0., 1., 1.];
+const XOR_Y: [f32; 4] = [0., 1., 1., 0.];
+
+fn linear(inputs: usize, outputs: usize) -> Layer {
+    Layer::Linear { inputs, outputs, bias: true }
+}
+
+fn mlp(widths: &[usize], activation: Layer, dropout: Option<f32>) -> Sequential {
+    let mut layers = Vec::new();
+    for (k, pair) in widths.windows(2).enumerate() {
+        layers.push(linear(pair[0], pair[1]));
+        if k + 2 < widths.len() {
+            layers.push(activation.clone());
+            if let Some(p) = dropout {
+                layers.push(Layer::Dropout(p));
+            }
+        }
+    }
+    Sequential::new(layers)
+}
+
+fn conv(inputs: usize, outputs: usize) -> Layer {
+    Layer::Conv2d { inputs, outputs, kernel: 3, stride: 1, padding: 1 }
+}
+
+fn pool(padding: usize) -> Layer {
+    Layer::MaxPool2d { kernel: 2, stride: 2, padding }
+}
+
+fn full_batch(
+    name: &'static str,
+    lab: &'static str,
+    about: &'static str,
+    source: Source,
+    model: fn() -> Sequential,
+) -> Recipe {
+    Recipe {
+        name,
+        lab,
+        about,
+        source,
+        test: None,
+        model,
+        init: InitPlan::all(Init::Zeros),
+        seed: 1,
+        skip_draws: 0,
+        task: Task::Regression,
+        loss: LossKind::Mse,
+        optimizer: Optimizer::sgd(0.01),
+        batch_size: None,
+        epochs: 1001,
+        log_every: 100,
+    }
+}
+
+fn mnist_recipe(
+    name: &'static str,
+    lab: &'static str,
+    about: &'static str,
+    model: fn() -> Sequential,
+    init: InitPlan,
+) -> Recipe {
+    Recipe {
+        name,
+        lab,
+        about,
+        source: Source::Mnist { images: false },
+        test: None,
+        model,
+        init,
+        seed: 777,
+        skip_draws: 0,
+        task: Task::Classes,
+        loss: LossKind::CrossEntropy,
+        optimizer: Optimizer::adam(1e-3),
+        batch_size: Some(100),
+        epochs: 15,
+        log_every: 1,
+    }
+}
+
+/// Every recipe, in the course's order.
+pub fn all() -> Vec<Recipe> {
+    let inline = |x, width, y, target_width| Source::Inline { x, width, y, target_width };
+    let toy = inline(&TOY_X, 1, &TOY_X, 1);
+    let scores = inline(&SCORES_X, 3, &SCORES_Y, 1);
+    let xor = inline(&XOR_X, 2, &XOR_Y, 1);
+    let xavier = InitPlan::all(Init::XavierUniform);
+    vec![
+        full_batch("linear-regression", "02", "x·W + b fitted to y = x by MSE and SGD", toy, || {
+            Sequential::new(vec![linear(1, 1)])
+        }),
+        Recipe {
+            epochs: 11,
+            log_every: 1,
+            optimizer: Optimizer::sgd(0.15),
+            ..full_batch("gradient-descent", "03", "x·W without bias, plain gradient descent", toy, || {
+                Sequential::new(vec![Layer::Linear { inputs: 1, outputs: 1, bias: false }])
+            })
+        },
+        Recipe {
+            epochs: 21,
+            log_every: 1,
+            optimizer: Optimizer::sgd(1e-5),
+            ..full_batch("multivariable", "04-1", "three quiz scores predict the final", scores, || {
+                Sequential::new(vec![linear(3, 1)])
+            })
+        },
+        Recipe {
+            epochs: 21,
+            log_every: 1,
+            optimizer: Optimizer::sgd(1e-5),
+            ..full_batch(
+                "test-scores",
+                "04-2",
+                "the same on data-01-test-score.csv",
+                Source::Csv("data-01-test-score.csv"),
+                || Sequential::new(vec![linear(3, 1)]),
+            )
+        },
+        Recipe {
+            task: Task::Binary,
+            loss: LossKind::Bce,
+            optimizer: Optimizer::sgd(1.0),
+            ..full_batch(
+                "logistic-toy",
+                "05",
+                "sigmoid(XW + b) by binary cross-entropy",
+                inline(&LOGISTIC_X, 2, &LOGISTIC_Y, 1),
+                || Sequential::new(vec![linear(2, 1), Layer::Sigmoid]),
+            )
+        },
+        Recipe {
+            task: Task::Binary,
+            loss: LossKind::Bce,
+            optimizer: Optimizer::sgd(1.0),
+            epochs: 101,
+            log_every: 10,
+            ..full_batch(
+                "logistic-diabetes",
+                "05",
+                "logistic regression on data-03-diabetes.csv",
+                Source::Csv("data-03-diabetes.csv"),
+                || Sequential::new(vec![linear(8, 1), Layer::Sigmoid]),
+            )
+        },
+        // 06-1 and 06-2 share one scalar bias that stays 0 (its gradient is zero): no bias.
+        Recipe {
+            task: Task::Classes,
+            loss: LossKind::CrossEntropy,
+            optimizer: Optimizer::sgd(0.1),
+            skip_draws: 18,
+            ..full_batch(
+                "softmax-toy",
+                "06-1",
+                "softmax regression, 4 features to 3 classes",
+                inline(&SOFTMAX_X, 4, &SOFTMAX_Y, 1),
+                || Sequential::new(vec![Layer::Linear { inputs: 4, outputs: 3, bias: false }]),
+            )
+        },
+        Recipe {
+            task: Task::Classes,
+            loss: LossKind::CrossEntropy,
+            optimizer: Optimizer::sgd(0.1),
+            skip_draws: 18,
+            ..full_batch(
+                "softmax-zoo",
+                "06-2",
+                "softmax regression on data-04-zoo.csv (7 classes)",
+                Source::Csv("data-04-zoo.csv"),
+                || Sequential::new(vec![Layer::Linear { inputs: 16, outputs: 7, bias: false }]),
+            )
+        },
+        Recipe {
+            task: Task::Classes,
+            loss: LossKind::CrossEntropy,
+            optimizer: Optimizer::sgd(0.1),
+            init: InitPlan::all(Init::TorchDefault),
+            epochs: 20,
+            log_every: 1,
+            test: Some(inline(&TIPS_TEST_X, 3, &TIPS_TEST_Y, 1)),
+            ..full_batch(
+                "tips",
+                "07-1",
+                "train/test split; try --lr 1e5 (diverges) and 1e-10 (stuck)",
+                inline(&TIPS_X, 3, &SOFTMAX_Y, 1),
+                || Sequential::new(vec![linear(3, 3)]),
+            )
+        },
+        Recipe {
+            task: Task::Binary,
+            loss: LossKind::Bce,
+            optimizer: Optimizer::sgd(1.0),
+            init: InitPlan::all(Init::TorchDefault),
+            seed: 777,
+            epochs: 10001,
+            log_every: 1000,
+            ..full_batch("xor-perceptron", "08-1", "one sigmoid unit cannot learn XOR", xor, || {
+                Sequential::new(vec![linear(2, 1), Layer::Sigmoid])
+            })
+        },
+        Recipe {
+            task: Task::Binary,
+            loss: LossKind::Bce,
+            optimizer: Optimizer::sgd(1.0),
+            init: InitPlan::all(Init::TorchDefault),
+            seed: 777,
+            epochs: 10001,
+            log_every: 1000,
+            ..full_batch("xor-mlp", "08-2", "a hidden layer of 2 sigmoids learns XOR", xor, || {
+                Sequential::new(vec![linear(2, 2), Layer::Sigmoid, linear(2, 1), Layer::Sigmoid])
+            })
+        },
+        Recipe {
+            task: Task::Binary,
+            loss: LossKind::Bce,
+            optimizer: Optimizer::sgd(1.0),
+            init: InitPlan::all(Init::TorchDefault),
+            seed: 777,
+            epochs: 10001,
+            log_every: 1000,
+            ..full_batch("xor-deep", "08-3", "2-10-10-10-1 sigmoids learn XOR", xor, || {
+                let mut m = mlp(&[2, 10, 10, 10, 1], Layer::Sigmoid, None);
+                m.layers.push(Layer::Sigmoid);
+                m
+            })
+        },
+        Recipe {
+            optimizer: Optimizer::sgd(0.1),
+            ..mnist_recipe(
+                "mnist-softmax",
+                "07-2",
+                "softmax regression on MNIST",
+                || Sequential::new(vec![linear(784, 10)]),
+                InitPlan::all(Init::TorchDefault),
+            )
+        },
+        mnist_recipe(
+            "mnist-softmax-adam",
+            "09-1",
+            "the same with N(0,1) weights and Adam",
+            || Sequential::new(vec![linear(784, 10)]),
+            InitPlan::all(Init::Normal(1.0)),
+        ),
+        mnist_recipe(
+            "mnist-mlp",
+            "09-2",
+            "784-256-256-10 ReLU, N(0,1) weights, Adam",
+            || mlp(&[784, 256, 256, 10], Layer::Relu, None),
+            InitPlan::all(Init::Normal(1.0)),
+        ),
+        mnist_recipe(
+            "mnist-xavier",
+            "09-3",
+            "784-256-256-10 ReLU, Xavier init",
+            || mlp(&[784, 256, 256, 10], Layer::Relu, None),
+            xavier,
+        ),
+        mnist_recipe(
+            "mnist-deep",
+            "09-4",
+            "784-512×4-10 ReLU, Xavier init",
+            || mlp(&[784, 512, 512, 512, 512, 10], Layer::Relu, None),
+            xavier,
+        ),
+        mnist_recipe(
+            "mnist-dropout",
+            "09-5",
+            "09-4 with Dropout(0.3) after each hidden ReLU",
+            || mlp(&[784, 512, 512, 512, 512, 10], Layer::Relu, Some(0.3)),
+            xavier,
+        ),
+        Recipe {
+            optimizer: Optimizer::adam(1e-2),
+            batch_size: Some(32),
+            epochs: 10,
+            seed: 1,
+            ..mnist_recipe(
+                "mnist-batchnorm",
+                "09-6",
+                "784-32-32-10 with batch norm, Adam 1e-2, batch 32",
+                || {
+                    Sequential::new(vec![
+                        linear(784, 32),
+                        Layer::BatchNorm { channels: 32 },
+                        Layer::Relu,
+                        linear(32, 32),
+                        Layer::BatchNorm { channels: 32 },
+                        Layer::Relu,
+                        linear(32, 10),
+                    ])
+                },
+                InitPlan::all(Init::TorchDefault),
+            )
+        },
+        mnist_recipe(
+            "mnist-selu",
+            "09-7",
+            "784-512×4-10 SELU, Xavier init",
+            || mlp(&[784, 512, 512, 512, 512, 10], Layer::Selu, None),
+            xavier,
+        ),
+        Recipe {
+            source: Source::Mnist { images: true },
+            ..mnist_recipe(
+                "mnist-cnn",
+                "10-1",
+                "two conv/ReLU/max-pool blocks and a linear layer",
+                || {
+                    Sequential::new(vec![
+                        conv(1, 32),
+                        Layer::Relu,
+                        pool(0),
+                        conv(32, 64),
+                        Layer::Relu,
+                        pool(0),
+                        Layer::Flatten,
+                        linear(3136, 10),
+                    ])
+                },
+                InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault },
+            )
+        },
+        Recipe {
+            source: Source::Mnist { images: true },
+            ..mnist_recipe(
+                "mnist-deep-cnn",
+                "10-2",
+                "three conv blocks, 2048-625-10 with dropout 0.5",
+                || {
+                    Sequential::new(vec![
+                        conv(1, 32),
+                        Layer::Relu,
+                        pool(0),
+                        conv(32, 64),
+                        Layer::Relu,
+                        pool(0),
+                        conv(64, 128),
+                        Layer::Relu,
+                        pool(1),
+                        Layer::Flatten,
+                        linear(2048, 625),
+                        Layer::Relu,
+                        Layer::Dropout(0.5),
+                        linear(625, 10),
+                    ])
+                },
+                InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault },
+            )
+        },
+    ]
+}
+
+/// The recipe called `name`, or an error listing the known ones.
+pub fn find(name: &str) -> Result<Recipe> {
+    let recipes = all();
+    let known: Vec<&str> = recipes.iter().map(|r| r.name).collect();
+    recipes.iter().find(|r| r.name == name).cloned().ok_or_else(|| Error::InvalidArgument {
+        op: "train",
+        message: format!("unknown recipe '{name}'; known recipes: {}", known.join(", ")),
+    })
+}
+
+/// Changes to a recipe's defaults, from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// Epochs (full-batch labs: update steps).
+    pub epochs: Option<usize>,
+    /// Learning rate.
+    pub lr: Option<f32>,
+    /// Examples per step.
+    pub batch_size: Option<usize>,
+    /// `torch.manual_seed` (also seeds shuffles and dropout).
+    pub seed: Option<u32>,
+    /// Weight init for every layer.
+    pub init: Option<Init>,
+    /// A directory with the full MNIST files.
+    pub data: Option<std::path::PathBuf>,
+    /// Steps between printed losses (full-batch labs).
+    pub log_every: Option<usize>,
+}
+
+impl Recipe {
+    /// The recipe with `o` applied.
+    pub fn with(mut self, o: &Overrides) -> Recipe {
+        if let Some(e) = o.epochs {
+            self.epochs = e;
+        }
+        if let Some(lr) = o.lr {
+            self.optimizer = self.optimizer.with_lr(lr);
+        }
+        if let Some(b) = o.batch_size {
+            self.batch_size = Some(b);
+        }
+        if let Some(s) = o.seed {
+            self.seed = s;
+        }
+        if let Some(i) = o.init {
+            self.init = InitPlan::all(i);
+        }
+        if let Some(l) = o.log_every {
+            self.log_every = l.max(1);
+        }
+        self
+    }
+}
+
+/// Loads a source's examples: (train, test).
+pub fn load(source: Source, data_dir: Option<&std::path::Path>) -> Result<(Data, Option<Data>)> {
+    Ok(match source {
+        Source::Inline { x, width, y, target_width } => {
+            (Data { x: x.to_vec(), example: vec![width], y: y.to_vec(), target_width }, None)
+        }
+        Source::Csv(name) => {
+            let table = csv::shipped(name)
+                .ok_or_else(|| Error::Io { path: name.into(), message: "not a shipped file".into() })??;
+            let features = table.cols - 1;
+            (
+                Data {
+                    x: table.columns(0..features),
+                    example: vec![features],
+                    y: table.columns(features..table.cols),
+                    target_width: 1,
+                },
+                None,
+            )
+        }
+        Source::Mnist { images } => {
+            let m = match data_dir {
+                Some(dir) => mnist::load_dir(dir)?,
+                None => mnist::load_shipped()?,
+            };
+            let example = if images { vec![1, m.train.rows, m.train.cols] } else { vec![m.train.pixels()] };
+            let split = |s: mnist::Split| Data {
+                x: s.images,
+                example: example.clone(),
+                y: s.labels.iter().map(|&l| l as f32).collect(),
+                target_width: 1,
+            };
+            (split(m.train), Some(split(m.test)))
+        }
+    })
+}
+
+/// A progress report during training.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    /// A full-batch step whose loss was read (the course prints these).
+    Step {
+        /// The step, from 0.
+        step: usize,
+        /// The loss before that step's update.
+        loss: f32,
+        /// The parameters after the update, for models with at most 64 values.
+        params: Option<Vec<(String, Vec<f32>)>>,
+    },
+    /// The end of a mini-batch epoch.
+    Epoch {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// Mean loss of its batches.
+        loss: f32,
+        /// Test accuracy after it, where there is a test set.
+        test_accuracy: Option<f32>,
+        /// Examples per second during the epoch.
+        samples_per_second: f64,
+    },
 }
 
 /// What a finished run reports.
 #[derive(Clone, Debug)]
-pub struct RunSummary {
+pub struct Summary {
+    /// The recipe as run.
+    pub recipe: String,
     /// Update steps taken.
     pub steps: usize,
-    /// The loss read at each logged step: (step, loss before that step's update).
-    pub losses: Vec<(usize, f32)>,
-    /// Each parameter by name with its final values.
-    pub params: Vec<(String, Vec<f32>)>,
-    /// Wall time of the training loop.
+    /// Epochs run.
+    pub epochs: usize,
+    /// The last loss read.
+    pub final_loss: f32,
+    /// Accuracy on the training data (classification and binary tasks).
+    pub train_accuracy: Option<f32>,
+    /// Accuracy on the test data, where there is some.
+    pub test_accuracy: Option<f32>,
+    /// Wall time of training.
     pub seconds: f64,
-    /// The plan's counters at the end.
-    pub counters: Counters,
-    /// Allocations the plan had made after its first run (should equal `counters.allocations`).
-    pub allocations_after_first_run: u64,
+    /// Training examples per second.
+    pub samples_per_second: f64,
+    /// Every parameter, for models with at most 64 values.
+    pub params: Option<Vec<(String, Vec<f32>)>>,
+    /// Submits, dispatches and allocations of the training plan.
+    pub counters: crate::executor::Counters,
 }
 
-/// The recipes this build knows, with one line each.
-pub const RECIPES: &[(&str, &str)] = &[("linear-regression", "lab 02: x·W + b fitted to y = x by MSE and SGD")];
+/// A full-batch loss this many times its first value counts as diverged.
+const EXPLODED: f32 = 1000.0;
 
-/// Lab 02: `x = y = [[1], [2], [3]]`, `hypothesis = x·W + b` with W = b = 0, MSE, SGD.
-pub fn linear_regression(device: &Device, options: &RunOptions, mut log: impl FnMut(usize, f32)) -> Result<RunSummary> {
-    let mut g = Graph::new();
-    let x = g.input("x", &[3, 1])?;
-    let y = g.input("y", &[3, 1])?;
-    let w = g.param("W", &[1, 1])?;
-    let b = g.param("b", &[1])?;
-    let xw = g.matmul(x, w)?;
-    let hypothesis = g.add(xw, b)?;
-    let cost = g.mse(hypothesis, y)?;
-    let grads = gradients(&mut g, cost, None, &[w, b])?;
-    g.sgd_update(w, grads[0], options.lr)?;
-    g.sgd_update(b, grads[1], options.lr)?;
-    let mut plan = Plan::compile(device, &g, &[cost, w, b])?;
-    plan.write(x, &[1.0, 2.0, 3.0])?;
-    plan.write(y, &[1.0, 2.0, 3.0])?;
-    let mut summary = train_full_batch(&mut plan, cost, options, &mut log)?;
-    summary.params = vec![("W".to_string(), plan.read(w)?), ("b".to_string(), plan.read(b)?)];
-    summary.counters = plan.counters();
-    Ok(summary)
-}
+/// Most parameter values for which a run reports every one.
+pub const SMALL_MODEL: usize = 64;
 
-/// Runs `options.steps` steps of a compiled full-batch plan (parameters are left for the
-/// caller to read into the summary), reading `loss` every
-/// `log_every` steps and at the last; stops with [`Error::Diverged`] on a non-finite loss.
-fn train_full_batch(
-    plan: &mut Plan,
-    loss: crate::graph::NodeId,
-    options: &RunOptions,
-    log: &mut impl FnMut(usize, f32),
-) -> Result<RunSummary> {
+/// Trains `recipe` on `device`, reporting progress to `progress`.
+pub fn run(
+    device: &Device,
+    recipe: &Recipe,
+    data_dir: Option<&std::path::Path>,
+    mut progress: impl FnMut(&Progress),
+) -> Result<Summary> {
+    let (train, test) = load(recipe.source, data_dir)?;
+    let test = match recipe.test {
+        Some(source) => Some(load(source, None)?.0),
+        None => test,
+    };
+    let model = (recipe.model)();
+    let mut rng = Mt19937::new(recipe.seed);
+    rng.skip(recipe.skip_draws);
+    let initial = model.initial_values(recipe.init, &mut rng);
+    let small = initial.iter().map(|(_, v)| v.len()).sum::<usize>() <= SMALL_MODEL;
+    let batch = recipe.batch_size.unwrap_or(train.len()).min(train.len());
+    let full_batch = recipe.batch_size.is_none();
+    let settings = Settings {
+        loss: recipe.loss,
+        optimizer: recipe.optimizer,
+        batch_size: Some(batch),
+        shuffle: !full_batch,
+        drop_last: true,
+        data_seed: recipe.seed as u64,
+        dropout_seed: recipe.seed,
+    };
+    let mut trainer = Trainer::new(device, model, settings, batch, &train.example, train.target_width, &initial)?;
     let start = Instant::now();
-    let mut losses = Vec::new();
-    let mut allocations_after_first_run = 0;
-    let every = options.log_every.max(1);
-    for step in 0..options.steps {
-        if step % every == 0 || step + 1 == options.steps {
-            let value = plan.run_and_read(&[loss])?[0][0];
-            if !value.is_finite() {
-                return Err(Error::Diverged { step, value, lr: options.lr });
+    let mut steps = 0;
+    let mut final_loss = f32::NAN;
+    if full_batch {
+        let (x, y) = train.gather(&(0..train.len()).collect::<Vec<_>>());
+        let mut first_loss = None;
+        for step in 0..recipe.epochs {
+            let logged = step % recipe.log_every == 0 || step + 1 == recipe.epochs;
+            if let Some(loss) = trainer.step(&x, &y, logged)? {
+                let first = *first_loss.get_or_insert(loss);
+                // A loss a thousand times its first value has left the basin for good (the
+                // course's lr 1e5 run): stop and say so rather than print nonsense.
+                if !loss.is_finite() || (step > 0 && loss > EXPLODED * first.max(1e-3)) {
+                    return Err(Error::Diverged { step, value: loss, lr: recipe.optimizer.lr() });
+                }
+                final_loss = loss;
+                let params = if small { Some(trainer.parameters()?) } else { None };
+                progress(&Progress::Step { step, loss, params });
             }
-            log(step, value);
-            losses.push((step, value));
-        } else {
-            plan.run()?;
+            steps += 1;
         }
-        if step == 0 {
-            allocations_after_first_run = plan.counters().allocations;
+    } else {
+        let mut batches = trainer.batches(&train);
+        for epoch in 1..=recipe.epochs {
+            let epoch_start = Instant::now();
+            let (loss, n) = trainer.epoch(&train, &mut batches, steps)?;
+            steps += n;
+            final_loss = loss;
+            let samples_per_second = (n * batch) as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
+            let test_accuracy = match &test {
+                Some(t) => trainer.evaluate(t, recipe.task)?.accuracy,
+                None => None,
+            };
+            progress(&Progress::Epoch { epoch, loss, test_accuracy, samples_per_second });
         }
     }
-    Ok(RunSummary {
-        steps: options.steps,
-        losses,
-        params: Vec::new(),
-        seconds: start.elapsed().as_secs_f64(),
-        counters: plan.counters(),
-        allocations_after_first_run,
+    let seconds = start.elapsed().as_secs_f64();
+    let counters = trainer.plan().counters();
+    let train_accuracy = trainer.evaluate(&train, recipe.task)?.accuracy;
+    let test_accuracy = match &test {
+        Some(t) => trainer.evaluate(t, recipe.task)?.accuracy,
+        None => None,
+    };
+    Ok(Summary {
+        recipe: recipe.name.to_string(),
+        steps,
+        epochs: if full_batch { steps } else { recipe.epochs },
+        final_loss,
+        train_accuracy,
+        test_accuracy,
+        seconds,
+        samples_per_second: (steps * batch) as f64 / seconds.max(1e-9),
+        params: if small { Some(trainer.parameters()?) } else { None },
+        counters,
     })
 }

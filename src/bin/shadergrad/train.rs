@@ -1,59 +1,105 @@
 //! `shadergrad train RECIPE`
 
 use clap::Args;
-use shadergrad::recipes::{self, RunOptions, RECIPES};
+use shadergrad::init::Init;
+use shadergrad::recipes::{self, Overrides, Progress};
 use shadergrad::{Device, DeviceOptions, Error, Result};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// The recipe (see ../shared/COURSE.md); `list` prints them.
+    /// The recipe (a lab of the course); `list` prints them all.
     recipe: String,
-    /// Update steps (default: the course's).
-    #[arg(long)]
-    steps: Option<usize>,
-    /// Learning rate (default: the course's).
+    /// Epochs; for full-batch labs, update steps (the course's nb_epochs + 1).
+    #[arg(long, alias = "steps")]
+    epochs: Option<usize>,
+    /// Learning rate.
     #[arg(long)]
     lr: Option<f32>,
-    /// Print the loss every N steps.
-    #[arg(long, default_value_t = 100)]
-    log_every: usize,
+    /// Examples per step.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// The lab's torch.manual_seed (also seeds shuffling and dropout).
+    #[arg(long)]
+    seed: Option<u32>,
+    /// Weight init for every layer: zeros, torch, normal, uniform, xavier, xavier-normal, he, he-normal.
+    #[arg(long)]
+    init: Option<String>,
+    /// A directory holding the full MNIST files (plain or .gz) instead of the shipped subset.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Print the loss every N steps (full-batch labs).
+    #[arg(long)]
+    log_every: Option<usize>,
+}
+
+fn format_params(params: &[(String, Vec<f32>)]) -> String {
+    params
+        .iter()
+        .map(|(n, v)| {
+            let values: Vec<String> = v.iter().map(|x| format!("{x:.3}")).collect();
+            format!("{n}: [{}]", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
     if args.recipe == "list" {
-        for (name, about) in RECIPES {
-            println!("{name:20} {about}");
+        for r in recipes::all() {
+            println!("{:20} lab {:5} {}", r.name, r.lab, r.about);
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if !RECIPES.iter().any(|(name, _)| *name == args.recipe) {
-        let known: Vec<&str> = RECIPES.iter().map(|(n, _)| *n).collect();
-        return Err(Error::InvalidArgument {
-            op: "train",
-            message: format!("unknown recipe '{}'; known recipes: {}", args.recipe, known.join(", ")),
-        });
-    }
+    let init = match &args.init {
+        Some(name) => Some(Init::parse(name).ok_or_else(|| Error::BadSetting {
+            name: "--init",
+            value: name.clone(),
+            expected: Init::NAMES,
+        })?),
+        None => None,
+    };
+    let overrides = Overrides {
+        epochs: args.epochs,
+        lr: args.lr,
+        batch_size: args.batch_size,
+        seed: args.seed,
+        init,
+        data: args.data.clone(),
+        log_every: args.log_every,
+    };
+    let recipe = recipes::find(&args.recipe)?.with(&overrides);
     let device = Device::with_options(options)?;
     eprintln!("adapter: {}", device.describe());
-    let run = RunOptions { steps: args.steps.unwrap_or(1001), lr: args.lr.unwrap_or(0.01), log_every: args.log_every };
-    let summary = recipes::linear_regression(&device, &run, |step, loss| {
-        println!("step {step:5}  cost {loss:.6}");
+    let summary = recipes::run(&device, &recipe, overrides.data.as_deref(), |p| match p {
+        Progress::Step { step, loss, params } => {
+            let params = params.as_deref().map(format_params).unwrap_or_default();
+            println!("step {step:5}  cost {loss:.6}  {params}");
+        }
+        Progress::Epoch { epoch, loss, test_accuracy, samples_per_second } => {
+            let accuracy = test_accuracy.map(|a| format!("  test accuracy {:.4}", a)).unwrap_or_default();
+            println!("epoch {epoch:3}  cost {loss:.6}{accuracy}  ({samples_per_second:.0} samples/s)");
+        }
     })?;
-    let value = |name: &str| summary.params.iter().find(|(n, _)| n == name).map(|(_, v)| v[0]).unwrap_or(f32::NAN);
-    println!("W: {:.3}, b: {:.3}", value("W"), value("b"));
-    let json = serde_json::json!({
-        "recipe": args.recipe,
+    let mut json = serde_json::json!({
+        "recipe": summary.recipe,
         "adapter": device.info().name,
         "backend": format!("{:?}", device.info().backend),
         "steps": summary.steps,
-        "final_loss": summary.losses.last().map(|l| l.1),
+        "epochs": summary.epochs,
+        "final_loss": summary.final_loss,
+        "train_accuracy": summary.train_accuracy,
+        "test_accuracy": summary.test_accuracy,
         "seconds": summary.seconds,
-        "steps_per_second": summary.steps as f64 / summary.seconds.max(1e-9),
+        "samples_per_second": summary.samples_per_second,
         "submits": summary.counters.submits,
-        "allocations": summary.counters.allocations,
-        "params": summary.params.iter().map(|(n, v)| (n.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+        "gpu_allocations": summary.counters.allocations,
     });
+    if let Some(params) = &summary.params {
+        json["params"] =
+            params.iter().map(|(n, v)| (n.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>().into();
+    }
     println!("{json}");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,314 @@
+//! Training and evaluation of a [`Sequential`] model: a training plan (forward, loss,
+//! backward, optimizer: one submit per step) and evaluation plans that share its weights.
+
+use crate::autodiff::gradients;
+use crate::data::batches::Batches;
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::executor::Plan;
+use crate::graph::{Graph, NodeId};
+use crate::kernels::loss::LossKind;
+use crate::kernels::optim::Optimizer;
+use crate::nn::{Mode, Sequential};
+
+/// Examples and their targets, in host memory.
+#[derive(Clone, Debug, Default)]
+pub struct Data {
+    /// Inputs, example after example.
+    pub x: Vec<f32>,
+    /// The dims of one example (e.g. [784] or [1, 28, 28]).
+    pub example: Vec<usize>,
+    /// Targets: one class index per example (as f32) for classification, or `target_width`
+    /// values per example.
+    pub y: Vec<f32>,
+    /// Values per target (1 for class indices).
+    pub target_width: usize,
+}
+
+impl Data {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.y.len() / self.target_width.max(1)
+    }
+
+    /// True when there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn example_size(&self) -> usize {
+        self.example.iter().product()
+    }
+
+    /// The inputs and targets of the examples `indices`, in that order.
+    pub fn gather(&self, indices: &[usize]) -> (Vec<f32>, Vec<f32>) {
+        let (e, t) = (self.example_size(), self.target_width);
+        let mut x = Vec::with_capacity(indices.len() * e);
+        let mut y = Vec::with_capacity(indices.len() * t);
+        for &i in indices {
+            x.extend_from_slice(&self.x[i * e..(i + 1) * e]);
+            y.extend_from_slice(&self.y[i * t..(i + 1) * t]);
+        }
+        (x, y)
+    }
+}
+
+/// What the model's output means, which decides accuracy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Real-valued targets: no accuracy.
+    Regression,
+    /// One probability per example: correct when (p ≥ 0.5) equals the 0/1 target.
+    Binary,
+    /// One score per class: correct when the highest is the labelled class.
+    Classes,
+}
+
+/// How a model trains.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The loss on the model's output.
+    pub loss: LossKind,
+    /// The optimizer, applied to every parameter.
+    pub optimizer: Optimizer,
+    /// Examples per step (`None`: the whole data set, one step per epoch).
+    pub batch_size: Option<usize>,
+    /// Shuffle the examples every epoch.
+    pub shuffle: bool,
+    /// Skip a final short batch.
+    pub drop_last: bool,
+    /// Seed of the shuffles.
+    pub data_seed: u64,
+    /// Seed of dropout masks.
+    pub dropout_seed: u32,
+}
+
+/// A compiled evaluation plan for one batch size.
+struct EvalPlan {
+    batch: usize,
+    plan: Plan,
+    x: NodeId,
+    y: NodeId,
+    out: NodeId,
+    loss: NodeId,
+}
+
+/// A model with its training plan.
+pub struct Trainer {
+    device: Device,
+    model: Sequential,
+    settings: Settings,
+    train: Plan,
+    x: NodeId,
+    y: NodeId,
+    loss: NodeId,
+    batch: usize,
+    example: Vec<usize>,
+    target_width: usize,
+    params: Vec<NodeId>,
+    evals: Vec<EvalPlan>,
+}
+
+/// The outcome of an evaluation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss over the examples.
+    pub loss: f32,
+    /// Fraction classified correctly (`None` for regression).
+    pub accuracy: Option<f32>,
+}
+
+fn input_dims(batch: usize, example: &[usize]) -> Vec<usize> {
+    let mut dims = vec![batch];
+    dims.extend_from_slice(example);
+    dims
+}
+
+fn target_dims(loss: LossKind, batch: usize, width: usize) -> Vec<usize> {
+    if loss.takes_labels() {
+        vec![batch]
+    } else {
+        vec![batch, width]
+    }
+}
+
+fn apply_loss(g: &mut Graph, loss: LossKind, out: NodeId, y: NodeId) -> Result<NodeId> {
+    match loss {
+        LossKind::Mse => g.mse(out, y),
+        LossKind::Bce => g.bce(out, y),
+        LossKind::BceWithLogits => g.bce_with_logits(out, y),
+        LossKind::Nll => g.nll(out, y),
+        LossKind::CrossEntropy => g.cross_entropy(out, y),
+    }
+}
+
+impl Trainer {
+    /// Compiles the training plan of `model` for batches of `batch` examples of dims
+    /// `example` with `target_width` values per target, and writes `initial` parameter values.
+    pub fn new(
+        device: &Device,
+        model: Sequential,
+        settings: Settings,
+        batch: usize,
+        example: &[usize],
+        target_width: usize,
+        initial: &[(String, Vec<f32>)],
+    ) -> Result<Trainer> {
+        let mut g = Graph::new();
+        let x = g.input("x", &input_dims(batch, example))?;
+        let y = g.input("y", &target_dims(settings.loss, batch, target_width))?;
+        let out = model.forward(&mut g, x, Mode::Train, settings.dropout_seed)?;
+        let loss = apply_loss(&mut g, settings.loss, out, y)?;
+        let names = model.parameters();
+        let params: Vec<NodeId> = names
+            .iter()
+            .map(|(n, _)| g.find(n).ok_or_else(|| Error::Graph(format!("parameter {n} is missing from the graph"))))
+            .collect::<Result<_>>()?;
+        let grads = gradients(&mut g, loss, None, &params)?;
+        for (&p, &d) in params.iter().zip(&grads) {
+            g.optimizer_update(p, d, settings.optimizer)?;
+        }
+        let mut train = Plan::compile(device, &g, &[loss])?;
+        for (name, values) in initial {
+            train.write_named(name, values)?;
+        }
+        Ok(Trainer {
+            device: device.clone(),
+            model,
+            settings,
+            train,
+            x,
+            y,
+            loss,
+            batch,
+            example: example.to_vec(),
+            target_width,
+            params,
+            evals: Vec::new(),
+        })
+    }
+
+    /// The training plan (for its counters and buffers).
+    pub fn plan(&self) -> &Plan {
+        &self.train
+    }
+
+    /// Examples per training step.
+    pub fn batch_size(&self) -> usize {
+        self.batch
+    }
+
+    /// One training step on a batch; returns the loss (before the update) when `read_loss`.
+    pub fn step(&mut self, x: &[f32], y: &[f32], read_loss: bool) -> Result<Option<f32>> {
+        self.train.write(self.x, x)?;
+        self.train.write(self.y, y)?;
+        if read_loss {
+            Ok(Some(self.train.run_and_read(&[self.loss])?[0][0]))
+        } else {
+            self.train.run()?;
+            Ok(None)
+        }
+    }
+
+    /// A shuffler over `data` with this trainer's batch size and settings.
+    pub fn batches(&self, data: &Data) -> Batches {
+        let s = &self.settings;
+        Batches::new(data.len(), self.batch, s.shuffle, s.drop_last, s.data_seed)
+    }
+
+    /// Trains one epoch over `data`, reading every step's loss; returns the mean batch loss,
+    /// or [`Error::Diverged`] naming the step whose loss was not finite. `first_step` numbers
+    /// the steps across epochs.
+    pub fn epoch(&mut self, data: &Data, batches: &mut Batches, first_step: usize) -> Result<(f32, usize)> {
+        let mut sum = 0.0f64;
+        let mut steps = 0;
+        for indices in batches.epoch() {
+            if indices.len() != self.batch {
+                continue; // The plan's shapes are fixed: a short final batch is dropped.
+            }
+            let (x, y) = data.gather(&indices);
+            let loss = self.step(&x, &y, true)?.unwrap_or(f32::NAN);
+            if !loss.is_finite() {
+                return Err(Error::Diverged {
+                    step: first_step + steps,
+                    value: loss,
+                    lr: self.settings.optimizer.lr(),
+                });
+            }
+            sum += loss as f64;
+            steps += 1;
+        }
+        Ok(((sum / steps.max(1) as f64) as f32, steps))
+    }
+
+    /// Mean loss and accuracy over `data`, in evaluation mode (dropout off, running
+    /// statistics), with plans that share the training plan's weights.
+    pub fn evaluate(&mut self, data: &Data, task: Task) -> Result<Evaluation> {
+        let n = data.len();
+        let full = n.min(1000);
+        let mut loss_sum = 0.0f64;
+        let mut correct = 0usize;
+        let mut start = 0;
+        while start < n {
+            let size = if n - start >= full { full } else { n - start };
+            let indices: Vec<usize> = (start..start + size).collect();
+            let (x, y) = data.gather(&indices);
+            let k = self.eval_plan(size)?;
+            let e = &mut self.evals[k];
+            e.plan.write(e.x, &x)?;
+            e.plan.write(e.y, &y)?;
+            let got = e.plan.run_and_read(&[e.out, e.loss])?;
+            loss_sum += got[1][0] as f64 * size as f64;
+            correct += count_correct(task, &got[0], &y, size);
+            start += size;
+        }
+        let accuracy = (task != Task::Regression).then(|| correct as f32 / n as f32);
+        Ok(Evaluation { loss: (loss_sum / n as f64) as f32, accuracy })
+    }
+
+    fn eval_plan(&mut self, batch: usize) -> Result<usize> {
+        if let Some(k) = self.evals.iter().position(|e| e.batch == batch) {
+            return Ok(k);
+        }
+        let mut g = Graph::new();
+        let x = g.input("x", &input_dims(batch, &self.example))?;
+        let y = g.input("y", &target_dims(self.settings.loss, batch, self.target_width))?;
+        let out = self.model.forward(&mut g, x, Mode::Eval, 0)?;
+        let loss = apply_loss(&mut g, self.settings.loss, out, y)?;
+        let plan = Plan::compile_sharing(&self.device, &g, &[out, loss], Some(&self.train))?;
+        self.evals.push(EvalPlan { batch, plan, x, y, out, loss });
+        Ok(self.evals.len() - 1)
+    }
+
+    /// Every parameter by name with its current values (one readback each).
+    pub fn parameters(&mut self) -> Result<Vec<(String, Vec<f32>)>> {
+        let names = self.model.parameters();
+        let mut out = Vec::with_capacity(names.len());
+        for ((name, _), &id) in names.iter().zip(&self.params) {
+            out.push((name.clone(), self.train.read(id)?));
+        }
+        Ok(out)
+    }
+
+    /// Changes the learning rate from the next step on.
+    pub fn set_learning_rate(&mut self, lr: f32) {
+        self.train.set_learning_rate(lr);
+    }
+}
+
+fn count_correct(task: Task, out: &[f32], y: &[f32], size: usize) -> usize {
+    match task {
+        Task::Regression => 0,
+        Task::Binary => out.iter().zip(y).filter(|(p, t)| ((**p >= 0.5) as u8 as f32) == **t).count(),
+        Task::Classes => {
+            let k = out.len() / size;
+            (0..size)
+                .filter(|&r| {
+                    let row = &out[r * k..(r + 1) * k];
+                    let best = row.iter().enumerate().fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
+                    best as f32 == y[r]
+                })
+                .count()
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The course's labs train on the GPU and give the course's numbers: each tiny lab is checked
+//! step by step against an independent f32 computation on the CPU.
+
+use shadergrad::recipes::{self, Overrides, Progress, Summary};
+use shadergrad::{Device, Error};
+
+fn device() -> Device {
+    Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)")
+}
+
+/// Runs a recipe, collecting every logged (step, loss).
+fn run(name: &str, overrides: &Overrides) -> (Summary, Vec<(usize, f32)>) {
+    let recipe = recipes::find(name).unwrap().with(overrides);
+    let mut losses = Vec::new();
+    let summary = recipes::run(&device(), &recipe, None, |p| {
+        if let Progress::Step { step, loss, .. } = p {
+            losses.push((*step, *loss));
+        }
+    })
+    .unwrap();
+    (summary, losses)
+}
+
+fn param(summary: &Summary, name: &str) -> Vec<f32> {
+    summary.params.as_ref().unwrap().iter().find(|(n, _)| n == name).unwrap().1.clone()
+}
+
+fn close(got: f32, want: f32, tolerance: f32) -> bool {
+    (got - want).abs() <= tolerance * want.abs().max(1e-3)
+}
+
+/// Full-batch gradient descent on a linear model y = act(x·W + b) in plain f32 loops, with
+/// the loss's gradient with respect to the pre-activation `dz(z, y)` and cost `cost(z, y)`.
+fn independent_fit(
+    x: &[f32],
+    width: usize,
+    outputs: usize,
+    lr: f32,
+    steps: usize,
+    bias: bool,
+    cost: impl Fn(&[f32]) -> f32,
+    dz: impl Fn(&[f32]) -> Vec<f32>,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let n = x.len() / width;
+    let (mut w, mut b) = (vec![0.0f32; outputs * width], vec![0.0f32; outputs]);
+    let mut costs = Vec::new();
+    for _ in 0..steps {
+        let mut z = vec![0.0f32; n * outputs];
+        for r in 0..n {
+            for o in 0..outputs {
+                z[r * outputs + o] = (0..width).map(|k| x[r * width + k] * w[o * width + k]).sum::<f32>() + b[o];
+            }
+        }
+        costs.push(cost(&z));
+        let d = dz(&z);
+        for o in 0..outputs {
+            for k in 0..width {
+                w[o * width + k] -= lr * (0..n).map(|r| d[r * outputs + o] * x[r * width + k]).sum::<f32>();
+            }
+            if bias {
+                b[o] -= lr * (0..n).map(|r| d[r * outputs + o]).sum::<f32>();
+            }
+        }
+    }
+    (w, b, costs)
+}
+
+#[test]
+fn linear_regression_matches_the_course() {
+    let (s, losses) = run("linear-regression", &Overrides::default());
+    let xs = [1.0f32, 2.0, 3.0];
+    let (w, b, costs) = independent_fit(
+        &xs,
+        1,
+        1,
+        0.01,
+        1001,
+        true,
+        |z| z.iter().zip(&xs).map(|(h, y)| (h - y) * (h - y)).sum::<f32>() / 3.0,
+        |z| z.iter().zip(&xs).map(|(h, y)| 2.0 * (h - y) / 3.0).collect(),
+    );
+    for &(step, loss) in &losses {
+        assert!(close(loss, costs[step], 1e-4), "step {step}: {loss} vs {}", costs[step]);
+    }
+    assert!(close(param(&s, "0.weight")[0], w[0], 1e-5) && close(param(&s, "0.bias")[0], b[0], 1e-4));
+    // The course prints cost 4.666667 first and W 0.985, b 0.033 at the end.
+    assert!((losses[0].1 - 4.666_667).abs() < 1e-5);
+    assert!((w[0] - 0.985).abs() < 5e-4 && (b[0] - 0.033).abs() < 5e-4);
+    // One submit per step, plus the reads of the logged steps; nothing allocated while training.
+    assert_eq!(s.counters.submits as usize, 1001 + 2 * losses.len());
+}
+
+#[test]
+fn linear_regression_with_torch_init_starts_from_pytorchs_draws() {
+    let recipe = recipes::find("linear-regression").unwrap().with(&Overrides {
+        init: Some(shadergrad::init::Init::TorchDefault),
+        epochs: Some(1),
+        ..Overrides::default()
+    });
+    let mut first = None;
+    recipes::run(&device(), &recipe, None, |p| {
+        if let Progress::Step { params: Some(params), .. } = p {
+            first.get_or_insert(params.clone());
+        }
+    })
+    .unwrap();
+    // torch.manual_seed(1); nn.Linear(1, 1): W 0.5153, b −0.4414; after one step of lr 0.01
+    // on cost 2(hx − y)…: W = 0.5153 − 0.01·dW, checked against the same in f64.
+    let params = first.unwrap();
+    let (w0, b0) = (0.515_263_2f64, -0.441_378_24f64);
+    let xs = [1.0, 2.0, 3.0];
+    let dw: f64 = xs.iter().map(|x| 2.0 * (x * w0 + b0 - x) * x / 3.0).sum();
+    let db: f64 = xs.iter().map(|x| 2.0 * (x * w0 + b0 - x) / 3.0).sum();
+    assert!((params[0].1[0] as f64 - (w0 - 0.01 * dw)).abs() < 1e-6);
+    assert!((params[1].1[0] as f64 - (b0 - 0.01 * db)).abs() < 1e-6);
+}
+
+#[test]
+fn logistic_regression_matches_an_independent_computation() {
+    let (s, losses) = run("logistic-toy", &Overrides::default());
+    let x = [1., 2., 2., 3., 3., 1., 4., 3., 5., 3., 6., 2.];
+    let y = [0.0f32, 0., 0., 1., 1., 1.];
+    let sigmoid = |z: f32| 1.0 / (1.0 + (-z).exp());
+    let (w, b, costs) = independent_fit(
+        &x,
+        2,
+        1,
+        1.0,
+        1001,
+        true,
+        |z| {
+            z.iter().zip(&y).map(|(z, y)| -(y * sigmoid(*z).ln() + (1.0 - y) * (1.0 - sigmoid(*z)).ln())).sum::<f32>()
+                / 6.0
+        },
+        |z| z.iter().zip(&y).map(|(z, y)| (sigmoid(*z) - y) / 6.0).collect(),
+    );
+    for &(step, loss) in &losses {
+        assert!(close(loss, costs[step], 1e-3), "step {step}: {loss} vs {}", costs[step]);
+    }
+    let got = param(&s, "0.weight");
+    assert!(close(got[0], w[0], 1e-3) && close(got[1], w[1], 1e-3) && close(param(&s, "0.bias")[0], b[0], 1e-3));
+    // The course: cost 0.019852 after 1000 epochs, accuracy 100 %.
+    assert!((losses.last().unwrap().1 - 0.019852).abs() < 2e-6);
+    assert_eq!(s.train_accuracy, Some(1.0));
+}
+
+#[test]
+fn softmax_regression_matches_an_independent_computation() {
+    let (s, losses) = run("softmax-toy", &Overrides::default());
+    let x = [
+        1., 2., 1., 1., 2., 1., 3., 2., 3., 1., 3., 4., 4., 1., 5., 5., 1., 7., 5., 5., 1., 2., 5., 6., 1., 6., 6., 6.,
+        1., 7., 7., 7.,
+    ];
+    let y = [2usize, 2, 2, 1, 1, 1, 0, 0];
+    let softmax = |z: &[f32], r: usize| {
+        let row = &z[r * 3..r * 3 + 3];
+        let m = row.iter().cloned().fold(f32::MIN, f32::max);
+        let e: Vec<f32> = row.iter().map(|v| (v - m).exp()).collect();
+        let s: f32 = e.iter().sum();
+        e.iter().map(|v| v / s).collect::<Vec<_>>()
+    };
+    let (w, _, costs) = independent_fit(
+        &x,
+        4,
+        3,
+        0.1,
+        1001,
+        false,
+        |z| (0..8).map(|r| -softmax(z, r)[y[r]].ln()).sum::<f32>() / 8.0,
+        |z| {
+            (0..8)
+                .flat_map(|r| {
+                    let mut p = softmax(z, r);
+                    p[y[r]] -= 1.0;
+                    p.into_iter().map(|v| v / 8.0)
+                })
+                .collect()
+        },
+    );
+    for &(step, loss) in &losses {
+        assert!(close(loss, costs[step], 1e-3), "step {step}: {loss} vs {}", costs[step]);
+    }
+    for (g, e) in param(&s, "0.weight").iter().zip(&w) {
+        assert!(close(*g, *e, 1e-3), "{g} vs {e}");
+    }
+}
+
+#[test]
+fn xor_needs_a_hidden_layer() {
+    let (perceptron, _) = run("xor-perceptron", &Overrides { epochs: Some(3001), ..Overrides::default() });
+    assert!(perceptron.train_accuracy.unwrap() <= 0.75, "a single unit cannot learn XOR");
+    assert!((perceptron.final_loss - 0.6931).abs() < 1e-3, "it settles at ln 2: {}", perceptron.final_loss);
+    let (mlp, _) = run("xor-mlp", &Overrides::default());
+    assert_eq!(mlp.train_accuracy, Some(1.0));
+    assert!(mlp.final_loss < 0.01, "{}", mlp.final_loss);
+}
+
+#[test]
+fn a_diverging_run_names_the_step_and_suggests_a_lower_rate() {
+    let recipe = recipes::find("tips").unwrap().with(&Overrides { lr: Some(1e5), ..Overrides::default() });
+    let err = recipes::run(&device(), &recipe, None, |_| {}).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Diverged { step: 1, .. }), "{text}");
+    assert!(text.contains("step 1") && text.contains("lower"), "{text}");
+}
+
+#[test]
+fn mnist_softmax_learns_in_one_epoch_shortened_for_ci() {
+    let (s, _) = run("mnist-softmax", &Overrides { epochs: Some(1), ..Overrides::default() });
+    assert_eq!(s.steps, 80, "8,000 examples in batches of 100");
+    assert!(s.test_accuracy.unwrap() > 0.83, "test accuracy {:?}", s.test_accuracy);
+    assert_eq!(s.counters.submits, 80, "one submit per step");
+}
+
+#[test]
+fn unknown_recipes_list_the_known_ones() {
+    let err = recipes::find("mnist-transformer").unwrap_err().to_string();
+    assert!(err.contains("mnist-transformer") && err.contains("mnist-cnn") && err.contains("xor-mlp"), "{err}");
+}
