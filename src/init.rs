@@ -71,7 +71,7 @@ impl Mt19937 {
             for start in (0..n - 15).step_by(16) {
                 box_muller_16(&mut data[start..start + 16], mean, std);
             }
-            if n % 16 != 0 {
+            if !n.is_multiple_of(16) {
                 let start = n - 16;
                 for v in &mut data[start..] {
                     *v = self.uniform(0.0, 1.0);
