@@ -29,6 +29,7 @@
 //! ```
 
 pub mod autodiff;
+pub mod bench;
 pub mod check;
 pub mod composite;
 pub mod data;

@@ -7,7 +7,7 @@ use crate::shape::Shape;
 /// Which matmul kernel runs: the same results either way, each faster on its kind of adapter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MatmulVariant {
-    /// 4×4 outputs per invocation in registers, no workgroup memory or barriers: best on
+    /// 8×8 outputs per invocation in registers, no workgroup memory or barriers: best on
     /// software adapters (lavapipe), where barriers are slow.
     RegisterBlocked,
     /// 64×64 tiles with operands staged in workgroup memory: best on hardware GPUs.
@@ -27,7 +27,7 @@ impl MatmulVariant {
     /// Rows and columns of C one workgroup computes.
     fn tile(self) -> u64 {
         match self {
-            MatmulVariant::RegisterBlocked => 32,
+            MatmulVariant::RegisterBlocked => 64,
             MatmulVariant::Tiled => 64,
         }
     }

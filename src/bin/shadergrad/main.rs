@@ -1,5 +1,6 @@
 //! The `shadergrad` command: devices, train, check.
 
+mod bench;
 mod check;
 mod devices;
 mod train;
@@ -28,6 +29,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Run the op conformance suite on the chosen adapter.
     Check(check::CheckArgs),
+    /// Time matmuls and training steps on the chosen adapter.
+    Bench(bench::BenchArgs),
 }
 
 fn device_options(cli: &Cli) -> shadergrad::Result<shadergrad::DeviceOptions> {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Devices => devices::run(&options),
         Command::Train(args) => train::run(&options, args),
         Command::Check(args) => check::run(&options, args),
+        Command::Bench(args) => bench::run(&options, args),
     });
     match result {
         Ok(code) => code,
