@@ -368,6 +368,26 @@ impl Plan {
         self.runs
     }
 
+    /// Sets the run count, so a plan resumed from a checkpoint continues Adam's bias
+    /// correction and dropout's masks where they were.
+    pub fn set_steps_taken(&mut self, runs: u64) {
+        self.runs = runs;
+        for k in 0..self.updates.len() {
+            self.write_update_params(k);
+        }
+    }
+
+    /// The named parameters and states, which together are everything a checkpoint keeps.
+    pub fn persistent_values(&self) -> Vec<(String, NodeId)> {
+        self.graph
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.op, Op::Param | Op::State(_)))
+            .filter_map(|(i, n)| n.name.clone().map(|name| (name, NodeId(i))))
+            .collect()
+    }
+
     fn write_update_params(&self, k: usize) {
         let (launch, opt, n) = self.updates[k];
         let words = opt.params(n, self.runs + 1);

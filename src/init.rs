@@ -106,7 +106,8 @@ fn box_muller_16(data: &mut [f32], mean: f32, std: f32) {
     }
 }
 
-/// How a weight is initialized. Biases are zeros except under [`Init::TorchDefault`].
+/// How a weight is initialized ([`crate::nn::Sequential::initial_values`] says how biases
+/// start).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     /// Zeros (the course's hand-written low-level models).
@@ -161,14 +162,15 @@ impl Init {
         }
     }
 
-    /// Draws a bias of `n` elements (PyTorch's layers draw it after the weight).
+    /// Draws a bias of `n` elements: zeros under [`Init::Zeros`], else PyTorch's default
+    /// U(−1/√fan_in, 1/√fan_in), which layers draw right after their weight.
     pub fn bias(&self, rng: &mut Mt19937, n: usize, fan_in: usize) -> Vec<f32> {
         match *self {
-            Init::TorchDefault => {
+            Init::Zeros => vec![0.0; n],
+            _ => {
                 let bound = 1.0 / (fan_in as f32).sqrt();
                 (0..n).map(|_| rng.uniform(-bound, bound)).collect()
             }
-            _ => vec![0.0; n],
         }
     }
 }

@@ -31,6 +31,7 @@
 pub mod autodiff;
 pub mod bench;
 pub mod check;
+pub mod checkpoint;
 pub mod composite;
 pub mod data;
 pub mod device;

@@ -133,30 +133,53 @@ impl Sequential {
         out
     }
 
-    /// Initial values of every parameter, drawn from `rng` in PyTorch's order (each layer's
-    /// weight, then its bias, layer by layer). Batch norm starts at scale 1, shift 0.
+    /// Initial values of every parameter, drawn from `rng` in PyTorch's order. Constructing
+    /// the layers draws each one's default weight and bias, layer by layer; a lab that then
+    /// applies another init (`xavier_uniform_(weight)`, `normal_(weight)`) redraws only the
+    /// weights, in a second pass; biases keep their defaults. `Init::Zeros` (the course's
+    /// hand-written models) starts everything at zero without drawing. Batch norm starts at
+    /// scale 1, shift 0.
     pub fn initial_values(&self, plan: InitPlan, rng: &mut Mt19937) -> Vec<(String, Vec<f32>)> {
-        let mut out = Vec::new();
+        let scheme = |layer: &Layer| match layer {
+            Layer::Conv2d { .. } => plan.conv,
+            _ => plan.linear,
+        };
+        // (name, elements, fan_in, fan_out) of each weight and bias, in construction order.
+        let mut out: Vec<(String, Vec<f32>)> = Vec::new();
+        let mut redraw: Vec<(usize, Init, usize, usize)> = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            match *layer {
-                Layer::Linear { inputs, outputs, bias } => {
-                    out.push((format!("{i}.weight"), plan.linear.weight(rng, inputs * outputs, inputs, outputs)));
-                    if bias {
-                        out.push((format!("{i}.bias"), plan.linear.bias(rng, outputs, inputs)));
-                    }
-                }
+            let (weight, bias, fan_in, fan_out) = match *layer {
+                Layer::Linear { inputs, outputs, bias } => (inputs * outputs, bias.then_some(outputs), inputs, outputs),
                 Layer::Conv2d { inputs, outputs, kernel, .. } => {
                     let taps = kernel * kernel;
-                    let w = plan.conv.weight(rng, outputs * inputs * taps, inputs * taps, outputs * taps);
-                    out.push((format!("{i}.weight"), w));
-                    out.push((format!("{i}.bias"), plan.conv.bias(rng, outputs, inputs * taps)));
+                    (outputs * inputs * taps, Some(outputs), inputs * taps, outputs * taps)
                 }
                 Layer::BatchNorm { channels } => {
                     out.push((format!("{i}.weight"), vec![1.0; channels]));
                     out.push((format!("{i}.bias"), vec![0.0; channels]));
+                    continue;
                 }
-                _ => {}
+                _ => continue,
+            };
+            let init = scheme(layer);
+            if init == Init::Zeros {
+                out.push((format!("{i}.weight"), vec![0.0; weight]));
+                if let Some(b) = bias {
+                    out.push((format!("{i}.bias"), vec![0.0; b]));
+                }
+                continue;
             }
+            out.push((format!("{i}.weight"), Init::TorchDefault.weight(rng, weight, fan_in, fan_out)));
+            if init != Init::TorchDefault {
+                redraw.push((out.len() - 1, init, fan_in, fan_out));
+            }
+            if let Some(b) = bias {
+                out.push((format!("{i}.bias"), Init::TorchDefault.bias(rng, b, fan_in)));
+            }
+        }
+        for (k, init, fan_in, fan_out) in redraw {
+            let n = out[k].1.len();
+            out[k].1 = init.weight(rng, n, fan_in, fan_out);
         }
         out
     }
@@ -229,5 +252,32 @@ impl Sequential {
                 g.reshape(h, &[dims[0], rest])?
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xavier_redraws_weights_after_every_default_draw_as_pytorch_does() {
+        let model = Sequential::new(vec![
+            Layer::Linear { inputs: 3, outputs: 2, bias: true },
+            Layer::Relu,
+            Layer::Linear { inputs: 2, outputs: 1, bias: true },
+        ]);
+        let got = model.initial_values(InitPlan::all(Init::XavierUniform), &mut Mt19937::new(7));
+        // By hand: construction draws w0 (6), b0 (2), w1 (2), b1 (1); then xavier redraws w0, w1.
+        let mut rng = Mt19937::new(7);
+        let _w0 = Init::TorchDefault.weight(&mut rng, 6, 3, 2);
+        let b0 = Init::TorchDefault.bias(&mut rng, 2, 3);
+        let _w1 = Init::TorchDefault.weight(&mut rng, 2, 2, 1);
+        let b1 = Init::TorchDefault.bias(&mut rng, 1, 2);
+        let w0 = Init::XavierUniform.weight(&mut rng, 6, 3, 2);
+        let w1 = Init::XavierUniform.weight(&mut rng, 2, 2, 1);
+        let want = [("0.weight", w0), ("0.bias", b0), ("2.weight", w1), ("2.bias", b1)];
+        for ((name, values), (want_name, want_values)) in got.iter().zip(want) {
+            assert_eq!((name.as_str(), values), (want_name, &want_values));
+        }
     }
 }

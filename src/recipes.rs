@@ -1,6 +1,7 @@
 //! The course's labs (../shared/COURSE.md) as named recipes: data, model, init, loss,
 //! optimizer and schedule, with the course's settings as defaults.
 
+use crate::checkpoint;
 use crate::data::{csv, mnist};
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -8,7 +9,7 @@ use crate::init::{Init, Mt19937};
 use crate::kernels::loss::LossKind;
 use crate::kernels::optim::Optimizer;
 use crate::nn::{InitPlan, Layer, Sequential};
-use crate::train::{Data, Settings, Task, Trainer};
+use crate::train::{Data, Evaluation, Settings, Task, Trainer};
 use std::time::Instant;
 
 /// Where a recipe's examples come from.
@@ -459,8 +460,6 @@ pub struct Overrides {
     pub seed: Option<u32>,
     /// Weight init for every layer.
     pub init: Option<Init>,
-    /// A directory with the full MNIST files.
-    pub data: Option<std::path::PathBuf>,
     /// Steps between printed losses (full-batch labs).
     pub log_every: Option<usize>,
 }
@@ -583,13 +582,31 @@ const EXPLODED: f32 = 1000.0;
 /// Most parameter values for which a run reports every one.
 pub const SMALL_MODEL: usize = 64;
 
-/// Trains `recipe` on `device`, reporting progress to `progress`.
-pub fn run(
-    device: &Device,
-    recipe: &Recipe,
-    data_dir: Option<&std::path::Path>,
-    mut progress: impl FnMut(&Progress),
-) -> Result<Summary> {
+/// Where a run reads and writes files.
+#[derive(Clone, Debug, Default)]
+pub struct Paths {
+    /// A directory holding full MNIST files, instead of the shipped subset.
+    pub data: Option<std::path::PathBuf>,
+    /// A directory to save `model.safetensors` in, at each epoch's end and at the end.
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// The checkpoint file inside an output directory.
+pub fn checkpoint_path(out: &std::path::Path) -> std::path::PathBuf {
+    out.join("model.safetensors")
+}
+
+/// A recipe's data, and a trainer for it with its initial weights.
+struct Prepared {
+    trainer: Trainer,
+    train: Data,
+    test: Option<Data>,
+    batch: usize,
+    full_batch: bool,
+    small: bool,
+}
+
+fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>) -> Result<Prepared> {
     let (train, test) = load(recipe.source, data_dir)?;
     let test = match recipe.test {
         Some(source) => Some(load(source, None)?.0),
@@ -611,7 +628,49 @@ pub fn run(
         data_seed: recipe.seed as u64,
         dropout_seed: recipe.seed,
     };
-    let mut trainer = Trainer::new(device, model, settings, batch, &train.example, train.target_width, &initial)?;
+    let trainer = Trainer::new(device, model, settings, batch, &train.example, train.target_width, &initial)?;
+    Ok(Prepared { trainer, train, test, batch, full_batch, small })
+}
+
+fn save(trainer: &mut Trainer, recipe: &Recipe, out: Option<&std::path::Path>) -> Result<()> {
+    if let Some(dir) = out {
+        let mut metadata = std::collections::HashMap::new();
+        metadata.insert("recipe".to_string(), recipe.name.to_string());
+        metadata.insert("seed".to_string(), recipe.seed.to_string());
+        checkpoint::save(&checkpoint_path(dir), &trainer.checkpoint(metadata)?)?;
+    }
+    Ok(())
+}
+
+/// Evaluates a checkpoint saved by a run: the recipe it names, rebuilt with its weights, on
+/// that recipe's training and test data.
+pub fn evaluate_checkpoint(
+    device: &Device,
+    path: &std::path::Path,
+    data_dir: Option<&std::path::Path>,
+) -> Result<(String, Evaluation, Option<Evaluation>)> {
+    let saved = checkpoint::load(path)?;
+    let name = saved.metadata.get("recipe").ok_or_else(|| Error::Format {
+        path: path.display().to_string(),
+        offset: 8,
+        message: "the checkpoint names no recipe (metadata 'recipe')".into(),
+    })?;
+    let recipe = find(name)?;
+    let mut p = prepare(device, &recipe, data_dir)?;
+    p.trainer.restore(&saved)?;
+    let train = p.trainer.evaluate(&p.train, recipe.task)?;
+    let test = match &p.test {
+        Some(t) => Some(p.trainer.evaluate(t, recipe.task)?),
+        None => None,
+    };
+    Ok((recipe.name.to_string(), train, test))
+}
+
+/// Trains `recipe` on `device`, reporting progress to `progress`.
+pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl FnMut(&Progress)) -> Result<Summary> {
+    let Prepared { mut trainer, train, test, batch, full_batch, small } =
+        prepare(device, recipe, paths.data.as_deref())?;
+    let out = paths.out.as_deref();
     let start = Instant::now();
     let mut steps = 0;
     let mut final_loss = f32::NAN;
@@ -646,10 +705,12 @@ pub fn run(
                 None => None,
             };
             progress(&Progress::Epoch { epoch, loss, test_accuracy, samples_per_second });
+            save(&mut trainer, recipe, out)?;
         }
     }
     let seconds = start.elapsed().as_secs_f64();
     let counters = trainer.plan().counters();
+    save(&mut trainer, recipe, out)?;
     let train_accuracy = trainer.evaluate(&train, recipe.task)?.accuracy;
     let test_accuracy = match &test {
         Some(t) => trainer.evaluate(t, recipe.task)?.accuracy,

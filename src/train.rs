@@ -2,6 +2,7 @@
 //! backward, optimizer: one submit per step) and evaluation plans that share its weights.
 
 use crate::autodiff::gradients;
+use crate::checkpoint::Checkpoint;
 use crate::data::batches::Batches;
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -288,6 +289,45 @@ impl Trainer {
             out.push((name.clone(), self.train.read(id)?));
         }
         Ok(out)
+    }
+
+    /// Every parameter and state (optimizer moments, running statistics) with the step count
+    /// and `metadata`, for saving.
+    pub fn checkpoint(&mut self, mut metadata: std::collections::HashMap<String, String>) -> Result<Checkpoint> {
+        let mut tensors = Vec::new();
+        for (name, id) in self.train.persistent_values() {
+            let dims = self.train.graph().shape(id).dims().to_vec();
+            tensors.push((name, dims, self.train.read(id)?));
+        }
+        metadata.insert("steps".into(), self.train.steps_taken().to_string());
+        Ok(Checkpoint { tensors, metadata })
+    }
+
+    /// Restores every parameter and state from `checkpoint`; a tensor that is missing or has
+    /// other dims (a checkpoint of another model) is an error naming it.
+    pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        for (name, id) in self.train.persistent_values() {
+            let dims = self.train.graph().shape(id).dims().to_vec();
+            let Some((saved_dims, values)) = checkpoint.get(&name) else {
+                return Err(Error::InvalidArgument {
+                    op: "restore",
+                    message: format!("the checkpoint has no tensor '{name}' (dims {dims:?}): it is from another model"),
+                });
+            };
+            if saved_dims != dims.as_slice() {
+                return Err(Error::InvalidArgument {
+                    op: "restore",
+                    message: format!(
+                        "tensor '{name}' has dims {saved_dims:?} in the checkpoint but {dims:?} in the model"
+                    ),
+                });
+            }
+            self.train.write(id, values)?;
+        }
+        if let Some(steps) = checkpoint.metadata.get("steps").and_then(|s| s.parse().ok()) {
+            self.train.set_steps_taken(steps);
+        }
+        Ok(())
     }
 
     /// Changes the learning rate from the next step on.

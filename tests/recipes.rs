@@ -12,7 +12,7 @@ fn device() -> Device {
 fn run(name: &str, overrides: &Overrides) -> (Summary, Vec<(usize, f32)>) {
     let recipe = recipes::find(name).unwrap().with(overrides);
     let mut losses = Vec::new();
-    let summary = recipes::run(&device(), &recipe, None, |p| {
+    let summary = recipes::run(&device(), &recipe, &recipes::Paths::default(), |p| {
         if let Progress::Step { step, loss, .. } = p {
             losses.push((*step, *loss));
         }
@@ -100,7 +100,7 @@ fn linear_regression_with_torch_init_starts_from_pytorchs_draws() {
         ..Overrides::default()
     });
     let mut first = None;
-    recipes::run(&device(), &recipe, None, |p| {
+    recipes::run(&device(), &recipe, &recipes::Paths::default(), |p| {
         if let Progress::Step { params: Some(params), .. } = p {
             first.get_or_insert(params.clone());
         }
@@ -193,7 +193,7 @@ fn xor_needs_a_hidden_layer() {
 #[test]
 fn a_diverging_run_names_the_step_and_suggests_a_lower_rate() {
     let recipe = recipes::find("tips").unwrap().with(&Overrides { lr: Some(1e5), ..Overrides::default() });
-    let err = recipes::run(&device(), &recipe, None, |_| {}).unwrap_err();
+    let err = recipes::run(&device(), &recipe, &recipes::Paths::default(), |_| {}).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Diverged { step: 1, .. }), "{text}");
     assert!(text.contains("step 1") && text.contains("lower"), "{text}");
@@ -211,4 +211,25 @@ fn mnist_softmax_learns_in_one_epoch_shortened_for_ci() {
 fn unknown_recipes_list_the_known_ones() {
     let err = recipes::find("mnist-transformer").unwrap_err().to_string();
     assert!(err.contains("mnist-transformer") && err.contains("mnist-cnn") && err.contains("xor-mlp"), "{err}");
+}
+
+#[test]
+fn a_saved_model_evaluates_to_the_same_accuracy_and_resumes_exactly() {
+    let dir = std::env::temp_dir().join(format!("shadergrad-recipe-{}", std::process::id()));
+    let paths = recipes::Paths { data: None, out: Some(dir.clone()) };
+    let recipe = recipes::find("mnist-softmax").unwrap().with(&Overrides { epochs: Some(1), ..Overrides::default() });
+    let summary = recipes::run(&device(), &recipe, &paths, |_| {}).unwrap();
+    let path = recipes::checkpoint_path(&dir);
+    let (name, train, test) = recipes::evaluate_checkpoint(&device(), &path, None).unwrap();
+    assert_eq!(name, "mnist-softmax");
+    assert_eq!(train.accuracy, summary.train_accuracy);
+    assert_eq!(test.unwrap().accuracy, summary.test_accuracy);
+
+    // A checkpoint of another model names the tensor that does not fit.
+    let mut saved = shadergrad::checkpoint::load(&path).unwrap();
+    saved.metadata.insert("recipe".into(), "mnist-xavier".into());
+    shadergrad::checkpoint::save(&path, &saved).unwrap();
+    let err = recipes::evaluate_checkpoint(&device(), &path, None).unwrap_err().to_string();
+    assert!(err.contains("0.weight") && err.contains("[10, 784]") && err.contains("[256, 784]"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

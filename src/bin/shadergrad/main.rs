@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod devices;
+mod eval;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Command {
     Devices,
     /// Train one of the course's recipes on the GPU.
     Train(train::TrainArgs),
+    /// Evaluate a model saved by `train --out` on its recipe's data.
+    Eval(eval::EvalArgs),
     /// Run the op conformance suite on the chosen adapter.
     Check(check::CheckArgs),
     /// Time matmuls and training steps on the chosen adapter.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let result = device_options(&cli).and_then(|options| match &cli.command {
         Command::Devices => devices::run(&options),
         Command::Train(args) => train::run(&options, args),
+        Command::Eval(args) => eval::run(&options, args),
         Command::Check(args) => check::run(&options, args),
         Command::Bench(args) => bench::run(&options, args),
     });

@@ -2,7 +2,7 @@
 
 use clap::Args;
 use shadergrad::init::Init;
-use shadergrad::recipes::{self, Overrides, Progress};
+use shadergrad::recipes::{self, Overrides, Paths, Progress};
 use shadergrad::{Device, DeviceOptions, Error, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +32,10 @@ pub struct TrainArgs {
     /// Print the loss every N steps (full-batch labs).
     #[arg(long)]
     log_every: Option<usize>,
+    /// Save the trained model (and optimizer state) as DIR/model.safetensors, at each epoch's
+    /// end and at the end.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 fn format_params(params: &[(String, Vec<f32>)]) -> String {
@@ -66,13 +70,13 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         batch_size: args.batch_size,
         seed: args.seed,
         init,
-        data: args.data.clone(),
         log_every: args.log_every,
     };
+    let paths = Paths { data: args.data.clone(), out: args.out.clone() };
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
     let device = Device::with_options(options)?;
     eprintln!("adapter: {}", device.describe());
-    let summary = recipes::run(&device, &recipe, overrides.data.as_deref(), |p| match p {
+    let summary = recipes::run(&device, &recipe, &paths, |p| match p {
         Progress::Step { step, loss, params } => {
             let params = params.as_deref().map(format_params).unwrap_or_default();
             println!("step {step:5}  cost {loss:.6}  {params}");
@@ -99,6 +103,9 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
     if let Some(params) = &summary.params {
         json["params"] =
             params.iter().map(|(n, v)| (n.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>().into();
+    }
+    if let Some(out) = &args.out {
+        json["model"] = recipes::checkpoint_path(out).display().to_string().into();
     }
     println!("{json}");
     Ok(ExitCode::SUCCESS)

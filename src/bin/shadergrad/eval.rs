@@ -1,0 +1,32 @@
+//! `shadergrad eval --model FILE`
+
+use clap::Args;
+use shadergrad::{recipes, Device, DeviceOptions, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A model saved by `shadergrad train --out DIR` (DIR/model.safetensors).
+    #[arg(long)]
+    model: PathBuf,
+    /// A directory holding full MNIST files, instead of the shipped subset.
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+pub fn run(options: &DeviceOptions, args: &EvalArgs) -> Result<ExitCode> {
+    let device = Device::with_options(options)?;
+    let (recipe, train, test) = recipes::evaluate_checkpoint(&device, &args.model, args.data.as_deref())?;
+    let json = serde_json::json!({
+        "recipe": recipe,
+        "model": args.model.display().to_string(),
+        "adapter": device.info().name,
+        "train_loss": train.loss,
+        "train_accuracy": train.accuracy,
+        "test_loss": test.map(|t| t.loss),
+        "test_accuracy": test.and_then(|t| t.accuracy),
+    });
+    println!("{json}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,111 @@
+//! Checkpoints: named f32 tensors in safetensors format, written atomically (temporary file,
+//! fsync, rename) so that an interrupted save never destroys the previous checkpoint.
+
+use crate::error::{Error, Result};
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+/// Tensors by name, with their dims, and string metadata (the recipe, the step).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checkpoint {
+    /// (name, dims, values)
+    pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+    /// Free-form metadata.
+    pub metadata: HashMap<String, String>,
+}
+
+impl Checkpoint {
+    /// The tensor called `name`.
+    pub fn get(&self, name: &str) -> Option<(&[usize], &[f32])> {
+        self.tensors.iter().find(|(n, _, _)| n == name).map(|(_, d, v)| (d.as_slice(), v.as_slice()))
+    }
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Io { path: path.display().to_string(), message: e.to_string() }
+}
+
+/// Writes `checkpoint` to `path` atomically.
+pub fn save(path: &Path, checkpoint: &Checkpoint) -> Result<()> {
+    let bytes: Vec<Vec<u8>> = checkpoint.tensors.iter().map(|(_, _, v)| bytemuck::cast_slice(v).to_vec()).collect();
+    let views = checkpoint
+        .tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, dims, _), b)| {
+            Ok((name.clone(), TensorView::new(Dtype::F32, dims.clone(), b).map_err(|e| io(path, e))?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let data = safetensors::serialize(views, Some(checkpoint.metadata.clone())).map_err(|e| io(path, e))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    let tmp = path.with_extension("safetensors.tmp");
+    {
+        let mut file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        file.write_all(&data).map_err(|e| io(&tmp, e))?;
+        file.sync_all().map_err(|e| io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
+    // Make the rename itself durable.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint; a corrupt or truncated file is an error naming it.
+pub fn load(path: &Path) -> Result<Checkpoint> {
+    let data = std::fs::read(path).map_err(|e| io(path, e))?;
+    parse(&path.display().to_string(), &data)
+}
+
+/// Parses checkpoint bytes; `name` names them in errors.
+pub fn parse(name: &str, data: &[u8]) -> Result<Checkpoint> {
+    let bad = |offset: u64, message: String| Error::Format { path: name.to_string(), offset, message };
+    let (_, metadata) =
+        SafeTensors::read_metadata(data).map_err(|e| bad(0, format!("not a valid safetensors file: {e}")))?;
+    let st = SafeTensors::deserialize(data).map_err(|e| bad(0, format!("not a valid safetensors file: {e}")))?;
+    let mut tensors = Vec::new();
+    for (tensor_name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(bad(
+                8,
+                format!("tensor '{tensor_name}' is {:?}; shadergrad checkpoints hold f32", view.dtype()),
+            ));
+        }
+        let values: Vec<f32> =
+            view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        tensors.push((tensor_name, view.shape().to_vec(), values));
+    }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Checkpoint { tensors, metadata: metadata.metadata().clone().unwrap_or_default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_corrupt_files() {
+        let dir = std::env::temp_dir().join(format!("shadergrad-ckpt-{}", std::process::id()));
+        let path = dir.join("m.safetensors");
+        let mut c = Checkpoint::default();
+        c.tensors.push(("0.bias".into(), vec![2], vec![1.5, -2.0]));
+        c.tensors.push(("0.weight".into(), vec![2, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]));
+        c.metadata.insert("recipe".into(), "x".into());
+        save(&path, &c).unwrap();
+        assert_eq!(load(&path).unwrap(), c);
+        assert!(!dir.join("m.safetensors.tmp").exists(), "the temporary file is renamed away");
+        let bytes = std::fs::read(&path).unwrap();
+        for cut in [0, 5, 20, bytes.len() - 3] {
+            let err = parse("cut.safetensors", &bytes[..cut]).unwrap_err().to_string();
+            assert!(err.contains("cut.safetensors"), "{err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
