@@ -171,3 +171,70 @@ fn conv2d_backward_weight(
         out[tap_id] = partial[0];
     }
 }
+
+// Patches of x as columns, for convolution by matrix product:
+//   im2col  a = x [N, C, H, W] (b bound to x)  → cols [N, C·KH·KW, OH·OW], zeros for padding
+//   col2im  a = dcols (b bound to dcols)        → dx [N, C, H, W], each element the sum of the
+//                                                 column entries that copied it
+@compute @workgroup_size(256)
+fn im2col(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let id = linear_id(wid, groups, lid);
+    let pixels = p.oh * p.ow;
+    let rows = p.c * p.kh * p.kw;
+    if (id >= p.n * rows * pixels) {
+        return;
+    }
+    let pixel = id % pixels;
+    let r = (id / pixels) % rows;
+    let n = id / (pixels * rows);
+    let dx = r % p.kw;
+    let dy = (r / p.kw) % p.kh;
+    let ci = r / (p.kw * p.kh);
+    let iy = i32((pixel / p.ow) * p.stride_h + dy) - i32(p.pad_h);
+    let ix = i32((pixel % p.ow) * p.stride_w + dx) - i32(p.pad_w);
+    var v = 0.0;
+    if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+        v = a[((n * p.c + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+    }
+    out[id] = v;
+}
+
+@compute @workgroup_size(256)
+fn col2im(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let id = linear_id(wid, groups, lid);
+    if (id >= p.n * p.c * p.h * p.w) {
+        return;
+    }
+    let x = id % p.w;
+    let y = (id / p.w) % p.h;
+    let ci = (id / (p.w * p.h)) % p.c;
+    let n = id / (p.w * p.h * p.c);
+    let pixels = p.oh * p.ow;
+    let rows = p.c * p.kh * p.kw;
+    var sum = 0.0;
+    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
+        let ty = i32(y + p.pad_h) - i32(dy);
+        if (ty < 0 || ty % i32(p.stride_h) != 0 || u32(ty) / p.stride_h >= p.oh) {
+            continue;
+        }
+        let oy = u32(ty) / p.stride_h;
+        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
+            let tx = i32(x + p.pad_w) - i32(dx);
+            if (tx < 0 || tx % i32(p.stride_w) != 0 || u32(tx) / p.stride_w >= p.ow) {
+                continue;
+            }
+            let ox = u32(tx) / p.stride_w;
+            let r = (ci * p.kh + dy) * p.kw + dx;
+            sum = sum + a[(n * rows + r) * pixels + oy * p.ow + ox];
+        }
+    }
+    out[id] = sum;
+}

@@ -107,12 +107,14 @@ fn input_gradient(
             let (a, b) = (inputs[0], inputs[1]);
             // With C = op(A)·op(B): d op(A) = dC·op(B)ᵀ and d op(B) = op(A)ᵀ·dC, transposed
             // back wherever the operand was stored transposed.
-            match (slot, trans_a, trans_b) {
-                (0, false, _) => graph.matmul_t(g, b, false, !trans_b),
-                (0, true, _) => graph.matmul_t(b, g, trans_b, true),
-                (_, _, false) => graph.matmul_t(a, g, !trans_a, false),
-                (_, _, true) => graph.matmul_t(g, a, true, trans_a),
-            }
+            let d = match (slot, trans_a, trans_b) {
+                (0, false, _) => graph.matmul_t(g, b, false, !trans_b)?,
+                (0, true, _) => graph.matmul_t(b, g, trans_b, true)?,
+                (_, _, false) => graph.matmul_t(a, g, !trans_a, false)?,
+                (_, _, true) => graph.matmul_t(g, a, true, trans_a)?,
+            };
+            // A matrix that served a whole batch gets the sum of its gradients over the batch.
+            graph.sum_to(d, &x_dims, 1.0)
         }
         Op::Elementwise { op, alpha } => {
             let other = inputs.get(1 - slot.min(1)).copied();
@@ -182,7 +184,10 @@ fn input_gradient(
                 graph.conv2d_backward_weight(window, g, inputs[0], &x_dims)
             }
         }
-        Op::Conv2dBackwardInput(_) | Op::Conv2dBackwardWeight(_) => no_gradient("a convolution's gradient"),
+        Op::Im2col(window) => graph.col2im(window, g, &x_dims),
+        Op::Conv2dBackwardInput(_) | Op::Conv2dBackwardWeight(_) | Op::Col2im(_) => {
+            no_gradient("a convolution's gradient")
+        }
         Op::Pool2d { max, window } => graph.pool2d_backward(max, window, g, x),
         Op::Pool2dBackward { .. } => no_gradient("a pooling's gradient"),
         Op::LossBackward(_) | Op::SoftmaxBackward { .. } => no_gradient("a backward op"),

@@ -70,6 +70,73 @@ pub fn matmul(device: &Device, n: usize, reps: usize) -> Result<Measurement> {
     })
 }
 
+/// Times one op's kernel in isolation: a plan computing `build`'s node from random inputs
+/// of `dims` (forward), or that node's gradient with respect to input `grad_of`.
+fn op_case(
+    device: &Device,
+    case: &str,
+    dims: &[&[usize]],
+    grad_of: Option<usize>,
+    flops: f64,
+    reps: usize,
+    build: impl Fn(&mut Graph, &[crate::graph::NodeId]) -> Result<crate::graph::NodeId>,
+) -> Result<Measurement> {
+    let mut g = Graph::new();
+    let inputs = dims.iter().enumerate().map(|(k, d)| g.input(&format!("x{k}"), d)).collect::<Result<Vec<_>>>()?;
+    let y = build(&mut g, &inputs)?;
+    let target = match grad_of {
+        Some(k) => {
+            let seed = g.input("seed", &g.shape(y).dims().to_vec())?;
+            crate::autodiff::gradients(&mut g, y, Some(seed), &[inputs[k]])?[0]
+        }
+        None => y,
+    };
+    let mut plan = Plan::compile(device, &g, &[target])?;
+    for node in g.nodes().iter().enumerate().filter(|(_, n)| n.op == crate::graph::Op::Input) {
+        let n = node.1.shape.numel();
+        plan.write(
+            crate::graph::NodeId(node.0),
+            &(0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect::<Vec<_>>(),
+        )?;
+    }
+    let (first_ms, median_ms) = time(|| plan.run_and_read(&[target]).map(|_| ()), reps)?;
+    Ok(Measurement {
+        case: case.into(),
+        first_ms,
+        median_ms,
+        gflops: (flops > 0.0).then(|| flops / median_ms / 1e6),
+        gpu_bytes: plan.counters().bytes_allocated,
+    })
+}
+
+/// conv2d forward and both gradients, and max pooling, at the course's CNN shapes (batch 100).
+pub fn conv_cases(device: &Device, reps: usize, mut report: impl FnMut(&Measurement)) -> Result<Vec<Measurement>> {
+    let mut out = Vec::new();
+    for (c, k, hw) in [(1usize, 32usize, 28usize), (32, 64, 14), (64, 128, 7)] {
+        let flops = 2.0 * (100 * k * hw * hw * c * 9) as f64;
+        let x: &[usize] = &[100, c, hw, hw];
+        let w: &[usize] = &[k, c, 3, 3];
+        let conv = |g: &mut Graph, i: &[crate::graph::NodeId]| g.conv2d(i[0], i[1], [1, 1], [1, 1]);
+        for (what, grad_of) in [("forward", None), ("grad_input", Some(0)), ("grad_weight", Some(1))] {
+            if c == 1 && grad_of == Some(0) {
+                continue; // the first layer's input needs no gradient
+            }
+            let case = format!("conv2d_{c}x{k}_{hw}_{what}");
+            let m = op_case(device, &case, &[x, w], grad_of, flops, reps, conv)?;
+            report(&m);
+            out.push(m);
+        }
+        let pool = |g: &mut Graph, i: &[crate::graph::NodeId]| g.max_pool2d(i[0], [2, 2], [2, 2], [0, 0]);
+        let y: &[usize] = &[100, k, hw, hw];
+        for (what, grad_of) in [("forward", None), ("backward", Some(0))] {
+            let m = op_case(device, &format!("maxpool_{k}_{hw}_{what}"), &[y], grad_of, 0.0, reps, pool)?;
+            report(&m);
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
 /// One training step (forward, cross-entropy, backward, Adam) of `model` at batch 100.
 pub fn training_step(
     device: &Device,
@@ -121,6 +188,7 @@ pub fn run_all(device: &Device, quick: bool, mut report: impl FnMut(&Measurement
         report(&m);
         out.push(m);
     }
+    out.extend(conv_cases(device, reps.min(5), &mut report)?);
     let m = training_step(device, "mnist_mlp_step", mlp(), &[784], reps)?;
     report(&m);
     out.push(m);

@@ -541,15 +541,19 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits) -> Re
     let launch = match n.op {
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) | Op::Reshape => return Ok(None),
         Op::Matmul { trans_a, trans_b } => {
-            let a = shape(n.inputs[0]);
-            let k = if trans_a { a.dims()[0] } else { a.dims()[1] };
+            let (a, b) = (shape(n.inputs[0]), shape(n.inputs[1]));
+            let last2 = |s: &Shape| [s.dims()[s.rank() - 2], s.dims()[s.rank() - 1]];
+            let ([a0, a1], [b0, b1]) = (last2(a), last2(b));
+            let out = last2(&n.shape);
+            // A plain matrix serves every entry of a batch: stride 0.
+            let stride = |s: &Shape, size: usize| if s.rank() == 3 { size } else { 0 };
             let dims = MatmulDims {
-                batch: 1,
-                m: n.shape.dims()[0],
-                n: n.shape.dims()[1],
-                k,
-                stride_a: 0,
-                stride_b: 0,
+                batch: if n.shape.rank() == 3 { n.shape.dims()[0] } else { 1 },
+                m: out[0],
+                n: out[1],
+                k: if trans_a { a0 } else { a1 },
+                stride_a: stride(a, a0 * a1),
+                stride_b: stride(b, b0 * b1),
                 trans_a,
                 trans_b,
             };
@@ -601,6 +605,16 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits) -> Re
         Op::Conv2dBackwardWeight(window) => {
             let (g, x) = (n.inputs[0], n.inputs[1]);
             (kernels::conv2d::backward_weight(shape(x), &n.shape, &window, shape(g), limits)?, n.inputs.clone())
+        }
+        Op::Im2col(window) => {
+            let x = n.inputs[0];
+            let out_hw = window.output("im2col", shape(x), shape(x).dims()[2], shape(x).dims()[3])?;
+            (kernels::conv2d::im2col(shape(x), &window, &n.shape, out_hw, limits)?, vec![x, x])
+        }
+        Op::Col2im(window) => {
+            let g = n.inputs[0];
+            let out_hw = window.output("col2im", &n.shape, n.shape.dims()[2], n.shape.dims()[3])?;
+            (kernels::conv2d::col2im(&n.shape, &window, out_hw, limits)?, vec![g, g])
         }
         Op::Pool2d { max, window } => {
             let x = n.inputs[0];

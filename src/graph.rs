@@ -32,7 +32,8 @@ pub enum Op {
     /// State that updates change in place (optimizer moments, running statistics), filled
     /// with this value when the plan is compiled.
     State(f32),
-    /// op(a) · op(b) of two matrices.
+    /// op(a) · op(b) of two matrices, or of batches of them ([batch, rows, cols], a plain
+    /// matrix serving every entry).
     Matmul {
         /// a is read transposed.
         trans_a: bool,
@@ -84,8 +85,12 @@ pub enum Op {
         /// Log-softmax.
         log: bool,
     },
-    /// Convolution of inputs [x [N, C, H, W], w [K, C, KH, KW]].
+    /// Convolution of inputs [x [N, C, H, W], w [K, C, KH, KW]], computed directly.
     Conv2d(Window),
+    /// The patches of [x [N, C, H, W]] as columns [N, C·KH·KW, OH·OW].
+    Im2col(Window),
+    /// The gradient of x [N, C, H, W] (the node's shape) from that of its columns.
+    Col2im(Window),
     /// Its gradient with respect to x, for inputs [grad, w].
     Conv2dBackwardInput(Window),
     /// Its gradient with respect to w, for inputs [grad, x].
@@ -197,24 +202,36 @@ impl Graph {
         self.matmul_t(a, b, false, false)
     }
 
-    /// op(a) · op(b), where op transposes when its flag is set: a [k, m] is read as [m, k],
-    /// b [n, k] as [k, n].
+    /// op(a) · op(b), where op transposes the last two axes when its flag is set: a [k, m] is
+    /// read as [m, k], b [n, k] as [k, n]. Either operand may carry a leading batch axis
+    /// ([batch, rows, cols]); a matrix without one is used for every entry of the batch.
     pub fn matmul_t(&mut self, a: NodeId, b: NodeId, trans_a: bool, trans_b: bool) -> Result<NodeId> {
         self.check("matmul", a)?;
         self.check("matmul", b)?;
         let (sa, sb) = (self.shape(a).clone(), self.shape(b).clone());
         let mismatch = |reason: String| Error::ShapeMismatch { op: "matmul", lhs: sa.clone(), rhs: sb.clone(), reason };
-        if sa.rank() != 2 || sb.rank() != 2 {
-            return Err(mismatch("both operands must be matrices (rank 2)".into()));
+        if !(2..=3).contains(&sa.rank()) || !(2..=3).contains(&sb.rank()) {
+            return Err(mismatch("operands must be matrices, or batches of matrices (rank 3)".into()));
         }
-        let (m, ka) = if trans_a { (sa.dims()[1], sa.dims()[0]) } else { (sa.dims()[0], sa.dims()[1]) };
-        let (kb, n) = if trans_b { (sb.dims()[1], sb.dims()[0]) } else { (sb.dims()[0], sb.dims()[1]) };
+        let batch_a = (sa.rank() == 3).then(|| sa.dims()[0]);
+        let batch_b = (sb.rank() == 3).then(|| sb.dims()[0]);
+        if let (Some(x), Some(y)) = (batch_a, batch_b) {
+            if x != y {
+                return Err(mismatch(format!("the batch extents differ ({x} vs {y})")));
+            }
+        }
+        let (da, db) = (&sa.dims()[sa.rank() - 2..], &sb.dims()[sb.rank() - 2..]);
+        let (m, ka) = if trans_a { (da[1], da[0]) } else { (da[0], da[1]) };
+        let (kb, n) = if trans_b { (db[1], db[0]) } else { (db[0], db[1]) };
         if ka != kb {
             return Err(mismatch(format!(
                 "the inner extents differ ({ka} vs {kb}, transposes: a {trans_a}, b {trans_b})"
             )));
         }
-        let shape = Shape::new(&[m, n])?;
+        let shape = match batch_a.or(batch_b) {
+            Some(batch) => Shape::new(&[batch, m, n])?,
+            None => Shape::new(&[m, n])?,
+        };
         Ok(self.push(Op::Matmul { trans_a, trans_b }, vec![a, b], shape, None))
     }
 
@@ -528,7 +545,39 @@ impl Graph {
 
     /// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) of x [N, C, H, W] with
     /// filters w [K, C, KH, KW], `stride` and zero `padding` per axis (height, width): [N, K, OH, OW].
+    /// Computed as im2col and a batched matrix product (the filters [K, C·KH·KW] times each
+    /// image's columns), which runs at matmul speed; the gradients follow by autodiff.
     pub fn conv2d(&mut self, x: NodeId, w: NodeId, stride: [usize; 2], padding: [usize; 2]) -> Result<NodeId> {
+        let (window, out) = self.conv2d_shape(x, w, stride, padding)?;
+        let d = out.dims().to_vec();
+        let sw = self.shape(w).clone();
+        let taps = sw.dims()[1] * sw.dims()[2] * sw.dims()[3];
+        let cols = self.push(Op::Im2col(window), vec![x], Shape::new(&[d[0], taps, d[2] * d[3]])?, None);
+        let filters = self.reshape(w, &[d[1], taps])?;
+        let y = self.matmul(filters, cols)?;
+        self.reshape(y, &d)
+    }
+
+    /// The same convolution by a direct kernel (one invocation per output pixel and four
+    /// channels): checked against the same reference, kept as the reference kernel on GPUs.
+    pub fn conv2d_direct(&mut self, x: NodeId, w: NodeId, stride: [usize; 2], padding: [usize; 2]) -> Result<NodeId> {
+        let (window, shape) = self.conv2d_shape(x, w, stride, padding)?;
+        Ok(self.push(Op::Conv2d(window), vec![x, w], shape, None))
+    }
+
+    /// The gradient of an input x (of dims `x_dims`) from the gradient of its im2col columns.
+    pub fn col2im(&mut self, window: Window, grad: NodeId, x_dims: &[usize]) -> Result<NodeId> {
+        let shape = Shape::new(x_dims)?;
+        Ok(self.push(Op::Col2im(window), vec![grad], shape, None))
+    }
+
+    fn conv2d_shape(
+        &mut self,
+        x: NodeId,
+        w: NodeId,
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Result<(Window, Shape)> {
         self.check("conv2d", x)?;
         self.check("conv2d", w)?;
         let (sx, sw) = (self.shape(x).clone(), self.shape(w).clone());
@@ -546,8 +595,7 @@ impl Graph {
         }
         let window = Window { kernel: [sw.dims()[2], sw.dims()[3]], stride, padding };
         let [oh, ow] = window.output("conv2d", &sx, sx.dims()[2], sx.dims()[3])?;
-        let shape = Shape::new(&[sx.dims()[0], sw.dims()[0], oh, ow])?;
-        Ok(self.push(Op::Conv2d(window), vec![x, w], shape, None))
+        Ok((window, Shape::new(&[sx.dims()[0], sw.dims()[0], oh, ow])?))
     }
 
     /// The gradient of a convolution's input x, from its output's gradient and its filters.

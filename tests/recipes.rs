@@ -233,3 +233,23 @@ fn a_saved_model_evaluates_to_the_same_accuracy_and_resumes_exactly() {
     assert!(err.contains("0.weight") && err.contains("[10, 784]") && err.contains("[256, 784]"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_same_seed_gives_bit_identical_parameters() {
+    // Shuffles, dropout masks and reductions are all fixed by the seed: no atomics anywhere.
+    let overrides = Overrides { epochs: Some(1), batch_size: Some(200), ..Overrides::default() };
+    let recipe = recipes::find("mnist-dropout").unwrap().with(&overrides);
+    let dir = |k: usize| std::env::temp_dir().join(format!("shadergrad-determinism-{}-{k}", std::process::id()));
+    let mut saved = Vec::new();
+    for k in 0..2 {
+        let paths = recipes::Paths { data: None, out: Some(dir(k)) };
+        recipes::run(&device(), &recipe, &paths, |_| {}).unwrap();
+        saved.push(shadergrad::checkpoint::load(&recipes::checkpoint_path(&dir(k))).unwrap());
+        std::fs::remove_dir_all(dir(k)).unwrap();
+    }
+    assert!(!saved[0].tensors.is_empty());
+    for ((name, _, a), (_, _, b)) in saved[0].tensors.iter().zip(&saved[1].tensors) {
+        let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(same, "{name} differs between two runs with the same seed");
+    }
+}

@@ -58,6 +58,32 @@ fn matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+fn batched_matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let batch = rng.range(3, 6);
+    // (a dims, b dims, trans_a, trans_b): both batched, a shared (as convolution filters are),
+    // b shared, and transposed forms.
+    let configs: [(Vec<usize>, Vec<usize>, bool, bool); 5] = [
+        (vec![batch, 33, 7], vec![batch, 7, 65], false, false),
+        (vec![9, 37], vec![batch, 37, 70], false, false),
+        (vec![batch, 70, 9], vec![37, 9], false, true),
+        (vec![37, 9], vec![batch, 37, 70], true, false),
+        (vec![batch, 65, 33], vec![batch, 7, 65], true, true),
+    ];
+    for (da, db, ta, tb) in configs {
+        cases.push(Case {
+            op: "matmul_batched".into(),
+            inputs: vec![random(rng, &da), random(rng, &db)],
+            wrt: vec![0, 1],
+            build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
+            forward: Box::new(move |x| matmul::batched_matmul(&x[0], &x[1], ta, tb)),
+            backward: Box::new(move |x, g| {
+                let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], ta, tb, g);
+                vec![da, db]
+            }),
+        });
+    }
+}
+
 fn binary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let r = rng.range(300, 700);
     let pairs: [(&str, &[usize], &[usize]); 5] = [
@@ -230,12 +256,18 @@ fn conv2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
         ([1, 33, 7, 7], [9, 33, 1, 1], [1, 1], [0, 0]),
         ([3, 2, 8, 8], [4, 2, 4, 4], [2, 2], [2, 1]),
     ];
-    for (xd, wd, stride, padding) in configs {
+    for ((xd, wd, stride, padding), direct) in configs.into_iter().flat_map(|c| [(c, false), (c, true)]) {
         cases.push(Case {
-            op: "conv2d".into(),
+            op: if direct { "conv2d_direct" } else { "conv2d" }.into(),
             inputs: vec![random(rng, &xd), random(rng, &wd)],
             wrt: vec![0, 1],
-            build: Box::new(move |g, x| g.conv2d(x[0], x[1], stride, padding)),
+            build: Box::new(move |g, x| {
+                if direct {
+                    g.conv2d_direct(x[0], x[1], stride, padding)
+                } else {
+                    g.conv2d(x[0], x[1], stride, padding)
+                }
+            }),
             forward: Box::new(move |x| conv2d::conv2d(&x[0], &x[1], stride, padding)),
             backward: Box::new(move |x, g| {
                 let (dx, dw) = conv2d::conv2d_backward(&x[0], &x[1], stride, padding, g);
@@ -365,6 +397,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     let mut rng = Rng::new(seed);
     let mut cases = Vec::new();
     matmul_cases(&mut rng, &mut cases);
+    batched_matmul_cases(&mut rng, &mut cases);
     binary_cases(&mut rng, &mut cases);
     unary_cases(&mut rng, &mut cases);
     dropout_cases(&mut rng, &mut cases);

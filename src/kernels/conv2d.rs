@@ -96,3 +96,22 @@ pub fn backward_weight(x: &Shape, w: &Shape, window: &Window, y: &Shape, limits:
         groups: grid("conv2d_backward_weight", w, w.numel() as u64, limits)?,
     })
 }
+
+/// The patches of x [N, C, H, W] as columns [N, C·KH·KW, OH·OW] (`y` is the convolution's
+/// output shape, for OH and OW).
+pub fn im2col(x: &Shape, window: &Window, cols: &Shape, out_hw: [usize; 2], limits: &wgpu::Limits) -> Result<Launch> {
+    Ok(Launch {
+        key: key("im2col"),
+        params: params(x, 0, window, out_hw),
+        groups: grid("im2col", cols, (cols.numel() as u64).div_ceil(256), limits)?,
+    })
+}
+
+/// The gradient of x from the gradient of its columns.
+pub fn col2im(x: &Shape, window: &Window, out_hw: [usize; 2], limits: &wgpu::Limits) -> Result<Launch> {
+    Ok(Launch {
+        key: key("col2im"),
+        params: params(x, 0, window, out_hw),
+        groups: grid("col2im", x, (x.numel() as u64).div_ceil(256), limits)?,
+    })
+}

@@ -44,3 +44,54 @@ pub fn transpose(x: &Array) -> Array {
     }
     t
 }
+
+/// The matrices of a rank-2 or rank-3 array: one, or one per batch entry.
+fn matrices(x: &Array) -> Vec<Array> {
+    if x.dims.len() == 2 {
+        return vec![x.clone()];
+    }
+    let (r, c) = (x.dims[1], x.dims[2]);
+    x.data.chunks(r * c).map(|m| Array::new(&[r, c], m.to_vec())).collect()
+}
+
+fn stack(ms: Vec<Array>) -> Array {
+    let dims = [ms.len(), ms[0].dims[0], ms[0].dims[1]];
+    Array::new(&dims, ms.into_iter().flat_map(|m| m.data).collect())
+}
+
+/// Batched op(a) · op(b): either operand [batch, rows, cols], a plain matrix serving every entry.
+pub fn batched_matmul(a: &Array, b: &Array, trans_a: bool, trans_b: bool) -> Array {
+    if a.dims.len() == 2 && b.dims.len() == 2 {
+        return matmul(a, b, trans_a, trans_b);
+    }
+    let (ma, mb) = (matrices(a), matrices(b));
+    let batch = ma.len().max(mb.len());
+    stack((0..batch).map(|i| matmul(&ma[i.min(ma.len() - 1)], &mb[i.min(mb.len() - 1)], trans_a, trans_b)).collect())
+}
+
+/// Gradients of a and b of [`batched_matmul`]; a plain matrix gets the sum over the batch.
+pub fn batched_matmul_backward(a: &Array, b: &Array, trans_a: bool, trans_b: bool, g: &Array) -> (Array, Array) {
+    if a.dims.len() == 2 && b.dims.len() == 2 {
+        return matmul_backward(a, b, trans_a, trans_b, g);
+    }
+    let (ma, mb, mg) = (matrices(a), matrices(b), matrices(g));
+    let mut da = Vec::new();
+    let mut db = Vec::new();
+    for (i, gi) in mg.iter().enumerate() {
+        let (x, y) = matmul_backward(&ma[i.min(ma.len() - 1)], &mb[i.min(mb.len() - 1)], trans_a, trans_b, gi);
+        da.push(x);
+        db.push(y);
+    }
+    let collapse = |parts: Vec<Array>, like: &Array| {
+        if like.dims.len() == 3 {
+            stack(parts)
+        } else {
+            let mut sum = Array::zeros(&like.dims);
+            for p in parts {
+                sum.data.iter_mut().zip(&p.data).for_each(|(s, v)| *s += v);
+            }
+            sum
+        }
+    };
+    (collapse(da, a), collapse(db, b))
+}
