@@ -86,7 +86,8 @@ fn op_case(
     let y = build(&mut g, &inputs)?;
     let target = match grad_of {
         Some(k) => {
-            let seed = g.input("seed", &g.shape(y).dims().to_vec())?;
+            let dims = g.shape(y).dims().to_vec();
+            let seed = g.input("seed", &dims)?;
             crate::autodiff::gradients(&mut g, y, Some(seed), &[inputs[k]])?[0]
         }
         None => y,
