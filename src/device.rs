@@ -266,15 +266,7 @@ impl Device {
     /// Runs `f` inside validation and out-of-memory error scopes, turning what they catch into
     /// an [`Error::Gpu`] that names `op`.
     pub(crate) fn scoped<T>(&self, op: &str, f: impl FnOnce() -> T) -> Result<T> {
-        let oom = self.inner.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let validation = self.inner.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let value = f();
-        let validation = pollster::block_on(validation.pop());
-        let oom = pollster::block_on(oom.pop());
-        match validation.or(oom) {
-            Some(e) => Err(Error::Gpu { op: op.to_string(), message: e.to_string() }),
-            None => Ok(value),
-        }
+        error_scoped(&self.inner.device, op, f)
     }
 
     /// Blocks until submitted work is done, or fails after [`GPU_WAIT_TIMEOUT`].
@@ -326,6 +318,20 @@ impl Device {
                 mapped_at_creation: false,
             })
         })
+    }
+}
+
+/// Runs `f` inside validation and out-of-memory error scopes of `device`, turning what they
+/// catch into an [`Error::Gpu`] that names `op`.
+pub(crate) fn error_scoped<T>(device: &wgpu::Device, op: &str, f: impl FnOnce() -> T) -> Result<T> {
+    let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let value = f();
+    let validation = pollster::block_on(validation.pop());
+    let oom = pollster::block_on(oom.pop());
+    match validation.or(oom) {
+        Some(e) => Err(Error::Gpu { op: op.to_string(), message: e.to_string() }),
+        None => Ok(value),
     }
 }
 

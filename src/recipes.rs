@@ -139,6 +139,21 @@ fn full_batch(
     }
 }
 
+/// Labs 08-1 to 08-3: XOR by BCE and SGD 1 for 10,001 steps, PyTorch's init after seed 777.
+fn xor_recipe(name: &'static str, lab: &'static str, about: &'static str, model: fn() -> Sequential) -> Recipe {
+    let xor = Source::Inline { x: &XOR_X, width: 2, y: &XOR_Y, target_width: 1 };
+    Recipe {
+        task: Task::Binary,
+        loss: LossKind::Bce,
+        optimizer: Optimizer::sgd(1.0),
+        init: InitPlan::all(Init::TorchDefault),
+        seed: 777,
+        epochs: 10001,
+        log_every: 1000,
+        ..full_batch(name, lab, about, xor, model)
+    }
+}
+
 fn mnist_recipe(
     name: &'static str,
     lab: &'static str,
@@ -170,7 +185,6 @@ pub fn all() -> Vec<Recipe> {
     let inline = |x, width, y, target_width| Source::Inline { x, width, y, target_width };
     let toy = inline(&TOY_X, 1, &TOY_X, 1);
     let scores = inline(&SCORES_X, 3, &SCORES_Y, 1);
-    let xor = inline(&XOR_X, 2, &XOR_Y, 1);
     let xavier = InitPlan::all(Init::XavierUniform);
     vec![
         full_batch("linear-regression", "02", "x·W + b fitted to y = x by MSE and SGD", toy, || {
@@ -273,44 +287,17 @@ pub fn all() -> Vec<Recipe> {
                 || Sequential::new(vec![linear(3, 3)]),
             )
         },
-        Recipe {
-            task: Task::Binary,
-            loss: LossKind::Bce,
-            optimizer: Optimizer::sgd(1.0),
-            init: InitPlan::all(Init::TorchDefault),
-            seed: 777,
-            epochs: 10001,
-            log_every: 1000,
-            ..full_batch("xor-perceptron", "08-1", "one sigmoid unit cannot learn XOR", xor, || {
-                Sequential::new(vec![linear(2, 1), Layer::Sigmoid])
-            })
-        },
-        Recipe {
-            task: Task::Binary,
-            loss: LossKind::Bce,
-            optimizer: Optimizer::sgd(1.0),
-            init: InitPlan::all(Init::TorchDefault),
-            seed: 777,
-            epochs: 10001,
-            log_every: 1000,
-            ..full_batch("xor-mlp", "08-2", "a hidden layer of 2 sigmoids learns XOR", xor, || {
-                Sequential::new(vec![linear(2, 2), Layer::Sigmoid, linear(2, 1), Layer::Sigmoid])
-            })
-        },
-        Recipe {
-            task: Task::Binary,
-            loss: LossKind::Bce,
-            optimizer: Optimizer::sgd(1.0),
-            init: InitPlan::all(Init::TorchDefault),
-            seed: 777,
-            epochs: 10001,
-            log_every: 1000,
-            ..full_batch("xor-deep", "08-3", "2-10-10-10-1 sigmoids learn XOR", xor, || {
-                let mut m = mlp(&[2, 10, 10, 10, 1], Layer::Sigmoid, None);
-                m.layers.push(Layer::Sigmoid);
-                m
-            })
-        },
+        xor_recipe("xor-perceptron", "08-1", "one sigmoid unit cannot learn XOR", || {
+            Sequential::new(vec![linear(2, 1), Layer::Sigmoid])
+        }),
+        xor_recipe("xor-mlp", "08-2", "a hidden layer of 2 sigmoids learns XOR", || {
+            Sequential::new(vec![linear(2, 2), Layer::Sigmoid, linear(2, 1), Layer::Sigmoid])
+        }),
+        xor_recipe("xor-deep", "08-3", "2-10-10-10-1 sigmoids learn XOR", || {
+            let mut m = mlp(&[2, 10, 10, 10, 1], Layer::Sigmoid, None);
+            m.layers.push(Layer::Sigmoid);
+            m
+        }),
         Recipe {
             optimizer: Optimizer::sgd(0.1),
             ..mnist_recipe(

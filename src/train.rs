@@ -246,7 +246,8 @@ impl Trainer {
     /// statistics), with plans that share the training plan's weights.
     pub fn evaluate(&mut self, data: &Data, task: Task) -> Result<Evaluation> {
         let n = data.len();
-        let full = n.min(1000);
+        // Batches of the training batch's size: a shape the adapter's limits are known to take.
+        let full = n.min(self.batch);
         let mut loss_sum = 0.0f64;
         let mut correct = 0usize;
         let mut start = 0;

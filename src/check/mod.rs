@@ -64,6 +64,15 @@ pub struct CaseReport {
 }
 
 impl CaseReport {
+    /// Keeps the five worst of `all` when a check failed (and none when all passed).
+    pub(crate) fn keep_worst(&mut self, mut all: Vec<Mismatch>) {
+        if !self.passed() {
+            all.sort_by(|a, b| b.error.total_cmp(&a.error));
+            all.truncate(5);
+            self.worst = all;
+        }
+    }
+
     /// True when all three checks are within tolerance.
     pub fn passed(&self) -> bool {
         self.forward_error <= GPU_TOLERANCE && self.backward_error <= GPU_TOLERANCE && self.fd_error <= FD_TOLERANCE
@@ -156,11 +165,7 @@ pub fn run_case(device: &Device, case: &Case, seed: u64) -> Result<CaseReport> {
         fd_error,
         worst: Vec::new(),
     };
-    if !report.passed() {
-        all.sort_by(|a, b| b.error.total_cmp(&a.error));
-        all.truncate(5);
-        report.worst = all;
-    }
+    report.keep_worst(all);
     Ok(report)
 }
 

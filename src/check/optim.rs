@@ -76,10 +76,6 @@ pub fn run_optimizer_case(
         fd_error: 0.0,
         worst: Vec::new(),
     };
-    if !report.passed() {
-        all.sort_by(|a, b| b.error.total_cmp(&a.error));
-        all.truncate(5);
-        report.worst = all;
-    }
+    report.keep_worst(all);
     Ok(report)
 }

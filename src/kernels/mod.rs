@@ -14,6 +14,7 @@ pub mod pool2d;
 pub mod reduce;
 pub mod softmax;
 
+use crate::device::error_scoped;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use std::collections::HashMap;
@@ -142,7 +143,7 @@ impl PipelineCache {
             match modules.get(&key.family) {
                 Some(m) => m.clone(),
                 None => {
-                    let m = scoped(device, key.family.file(), || {
+                    let m = error_scoped(device, key.family.file(), || {
                         device.create_shader_module(wgpu::ShaderModuleDescriptor {
                             label: Some(key.family.file()),
                             source: wgpu::ShaderSource::Wgsl(key.family.source().into()),
@@ -188,7 +189,7 @@ fn create_pipeline(device: &wgpu::Device, module: &wgpu::ShaderModule, key: &Ker
     entries.extend((1..=key.inputs).map(|b| storage(b, true)));
     entries.extend((key.inputs + 1..=key.inputs + key.outputs).map(|b| storage(b, false)));
     let constants: Vec<(&str, f64)> = key.constants.iter().map(|&(n, v)| (n, v as f64)).collect();
-    scoped(device, &label, || {
+    error_scoped(device, &label, || {
         let layout = device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&label), entries: &entries });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -210,15 +211,6 @@ fn create_pipeline(device: &wgpu::Device, module: &wgpu::ShaderModule, key: &Ker
         });
         Pipeline { pipeline, layout }
     })
-}
-
-fn scoped<T>(device: &wgpu::Device, op: &str, f: impl FnOnce() -> T) -> Result<T> {
-    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let value = f();
-    match pollster::block_on(validation.pop()) {
-        Some(e) => Err(Error::Gpu { op: op.to_string(), message: e.to_string() }),
-        None => Ok(value),
-    }
 }
 
 /// Workgroups for `groups` linear workgroups, folded into y and then z wherever a dimension
