@@ -576,6 +576,9 @@ pub struct Paths {
     pub data: Option<std::path::PathBuf>,
     /// A directory to save `model.safetensors` in, at each epoch's end and at the end.
     pub out: Option<std::path::PathBuf>,
+    /// A checkpoint of this recipe to continue from (mini-batch recipes resume after the
+    /// epoch it saved, bit for bit as if never interrupted).
+    pub resume: Option<std::path::PathBuf>,
 }
 
 /// The checkpoint file inside an output directory.
@@ -619,11 +622,13 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
     Ok(Prepared { trainer, train, test, batch, full_batch, small })
 }
 
-fn save(trainer: &mut Trainer, recipe: &Recipe, out: Option<&std::path::Path>) -> Result<()> {
+/// Saves the trainer after `epochs_done` epochs, with what a resumed run needs to continue.
+fn save(trainer: &mut Trainer, recipe: &Recipe, epochs_done: usize, out: Option<&std::path::Path>) -> Result<()> {
     if let Some(dir) = out {
         let mut metadata = std::collections::HashMap::new();
         metadata.insert("recipe".to_string(), recipe.name.to_string());
         metadata.insert("seed".to_string(), recipe.seed.to_string());
+        metadata.insert("epoch".to_string(), epochs_done.to_string());
         checkpoint::save(&checkpoint_path(dir), &trainer.checkpoint(metadata)?)?;
     }
     Ok(())
@@ -658,6 +663,23 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
     let Prepared { mut trainer, train, test, batch, full_batch, small } =
         prepare(device, recipe, paths.data.as_deref())?;
     let out = paths.out.as_deref();
+    let mut epochs_done = 0;
+    if let Some(path) = &paths.resume {
+        let saved = checkpoint::load(path)?;
+        let bad = |message: String| Error::Format { path: path.display().to_string(), offset: 8, message };
+        if saved.metadata.get("recipe").map(String::as_str) != Some(recipe.name) {
+            return Err(bad(format!("it is not a checkpoint of recipe '{}'", recipe.name)));
+        }
+        if full_batch {
+            return Err(bad("full-batch recipes are not resumable: rerun them (they take seconds)".into()));
+        }
+        epochs_done = saved
+            .metadata
+            .get("epoch")
+            .and_then(|e| e.parse().ok())
+            .ok_or_else(|| bad("it records no epoch".into()))?;
+        trainer.restore(&saved)?;
+    }
     let start = Instant::now();
     let mut steps = 0;
     let mut final_loss = f32::NAN;
@@ -681,7 +703,11 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         }
     } else {
         let mut batches = trainer.batches(&train);
-        for epoch in 1..=recipe.epochs {
+        // The shuffles of the epochs already done, drawn again so the next one is the same.
+        for _ in 0..epochs_done {
+            steps += batches.epoch().iter().filter(|b| b.len() == batch).count();
+        }
+        for epoch in epochs_done + 1..=recipe.epochs {
             let epoch_start = Instant::now();
             let (loss, n) = trainer.epoch(&train, &mut batches, steps)?;
             steps += n;
@@ -692,12 +718,14 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
                 None => None,
             };
             progress(&Progress::Epoch { epoch, loss, test_accuracy, samples_per_second });
-            save(&mut trainer, recipe, out)?;
+            save(&mut trainer, recipe, epoch, out)?;
         }
     }
     let seconds = start.elapsed().as_secs_f64();
     let counters = trainer.plan().counters();
-    save(&mut trainer, recipe, out)?;
+    if full_batch {
+        save(&mut trainer, recipe, recipe.epochs, out)?;
+    }
     let train_accuracy = trainer.evaluate(&train, recipe.task)?.accuracy;
     let test_accuracy = match &test {
         Some(t) => trainer.evaluate(t, recipe.task)?.accuracy,

@@ -216,7 +216,7 @@ fn unknown_recipes_list_the_known_ones() {
 #[test]
 fn a_saved_model_evaluates_to_the_same_accuracy_and_resumes_exactly() {
     let dir = std::env::temp_dir().join(format!("shadergrad-recipe-{}", std::process::id()));
-    let paths = recipes::Paths { data: None, out: Some(dir.clone()) };
+    let paths = recipes::Paths { out: Some(dir.clone()), ..Default::default() };
     let recipe = recipes::find("mnist-softmax").unwrap().with(&Overrides { epochs: Some(1), ..Overrides::default() });
     let summary = recipes::run(&device(), &recipe, &paths, |_| {}).unwrap();
     let path = recipes::checkpoint_path(&dir);
@@ -242,7 +242,7 @@ fn the_same_seed_gives_bit_identical_parameters() {
     let dir = |k: usize| std::env::temp_dir().join(format!("shadergrad-determinism-{}-{k}", std::process::id()));
     let mut saved = Vec::new();
     for k in 0..2 {
-        let paths = recipes::Paths { data: None, out: Some(dir(k)) };
+        let paths = recipes::Paths { out: Some(dir(k)), ..Default::default() };
         recipes::run(&device(), &recipe, &paths, |_| {}).unwrap();
         saved.push(shadergrad::checkpoint::load(&recipes::checkpoint_path(&dir(k))).unwrap());
         std::fs::remove_dir_all(dir(k)).unwrap();
@@ -252,4 +252,41 @@ fn the_same_seed_gives_bit_identical_parameters() {
         let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
         assert!(same, "{name} differs between two runs with the same seed");
     }
+}
+
+#[test]
+fn a_run_killed_mid_training_resumes_to_bit_identical_parameters() {
+    let bin = env!("CARGO_BIN_EXE_shadergrad");
+    let base = std::env::temp_dir().join(format!("shadergrad-kill-{}", std::process::id()));
+    let (whole, killed) = (base.join("whole"), base.join("killed"));
+    let train = |out: &std::path::Path, extra: &[&str]| {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(["train", "mnist-softmax-adam", "--epochs", "3", "--out"]).arg(out).args(extra);
+        cmd
+    };
+    // Uninterrupted.
+    assert!(train(&whole, &[]).output().unwrap().status.success());
+    // Killed with SIGKILL once the first epoch's checkpoint exists, then resumed.
+    let mut child = train(&killed, &[]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let checkpoint = recipes::checkpoint_path(&killed);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !checkpoint.exists() {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint after 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let saved = shadergrad::checkpoint::load(&checkpoint).expect("the checkpoint survives the kill intact");
+    let epoch: usize = saved.metadata["epoch"].parse().unwrap();
+    assert!(epoch < 3, "killed before the end (at epoch {epoch})");
+    let resumed = train(&killed, &["--resume", checkpoint.to_str().unwrap()]).output().unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+
+    let a = shadergrad::checkpoint::load(&recipes::checkpoint_path(&whole)).unwrap();
+    let b = shadergrad::checkpoint::load(&checkpoint).unwrap();
+    assert_eq!(a.metadata["steps"], b.metadata["steps"]);
+    for ((name, _, x), (_, _, y)) in a.tensors.iter().zip(&b.tensors) {
+        assert!(x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()), "{name} differs after resuming");
+    }
+    std::fs::remove_dir_all(&base).unwrap();
 }

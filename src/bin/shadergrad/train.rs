@@ -36,6 +36,9 @@ pub struct TrainArgs {
     /// end and at the end.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Continue from a checkpoint saved by `--out` (after the epoch it saved).
+    #[arg(long)]
+    resume: Option<PathBuf>,
 }
 
 fn format_params(params: &[(String, Vec<f32>)]) -> String {
@@ -72,7 +75,7 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         init,
         log_every: args.log_every,
     };
-    let paths = Paths { data: args.data.clone(), out: args.out.clone() };
+    let paths = Paths { data: args.data.clone(), out: args.out.clone(), resume: args.resume.clone() };
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
     let device = Device::with_options(options)?;
     eprintln!("adapter: {}", device.describe());
