@@ -658,6 +658,47 @@ pub fn evaluate_checkpoint(
     Ok((recipe.name.to_string(), train, test))
 }
 
+/// One image's prediction.
+#[derive(Clone, Debug)]
+pub struct Prediction {
+    /// The image file.
+    pub path: String,
+    /// The most probable class.
+    pub class: usize,
+    /// The probability of each class.
+    pub probabilities: Vec<f32>,
+}
+
+/// Predicts the digit in each image with an MNIST model saved by a run.
+pub fn predict(device: &Device, model: &std::path::Path, images: &[std::path::PathBuf]) -> Result<Vec<Prediction>> {
+    let saved = checkpoint::load(model)?;
+    let name = saved.metadata.get("recipe").cloned().unwrap_or_default();
+    let recipe = find(&name)?;
+    if !matches!(recipe.source, Source::Mnist { .. }) {
+        return Err(Error::InvalidArgument {
+            op: "predict",
+            message: format!("the model is of recipe '{name}', which does not take 28×28 digit images"),
+        });
+    }
+    let pixels = images.iter().map(|p| crate::data::images::load_digit(p)).collect::<Result<Vec<_>>>()?;
+    let mut p = prepare(device, &recipe, None)?;
+    p.trainer.restore(&saved)?;
+    let logits = p.trainer.infer(&pixels.concat(), images.len())?;
+    let classes = logits.len() / images.len().max(1);
+    Ok(images
+        .iter()
+        .zip(logits.chunks(classes))
+        .map(|(path, row)| {
+            let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = row.iter().map(|v| (v - m).exp()).collect();
+            let sum: f32 = e.iter().sum();
+            let probabilities: Vec<f32> = e.iter().map(|v| v / sum).collect();
+            let class = probabilities.iter().enumerate().fold(0, |b, (j, v)| if *v > probabilities[b] { j } else { b });
+            Prediction { path: path.display().to_string(), class, probabilities }
+        })
+        .collect())
+}
+
 /// Trains `recipe` on `device`, reporting progress to `progress`.
 pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl FnMut(&Progress)) -> Result<Summary> {
     let Prepared { mut trainer, train, test, batch, full_batch, small } =

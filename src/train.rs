@@ -268,6 +268,25 @@ impl Trainer {
         Ok(Evaluation { loss: (loss_sum / n as f64) as f32, accuracy })
     }
 
+    /// The model's outputs (evaluation mode) for `n` examples `x`, row after row.
+    pub fn infer(&mut self, x: &[f32], n: usize) -> Result<Vec<f32>> {
+        let size: usize = self.example.iter().product();
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let count = (n - start).min(self.batch);
+            let k = self.eval_plan(count)?;
+            let e = &mut self.evals[k];
+            e.plan.write(e.x, &x[start * size..(start + count) * size])?;
+            // The loss needs targets; class 0 (or zeros) serve, and its value is ignored.
+            let targets = e.plan.graph().shape(e.y).numel();
+            e.plan.write(e.y, &vec![0.0; targets])?;
+            out.extend(e.plan.run_and_read(&[e.out])?.remove(0));
+            start += count;
+        }
+        Ok(out)
+    }
+
     fn eval_plan(&mut self, batch: usize) -> Result<usize> {
         if let Some(k) = self.evals.iter().position(|e| e.batch == batch) {
             return Ok(k);

@@ -290,3 +290,53 @@ fn a_run_killed_mid_training_resumes_to_bit_identical_parameters() {
     }
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+#[test]
+fn digit_images_round_trip_through_predict() {
+    use shadergrad::data::mnist;
+    let dir = std::env::temp_dir().join(format!("shadergrad-predict-{}", std::process::id()));
+    let paths = recipes::Paths { out: Some(dir.clone()), ..Default::default() };
+    let recipe = recipes::find("mnist-softmax").unwrap().with(&Overrides { epochs: Some(2), ..Overrides::default() });
+    recipes::run(&device(), &recipe, &paths, |_| {}).unwrap();
+    let model = recipes::checkpoint_path(&dir);
+
+    let test = mnist::load_shipped().unwrap().test;
+    let mut plain = Vec::new();
+    let mut photos = Vec::new();
+    for i in 0..20 {
+        let pixels: Vec<u8> = test.images[i * 784..(i + 1) * 784].iter().map(|&v| (v * 255.0).round() as u8).collect();
+        // As MNIST stores it: white digit on black, 28×28.
+        let path = dir.join(format!("digit{i}.png"));
+        image::GrayImage::from_raw(28, 28, pixels.clone()).unwrap().save(&path).unwrap();
+        plain.push(path);
+        // As a photo of ink on paper: dark on light, larger, not square.
+        let inverted = image::GrayImage::from_raw(28, 28, pixels.iter().map(|v| 255 - v).collect()).unwrap();
+        let mut paper = image::GrayImage::from_pixel(84, 112, image::Luma([255]));
+        image::imageops::overlay(
+            &mut paper,
+            &image::imageops::resize(&inverted, 84, 84, image::imageops::FilterType::Triangle),
+            0,
+            14,
+        );
+        let path = dir.join(format!("photo{i}.jpg"));
+        paper.save(&path).unwrap();
+        photos.push(path);
+    }
+    let on_plain = recipes::predict(&device(), &model, &plain).unwrap();
+    let on_photos = recipes::predict(&device(), &model, &photos).unwrap();
+    let correct = on_plain.iter().enumerate().filter(|(i, p)| p.class == test.labels[*i] as usize).count();
+    assert!(correct >= 16, "{correct}/20 of the shipped test digits predicted right");
+    for p in &on_plain {
+        let total: f32 = p.probabilities.iter().sum();
+        assert!((total - 1.0).abs() < 1e-4 && p.probabilities.len() == 10);
+    }
+    let agree = on_plain.iter().zip(&on_photos).filter(|(a, b)| a.class == b.class).count();
+    assert!(agree >= 16, "only {agree}/20 photos (inverted, rescaled, JPEG) predicted as the originals");
+
+    // Not an image: the error names the file.
+    let bogus = dir.join("notes.png");
+    std::fs::write(&bogus, b"this is not a png").unwrap();
+    let err = recipes::predict(&device(), &model, &[bogus]).unwrap_err().to_string();
+    assert!(err.contains("notes.png") && err.contains("not a readable"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

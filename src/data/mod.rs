@@ -6,6 +6,7 @@
 pub mod batches;
 pub mod csv;
 pub mod idx;
+pub mod images;
 pub mod mnist;
 
 use crate::error::{Error, Result};

@@ -4,6 +4,7 @@ mod bench;
 mod check;
 mod devices;
 mod eval;
+mod predict;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a model saved by `train --out` on its recipe's data.
     Eval(eval::EvalArgs),
+    /// Predict the digits in images with an MNIST model saved by `train --out`.
+    Predict(predict::PredictArgs),
     /// Run the op conformance suite on the chosen adapter.
     Check(check::CheckArgs),
     /// Time matmuls and training steps on the chosen adapter.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Devices => devices::run(&options),
         Command::Train(args) => train::run(&options, args),
         Command::Eval(args) => eval::run(&options, args),
+        Command::Predict(args) => predict::run(&options, args),
         Command::Check(args) => check::run(&options, args),
         Command::Bench(args) => bench::run(&options, args),
     });
