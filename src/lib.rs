@@ -41,6 +41,7 @@ pub mod graph;
 pub mod init;
 pub mod kernels;
 pub mod nn;
+pub mod plot;
 pub mod recipes;
 pub mod reference;
 pub mod rng;

@@ -525,6 +525,17 @@ pub enum Progress {
         /// The parameters after the update, for models with at most 64 values.
         params: Option<Vec<(String, Vec<f32>)>>,
     },
+    /// A mini-batch step.
+    Batch {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The step within the epoch, from 0.
+        step: usize,
+        /// Steps in the epoch.
+        steps: usize,
+        /// The batch's loss.
+        loss: f32,
+    },
     /// The end of a mini-batch epoch.
     Epoch {
         /// The epoch, from 1.
@@ -750,7 +761,9 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         }
         for epoch in epochs_done + 1..=recipe.epochs {
             let epoch_start = Instant::now();
-            let (loss, n) = trainer.epoch(&train, &mut batches, steps)?;
+            let (loss, n) = trainer.epoch(&train, &mut batches, steps, |step, steps, loss| {
+                progress(&Progress::Batch { epoch, step, steps, loss })
+            })?;
             steps += n;
             final_loss = loss;
             let samples_per_second = (n * batch) as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);

@@ -217,10 +217,18 @@ impl Trainer {
         Batches::new(data.len(), self.batch, s.shuffle, s.drop_last, s.data_seed)
     }
 
-    /// Trains one epoch over `data`, reading every step's loss; returns the mean batch loss,
-    /// or [`Error::Diverged`] naming the step whose loss was not finite. `first_step` numbers
-    /// the steps across epochs.
-    pub fn epoch(&mut self, data: &Data, batches: &mut Batches, first_step: usize) -> Result<(f32, usize)> {
+    /// Trains one epoch over `data`, reading every step's loss and passing it to `on_step`
+    /// with the step's index in the epoch and the epoch's step count; returns the mean batch
+    /// loss, or [`Error::Diverged`] naming the step whose loss was not finite. `first_step`
+    /// numbers the steps across epochs.
+    pub fn epoch(
+        &mut self,
+        data: &Data,
+        batches: &mut Batches,
+        first_step: usize,
+        mut on_step: impl FnMut(usize, usize, f32),
+    ) -> Result<(f32, usize)> {
+        let per_epoch = batches.per_epoch();
         let mut sum = 0.0f64;
         let mut steps = 0;
         for indices in batches.epoch() {
@@ -237,6 +245,7 @@ impl Trainer {
                 });
             }
             sum += loss as f64;
+            on_step(steps, per_epoch, loss);
             steps += 1;
         }
         Ok(((sum / steps.max(1) as f64) as f32, steps))

@@ -264,8 +264,15 @@ fn a_run_killed_mid_training_resumes_to_bit_identical_parameters() {
         cmd.args(["train", "mnist-softmax-adam", "--epochs", "3", "--out"]).arg(out).args(extra);
         cmd
     };
-    // Uninterrupted.
-    assert!(train(&whole, &[]).output().unwrap().status.success());
+    // Uninterrupted; it also draws its training curve beside the model.
+    let output = train(&whole, &[]).output().unwrap();
+    assert!(output.status.success());
+    let plot = image::open(whole.join("training.png")).expect("a PNG plot in --out");
+    assert_eq!((plot.width(), plot.height()), (640, 400));
+    let last = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_string();
+    let json: serde_json::Value = serde_json::from_str(&last).expect("the last line is one JSON object");
+    assert_eq!(json["recipe"], "mnist-softmax-adam");
+    assert!(json["test_accuracy"].as_f64().unwrap() > 0.5);
     // Killed with SIGKILL once the first epoch's checkpoint exists, then resumed.
     let mut child = train(&killed, &[]).stdout(std::process::Stdio::null()).spawn().unwrap();
     let checkpoint = recipes::checkpoint_path(&killed);

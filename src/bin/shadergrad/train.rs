@@ -79,16 +79,43 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
     let device = Device::with_options(options)?;
     eprintln!("adapter: {}", device.describe());
+    // The bar draws on stderr, and only on a terminal: logs and the JSON line stay clean.
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (mut loss_curve, mut accuracy_curve) = (Vec::new(), Vec::new());
+    let started = std::time::Instant::now();
     let summary = recipes::run(&device, &recipe, &paths, |p| match p {
         Progress::Step { step, loss, params } => {
             let params = params.as_deref().map(format_params).unwrap_or_default();
-            println!("step {step:5}  cost {loss:.6}  {params}");
+            bar.suspend(|| println!("step {step:5}  cost {loss:.6}  {params}"));
+            loss_curve.push((*step as f64, *loss as f64));
+        }
+        Progress::Batch { epoch, step, steps, loss } => {
+            if *step == 0 {
+                bar.set_length(*steps as u64);
+                bar.set_prefix(epoch.to_string());
+            }
+            bar.set_position(*step as u64 + 1);
+            let rate = (epoch - 1) as f64 * *steps as f64 + *step as f64 + 1.0;
+            let per_second = rate * recipe.batch_size.unwrap_or(1) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("loss {loss:.4}  {per_second:.0} samples/s"));
+            loss_curve.push(((epoch - 1) as f64 + (*step as f64 + 1.0) / *steps as f64, *loss as f64));
         }
         Progress::Epoch { epoch, loss, test_accuracy, samples_per_second } => {
             let accuracy = test_accuracy.map(|a| format!("  test accuracy {:.4}", a)).unwrap_or_default();
-            println!("epoch {epoch:3}  cost {loss:.6}{accuracy}  ({samples_per_second:.0} samples/s)");
+            bar.suspend(|| println!("epoch {epoch:3}  cost {loss:.6}{accuracy}  ({samples_per_second:.0} samples/s)"));
+            if let Some(a) = test_accuracy {
+                accuracy_curve.push((*epoch as f64, *a as f64));
+            }
         }
     })?;
+    bar.finish_and_clear();
+    if let Some(out) = &args.out {
+        shadergrad::plot::save(&out.join("training.png"), &loss_curve, &accuracy_curve)?;
+    }
     let mut json = serde_json::json!({
         "recipe": summary.recipe,
         "adapter": device.info().name,
