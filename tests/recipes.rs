@@ -272,7 +272,7 @@ fn a_run_killed_mid_training_resumes_to_bit_identical_parameters() {
     let last = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_string();
     let json: serde_json::Value = serde_json::from_str(&last).expect("the last line is one JSON object");
     assert_eq!(json["recipe"], "mnist-softmax-adam");
-    assert!(json["test_accuracy"].as_f64().unwrap() > 0.5);
+    assert!(json["test_accuracy"].as_f64().unwrap() > 0.2, "better than chance (0.1): {json}");
     // Killed with SIGKILL once the first epoch's checkpoint exists, then resumed.
     let mut child = train(&killed, &[]).stdout(std::process::Stdio::null()).spawn().unwrap();
     let checkpoint = recipes::checkpoint_path(&killed);
