@@ -1,0 +1,59 @@
+//! Lab 10-1 written with the library API: a CNN on the shipped MNIST subset, trained with Adam
+//! for one epoch (the `mnist-cnn` recipe runs the course's 15).
+//!
+//! Run: `cargo run --release --example lab10_cnn`
+
+use shadergrad::data::mnist;
+use shadergrad::init::{Init, Mt19937};
+use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
+use shadergrad::nn::{InitPlan, Layer, Sequential};
+use shadergrad::train::{Data, Settings, Task, Trainer};
+use shadergrad::Device;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let device = Device::new()?;
+    println!("adapter: {}", device.describe());
+    let conv = |i, o| Layer::Conv2d { inputs: i, outputs: o, kernel: 3, stride: 1, padding: 1 };
+    let pool = Layer::MaxPool2d { kernel: 2, stride: 2, padding: 0 };
+    let model = Sequential::new(vec![
+        conv(1, 32),
+        Layer::Relu,
+        pool.clone(),
+        conv(32, 64),
+        Layer::Relu,
+        pool,
+        Layer::Flatten,
+        Layer::Linear { inputs: 3136, outputs: 10, bias: true },
+    ]);
+    let initial = model
+        .initial_values(InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault }, &mut Mt19937::new(777));
+
+    let m = mnist::load_shipped()?;
+    let as_data = |s: mnist::Split| Data {
+        x: s.images,
+        example: vec![1, 28, 28],
+        y: s.labels.iter().map(|&l| l as f32).collect(),
+        target_width: 1,
+    };
+    let (train, test) = (as_data(m.train), as_data(m.test));
+
+    let settings = Settings {
+        loss: LossKind::CrossEntropy,
+        optimizer: Optimizer::adam(1e-3),
+        batch_size: Some(100),
+        shuffle: true,
+        drop_last: true,
+        data_seed: 777,
+        dropout_seed: 777,
+    };
+    let mut trainer = Trainer::new(&device, model, settings, 100, &[1, 28, 28], 1, &initial)?;
+    let mut batches = trainer.batches(&train);
+    let (loss, steps) = trainer.epoch(&train, &mut batches, 0, |step, _, loss| {
+        if step % 20 == 0 {
+            println!("step {step:3}  loss {loss:.4}");
+        }
+    })?;
+    let eval = trainer.evaluate(&test, Task::Classes)?;
+    println!("1 epoch, {steps} steps: mean loss {loss:.4}, test accuracy {:.4}", eval.accuracy.unwrap_or(0.0));
+    Ok(())
+}
