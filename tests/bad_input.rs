@@ -1,0 +1,36 @@
+//! Bad input gets a clear error naming what is wrong, never a panic (the rows of the README's
+//! table not covered by the data, checkpoint and recipe tests).
+
+use shadergrad::nn::{Layer, Mode, Sequential};
+use shadergrad::Graph;
+
+#[test]
+fn a_model_that_does_not_fit_its_input_names_the_layer_and_both_shapes() {
+    let model = Sequential::new(vec![
+        Layer::Linear { inputs: 784, outputs: 32, bias: true },
+        Layer::Relu,
+        Layer::Linear { inputs: 64, outputs: 10, bias: true },
+    ]);
+    let mut g = Graph::new();
+    let x = g.input("x", &[8, 784]).unwrap();
+    let err = model.forward(&mut g, x, Mode::Train, 0).unwrap_err().to_string();
+    assert!(err.contains("matmul") && err.contains("[8, 32]") && err.contains("[10, 64]") && err.contains("layer 2"), "{err}");
+}
+
+#[test]
+fn unknown_flags_and_recipes_fail_with_a_message_and_no_panic() {
+    let bin = env!("CARGO_BIN_EXE_shadergrad");
+    let run = |args: &[&str]| std::process::Command::new(bin).args(args).output().unwrap();
+    let out = run(&["train", "linear-regression", "--learning-rate", "3"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--learning-rate"));
+    let out = run(&["train", "nope"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown recipe 'nope'") && !stderr.contains("panicked"), "{stderr}");
+    let out = run(&["train", "linear-regression", "--init", "glorot"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("xavier"), "the error lists the accepted inits");
+    let out = run(&["eval", "--model", "/nonexistent/model.safetensors"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("/nonexistent/model.safetensors"), "{stderr}");
+}
