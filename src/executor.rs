@@ -26,7 +26,7 @@ pub struct Counters {
     pub bytes_allocated: u64,
 }
 
-/// A storage buffer and how much of it a tensor uses.
+/// A storage buffer; the tensors assigned to it use its first `numel × 4` bytes.
 struct Slot {
     buffer: Arc<wgpu::Buffer>,
 }
@@ -78,8 +78,9 @@ struct Lowered {
 }
 
 impl Plan {
-    /// Compiles `graph` so that `outputs` can be read after a run. Every SGD update in the graph
-    /// runs at the end of each run, after every node that reads the old parameters.
+    /// Compiles `graph` so that `outputs` can be read after a run. Every in-place update in the
+    /// graph (optimizer steps, running averages) runs at the end of each run, after every node
+    /// that reads the old values.
     pub fn compile(device: &Device, graph: &Graph, outputs: &[NodeId]) -> Result<Plan> {
         Plan::compile_sharing(device, graph, outputs, None)
     }
