@@ -28,6 +28,25 @@ pub struct DeviceOptions {
 }
 
 impl DeviceOptions {
+    /// The error for when no adapter matches these options, naming the filters in force.
+    pub fn no_adapter(&self) -> Error {
+        let mut detail = String::new();
+        if let Some(b) = self.backend {
+            let names = [
+                (wgpu::Backends::VULKAN, "vulkan"),
+                (wgpu::Backends::METAL, "metal"),
+                (wgpu::Backends::DX12, "dx12"),
+                (wgpu::Backends::GL, "gl"),
+            ];
+            let named: Vec<&str> = names.iter().filter(|(f, _)| b.contains(*f)).map(|(_, n)| *n).collect();
+            detail += &format!(" for backend {}", named.join("/"));
+        }
+        if let Some(n) = &self.adapter_name {
+            detail += &format!(" whose name contains '{n}'");
+        }
+        Error::NoAdapter { detail }
+    }
+
     /// Options from `SHADERGRAD_BACKEND` (vulkan, metal, dx12, gl) and `SHADERGRAD_ADAPTER`.
     pub fn from_env() -> Result<DeviceOptions> {
         let backend = match std::env::var("SHADERGRAD_BACKEND") {
@@ -145,14 +164,7 @@ impl Device {
     pub fn with_options(options: &DeviceOptions) -> Result<Device> {
         let adapters = ranked_adapters(options);
         let Some(adapter) = adapters.into_iter().next() else {
-            let mut detail = String::new();
-            if let Some(b) = options.backend {
-                detail += &format!(" for backend {b:?}");
-            }
-            if let Some(n) = &options.adapter_name {
-                detail += &format!(" whose name contains '{n}'");
-            }
-            return Err(Error::NoAdapter { detail });
+            return Err(options.no_adapter());
         };
         let info = adapter.get_info();
         let mut limits = adapter.limits();

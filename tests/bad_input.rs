@@ -14,7 +14,10 @@ fn a_model_that_does_not_fit_its_input_names_the_layer_and_both_shapes() {
     let mut g = Graph::new();
     let x = g.input("x", &[8, 784]).unwrap();
     let err = model.forward(&mut g, x, Mode::Train, 0).unwrap_err().to_string();
-    assert!(err.contains("matmul") && err.contains("[8, 32]") && err.contains("[10, 64]") && err.contains("layer 2"), "{err}");
+    assert!(
+        err.contains("matmul") && err.contains("[8, 32]") && err.contains("[10, 64]") && err.contains("layer 2"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,13 +1,13 @@
 //! `shadergrad devices`
 
 use shadergrad::device::{list_adapters, DeviceOptions};
-use shadergrad::{Error, Result};
+use shadergrad::Result;
 use std::process::ExitCode;
 
 pub fn run(options: &DeviceOptions) -> Result<ExitCode> {
     let adapters = list_adapters(options);
     if adapters.is_empty() {
-        return Err(Error::NoAdapter { detail: String::new() });
+        return Err(options.no_adapter());
     }
     for (k, a) in adapters.iter().enumerate() {
         let i = &a.info;
