@@ -33,6 +33,14 @@ pub enum Source {
         /// Keep the images 2-D (for convolutions).
         images: bool,
     },
+    /// The user's folder of class sub-folders (`--data DIR`), images resized to this
+    /// (width, height); the model's last layer gets one output per class.
+    Folder {
+        /// Width after resizing.
+        width: u32,
+        /// Height after resizing.
+        height: u32,
+    },
 }
 
 /// One lab of the course.
@@ -395,6 +403,33 @@ pub fn all() -> Vec<Recipe> {
             )
         },
         Recipe {
+            source: Source::Folder { width: 128, height: 64 },
+            optimizer: Optimizer::adam(5e-5),
+            batch_size: Some(8),
+            epochs: 10,
+            seed: 777,
+            ..mnist_recipe(
+                "custom-images",
+                "10-4",
+                "a LeNet-like CNN on your own photos: --data DIR with one sub-folder per class",
+                || {
+                    Sequential::new(vec![
+                        Layer::Conv2d { inputs: 3, outputs: 6, kernel: 5, stride: 1, padding: 0 },
+                        Layer::Relu,
+                        pool(0),
+                        Layer::Conv2d { inputs: 6, outputs: 16, kernel: 5, stride: 1, padding: 0 },
+                        Layer::Relu,
+                        pool(0),
+                        Layer::Flatten,
+                        linear(16 * 13 * 29, 120),
+                        Layer::Relu,
+                        linear(120, 2),
+                    ])
+                },
+                InitPlan::all(Init::TorchDefault),
+            )
+        },
+        Recipe {
             source: Source::Mnist { images: true },
             ..mnist_recipe(
                 "mnist-deep-cnn",
@@ -510,7 +545,24 @@ pub fn load(source: Source, data_dir: Option<&std::path::Path>) -> Result<(Data,
             };
             (split(m.train), Some(split(m.test)))
         }
+        Source::Folder { width, height } => {
+            let dir = data_dir.ok_or_else(|| Error::InvalidArgument {
+                op: "train",
+                message: "this recipe trains on your images: give --data DIR, with one sub-folder of PNG or JPEG images per class".into(),
+            })?;
+            (crate::data::folder::load_folder(dir, Some((width, height)))?.data, None)
+        }
     })
+}
+
+/// The model with its last linear layer resized to `classes` outputs.
+fn with_classes(mut model: Sequential, classes: usize) -> Sequential {
+    if let Some(Layer::Linear { outputs, .. }) =
+        model.layers.iter_mut().rev().find(|l| matches!(l, Layer::Linear { .. }))
+    {
+        *outputs = classes;
+    }
+    model
 }
 
 /// A progress report during training.
@@ -613,7 +665,11 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
         Some(source) => Some(load(source, None)?.0),
         None => test,
     };
-    let model = (recipe.model)();
+    let mut model = (recipe.model)();
+    if matches!(recipe.source, Source::Folder { .. }) {
+        let classes = train.y.iter().fold(0.0f32, |m, &v| m.max(v)) as usize + 1;
+        model = with_classes(model, classes);
+    }
     let mut rng = Mt19937::new(recipe.seed);
     rng.skip(recipe.skip_draws);
     let initial = model.initial_values(recipe.init, &mut rng);

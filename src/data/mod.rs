@@ -5,6 +5,7 @@
 
 pub mod batches;
 pub mod csv;
+pub mod folder;
 pub mod idx;
 pub mod images;
 pub mod mnist;
