@@ -11,6 +11,12 @@ struct Params {
     // Dropout's seed and the plan's run number: with the element's index they fix its mask.
     seed: u32,
     step: u32,
+    // The index of element 0 within the whole tensor (a launch split into chunks of rows
+    // still draws each element's own dropout mask).
+    first: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // OP, the op (the numbers of kernels::elementwise::ElementwiseOp). Forward ops read x = a
@@ -77,7 +83,7 @@ fn apply(x: f32, y: f32, i: u32) -> f32 {
         // a · b³ · alpha: the gradient a through rsqrt, whose output was b (alpha = −1/2)
         case 17u: { return p.alpha * x * y * y * y; }
         // dropout with drop probability alpha, scaled by 1 / (1 − alpha); also its own backward
-        case 18u: { return select(0.0, x / (1.0 - p.alpha), keep(i)); }
+        case 18u: { return select(0.0, x / (1.0 - p.alpha), keep(p.first + i)); }
         default: { return 0.0; }
     }
 }

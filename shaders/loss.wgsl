@@ -12,9 +12,10 @@ struct Params {
     items: u32,
     // Classes per row (1 for losses 0–2).
     c: u32,
-    // 1 / items: the mean.
+    // 1 / items of the whole tensor: the mean (a split launch covers only some items).
     scale: f32,
-    _pad: u32,
+    // 1: add to the loss already in `out` (a loss split into chunks of rows).
+    accumulate: u32,
 }
 
 override LOSS: u32 = 0u;
@@ -93,7 +94,7 @@ fn loss_forward(@builtin(local_invocation_index) lid: u32) {
         workgroupBarrier();
     }
     if (lid == 0u) {
-        out[0] = partial[0] * p.scale;
+        out[0] = select(partial[0] * p.scale, out[0] + partial[0] * p.scale, p.accumulate == 1u);
     }
 }
 

@@ -11,7 +11,8 @@ struct Params {
     batch_stride_a: u32,
     batch_stride_b: u32,
     batch_stride_c: u32,
-    _pad0: u32,
+    // 1: add to C instead of overwriting it (a product split along k, chunk by chunk).
+    accumulate: u32,
     _pad1: u32,
 }
 
@@ -44,10 +45,12 @@ fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
         return;
     }
     let at = base + row * p.n + col0;
-    c[at] = v.x;
-    if (col0 + 1u < p.n) { c[at + 1u] = v.y; }
-    if (col0 + 2u < p.n) { c[at + 2u] = v.z; }
-    if (col0 + 3u < p.n) { c[at + 3u] = v.w; }
+    // select, not a multiply by 0: a reused buffer may hold infinities from its last tensor.
+    let add = p.accumulate == 1u;
+    c[at] = select(v.x, c[at] + v.x, add);
+    if (col0 + 1u < p.n) { c[at + 1u] = select(v.y, c[at + 1u] + v.y, add); }
+    if (col0 + 2u < p.n) { c[at + 2u] = select(v.z, c[at + 2u] + v.z, add); }
+    if (col0 + 3u < p.n) { c[at + 3u] = select(v.w, c[at + 3u] + v.w, add); }
 }
 
 // Output tiles of 64×64 are numbered row-major and the numbers folded over x and y of the

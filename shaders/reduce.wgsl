@@ -17,7 +17,8 @@ struct Params {
     n_out: u32,
     n_red: u32,
     factor: f32,
-    _pad: u32,
+    // 1: combine with the output's current value (a reduction split into chunks of rows).
+    accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -62,10 +63,11 @@ fn combine(a: Acc, b: Acc) -> Acc {
     return a;
 }
 
-fn finish(acc: Acc) -> f32 {
+fn finish(acc: Acc, old: f32) -> f32 {
+    let add = p.accumulate == 1u;
     switch OP {
-        case 0u: { return acc.value * p.factor; }
-        case 1u: { return acc.value; }
+        case 0u: { return select(acc.value * p.factor, old + acc.value * p.factor, add); }
+        case 1u: { return select(acc.value, max(old, acc.value), add); }
         default: { return f32(acc.at); }
     }
 }
@@ -97,7 +99,7 @@ fn reduce_serial(
     for (var t = 0u; t < p.n_red; t = t + 1u) {
         acc = fold(acc, x[base + offset(t, p.red_shape)], t);
     }
-    out[j] = finish(acc);
+    out[j] = finish(acc, out[j]);
 }
 
 @compute @workgroup_size(256)
@@ -127,6 +129,6 @@ fn reduce_wide(
         workgroupBarrier();
     }
     if (lid == 0u) {
-        out[j] = finish(Acc(partial[0], partial_at[0]));
+        out[j] = finish(Acc(partial[0], partial_at[0]), out[j]);
     }
 }

@@ -252,15 +252,15 @@ impl Device {
     }
 
     /// Creates a storage buffer for an f32 tensor of `shape`, inside an error scope; `label`
-    /// names the op in errors.
+    /// names the op in errors. A buffer may pass the binding limit: plans bind it in parts.
     pub(crate) fn create_storage(&self, label: &str, shape: &Shape) -> Result<wgpu::Buffer> {
-        let limit = self.limits().max_storage_buffer_binding_size;
+        let limit = self.limits().max_buffer_size;
         let size = shape.numel() as u64 * 4;
         if size > limit {
             return Err(Error::AdapterLimit {
                 op: label.to_string(),
                 shape: shape.clone(),
-                limit: "max_storage_buffer_binding_size",
+                limit: "max_buffer_size",
                 needed: size,
                 available: limit,
             });

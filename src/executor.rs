@@ -4,6 +4,7 @@
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, NodeId, Op};
+use crate::kernels::reduce::ReduceOp;
 use crate::kernels::{
     self, elementwise::ElementwiseOp, matmul::MatmulDims, optim::Optimizer, Launch, Pipeline, PARAMS_SLOT,
 };
@@ -75,6 +76,150 @@ struct Lowered {
     launch: Launch,
     reads: Vec<NodeId>,
     writes: Vec<NodeId>,
+}
+
+/// A chunk of a launch split to keep every binding within `max_storage_buffer_binding_size`:
+/// the shapes of the split nodes inside the chunk, and whether a matmul adds to its output.
+#[derive(Default)]
+struct Part {
+    shapes: HashMap<usize, Shape>,
+    accumulate: bool,
+    /// The chunk's first row in the whole tensor.
+    first_row: usize,
+}
+
+/// A launch ready to bind: each binding is (node, byte offset, byte size), reads then writes.
+struct Chunk {
+    launch: Launch,
+    bindings: Vec<(NodeId, u64, u64)>,
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The nodes of launch `i` whose leading axis can be cut into independent chunks (each
+/// chunk's outputs need only the same rows of these inputs, and all of the others), and
+/// whether the chunks add into one output (a product split along its contracted axis).
+fn splittable(nodes: &[Node], i: usize) -> Option<(Vec<NodeId>, bool)> {
+    let n = &nodes[i];
+    let out = &n.shape;
+    let lead = |id: NodeId| nodes[id.index()].shape.dims().first().copied();
+    let same_rows = |ids: &[NodeId]| {
+        ids.iter()
+            .filter(|&&x| nodes[x.index()].shape.rank() == out.rank() && lead(x) == lead(NodeId(i)))
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    let with_out = |mut v: Vec<NodeId>| {
+        v.push(NodeId(i));
+        Some((v, false))
+    };
+    match n.op {
+        Op::Elementwise { .. } | Op::Expand { .. } | Op::Dropout { .. } => with_out(same_rows(&n.inputs)),
+        // Softmax works on whole rows of the last axis: the leading axis must be another one.
+        Op::Softmax { .. } | Op::SoftmaxBackward { .. } if out.rank() < 2 => None,
+        Op::Softmax { .. } | Op::SoftmaxBackward { .. } | Op::Pool2d { .. } | Op::Pool2dBackward { .. } => {
+            with_out(same_rows(&n.inputs))
+        }
+        Op::Reduce { op, .. } => {
+            let x = n.inputs[0];
+            if lead(x) == lead(NodeId(i)) {
+                with_out(vec![x])
+            } else if op != ReduceOp::Argmax {
+                // The leading axis is reduced: each chunk folds its rows into the output.
+                Some((vec![x], true))
+            } else {
+                None
+            }
+        }
+        // Every item's loss is independent: chunks add their part of the mean.
+        Op::Loss(_) => Some((n.inputs.clone(), true)),
+        Op::LossBackward(_) => with_out(n.inputs[1..].to_vec()),
+        Op::Im2col(_) | Op::Col2im(_) | Op::Conv2d(_) | Op::Conv2dBackwardInput(_) => with_out(vec![n.inputs[0]]),
+        Op::Matmul { trans_a, trans_b } => {
+            let (a, b) = (n.inputs[0], n.inputs[1]);
+            let rank = |x: NodeId| nodes[x.index()].shape.rank();
+            if out.rank() == 3 {
+                with_out([a, b].into_iter().filter(|&x| rank(x) == 3).collect())
+            } else if !trans_a {
+                with_out(vec![a])
+            } else if !trans_b {
+                // Aᵀ·B with A [k, m] and B [k, n]: chunks of k, each adding its product to C.
+                Some((vec![a, b], true))
+            } else {
+                None
+            }
+        }
+        // In-place updates: the parameter, its gradient and its states, element for element.
+        Op::Update(_) | Op::RunningAverage { .. } => Some((n.inputs.clone(), false)),
+        _ => None,
+    }
+}
+
+/// `lowered` split into chunks that each bind at most `max_storage_buffer_binding_size`
+/// bytes of every tensor, or an error naming the op, the shape and the limit where the op
+/// cannot be split that way.
+fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lowered: Lowered) -> Result<Vec<Chunk>> {
+    let limit = limits.max_storage_buffer_binding_size;
+    let bytes = |id: NodeId| nodes[id.index()].shape.numel() as u64 * 4;
+    let bound: Vec<NodeId> = lowered.reads.iter().chain(&lowered.writes).copied().collect();
+    if bound.iter().all(|&id| bytes(id) <= limit) {
+        let bindings = bound.iter().map(|&id| (id, 0, bytes(id))).collect();
+        return Ok(vec![Chunk { launch: lowered.launch, bindings }]);
+    }
+    let largest = *bound.iter().max_by_key(|&&id| bytes(id)).unwrap_or(&NodeId(i));
+    let too_big = |needed: u64| Error::AdapterLimit {
+        op: format!("{} (node {i})", op_name(&nodes[i].op)),
+        shape: nodes[largest.index()].shape.clone(),
+        limit: "max_storage_buffer_binding_size",
+        needed,
+        available: limit,
+    };
+    let Some((cut, accumulate)) = splittable(nodes, i) else {
+        return Err(too_big(bytes(largest)));
+    };
+    if let Some(&whole) = bound.iter().find(|id| !cut.contains(id) && bytes(**id) > limit) {
+        return Err(too_big(bytes(whole)));
+    }
+    let rows = nodes[cut[0].index()].shape.dims()[0] as u64;
+    let row_bytes = |id: NodeId| bytes(id) / rows;
+    // Every chunk's offsets must be multiples of the adapter's offset alignment.
+    let align = limits.min_storage_buffer_offset_alignment as u64;
+    let step = cut.iter().fold(1u64, |l, &id| {
+        let need = align / gcd(row_bytes(id), align);
+        l / gcd(l, need) * need
+    });
+    let widest = cut.iter().map(|&id| row_bytes(id)).max().unwrap_or(4);
+    let per_chunk = (limit / widest) / step * step;
+    if per_chunk == 0 {
+        return Err(too_big(widest * step));
+    }
+    let mut chunks = Vec::new();
+    let mut r0 = 0;
+    while r0 < rows {
+        let r = per_chunk.min(rows - r0);
+        let mut part = Part { accumulate: accumulate && r0 > 0, first_row: r0 as usize, ..Part::default() };
+        for &id in &cut {
+            let mut dims = nodes[id.index()].shape.dims().to_vec();
+            dims[0] = r as usize;
+            part.shapes.insert(id.index(), Shape::new(&dims)?);
+        }
+        let Some(l) = lower(nodes, i, device, limits, &part)? else { break };
+        let bindings = l
+            .reads
+            .iter()
+            .chain(&l.writes)
+            .map(|&id| if cut.contains(&id) { (id, r0 * row_bytes(id), r * row_bytes(id)) } else { (id, 0, bytes(id)) })
+            .collect();
+        chunks.push(Chunk { launch: l.launch, bindings });
+        r0 += r;
+    }
+    Ok(chunks)
 }
 
 impl Plan {
@@ -191,10 +336,12 @@ impl Plan {
         }
 
         // Launches and their parameter blocks, packed into one uniform buffer.
-        let mut launches: Vec<(NodeId, Lowered)> = Vec::new();
+        let mut launches: Vec<(NodeId, Chunk)> = Vec::new();
         for &i in &order {
-            if let Some(lowered) = lower(nodes, i, device, &limits)? {
-                launches.push((NodeId(i), lowered));
+            if let Some(lowered) = lower(nodes, i, device, &limits, &Part::default())? {
+                for chunk in split(nodes, i, device, &limits, lowered)? {
+                    launches.push((NodeId(i), chunk));
+                }
             }
         }
         let uniform_bytes = (launches.len().max(1) as u64) * PARAMS_SLOT;
@@ -212,16 +359,12 @@ impl Plan {
         let mut steps = Vec::with_capacity(launches.len());
         let mut updates = Vec::new();
         let mut run_words = Vec::new();
-        for (k, (node, Lowered { launch, reads, writes })) in launches.into_iter().enumerate() {
+        for (k, (node, Chunk { launch, bindings })) in launches.into_iter().enumerate() {
             let pipeline = device.pipeline(&launch.key)?;
-            let binding = |id: NodeId| -> Result<wgpu::BufferBinding<'_>> {
+            let binding = |&(id, offset, size): &(NodeId, u64, u64)| -> Result<wgpu::BufferBinding<'_>> {
                 let slot =
                     slot_of[id.index()].ok_or_else(|| Error::Graph(format!("node {} has no buffer", id.index())))?;
-                Ok(wgpu::BufferBinding {
-                    buffer: &slots[slot].buffer,
-                    offset: 0,
-                    size: wgpu::BufferSize::new(nodes[id.index()].shape.numel() as u64 * 4),
-                })
+                Ok(wgpu::BufferBinding { buffer: &slots[slot].buffer, offset, size: wgpu::BufferSize::new(size) })
             };
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,
@@ -231,15 +374,9 @@ impl Plan {
                     size: wgpu::BufferSize::new(launch.params.len() as u64 * 4),
                 }),
             }];
-            for (b, &x) in reads.iter().enumerate() {
+            for (b, x) in bindings.iter().enumerate() {
                 entries.push(wgpu::BindGroupEntry {
                     binding: b as u32 + 1,
-                    resource: wgpu::BindingResource::Buffer(binding(x)?),
-                });
-            }
-            for (b, &x) in writes.iter().enumerate() {
-                entries.push(wgpu::BindGroupEntry {
-                    binding: (reads.len() + b) as u32 + 1,
                     resource: wgpu::BindingResource::Buffer(binding(x)?),
                 });
             }
@@ -252,7 +389,8 @@ impl Plan {
             })?;
             device.queue().write_buffer(&uniforms, k as u64 * PARAMS_SLOT, bytemuck::cast_slice(&launch.params));
             match nodes[node.index()].op {
-                Op::Update(opt) => updates.push((k, opt, nodes[node.index()].shape.numel())),
+                // A split update's chunk covers only its part of the parameter.
+                Op::Update(opt) => updates.push((k, opt, launch.params[0] as usize)),
                 Op::Dropout { .. } => run_words.push((k, kernels::elementwise::STEP_WORD)),
                 _ => {}
             }
@@ -535,91 +673,104 @@ fn schedule(nodes: &[Node], outputs: &[NodeId]) -> Vec<usize> {
 }
 
 /// The kernel launch computing node `i`, with the nodes it reads and writes; `None` for nodes
-/// that need no kernel.
-fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits) -> Result<Option<Lowered>> {
+/// that need no kernel. `part` describes a chunk of a split launch: the shapes some nodes have
+/// within it, and whether a matmul adds to its output.
+fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part: &Part) -> Result<Option<Lowered>> {
     let n = &nodes[i];
-    let shape = |id: NodeId| &nodes[id.index()].shape;
+    let shape = |id: NodeId| part.shapes.get(&id.index()).unwrap_or(&nodes[id.index()].shape);
+    let out = shape(NodeId(i));
     let launch = match n.op {
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) | Op::Reshape => return Ok(None),
         Op::Matmul { trans_a, trans_b } => {
             let (a, b) = (shape(n.inputs[0]), shape(n.inputs[1]));
             let last2 = |s: &Shape| [s.dims()[s.rank() - 2], s.dims()[s.rank() - 1]];
             let ([a0, a1], [b0, b1]) = (last2(a), last2(b));
-            let out = last2(&n.shape);
+            let out2 = last2(out);
             // A plain matrix serves every entry of a batch: stride 0.
             let stride = |s: &Shape, size: usize| if s.rank() == 3 { size } else { 0 };
             let dims = MatmulDims {
-                batch: if n.shape.rank() == 3 { n.shape.dims()[0] } else { 1 },
-                m: out[0],
-                n: out[1],
+                batch: if out.rank() == 3 { out.dims()[0] } else { 1 },
+                m: out2[0],
+                n: out2[1],
                 k: if trans_a { a0 } else { a1 },
                 stride_a: stride(a, a0 * a1),
                 stride_b: stride(b, b0 * b1),
                 trans_a,
                 trans_b,
+                accumulate: part.accumulate,
             };
-            (kernels::matmul::launch(dims, device.matmul_variant(), &n.shape, limits)?, n.inputs.clone())
+            (kernels::matmul::launch(dims, device.matmul_variant(), out, limits)?, n.inputs.clone())
         }
         Op::Elementwise { op, alpha } => {
             let a = n.inputs[0];
             let b = *n.inputs.get(1).unwrap_or(&a);
-            (kernels::elementwise::launch(op, alpha, 0, shape(a), shape(b), &n.shape, limits)?, vec![a, b])
+            (kernels::elementwise::launch(op, alpha, 0, 0, shape(a), shape(b), out, limits)?, vec![a, b])
         }
         Op::Expand { factor } => {
             let a = n.inputs[0];
             (
-                kernels::elementwise::launch(ElementwiseOp::Scale, factor, 0, shape(a), shape(a), &n.shape, limits)?,
+                kernels::elementwise::launch(ElementwiseOp::Scale, factor, 0, 0, shape(a), shape(a), out, limits)?,
                 vec![a, a],
             )
         }
         Op::Dropout { p, seed } => {
             let a = n.inputs[0];
             (
-                kernels::elementwise::launch(ElementwiseOp::Dropout, p, seed, shape(a), shape(a), &n.shape, limits)?,
+                {
+                    // Each element keeps its own mask however the launch is cut.
+                    let first = part.first_row * (n.shape.numel() / n.shape.dims().first().copied().unwrap_or(1));
+                    kernels::elementwise::launch(
+                        ElementwiseOp::Dropout,
+                        p,
+                        seed,
+                        first,
+                        shape(a),
+                        shape(a),
+                        out,
+                        limits,
+                    )?
+                },
                 vec![a, a],
             )
         }
         Op::Reduce { op, factor } => {
-            (kernels::reduce::launch(op, shape(n.inputs[0]), &n.shape, factor, limits)?, n.inputs.clone())
+            (kernels::reduce::launch(op, shape(n.inputs[0]), out, factor, part.accumulate, limits)?, n.inputs.clone())
         }
         Op::Loss(kind) => {
             let (p, t) = (n.inputs[0], n.inputs[1]);
-            (kernels::loss::forward(kind, shape(p)), vec![p, t, p])
+            (kernels::loss::forward(kind, shape(p), &nodes[p.index()].shape, part.accumulate), vec![p, t, p])
         }
         Op::LossBackward(kind) => {
             let (g, p, t) = (n.inputs[0], n.inputs[1], n.inputs[2]);
-            (kernels::loss::backward(kind, shape(p), limits)?, vec![p, t, g])
+            (kernels::loss::backward(kind, shape(p), &nodes[p.index()].shape, limits)?, vec![p, t, g])
         }
-        Op::Softmax { log } => (kernels::softmax::forward(log, &n.shape, limits)?, vec![n.inputs[0], n.inputs[0]]),
-        Op::SoftmaxBackward { log } => (kernels::softmax::backward(log, &n.shape, limits)?, n.inputs.clone()),
+        Op::Softmax { log } => (kernels::softmax::forward(log, out, limits)?, vec![n.inputs[0], n.inputs[0]]),
+        Op::SoftmaxBackward { log } => (kernels::softmax::backward(log, out, limits)?, n.inputs.clone()),
         Op::Conv2d(window) => {
             let (x, w) = (n.inputs[0], n.inputs[1]);
-            (kernels::conv2d::forward(shape(x), shape(w).dims()[0], &window, &n.shape, limits)?, n.inputs.clone())
+            (kernels::conv2d::forward(shape(x), shape(w).dims()[0], &window, out, limits)?, n.inputs.clone())
         }
         Op::Conv2dBackwardInput(window) => {
             let (g, w) = (n.inputs[0], n.inputs[1]);
-            (
-                kernels::conv2d::backward_input(&n.shape, shape(w).dims()[0], &window, shape(g), limits)?,
-                n.inputs.clone(),
-            )
+            (kernels::conv2d::backward_input(out, shape(w).dims()[0], &window, shape(g), limits)?, n.inputs.clone())
         }
         Op::Conv2dBackwardWeight(window) => {
             let (g, x) = (n.inputs[0], n.inputs[1]);
-            (kernels::conv2d::backward_weight(shape(x), &n.shape, &window, shape(g), limits)?, n.inputs.clone())
+            (kernels::conv2d::backward_weight(shape(x), out, &window, shape(g), limits)?, n.inputs.clone())
         }
         Op::Im2col(window) => {
             let x = n.inputs[0];
             let out_hw = window.output("im2col", shape(x), shape(x).dims()[2], shape(x).dims()[3])?;
-            (kernels::conv2d::im2col(shape(x), &window, &n.shape, out_hw, limits)?, vec![x, x])
+            (kernels::conv2d::im2col(shape(x), &window, out, out_hw, limits)?, vec![x, x])
         }
         Op::Col2im(window) => {
             let g = n.inputs[0];
-            let out_hw = window.output("col2im", &n.shape, n.shape.dims()[2], n.shape.dims()[3])?;
-            (kernels::conv2d::col2im(&n.shape, &window, out_hw, limits)?, vec![g, g])
+            let out_hw = window.output("col2im", out, out.dims()[2], out.dims()[3])?;
+            (kernels::conv2d::col2im(out, &window, out_hw, limits)?, vec![g, g])
         }
         Op::Pool2d { max, window } => {
             let x = n.inputs[0];
-            (kernels::pool2d::forward(max, shape(x), &window, &n.shape, limits)?, vec![x, x])
+            (kernels::pool2d::forward(max, shape(x), &window, out, limits)?, vec![x, x])
         }
         Op::Pool2dBackward { max, window } => {
             let (g, x) = (n.inputs[0], n.inputs[1]);
@@ -629,11 +780,11 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits) -> Re
             // Writes the parameter and its states in place; reads only the gradient.
             let mut writes = vec![n.inputs[0]];
             writes.extend(&n.inputs[2..]);
-            let launch = kernels::optim::launch(&opt, &n.shape, 1, limits)?;
+            let launch = kernels::optim::launch(&opt, out, 1, limits)?;
             return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes }));
         }
         Op::RunningAverage { momentum, factor } => {
-            let launch = kernels::optim::running_average(&n.shape, momentum, factor, limits)?;
+            let launch = kernels::optim::running_average(out, momentum, factor, limits)?;
             return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes: vec![n.inputs[0]] }));
         }
     };

@@ -42,19 +42,116 @@ fn every_op_is_right_when_grids_must_fold_past_a_small_workgroup_limit() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-#[test]
-fn a_tensor_past_the_storage_binding_limit_is_a_named_error() {
+/// A device that binds at most 4 KiB of a buffer at once.
+fn tiny_binding_device() -> Device {
     let options = DeviceOptions { cap_storage_binding_size: Some(4096), ..DeviceOptions::from_env().unwrap() };
     let device = Device::with_options(&options).expect("an adapter");
+    assert_eq!(device.limits().max_storage_buffer_binding_size, 4096);
+    device
+}
+
+#[test]
+fn tensors_past_the_storage_binding_limit_are_split_and_stay_right() {
+    // A training step of a small MLP on a batch whose activations are 4× the binding limit:
+    // matmuls split by rows and (for the weight gradients) along k with accumulation,
+    // elementwise ops and the Adam update split by rows.
     let mut g = Graph::new();
-    let x = g.input("x", &[16, 16]).unwrap(); // 1 KiB: fits
-    let y = g.matmul_t(x, x, false, true).unwrap();
-    let wide = g.reshape(y, &[256]).unwrap();
-    let outer = g.input("o", &[8, 1]).unwrap();
-    let big = g.mul(outer, wide).unwrap(); // [8, 256] = 8 KiB: does not fit
-    let err = Plan::compile(&device, &g, &[big]).err().expect("compile must fail").to_string();
+    let x = g.input("x", &[256, 16]).unwrap(); // 16 KiB
+    let w1 = g.param("w1", &[16, 64]).unwrap();
+    let b1 = g.param("b1", &[64]).unwrap();
+    let w2 = g.param("w2", &[64, 8]).unwrap();
+    let h = g.matmul(x, w1).unwrap();
+    let h = g.add(h, b1).unwrap();
+    let h = g.tanh(h).unwrap();
+    let y = g.matmul(h, w2).unwrap();
+    let s = g.softmax(y).unwrap();
+    let seed = g.input("seed", &[256, 8]).unwrap();
+    let grads = shadergrad::autodiff::gradients(&mut g, s, Some(seed), &[w1, w2]).unwrap();
+    let mut outputs = vec![s];
+    outputs.extend(&grads);
+    let values = |n: usize, f: f32| (0..n).map(|i| ((i as f32 * f).sin() * 0.5)).collect::<Vec<f32>>();
+    let (xs, w1s, b1s, w2s, seeds) =
+        (values(4096, 0.37), values(1024, 0.71), values(64, 1.3), values(512, 0.53), values(2048, 0.29));
+    let mut results = Vec::new();
+    for device in [tiny_binding_device(), Device::with_options(&DeviceOptions::from_env().unwrap()).unwrap()] {
+        let mut plan = Plan::compile(&device, &g, &outputs).unwrap();
+        plan.write(x, &xs).unwrap();
+        plan.write(w1, &w1s).unwrap();
+        plan.write(b1, &b1s).unwrap();
+        plan.write(w2, &w2s).unwrap();
+        plan.write(seed, &seeds).unwrap();
+        results.push((plan.run_and_read(&outputs).unwrap(), plan.launches()));
+    }
+    let ((split, split_launches), (whole, whole_launches)) = (&results[0], &results[1]);
+    assert!(split_launches > whole_launches, "the capped plan splits launches ({split_launches} vs {whole_launches})");
+    for (k, (a, b)) in split.iter().zip(whole).enumerate() {
+        for (i, (p, q)) in a.iter().zip(b).enumerate() {
+            assert!((p - q).abs() <= 1e-5 * q.abs().max(1.0), "output {k}[{i}]: split {p} vs whole {q}");
+        }
+    }
+}
+
+#[test]
+fn optimizer_updates_past_the_binding_limit_are_split_and_stay_right() {
+    use shadergrad::kernels::optim::Optimizer;
+    let mut g = Graph::new();
+    let p = g.param("p", &[8192]).unwrap(); // 32 KiB, 8 parts of 4 KiB
+    let grad = g.input("grad", &[8192]).unwrap();
+    g.optimizer_update(p, grad, Optimizer::adam(0.01)).unwrap();
+    let mut finals = Vec::new();
+    for device in [tiny_binding_device(), Device::with_options(&DeviceOptions::from_env().unwrap()).unwrap()] {
+        let mut plan = Plan::compile(&device, &g, &[p]).unwrap();
+        plan.write(p, &(0..8192).map(|i| (i as f32 * 0.01).cos()).collect::<Vec<_>>()).unwrap();
+        for step in 0..3 {
+            plan.write(grad, &(0..8192).map(|i| ((i + step) as f32 * 0.3).sin()).collect::<Vec<_>>()).unwrap();
+            plan.run().unwrap();
+        }
+        finals.push(plan.read(p).unwrap());
+    }
+    assert_eq!(finals[0], finals[1], "the same arithmetic, element for element");
+}
+
+#[test]
+fn reductions_losses_and_dropout_past_the_binding_limit_are_split_and_stay_right() {
+    use shadergrad::autodiff::gradients;
+    let mut g = Graph::new();
+    let x = g.input("x", &[512, 10]).unwrap(); // 20 KiB
+    let labels = g.input("labels", &[512]).unwrap();
+    let sum0 = g.sum_axes(x, &[0], false).unwrap(); // the leading axis: chunks accumulate
+    let max0 = g.max_axes(x, &[0], false).unwrap();
+    let mean1 = g.mean_axes(x, &[1], false).unwrap(); // rows stay whole: chunks of rows
+    let dropped = g.dropout(x, 0.3, 9).unwrap();
+    let ce = g.cross_entropy(x, labels).unwrap();
+    let dx = gradients(&mut g, ce, None, &[x]).unwrap()[0];
+    let outputs = [sum0, max0, mean1, dropped, ce, dx];
+    let xs: Vec<f32> = (0..5120).map(|i| ((i as f32 * 0.77).sin() * 3.0)).collect();
+    let ls: Vec<f32> = (0..512).map(|i| (i * 7 % 10) as f32).collect();
+    let mut results = Vec::new();
+    for device in [tiny_binding_device(), Device::with_options(&DeviceOptions::from_env().unwrap()).unwrap()] {
+        let mut plan = Plan::compile(&device, &g, &outputs).unwrap();
+        plan.write(x, &xs).unwrap();
+        plan.write(labels, &ls).unwrap();
+        results.push(plan.run_and_read(&outputs).unwrap());
+    }
+    let names = ["sum over axis 0", "max over axis 0", "mean over axis 1", "dropout", "cross-entropy", "its gradient"];
+    for ((name, split), whole) in names.iter().zip(&results[0]).zip(&results[1]) {
+        for (i, (p, q)) in split.iter().zip(whole).enumerate() {
+            assert!((p - q).abs() <= 1e-5 * q.abs().max(1.0), "{name}[{i}]: split {p} vs whole {q}");
+        }
+    }
+}
+
+#[test]
+fn what_cannot_be_split_is_a_named_error() {
+    // An argmax over the leading axis of a tensor past the limit: the chunks' answers cannot
+    // be combined without their values.
+    let device = tiny_binding_device();
+    let mut g = Graph::new();
+    let x = g.input("x", &[8, 256]).unwrap(); // 8 KiB
+    let y = g.argmax_axes(x, &[0], false).unwrap();
+    let err = Plan::compile(&device, &g, &[y]).err().expect("compile must fail").to_string();
     assert!(
-        err.contains("max_storage_buffer_binding_size") && err.contains("[8, 256]") && err.contains("mul"),
+        err.contains("max_storage_buffer_binding_size") && err.contains("[8, 256]") && err.contains("argmax"),
         "{err}"
     );
 }

@@ -102,11 +102,14 @@ fn mix(v: u32) -> u32 {
 }
 
 /// `out = op(a, b)` with `a` and `b` broadcast to `out`; unary ops pass `a` as `b`. `seed`
-/// is dropout's (0 for other ops).
+/// is dropout's (0 for other ops), and `first` the index of `out`'s first element in the
+/// whole tensor when the launch covers a chunk of it.
+#[allow(clippy::too_many_arguments)]
 pub fn launch(
     op: ElementwiseOp,
     alpha: f32,
     seed: u32,
+    first: usize,
     a: &Shape,
     b: &Shape,
     out: &Shape,
@@ -117,7 +120,7 @@ pub fn launch(
     params.extend(words4(out.padded4()));
     params.extend(words4(a.broadcast_strides4()));
     params.extend(words4(b.broadcast_strides4()));
-    params.extend([n as u32, alpha.to_bits(), seed, 0]);
+    params.extend([n as u32, alpha.to_bits(), seed, 0, first as u32, 0, 0, 0]);
     Ok(Launch {
         key: KernelKey {
             family: Family::Elementwise,

@@ -59,6 +59,8 @@ pub struct MatmulDims {
     pub trans_a: bool,
     /// B is stored [n, k].
     pub trans_b: bool,
+    /// Add the product to C's current values (a product split along k, after its first chunk).
+    pub accumulate: bool,
 }
 
 /// The launch for `dims` with `variant`; `out` names the shape in limit errors.
@@ -86,7 +88,7 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
             available: max * max,
         });
     }
-    let params = [dims.m, dims.n, dims.k, dims.stride_a, dims.stride_b, dims.m * dims.n, 0, 0];
+    let params = [dims.m, dims.n, dims.k, dims.stride_a, dims.stride_b, dims.m * dims.n, dims.accumulate as usize, 0];
     Ok(Launch {
         key: KernelKey {
             family: Family::Matmul,

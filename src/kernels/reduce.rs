@@ -33,7 +33,15 @@ impl ReduceOp {
 
 /// Reduces `input` down to `kept` (same rank, extent 1 on each reduced axis); sums are
 /// multiplied by `factor`.
-pub fn launch(op: ReduceOp, input: &Shape, kept: &Shape, factor: f32, limits: &wgpu::Limits) -> Result<Launch> {
+/// `accumulate` combines with the output's current values (sum: adds; max: keeps the larger).
+pub fn launch(
+    op: ReduceOp,
+    input: &Shape,
+    kept: &Shape,
+    factor: f32,
+    accumulate: bool,
+    limits: &wgpu::Limits,
+) -> Result<Launch> {
     let in4 = input.padded4();
     let out4 = kept.padded4();
     let mut red4 = [1; MAX_RANK];
@@ -51,7 +59,7 @@ pub fn launch(op: ReduceOp, input: &Shape, kept: &Shape, factor: f32, limits: &w
     params.extend(words4(out4));
     params.extend(words4(red4));
     params.extend(words4(strides));
-    params.extend([n_out as u32, n_red as u32, factor.to_bits(), 0]);
+    params.extend([n_out as u32, n_red as u32, factor.to_bits(), accumulate as u32]);
     let wide = n_red >= WIDE_FROM && n_out <= WIDE_MAX_OUTPUTS;
     let (entry, groups) =
         if wide { ("reduce_wide", n_out as u64) } else { ("reduce_serial", (n_out as u64).div_ceil(256)) };
