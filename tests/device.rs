@@ -69,7 +69,7 @@ fn tensors_past_the_storage_binding_limit_are_split_and_stay_right() {
     let grads = shadergrad::autodiff::gradients(&mut g, s, Some(seed), &[w1, w2]).unwrap();
     let mut outputs = vec![s];
     outputs.extend(&grads);
-    let values = |n: usize, f: f32| (0..n).map(|i| ((i as f32 * f).sin() * 0.5)).collect::<Vec<f32>>();
+    let values = |n: usize, f: f32| (0..n).map(|i| (i as f32 * f).sin() * 0.5).collect::<Vec<f32>>();
     let (xs, w1s, b1s, w2s, seeds) =
         (values(4096, 0.37), values(1024, 0.71), values(64, 1.3), values(512, 0.53), values(2048, 0.29));
     let mut results = Vec::new();
@@ -124,7 +124,7 @@ fn reductions_losses_and_dropout_past_the_binding_limit_are_split_and_stay_right
     let ce = g.cross_entropy(x, labels).unwrap();
     let dx = gradients(&mut g, ce, None, &[x]).unwrap()[0];
     let outputs = [sum0, max0, mean1, dropped, ce, dx];
-    let xs: Vec<f32> = (0..5120).map(|i| ((i as f32 * 0.77).sin() * 3.0)).collect();
+    let xs: Vec<f32> = (0..5120).map(|i| (i as f32 * 0.77).sin() * 3.0).collect();
     let ls: Vec<f32> = (0..512).map(|i| (i * 7 % 10) as f32).collect();
     let mut results = Vec::new();
     for device in [tiny_binding_device(), Device::with_options(&DeviceOptions::from_env().unwrap()).unwrap()] {
