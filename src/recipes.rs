@@ -76,6 +76,10 @@ pub struct Recipe {
     pub epochs: usize,
     /// Steps between printed losses, as the course prints them (full-batch labs).
     pub log_every: usize,
+    /// Fraction of the training examples held out for validation (0: none).
+    pub validation: f32,
+    /// Epochs without a lower validation loss before training stops (`None`: never).
+    pub patience: Option<usize>,
 }
 
 const TOY_X: [f32; 3] = [1.0, 2.0, 3.0];
@@ -144,6 +148,8 @@ fn full_batch(
         batch_size: None,
         epochs: 1001,
         log_every: 100,
+        validation: 0.0,
+        patience: None,
     }
 }
 
@@ -185,6 +191,8 @@ fn mnist_recipe(
         batch_size: Some(100),
         epochs: 15,
         log_every: 1,
+        validation: 0.0,
+        patience: None,
     }
 }
 
@@ -484,6 +492,10 @@ pub struct Overrides {
     pub init: Option<Init>,
     /// Steps between printed losses (full-batch labs).
     pub log_every: Option<usize>,
+    /// Fraction of the training examples held out for validation (mini-batch recipes).
+    pub validation: Option<f32>,
+    /// Stop after this many epochs without a lower validation loss.
+    pub patience: Option<usize>,
 }
 
 impl Recipe {
@@ -506,6 +518,12 @@ impl Recipe {
         }
         if let Some(l) = o.log_every {
             self.log_every = l.max(1);
+        }
+        if let Some(v) = o.validation {
+            self.validation = v;
+        }
+        if o.patience.is_some() {
+            self.patience = o.patience;
         }
         self
     }
@@ -596,6 +614,8 @@ pub enum Progress {
         loss: f32,
         /// Test accuracy after it, where there is a test set.
         test_accuracy: Option<f32>,
+        /// Mean loss on the held-out validation examples, where some are held out.
+        validation_loss: Option<f32>,
         /// Examples per second during the epoch.
         samples_per_second: f64,
     },
@@ -616,6 +636,10 @@ pub struct Summary {
     pub train_accuracy: Option<f32>,
     /// Accuracy on the test data, where there is some.
     pub test_accuracy: Option<f32>,
+    /// The last validation loss, where examples were held out.
+    pub validation_loss: Option<f32>,
+    /// The epoch after which early stopping ended training, if it did.
+    pub stopped_early: Option<usize>,
     /// Wall time of training.
     pub seconds: f64,
     /// Training examples per second.
@@ -770,6 +794,27 @@ pub fn predict(device: &Device, model: &std::path::Path, images: &[std::path::Pa
 pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl FnMut(&Progress)) -> Result<Summary> {
     let Prepared { mut trainer, train, test, batch, full_batch, small } =
         prepare(device, recipe, paths.data.as_deref())?;
+    if full_batch && (recipe.validation > 0.0 || recipe.patience.is_some()) {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: format!(
+                "'{}' is a full-batch lab: validation splits and early stopping need a mini-batch recipe",
+                recipe.name
+            ),
+        });
+    }
+    if !(0.0..1.0).contains(&recipe.validation) {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: format!("--validation {} must be a fraction in [0, 1)", recipe.validation),
+        });
+    }
+    let (train, validation) = if recipe.validation > 0.0 {
+        let (kept, held) = train.split(recipe.validation, recipe.seed as u64);
+        (kept, Some(held))
+    } else {
+        (train, None)
+    };
     let out = paths.out.as_deref();
     let mut epochs_done = 0;
     if let Some(path) = &paths.resume {
@@ -789,6 +834,8 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         trainer.restore(&saved)?;
     }
     let start = Instant::now();
+    let mut validation_loss = None;
+    let mut stopped_early = None;
     let mut steps = 0;
     let mut final_loss = f32::NAN;
     if full_batch {
@@ -815,6 +862,8 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         for _ in 0..epochs_done {
             steps += batches.epoch().iter().filter(|b| b.len() == batch).count();
         }
+        let mut best = f32::INFINITY;
+        let mut since_best = 0;
         for epoch in epochs_done + 1..=recipe.epochs {
             let epoch_start = Instant::now();
             let (loss, n) = trainer.epoch(&train, &mut batches, steps, |step, steps, loss| {
@@ -827,8 +876,23 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
                 Some(t) => trainer.evaluate(t, recipe.task)?.accuracy,
                 None => None,
             };
-            progress(&Progress::Epoch { epoch, loss, test_accuracy, samples_per_second });
+            validation_loss = match &validation {
+                Some(v) => Some(trainer.evaluate(v, recipe.task)?.loss),
+                None => None,
+            };
+            progress(&Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second });
             save(&mut trainer, recipe, epoch, out)?;
+            if let (Some(v), Some(patience)) = (validation_loss, recipe.patience) {
+                if v < best {
+                    (best, since_best) = (v, 0);
+                } else {
+                    since_best += 1;
+                    if since_best >= patience {
+                        stopped_early = Some(epoch);
+                        break;
+                    }
+                }
+            }
         }
     }
     let seconds = start.elapsed().as_secs_f64();
@@ -844,10 +908,12 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
     Ok(Summary {
         recipe: recipe.name.to_string(),
         steps,
-        epochs: if full_batch { steps } else { recipe.epochs },
+        epochs: if full_batch { steps } else { stopped_early.unwrap_or(recipe.epochs) },
         final_loss,
         train_accuracy,
         test_accuracy,
+        validation_loss,
+        stopped_early,
         seconds,
         samples_per_second: (steps * batch) as f64 / seconds.max(1e-9),
         params: if small { Some(trainer.parameters()?) } else { None },

@@ -41,6 +41,23 @@ impl Data {
         self.example.iter().product()
     }
 
+    /// Splits off a `fraction` of the examples, chosen by a shuffle from `seed`: (kept, held out).
+    pub fn split(&self, fraction: f32, seed: u64) -> (Data, Data) {
+        let n = self.len();
+        let held = ((n as f64 * fraction as f64).round() as usize).min(n.saturating_sub(1));
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = crate::rng::Rng::new(seed ^ 0x5eed_5b11);
+        for i in (1..n).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        let part = |indices: &[usize]| {
+            let (x, y) = self.gather(indices);
+            Data { x, example: self.example.clone(), y, target_width: self.target_width }
+        };
+        (part(&order[held..]), part(&order[..held]))
+    }
+
     /// The inputs and targets of the examples `indices`, in that order.
     pub fn gather(&self, indices: &[usize]) -> (Vec<f32>, Vec<f32>) {
         let (e, t) = (self.example_size(), self.target_width);

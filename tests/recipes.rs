@@ -347,3 +347,21 @@ fn digit_images_round_trip_through_predict() {
     assert!(err.contains("notes.png") && err.contains("not a readable"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_validation_split_stops_training_when_its_loss_stops_falling() {
+    let overrides =
+        Overrides { epochs: Some(40), lr: Some(0.5), validation: Some(0.1), patience: Some(1), ..Overrides::default() };
+    let (s, _) = run("mnist-softmax", &overrides);
+    let stopped = s.stopped_early.expect("a rising validation loss stops the run");
+    assert!(stopped < 40 && s.epochs == stopped, "{s:?}");
+    assert_eq!(s.steps, stopped * 72, "7,200 examples left for training: 72 batches an epoch");
+    assert!(s.validation_loss.is_some());
+    // Early stopping needs mini-batches and a fraction in [0, 1).
+    let recipe = recipes::find("logistic-toy").unwrap().with(&Overrides { patience: Some(2), ..Overrides::default() });
+    assert!(recipes::run(&device(), &recipe, &recipes::Paths::default(), |_| {}).is_err());
+    let recipe =
+        recipes::find("mnist-softmax").unwrap().with(&Overrides { validation: Some(1.5), ..Overrides::default() });
+    let err = recipes::run(&device(), &recipe, &recipes::Paths::default(), |_| {}).unwrap_err().to_string();
+    assert!(err.contains("1.5"), "{err}");
+}

@@ -39,6 +39,12 @@ pub struct TrainArgs {
     /// Continue from a checkpoint saved by `--out` (after the epoch it saved).
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Hold out this fraction of the training examples and report their loss each epoch.
+    #[arg(long)]
+    validation: Option<f32>,
+    /// Stop after N epochs without a lower validation loss (needs --validation).
+    #[arg(long)]
+    patience: Option<usize>,
 }
 
 fn format_params(params: &[(String, Vec<f32>)]) -> String {
@@ -74,6 +80,8 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         seed: args.seed,
         init,
         log_every: args.log_every,
+        validation: args.validation,
+        patience: args.patience,
     };
     let paths = Paths { data: args.data.clone(), out: args.out.clone(), resume: args.resume.clone() };
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
@@ -104,9 +112,12 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
             bar.set_message(format!("loss {loss:.4}  {per_second:.0} samples/s"));
             loss_curve.push(((epoch - 1) as f64 + (*step as f64 + 1.0) / *steps as f64, *loss as f64));
         }
-        Progress::Epoch { epoch, loss, test_accuracy, samples_per_second } => {
+        Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second } => {
             let accuracy = test_accuracy.map(|a| format!("  test accuracy {:.4}", a)).unwrap_or_default();
-            bar.suspend(|| println!("epoch {epoch:3}  cost {loss:.6}{accuracy}  ({samples_per_second:.0} samples/s)"));
+            let validation = validation_loss.map(|v| format!("  validation cost {v:.6}")).unwrap_or_default();
+            bar.suspend(|| {
+                println!("epoch {epoch:3}  cost {loss:.6}{validation}{accuracy}  ({samples_per_second:.0} samples/s)")
+            });
             if let Some(a) = test_accuracy {
                 accuracy_curve.push((*epoch as f64, *a as f64));
             }
@@ -125,6 +136,8 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         "final_loss": summary.final_loss,
         "train_accuracy": summary.train_accuracy,
         "test_accuracy": summary.test_accuracy,
+        "validation_loss": summary.validation_loss,
+        "stopped_early_at_epoch": summary.stopped_early,
         "seconds": summary.seconds,
         "samples_per_second": summary.samples_per_second,
         "submits": summary.counters.submits,
