@@ -648,6 +648,9 @@ pub struct Summary {
     pub params: Option<Vec<(String, Vec<f32>)>>,
     /// Submits, dispatches and allocations of the training plan.
     pub counters: crate::executor::Counters,
+    /// GPU allocations the training plan had made before its first step (all of them, when
+    /// nothing grows).
+    pub allocations_before_training: u64,
 }
 
 /// A full-batch loss this many times its first value counts as diverged.
@@ -833,6 +836,7 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
             .ok_or_else(|| bad("it records no epoch".into()))?;
         trainer.restore(&saved)?;
     }
+    let allocations_before_training = trainer.plan().counters().allocations;
     let start = Instant::now();
     let mut validation_loss = None;
     let mut stopped_early = None;
@@ -918,5 +922,6 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         samples_per_second: (steps * batch) as f64 / seconds.max(1e-9),
         params: if small { Some(trainer.parameters()?) } else { None },
         counters,
+        allocations_before_training,
     })
 }
