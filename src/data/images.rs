@@ -22,13 +22,16 @@ pub fn load_digit(path: &Path) -> Result<Vec<f32>> {
 
 /// Converts encoded image bytes (PNG or JPEG); `name` names them in errors.
 pub fn digit_from_bytes(name: &str, bytes: &[u8]) -> Result<Vec<f32>> {
-    let decoded = image::load_from_memory(bytes).map_err(|e| Error::Format {
-        path: name.to_string(),
-        offset: 0,
-        message: format!("not a readable PNG or JPEG image: {e}"),
-    })?;
+    let decoded = super::decode_image(name, bytes)?;
     let gray = decoded.to_luma8();
     let (w, h) = gray.dimensions();
+    if w == 0 || h == 0 {
+        return Err(Error::Format {
+            path: name.to_string(),
+            offset: 0,
+            message: format!("the image is {w}×{h}: empty"),
+        });
+    }
     // The border's mean tells the background: light backgrounds (ink on paper) are inverted.
     let border: Vec<u8> = (0..w)
         .flat_map(|x| [gray.get_pixel(x, 0)[0], gray.get_pixel(x, h - 1)[0]])
@@ -103,7 +106,37 @@ mod tests {
     fn blank_and_broken_images() {
         let blank = image::GrayImage::from_pixel(30, 30, image::Luma([255]));
         assert!(digit_from_bytes("blank.png", &png(&blank)).unwrap().iter().all(|&v| v == 0.0));
-        let err = digit_from_bytes("x.png", b"\\x89PNG but not really").unwrap_err().to_string();
+        let err = digit_from_bytes("x.png", b"\x89PNG but not really").unwrap_err().to_string();
         assert!(err.contains("x.png"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+
+    #[test]
+    fn a_header_claiming_a_huge_image_is_refused_before_allocating() {
+        // A PNG whose header says 100,000 × 100,000 pixels (10 GB of gray) and has no data.
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let ihdr: Vec<u8> = [&100_000u32.to_be_bytes()[..], &100_000u32.to_be_bytes()[..], &[8, 0, 0, 0, 0]].concat();
+        let mut chunk = b"IHDR".to_vec();
+        chunk.extend(&ihdr);
+        png.extend((ihdr.len() as u32).to_be_bytes());
+        png.extend(&chunk);
+        png.extend(crc32(&chunk).to_be_bytes());
+        let err = digit_from_bytes("huge.png", &png).unwrap_err().to_string();
+        assert!(err.contains("huge.png") && err.to_lowercase().contains("limit"), "{err}");
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
     }
 }

@@ -21,17 +21,47 @@ pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
     gunzip_if_needed(&path.display().to_string(), bytes)
 }
 
+/// Most bytes a gzip file may decompress to: far above full MNIST (47 MB), so a corrupt or
+/// hostile file cannot exhaust memory.
+pub const MAX_DECOMPRESSED: u64 = 1 << 30;
+
 /// Gunzips `bytes` if they start with the gzip magic bytes; `name` names them in errors.
 pub fn gunzip_if_needed(name: &str, bytes: Vec<u8>) -> Result<Vec<u8>> {
     if bytes.len() < 2 || bytes[0] != 0x1f || bytes[1] != 0x8b {
         return Ok(bytes);
     }
     let mut out = Vec::new();
-    let mut decoder = flate2::read::GzDecoder::new(&bytes[..]);
-    decoder.read_to_end(&mut out).map_err(|e| Error::Format {
+    let decoder = flate2::read::GzDecoder::new(&bytes[..]);
+    decoder.take(MAX_DECOMPRESSED + 1).read_to_end(&mut out).map_err(|e| Error::Format {
         path: name.to_string(),
         offset: out.len() as u64,
         message: format!("the gzip stream is corrupt or truncated ({e}); offset counts decompressed bytes"),
     })?;
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        return Err(Error::Format {
+            path: name.to_string(),
+            offset: MAX_DECOMPRESSED,
+            message: format!("decompresses to more than {MAX_DECOMPRESSED} bytes"),
+        });
+    }
     Ok(out)
+}
+
+/// Decodes a PNG or JPEG with limits on its dimensions and memory, so a header that claims
+/// an enormous image is an error rather than an allocation; `name` names it in errors.
+pub fn decode_image(name: &str, bytes: &[u8]) -> Result<image::DynamicImage> {
+    let bad = |e: image::ImageError| Error::Format {
+        path: name.to_string(),
+        offset: 0,
+        message: format!("not a readable PNG or JPEG image: {e}"),
+    };
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| {
+        Error::Format { path: name.to_string(), offset: 0, message: format!("not a readable PNG or JPEG image: {e}") }
+    })?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(16_384);
+    limits.max_image_height = Some(16_384);
+    limits.max_alloc = Some(512 << 20);
+    reader.limits(limits);
+    reader.decode().map_err(bad)
 }
