@@ -140,6 +140,8 @@ struct DeviceInner {
     info: wgpu::AdapterInfo,
     pipelines: PipelineCache,
     matmul: MatmulVariant,
+    /// Why the device was lost, once it is (set by wgpu's device-lost callback).
+    lost: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// An open GPU device with its queue and kernel caches. Cheap to clone (shared).
@@ -184,7 +186,15 @@ impl Device {
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| Error::DeviceRequest { adapter: info.name.clone(), message: e.to_string() })?;
-        Ok(Device::assemble(device, queue, info, options.matmul))
+        let opened = Device::assemble(device, queue, info, options.matmul);
+        // Only for devices we open: an application's own device keeps its own callback.
+        let lost = opened.inner.lost.clone();
+        opened.inner.device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut slot) = lost.lock() {
+                *slot = Some(format!("{reason:?}: {message}"));
+            }
+        });
+        Ok(opened)
     }
 
     /// Wraps a device an application already has (for example the one it renders with), so
@@ -202,7 +212,19 @@ impl Device {
     ) -> Device {
         let software = info.device_type == wgpu::DeviceType::Cpu;
         let matmul = matmul.unwrap_or(if software { MatmulVariant::RegisterBlocked } else { MatmulVariant::Tiled });
-        Device { inner: Arc::new(DeviceInner { device, queue, info, pipelines: PipelineCache::default(), matmul }) }
+        let lost = Arc::new(std::sync::Mutex::new(None));
+        Device {
+            inner: Arc::new(DeviceInner { device, queue, info, pipelines: PipelineCache::default(), matmul, lost }),
+        }
+    }
+
+    /// An error if the device has been lost (driver reset, `destroy`), so no work is recorded
+    /// on a device that cannot run it.
+    pub fn check_lost(&self) -> Result<()> {
+        match self.inner.lost.lock().ok().and_then(|l| l.clone()) {
+            Some(reason) => Err(Error::DeviceLost { adapter: self.inner.info.name.clone(), reason }),
+            None => Ok(()),
+        }
     }
 
     /// The matmul kernel this device runs.
@@ -290,7 +312,10 @@ impl Device {
             Err(wgpu::PollError::Timeout) => {
                 Err(Error::Timeout { during: during.to_string(), seconds: GPU_WAIT_TIMEOUT.as_secs() })
             }
-            Err(e) => Err(Error::Gpu { op: during.to_string(), message: e.to_string() }),
+            Err(e) => {
+                self.check_lost()?;
+                Err(Error::Gpu { op: during.to_string(), message: e.to_string() })
+            }
         }
     }
 
@@ -309,7 +334,11 @@ impl Device {
             what: what.to_string(),
             message: "the map callback never ran".to_string(),
         })?;
-        mapped.map_err(|e| Error::Readback { what: what.to_string(), message: e.to_string() })?;
+        if let Err(e) = mapped {
+            // A lost device fails every map: say so rather than blame the buffer.
+            self.check_lost()?;
+            return Err(Error::Readback { what: what.to_string(), message: e.to_string() });
+        }
         let values = {
             let view = slice
                 .get_mapped_range()

@@ -105,6 +105,15 @@ pub enum Error {
         /// How long we waited.
         seconds: u64,
     },
+    /// The device stopped working (a driver reset, or it was destroyed); nothing more can run
+    /// on it: open a new one.
+    #[error("the device on adapter '{adapter}' was lost ({reason}); open a new device to continue")]
+    DeviceLost {
+        /// The adapter's name.
+        adapter: String,
+        /// What wgpu said.
+        reason: String,
+    },
     /// A graph node was used with a graph or plan it does not belong to, or in a role it cannot take.
     #[error("{0}")]
     Graph(String),

@@ -547,6 +547,7 @@ impl Plan {
 
     /// Reads the current value of a declared output, input or parameter.
     pub fn read(&mut self, node: NodeId) -> Result<Vec<f32>> {
+        self.device.check_lost()?;
         self.node_checked(node)?;
         self.staging_for(node.index())?;
         let mut encoder = self.device.wgpu_device().create_command_encoder(&Default::default());
@@ -568,6 +569,7 @@ impl Plan {
     }
 
     fn submit(&mut self, reads: &[NodeId]) -> Result<()> {
+        self.device.check_lost()?;
         for &n in reads {
             self.node_checked(n)?;
             self.staging_for(n.index())?;

@@ -177,3 +177,19 @@ fn software_adapters_default_to_register_blocking() {
         assert_eq!(device.matmul_variant(), shadergrad::kernels::matmul::MatmulVariant::RegisterBlocked);
     }
 }
+
+#[test]
+fn a_lost_device_is_an_error_not_a_hang_or_a_panic() {
+    let device = Device::with_options(&DeviceOptions::from_env().unwrap()).expect("an adapter");
+    let mut g = Graph::new();
+    let x = g.input("x", &[64]).unwrap();
+    let y = g.relu(x).unwrap();
+    let mut plan = Plan::compile(&device, &g, &[y]).unwrap();
+    plan.write(x, &[1.0; 64]).unwrap();
+    plan.run().unwrap();
+    device.wgpu_device().destroy();
+    let _ = device.wgpu_device().poll(wgpu::PollType::Poll);
+    let err = plan.run_and_read(&[y]).unwrap_err();
+    assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
+    assert!(err.to_string().contains("lost"), "{err}");
+}
