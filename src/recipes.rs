@@ -9,7 +9,7 @@ use crate::init::{Init, Mt19937};
 use crate::kernels::loss::LossKind;
 use crate::kernels::optim::Optimizer;
 use crate::nn::{InitPlan, Layer, Sequential};
-use crate::train::{Data, Evaluation, Settings, Task, Trainer};
+use crate::train::{Data, Evaluation, Scaling, Settings, Task, Trainer};
 use std::time::Instant;
 
 /// Where a recipe's examples come from.
@@ -78,6 +78,8 @@ pub struct Recipe {
     pub log_every: usize,
     /// Fraction of the training examples held out for validation (0: none).
     pub validation: f32,
+    /// How the input features are scaled before training.
+    pub scaling: Scaling,
     /// Epochs without a lower validation loss before training stops (`None`: never).
     pub patience: Option<usize>,
 }
@@ -149,6 +151,7 @@ fn full_batch(
         epochs: 1001,
         log_every: 100,
         validation: 0.0,
+        scaling: Scaling::None,
         patience: None,
     }
 }
@@ -192,6 +195,7 @@ fn mnist_recipe(
         epochs: 15,
         log_every: 1,
         validation: 0.0,
+        scaling: Scaling::None,
         patience: None,
     }
 }
@@ -231,6 +235,20 @@ pub fn all() -> Vec<Recipe> {
                 "04-2",
                 "the same on data-01-test-score.csv",
                 Source::Csv("data-01-test-score.csv"),
+                || Sequential::new(vec![linear(3, 1)]),
+            )
+        },
+        Recipe {
+            epochs: 21,
+            log_every: 1,
+            optimizer: Optimizer::sgd(0.1),
+            init: InitPlan::all(Init::TorchDefault),
+            scaling: Scaling::Standardize,
+            ..full_batch(
+                "standardized",
+                "07-1",
+                "04-1's scores standardized first, so SGD 0.1 converges",
+                scores,
                 || Sequential::new(vec![linear(3, 1)]),
             )
         },
@@ -687,11 +705,17 @@ struct Prepared {
 }
 
 fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>) -> Result<Prepared> {
-    let (train, test) = load(recipe.source, data_dir)?;
-    let test = match recipe.test {
+    let (mut train, test) = load(recipe.source, data_dir)?;
+    let mut test = match recipe.test {
         Some(source) => Some(load(source, None)?.0),
         None => test,
     };
+    // Statistics of the training examples, applied to the test examples alike.
+    let scaler = train.fit_scaler(recipe.scaling);
+    scaler.apply(&mut train);
+    if let Some(t) = test.as_mut() {
+        scaler.apply(t);
+    }
     let mut model = (recipe.model)();
     if matches!(recipe.source, Source::Folder { .. }) {
         let classes = train.y.iter().fold(0.0f32, |m, &v| m.max(v)) as usize + 1;

@@ -13,7 +13,7 @@ use crate::kernels::optim::Optimizer;
 use crate::nn::{Mode, Sequential};
 
 /// Examples and their targets, in host memory.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Data {
     /// Inputs, example after example.
     pub x: Vec<f32>,
@@ -39,6 +39,31 @@ impl Data {
 
     fn example_size(&self) -> usize {
         self.example.iter().product()
+    }
+
+    /// The statistics of `kind` of every input feature, to scale this and other data alike.
+    pub fn fit_scaler(&self, kind: Scaling) -> Scaler {
+        let width = self.example_size();
+        let (a, b) = (0..width)
+            .map(|k| {
+                let col: Vec<f64> = self.x.iter().skip(k).step_by(width).map(|&v| v as f64).collect();
+                let n = col.len() as f64;
+                match kind {
+                    Scaling::Standardize => {
+                        let mean = col.iter().sum::<f64>() / n;
+                        let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+                        (mean as f32, var.sqrt() as f32)
+                    }
+                    Scaling::MinMax => {
+                        let lo = col.iter().cloned().fold(f64::INFINITY, f64::min);
+                        let hi = col.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        (lo as f32, hi as f32)
+                    }
+                    Scaling::None => (0.0, 1.0),
+                }
+            })
+            .unzip();
+        Scaler { kind, a, b }
     }
 
     /// Splits off a `fraction` of the examples, chosen by a shuffle from `seed`: (kept, held out).
@@ -68,6 +93,47 @@ impl Data {
             y.extend_from_slice(&self.y[i * t..(i + 1) * t]);
         }
         (x, y)
+    }
+}
+
+/// How input features are scaled before training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scaling {
+    /// As the data come.
+    None,
+    /// Mean 0 and unbiased standard deviation 1 per feature, as the course does in lab 07-1
+    /// (`(x − x.mean(0)) / x.std(0)`).
+    Standardize,
+    /// [0, 1] per feature by its minimum and maximum.
+    MinMax,
+}
+
+/// Per-feature statistics fitted on training data, applied to any data with the same features.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scaler {
+    /// Which scaling.
+    pub kind: Scaling,
+    /// Per feature: the mean (standardize) or minimum (min-max).
+    pub a: Vec<f32>,
+    /// Per feature: the standard deviation (standardize) or maximum (min-max).
+    pub b: Vec<f32>,
+}
+
+impl Scaler {
+    /// Scales `data`'s inputs in place. A constant feature is only centred (standardize) or
+    /// becomes 0 (min-max).
+    pub fn apply(&self, data: &mut Data) {
+        let width = self.a.len().max(1);
+        for (i, v) in data.x.iter_mut().enumerate() {
+            let (a, b) = (self.a[i % width], self.b[i % width]);
+            *v = match self.kind {
+                Scaling::None => *v,
+                Scaling::Standardize if b > 0.0 => (*v - a) / b,
+                Scaling::Standardize => *v - a,
+                Scaling::MinMax if b > a => (*v - a) / (b - a),
+                Scaling::MinMax => 0.0,
+            };
+        }
     }
 }
 

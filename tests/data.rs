@@ -91,3 +91,25 @@ fn the_course_csv_files_parse_as_numpy_loadtxt_does() {
     let err = csv::read_csv(Path::new("/nonexistent/file.csv")).unwrap_err().to_string();
     assert!(err.contains("/nonexistent/file.csv"), "{err}");
 }
+
+#[test]
+fn standardization_and_min_max_scaling_match_numpy() {
+    use shadergrad::train::{Data, Scaling};
+    let scores = [73., 80., 75., 93., 88., 93., 89., 91., 90., 96., 98., 100., 73., 66., 70.];
+    let data = Data { x: scores.to_vec(), example: vec![3], y: vec![0.0; 5], target_width: 1 };
+    // numpy: (x - x.mean(0)) / x.std(0, ddof=1), first row.
+    let mut standardized = data.clone();
+    data.fit_scaler(Scaling::Standardize).apply(&mut standardized);
+    for (got, want) in standardized.x[..3].iter().zip([-1.0674474f32, -0.37583897, -0.8398426]) {
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+    }
+    let mut scaled = data.clone();
+    data.fit_scaler(Scaling::MinMax).apply(&mut scaled);
+    assert_eq!(&scaled.x[..3], &[0.0, (80.0 - 66.0) / 32.0, (75.0 - 70.0) / 30.0]);
+    assert!(scaled.x.iter().all(|v| (0.0..=1.0).contains(v)));
+    // A constant feature does not divide by zero.
+    let flat = Data { x: vec![2.0; 4], example: vec![1], y: vec![0.0; 4], target_width: 1 };
+    let mut out = flat.clone();
+    flat.fit_scaler(Scaling::Standardize).apply(&mut out);
+    assert_eq!(out.x, vec![0.0; 4]);
+}
