@@ -50,6 +50,7 @@ fn training_step(c: &mut Criterion, device: &Device, name: &str, model: Sequenti
         drop_last: true,
         data_seed: 0,
         dropout_seed: 0,
+        l2: 0.0,
     };
     let mut trainer = Trainer::new(device, model, settings, 100, example, 1, &initial).unwrap();
     let x = values(100 * example.iter().product::<usize>());

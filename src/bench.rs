@@ -157,6 +157,7 @@ pub fn training_step(
         drop_last: true,
         data_seed: 0,
         dropout_seed: 0,
+        l2: 0.0,
     };
     let mut trainer = Trainer::new(device, model, settings, batch, example, 1, &initial)?;
     let size: usize = example.iter().product();

@@ -80,6 +80,8 @@ pub struct Recipe {
     pub validation: f32,
     /// How the input features are scaled before training.
     pub scaling: Scaling,
+    /// Weight of the course's L2 penalty, `l2 · Σ‖p‖₂` added to the cost (0: none).
+    pub l2: f32,
     /// Epochs without a lower validation loss before training stops (`None`: never).
     pub patience: Option<usize>,
 }
@@ -152,6 +154,7 @@ fn full_batch(
         log_every: 100,
         validation: 0.0,
         scaling: Scaling::None,
+        l2: 0.0,
         patience: None,
     }
 }
@@ -196,6 +199,7 @@ fn mnist_recipe(
         log_every: 1,
         validation: 0.0,
         scaling: Scaling::None,
+        l2: 0.0,
         patience: None,
     }
 }
@@ -514,6 +518,8 @@ pub struct Overrides {
     pub validation: Option<f32>,
     /// Stop after this many epochs without a lower validation loss.
     pub patience: Option<usize>,
+    /// Weight of the course's L2 penalty (the plain norm of every parameter added to the cost).
+    pub l2: Option<f32>,
 }
 
 impl Recipe {
@@ -542,6 +548,9 @@ impl Recipe {
         }
         if o.patience.is_some() {
             self.patience = o.patience;
+        }
+        if let Some(l2) = o.l2 {
+            self.l2 = l2;
         }
         self
     }
@@ -735,6 +744,7 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
         drop_last: true,
         data_seed: recipe.seed as u64,
         dropout_seed: recipe.seed,
+        l2: recipe.l2,
     };
     let trainer = Trainer::new(device, model, settings, batch, &train.example, train.target_width, &initial)?;
     Ok(Prepared { trainer, train, test, batch, full_batch, small })

@@ -165,6 +165,9 @@ pub struct Settings {
     pub data_seed: u64,
     /// Seed of dropout masks.
     pub dropout_seed: u32,
+    /// Adds `l2 · Σ‖p‖₂` over the parameters to the loss, as the course's lab 07-1 writes its
+    /// regularization (the plain norm, not its square; 0: none).
+    pub l2: f32,
 }
 
 /// A compiled evaluation plan for one batch size.
@@ -242,12 +245,23 @@ impl Trainer {
         let x = g.input("x", &input_dims(batch, example))?;
         let y = g.input("y", &target_dims(settings.loss, batch, target_width))?;
         let out = model.forward(&mut g, x, Mode::Train, settings.dropout_seed)?;
-        let loss = apply_loss(&mut g, settings.loss, out, y)?;
+        let mut loss = apply_loss(&mut g, settings.loss, out, y)?;
         let names = model.parameters();
         let params: Vec<NodeId> = names
             .iter()
             .map(|(n, _)| g.find(n).ok_or_else(|| Error::Graph(format!("parameter {n} is missing from the graph"))))
             .collect::<Result<_>>()?;
+        if settings.l2 > 0.0 {
+            for &p in &params {
+                // ‖p‖ = s · s^(−1/2) with s = Σ p², through ops whose gradients are checked.
+                let squares = g.mul(p, p)?;
+                let s = g.sum(squares)?;
+                let inv = g.rsqrt(s)?;
+                let norm = g.mul(s, inv)?;
+                let weighted = g.scale(norm, settings.l2)?;
+                loss = g.add(loss, weighted)?;
+            }
+        }
         let grads = gradients(&mut g, loss, None, &params)?;
         for (&p, &d) in params.iter().zip(&grads) {
             g.optimizer_update(p, d, settings.optimizer)?;

@@ -365,3 +365,37 @@ fn a_validation_split_stops_training_when_its_loss_stops_falling() {
     let err = recipes::run(&device(), &recipe, &recipes::Paths::default(), |_| {}).unwrap_err().to_string();
     assert!(err.contains("1.5"), "{err}");
 }
+
+#[test]
+fn the_courses_l2_penalty_adds_each_parameters_norm_to_the_cost() {
+    use shadergrad::init::{Init, Mt19937};
+    use shadergrad::nn::InitPlan;
+    use shadergrad::train::{Data, Scaling};
+    let (_, losses) = run("standardized", &Overrides { l2: Some(1.0), ..Overrides::default() });
+    // The same run in f64 loops: standardized 04-1 scores, nn.Linear(3, 1) from seed 1,
+    // cost = MSE + ‖W‖ + ‖b‖, SGD 0.1.
+    let x = [73., 80., 75., 93., 88., 93., 89., 91., 90., 96., 98., 100., 73., 66., 70.];
+    let y = [152.0f64, 185., 180., 196., 142.];
+    let mut data = Data { x: x.to_vec(), example: vec![3], y: vec![0.0; 5], target_width: 1 };
+    let scaler = data.fit_scaler(Scaling::Standardize);
+    scaler.apply(&mut data);
+    let model = (recipes::find("standardized").unwrap().model)();
+    let init = model.initial_values(InitPlan::all(Init::TorchDefault), &mut Mt19937::new(1));
+    let mut w: Vec<f64> = init[0].1.iter().map(|&v| v as f64).collect();
+    let mut b = init[1].1[0] as f64;
+    let xs: Vec<f64> = data.x.iter().map(|&v| v as f64).collect();
+    for step in 0..21 {
+        let h: Vec<f64> = (0..5).map(|r| (0..3).map(|k| xs[r * 3 + k] * w[k]).sum::<f64>() + b).collect();
+        let norm_w = w.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let cost = h.iter().zip(&y).map(|(h, y)| (h - y).powi(2)).sum::<f64>() / 5.0 + norm_w + b.abs();
+        if let Some(&(_, got)) = losses.iter().find(|(s, _)| *s == step) {
+            assert!((got as f64 - cost).abs() <= 1e-4 * cost, "step {step}: {got} vs {cost}");
+        }
+        let d: Vec<f64> = h.iter().zip(&y).map(|(h, y)| 2.0 * (h - y) / 5.0).collect();
+        for k in 0..3 {
+            w[k] -= 0.1 * ((0..5).map(|r| d[r] * xs[r * 3 + k]).sum::<f64>() + w[k] / norm_w);
+        }
+        b -= 0.1 * (d.iter().sum::<f64>() + b.signum());
+    }
+    assert_eq!(losses.len(), 21);
+}

@@ -45,6 +45,9 @@ pub struct TrainArgs {
     /// Stop after N epochs without a lower validation loss (needs --validation).
     #[arg(long)]
     patience: Option<usize>,
+    /// Add L2 × the plain L2 norm of every parameter to the cost, as the course's lab 07-1 does.
+    #[arg(long)]
+    l2: Option<f32>,
 }
 
 fn format_params(params: &[(String, Vec<f32>)]) -> String {
@@ -82,6 +85,7 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         log_every: args.log_every,
         validation: args.validation,
         patience: args.patience,
+        l2: args.l2,
     };
     let paths = Paths { data: args.data.clone(), out: args.out.clone(), resume: args.resume.clone() };
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
