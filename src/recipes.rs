@@ -693,9 +693,11 @@ pub struct Paths {
     pub data: Option<std::path::PathBuf>,
     /// A directory to save `model.safetensors` in, at each epoch's end and at the end.
     pub out: Option<std::path::PathBuf>,
-    /// A checkpoint of this recipe to continue from (mini-batch recipes resume after the
-    /// epoch it saved, bit for bit as if never interrupted).
+    /// A checkpoint of this recipe to continue from (mini-batch recipes resume at the batch
+    /// it saved, bit for bit as if never interrupted).
     pub resume: Option<std::path::PathBuf>,
+    /// Also save every this many steps inside epochs (mini-batch recipes).
+    pub checkpoint_every: Option<usize>,
 }
 
 /// The checkpoint file inside an output directory.
@@ -750,13 +752,18 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
     Ok(Prepared { trainer, train, test, batch, full_batch, small })
 }
 
-/// Saves the trainer after `epochs_done` epochs, with what a resumed run needs to continue.
-fn save(trainer: &mut Trainer, recipe: &Recipe, epochs_done: usize, out: Option<&std::path::Path>) -> Result<()> {
+/// Saves the trainer at `(epochs done, batches done in the next epoch, the sum of their
+/// losses)`, with what a resumed run needs to continue exactly.
+fn save(trainer: &mut Trainer, recipe: &Recipe, at: (usize, usize, f64), out: Option<&std::path::Path>) -> Result<()> {
     if let Some(dir) = out {
+        let (epochs_done, batches_done, loss_sum) = at;
         let mut metadata = std::collections::HashMap::new();
         metadata.insert("recipe".to_string(), recipe.name.to_string());
         metadata.insert("seed".to_string(), recipe.seed.to_string());
         metadata.insert("epoch".to_string(), epochs_done.to_string());
+        metadata.insert("batch".to_string(), batches_done.to_string());
+        // Bits of the f64, so the resumed epoch's mean loss is the uninterrupted one's.
+        metadata.insert("epoch_loss_sum".to_string(), loss_sum.to_bits().to_string());
         checkpoint::save(&checkpoint_path(dir), &trainer.checkpoint(metadata)?)?;
     }
     Ok(())
@@ -853,7 +860,7 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         (train, None)
     };
     let out = paths.out.as_deref();
-    let mut epochs_done = 0;
+    let (mut epochs_done, mut batches_done, mut resumed_sum) = (0, 0, 0.0f64);
     if let Some(path) = &paths.resume {
         let saved = checkpoint::load(path)?;
         let bad = |message: String| Error::Format { path: path.display().to_string(), offset: 8, message };
@@ -868,6 +875,9 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
             .get("epoch")
             .and_then(|e| e.parse().ok())
             .ok_or_else(|| bad("it records no epoch".into()))?;
+        batches_done = saved.metadata.get("batch").and_then(|b| b.parse().ok()).unwrap_or(0);
+        let sum_bits = saved.metadata.get("epoch_loss_sum").and_then(|b| b.parse().ok());
+        resumed_sum = sum_bits.map(f64::from_bits).unwrap_or(0.0);
         trainer.restore(&saved)?;
     }
     let allocations_before_training = trainer.plan().counters().allocations;
@@ -904,12 +914,28 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         let mut since_best = 0;
         for epoch in epochs_done + 1..=recipe.epochs {
             let epoch_start = Instant::now();
-            let (loss, n) = trainer.epoch(&train, &mut batches, steps, |step, steps, loss| {
-                progress(&Progress::Batch { epoch, step, steps, loss })
-            })?;
-            steps += n;
+            let order: Vec<Vec<usize>> = batches.epoch().into_iter().filter(|b| b.len() == batch).collect();
+            // A run resumed inside this epoch skips the batches it had already taken.
+            let skip = if epoch == epochs_done + 1 { batches_done.min(order.len()) } else { 0 };
+            let mut sum = if skip > 0 { resumed_sum } else { 0.0 };
+            steps += skip;
+            for (k, indices) in order.iter().enumerate().skip(skip) {
+                let (x, y) = train.gather(indices);
+                let loss = trainer.step(&x, &y, true)?.unwrap_or(f32::NAN);
+                if !loss.is_finite() {
+                    return Err(Error::Diverged { step: steps, value: loss, lr: recipe.optimizer.lr() });
+                }
+                sum += loss as f64;
+                steps += 1;
+                progress(&Progress::Batch { epoch, step: k, steps: order.len(), loss });
+                if paths.checkpoint_every.is_some_and(|n| n > 0 && steps % n == 0) && k + 1 < order.len() {
+                    save(&mut trainer, recipe, (epoch - 1, k + 1, sum), out)?;
+                }
+            }
+            let n = order.len();
+            let loss = (sum / n.max(1) as f64) as f32;
             final_loss = loss;
-            let samples_per_second = (n * batch) as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
+            let samples_per_second = ((n - skip) * batch) as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
             let test_accuracy = match &test {
                 Some(t) => trainer.evaluate(t, recipe.task)?.accuracy,
                 None => None,
@@ -919,7 +945,7 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
                 None => None,
             };
             progress(&Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second });
-            save(&mut trainer, recipe, epoch, out)?;
+            save(&mut trainer, recipe, (epoch, 0, 0.0), out)?;
             if let (Some(v), Some(patience)) = (validation_loss, recipe.patience) {
                 if v < best {
                     (best, since_best) = (v, 0);
@@ -936,7 +962,7 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
     let seconds = start.elapsed().as_secs_f64();
     let counters = trainer.plan().counters();
     if full_batch {
-        save(&mut trainer, recipe, recipe.epochs, out)?;
+        save(&mut trainer, recipe, (recipe.epochs, 0, 0.0), out)?;
     }
     let train_accuracy = trainer.evaluate(&train, recipe.task)?.accuracy;
     let test_accuracy = match &test {

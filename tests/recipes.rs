@@ -261,7 +261,10 @@ fn a_run_killed_mid_training_resumes_to_bit_identical_parameters() {
     let (whole, killed) = (base.join("whole"), base.join("killed"));
     let train = |out: &std::path::Path, extra: &[&str]| {
         let mut cmd = std::process::Command::new(bin);
-        cmd.args(["train", "mnist-softmax-adam", "--epochs", "3", "--out"]).arg(out).args(extra);
+        // Checkpoints every 30 steps as well as at each epoch's end (80 steps an epoch).
+        cmd.args(["train", "mnist-softmax-adam", "--epochs", "3", "--checkpoint-every", "30", "--out"])
+            .arg(out)
+            .args(extra);
         cmd
     };
     // Uninterrupted; it also draws its training curve beside the model.
@@ -273,7 +276,7 @@ fn a_run_killed_mid_training_resumes_to_bit_identical_parameters() {
     let json: serde_json::Value = serde_json::from_str(&last).expect("the last line is one JSON object");
     assert_eq!(json["recipe"], "mnist-softmax-adam");
     assert!(json["test_accuracy"].as_f64().unwrap() > 0.2, "better than chance (0.1): {json}");
-    // Killed with SIGKILL once the first epoch's checkpoint exists, then resumed.
+    // Killed with SIGKILL once the first checkpoint (step 30, inside epoch 1) exists, then resumed.
     let mut child = train(&killed, &[]).stdout(std::process::Stdio::null()).spawn().unwrap();
     let checkpoint = recipes::checkpoint_path(&killed);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -285,13 +288,20 @@ fn a_run_killed_mid_training_resumes_to_bit_identical_parameters() {
     child.wait().unwrap();
     let saved = shadergrad::checkpoint::load(&checkpoint).expect("the checkpoint survives the kill intact");
     let epoch: usize = saved.metadata["epoch"].parse().unwrap();
-    assert!(epoch < 3, "killed before the end (at epoch {epoch})");
+    let batch: usize = saved.metadata["batch"].parse().unwrap();
+    assert!(epoch < 3, "killed before the end (at epoch {epoch}, batch {batch})");
     let resumed = train(&killed, &["--resume", checkpoint.to_str().unwrap()]).output().unwrap();
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
 
     let a = shadergrad::checkpoint::load(&recipes::checkpoint_path(&whole)).unwrap();
     let b = shadergrad::checkpoint::load(&checkpoint).unwrap();
     assert_eq!(a.metadata["steps"], b.metadata["steps"]);
+    // The last epoch's reported loss is the same too (the resumed epoch's partial sum is kept).
+    let last_json = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string()
+    };
+    let resumed_json: serde_json::Value = serde_json::from_str(&last_json(&resumed)).unwrap();
+    assert_eq!(resumed_json["final_loss"], json["final_loss"]);
     for ((name, _, x), (_, _, y)) in a.tensors.iter().zip(&b.tensors) {
         assert!(x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()), "{name} differs after resuming");
     }

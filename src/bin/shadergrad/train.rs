@@ -36,9 +36,12 @@ pub struct TrainArgs {
     /// end and at the end.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Continue from a checkpoint saved by `--out` (after the epoch it saved).
+    /// Continue from a checkpoint saved by `--out` (at the batch it saved).
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// With --out, also save every N steps inside epochs.
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
     /// Hold out this fraction of the training examples and report their loss each epoch.
     #[arg(long)]
     validation: Option<f32>,
@@ -87,7 +90,12 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         patience: args.patience,
         l2: args.l2,
     };
-    let paths = Paths { data: args.data.clone(), out: args.out.clone(), resume: args.resume.clone() };
+    let paths = Paths {
+        data: args.data.clone(),
+        out: args.out.clone(),
+        resume: args.resume.clone(),
+        checkpoint_every: args.checkpoint_every,
+    };
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
     let device = Device::with_options(options)?;
     eprintln!("adapter: {}", device.describe());
