@@ -129,6 +129,11 @@ fn pool(padding: usize) -> Layer {
     Layer::MaxPool2d { kernel: 2, stride: 2, padding }
 }
 
+/// The course's CNN block: a 3×3 same-size convolution, ReLU, and a 2×2 max pool.
+fn conv_block(inputs: usize, outputs: usize, pool_padding: usize) -> Vec<Layer> {
+    vec![conv(inputs, outputs), Layer::Relu, pool(pool_padding)]
+}
+
 fn full_batch(
     name: &'static str,
     lab: &'static str,
@@ -418,16 +423,9 @@ pub fn all() -> Vec<Recipe> {
                 "10-1",
                 "two conv/ReLU/max-pool blocks and a linear layer",
                 || {
-                    Sequential::new(vec![
-                        conv(1, 32),
-                        Layer::Relu,
-                        pool(0),
-                        conv(32, 64),
-                        Layer::Relu,
-                        pool(0),
-                        Layer::Flatten,
-                        linear(3136, 10),
-                    ])
+                    Sequential::new(
+                        [conv_block(1, 32, 0), conv_block(32, 64, 0), vec![Layer::Flatten, linear(3136, 10)]].concat(),
+                    )
                 },
                 InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault },
             )
@@ -466,22 +464,11 @@ pub fn all() -> Vec<Recipe> {
                 "10-2",
                 "three conv blocks, 2048-625-10 with dropout 0.5",
                 || {
-                    Sequential::new(vec![
-                        conv(1, 32),
-                        Layer::Relu,
-                        pool(0),
-                        conv(32, 64),
-                        Layer::Relu,
-                        pool(0),
-                        conv(64, 128),
-                        Layer::Relu,
-                        pool(1),
-                        Layer::Flatten,
-                        linear(2048, 625),
-                        Layer::Relu,
-                        Layer::Dropout(0.5),
-                        linear(625, 10),
-                    ])
+                    let fully_connected =
+                        vec![Layer::Flatten, linear(2048, 625), Layer::Relu, Layer::Dropout(0.5), linear(625, 10)];
+                    Sequential::new(
+                        [conv_block(1, 32, 0), conv_block(32, 64, 0), conv_block(64, 128, 1), fully_connected].concat(),
+                    )
                 },
                 InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault },
             )
