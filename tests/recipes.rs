@@ -409,3 +409,26 @@ fn the_courses_l2_penalty_adds_each_parameters_norm_to_the_cost() {
     }
     assert_eq!(losses.len(), 21);
 }
+
+#[test]
+fn every_recipe_builds_its_model_on_its_inputs() {
+    use shadergrad::nn::Mode;
+    use shadergrad::recipes::Source;
+    for recipe in recipes::all() {
+        let example: Vec<usize> = match recipe.source {
+            Source::Inline { width, .. } => vec![width],
+            Source::Csv("data-01-test-score.csv") => vec![3],
+            Source::Csv("data-03-diabetes.csv") => vec![8],
+            Source::Csv(_) => vec![16],
+            Source::Mnist { images: false } => vec![784],
+            Source::Mnist { images: true } => vec![1, 28, 28],
+            Source::Folder { width, height } => vec![3, height as usize, width as usize],
+        };
+        for mode in [Mode::Train, Mode::Eval] {
+            let mut g = shadergrad::Graph::new();
+            let x = g.input("x", &[[2].as_slice(), &example].concat()).unwrap();
+            let out = (recipe.model)().forward(&mut g, x, mode, 0).unwrap_or_else(|e| panic!("{}: {e}", recipe.name));
+            assert_eq!(g.shape(out).dims()[0], 2, "{}", recipe.name);
+        }
+    }
+}
