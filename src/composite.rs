@@ -7,9 +7,9 @@ use crate::graph::{Graph, NodeId};
 /// The running statistics of a batch norm.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchNormState {
-    /// Running mean [C], zeros at first.
+    /// Running mean `[C]`, zeros at first.
     pub running_mean: NodeId,
-    /// Running (unbiased) variance [C], ones at first.
+    /// Running (unbiased) variance `[C]`, ones at first.
     pub running_var: NodeId,
 }
 
@@ -23,9 +23,9 @@ impl Graph {
         })
     }
 
-    /// Batch norm in training mode over x [N, C] or [N, C, H, W]: normalizes with the batch's
-    /// mean and biased variance per channel, then scales by `gamma` [C] and shifts by `beta`
-    /// [C]; updates the running statistics with `momentum` (PyTorch's, default 0.1) at the end
+    /// Batch norm in training mode over x `[N, C]` or `[N, C, H, W]`: normalizes with the batch's
+    /// mean and biased variance per channel, then scales by `gamma` `[C]` and shifts by `beta`
+    /// `[C]`; updates the running statistics with `momentum` (PyTorch's, default 0.1) at the end
     /// of each run, the variance unbiased as PyTorch keeps it.
     pub fn batch_norm_train(
         &mut self,
@@ -82,7 +82,7 @@ impl Graph {
     }
 
     /// The input's dims, the axes statistics reduce over, and the broadcast shape of a
-    /// per-channel vector ([1, C] or [1, C, 1, 1]).
+    /// per-channel vector (`[1, C]` or `[1, C, 1, 1]`).
     fn batch_norm_layout(
         &self,
         x: NodeId,

@@ -85,17 +85,17 @@ pub enum Op {
         /// Log-softmax.
         log: bool,
     },
-    /// Convolution of inputs [x [N, C, H, W], w [K, C, KH, KW]], computed directly.
+    /// Convolution of inputs [x `[N, C, H, W]`, w `[K, C, KH, KW]`], computed directly.
     Conv2d(Window),
-    /// The patches of [x [N, C, H, W]] as columns [N, C·KH·KW, OH·OW].
+    /// The patches of [x `[N, C, H, W]`] as columns `[N, C·KH·KW, OH·OW]`.
     Im2col(Window),
-    /// The gradient of x [N, C, H, W] (the node's shape) from that of its columns.
+    /// The gradient of x `[N, C, H, W]` (the node's shape) from that of its columns.
     Col2im(Window),
     /// Its gradient with respect to x, for inputs [grad, w].
     Conv2dBackwardInput(Window),
     /// Its gradient with respect to w, for inputs [grad, x].
     Conv2dBackwardWeight(Window),
-    /// Max (`max`) or average pooling of [x [N, C, H, W]].
+    /// Max (`max`) or average pooling of [x `[N, C, H, W]`].
     Pool2d {
         /// Max pooling; else average.
         max: bool,
@@ -248,7 +248,7 @@ impl Graph {
         Ok(self.push(Op::Elementwise { op, alpha }, vec![x], shape, None))
     }
 
-    /// a + b, broadcasting (a bias [C] adds to every row of [N, C]).
+    /// a + b, broadcasting (a bias `[C]` adds to every row of `[N, C]`).
     pub fn add(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(ElementwiseOp::Add, a, b)
     }
@@ -278,7 +278,7 @@ impl Graph {
         self.unary(ElementwiseOp::Relu, 0.0, x)
     }
 
-    /// grad · [x > 0]: the gradient through a ReLU whose input was `x`.
+    /// grad · `[x > 0]`: the gradient through a ReLU whose input was `x`.
     pub fn relu_backward(&mut self, grad: NodeId, x: NodeId) -> Result<NodeId> {
         self.binary(ElementwiseOp::ReluBackward, grad, x)
     }
@@ -487,12 +487,12 @@ impl Graph {
         self.loss(LossKind::BceWithLogits, logits, target)
     }
 
-    /// Mean negative log-likelihood of log-probabilities [N, C] at class indices `labels` [N].
+    /// Mean negative log-likelihood of log-probabilities `[N, C]` at class indices `labels` `[N]`.
     pub fn nll(&mut self, log_probs: NodeId, labels: NodeId) -> Result<NodeId> {
         self.loss(LossKind::Nll, log_probs, labels)
     }
 
-    /// Mean cross-entropy of logits [N, C] at class indices `labels` [N] (log-softmax fused).
+    /// Mean cross-entropy of logits `[N, C]` at class indices `labels` `[N]` (log-softmax fused).
     pub fn cross_entropy(&mut self, logits: NodeId, labels: NodeId) -> Result<NodeId> {
         self.loss(LossKind::CrossEntropy, logits, labels)
     }
@@ -543,9 +543,9 @@ impl Graph {
         Ok(self.push(Op::SoftmaxBackward { log }, vec![grad, y], shape, None))
     }
 
-    /// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) of x [N, C, H, W] with
-    /// filters w [K, C, KH, KW], `stride` and zero `padding` per axis (height, width): [N, K, OH, OW].
-    /// Computed as im2col and a batched matrix product (the filters [K, C·KH·KW] times each
+    /// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) of x `[N, C, H, W]` with
+    /// filters w `[K, C, KH, KW]`, `stride` and zero `padding` per axis (height, width): `[N, K, OH, OW]`.
+    /// Computed as im2col and a batched matrix product (the filters `[K, C·KH·KW]` times each
     /// image's columns), which runs at matmul speed; the gradients follow by autodiff.
     pub fn conv2d(&mut self, x: NodeId, w: NodeId, stride: [usize; 2], padding: [usize; 2]) -> Result<NodeId> {
         let (window, out) = self.conv2d_shape(x, w, stride, padding)?;
@@ -622,7 +622,7 @@ impl Graph {
         Ok(self.push(Op::Conv2dBackwardWeight(window), vec![grad, x], shape, None))
     }
 
-    /// Max pooling of x [N, C, H, W] over `kernel` windows (PyTorch's `max_pool2d`; padding
+    /// Max pooling of x `[N, C, H, W]` over `kernel` windows (PyTorch's `max_pool2d`; padding
     /// never wins a window).
     pub fn max_pool2d(
         &mut self,
@@ -634,7 +634,7 @@ impl Graph {
         self.pool2d(true, x, Window { kernel, stride, padding })
     }
 
-    /// Average pooling of x [N, C, H, W] over `kernel` windows (padding counts as zeros).
+    /// Average pooling of x `[N, C, H, W]` over `kernel` windows (padding counts as zeros).
     pub fn avg_pool2d(
         &mut self,
         x: NodeId,

@@ -17,7 +17,7 @@ use crate::nn::{Mode, Sequential};
 pub struct Data {
     /// Inputs, example after example.
     pub x: Vec<f32>,
-    /// The dims of one example (e.g. [784] or [1, 28, 28]).
+    /// The dims of one example (e.g. `[784]` or `[1, 28, 28]`).
     pub example: Vec<usize>,
     /// Targets: one class index per example (as f32) for classification, or `target_width`
     /// values per example.
@@ -104,7 +104,7 @@ pub enum Scaling {
     /// Mean 0 and unbiased standard deviation 1 per feature, as the course does in lab 07-1
     /// (`(x − x.mean(0)) / x.std(0)`).
     Standardize,
-    /// [0, 1] per feature by its minimum and maximum.
+    /// `[0, 1]` per feature by its minimum and maximum.
     MinMax,
 }
 

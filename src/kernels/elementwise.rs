@@ -19,7 +19,7 @@ pub enum ElementwiseOp {
     Scale = 4,
     /// max(a, 0)
     Relu = 5,
-    /// a · [b > 0]
+    /// a · `[b > 0]`
     ReluBackward = 6,
     /// a if a > 0, else alpha · a
     LeakyRelu = 7,

@@ -13,9 +13,9 @@ pub enum LossKind {
     Bce = 1,
     /// Binary cross-entropy of logits (sigmoid fused, stable).
     BceWithLogits = 2,
-    /// Negative log-likelihood of log-probabilities [N, C] at integer labels [N].
+    /// Negative log-likelihood of log-probabilities `[N, C]` at integer labels `[N]`.
     Nll = 3,
-    /// Cross-entropy of logits [N, C] at integer labels [N] (log-softmax fused).
+    /// Cross-entropy of logits `[N, C]` at integer labels `[N]` (log-softmax fused).
     CrossEntropy = 4,
 }
 
