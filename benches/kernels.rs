@@ -51,6 +51,7 @@ fn training_step(c: &mut Criterion, device: &Device, name: &str, model: Sequenti
         data_seed: 0,
         dropout_seed: 0,
         l2: 0.0,
+        bias_lr_factor: 1.0,
     };
     let mut trainer = Trainer::new(device, model, settings, 100, example, 1, &initial).unwrap();
     let x = values(100 * example.iter().product::<usize>());

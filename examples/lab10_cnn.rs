@@ -46,6 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data_seed: 777,
         dropout_seed: 777,
         l2: 0.0,
+        bias_lr_factor: 1.0,
     };
     let mut trainer = Trainer::new(&device, model, settings, 100, &[1, 28, 28], 1, &initial)?;
     let mut batches = trainer.batches(&train);

@@ -158,6 +158,7 @@ pub fn training_step(
         data_seed: 0,
         dropout_seed: 0,
         l2: 0.0,
+        bias_lr_factor: 1.0,
     };
     let mut trainer = Trainer::new(device, model, settings, batch, example, 1, &initial)?;
     let size: usize = example.iter().product();

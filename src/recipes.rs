@@ -82,6 +82,13 @@ pub struct Recipe {
     pub scaling: Scaling,
     /// Weight of the course's L2 penalty, `l2 · Σ‖p‖₂` added to the cost (0: none).
     pub l2: f32,
+    /// Multiplies the learning rate of biases (lab 08-4 averages their gradients over the
+    /// batch while it sums the weights').
+    pub bias_lr_factor: f32,
+    /// Biases drawn from the weights' scheme too (lab 08-4 draws every tensor from N(0, 1)).
+    pub init_biases: bool,
+    /// Targets as one-hot rows (for a squared-error loss over classes).
+    pub one_hot: bool,
     /// Epochs without a lower validation loss before training stops (`None`: never).
     pub patience: Option<usize>,
 }
@@ -129,6 +136,10 @@ fn pool(padding: usize) -> Layer {
     Layer::MaxPool2d { kernel: 2, stride: 2, padding }
 }
 
+fn mlp_sigmoid_784_30_10() -> Sequential {
+    Sequential::new(vec![linear(784, 30), Layer::Sigmoid, linear(30, 10), Layer::Sigmoid])
+}
+
 /// The course's CNN block: a 3×3 same-size convolution, ReLU, and a 2×2 max pool.
 fn conv_block(inputs: usize, outputs: usize, pool_padding: usize) -> Vec<Layer> {
     vec![conv(inputs, outputs), Layer::Relu, pool(pool_padding)]
@@ -160,6 +171,9 @@ fn full_batch(
         validation: 0.0,
         scaling: Scaling::None,
         l2: 0.0,
+        bias_lr_factor: 1.0,
+        init_biases: false,
+        one_hot: false,
         patience: None,
     }
 }
@@ -205,6 +219,9 @@ fn mnist_recipe(
         validation: 0.0,
         scaling: Scaling::None,
         l2: 0.0,
+        bias_lr_factor: 1.0,
+        init_biases: false,
+        one_hot: false,
         patience: None,
     }
 }
@@ -341,6 +358,25 @@ pub fn all() -> Vec<Recipe> {
             m.layers.push(Layer::Sigmoid);
             m
         }),
+        // Lab 08-4 updates by hand with the gradient of ½Σ(ŷ − y)² over batch and classes:
+        // weights by its sum over the batch, biases by its mean. MSE averages over batch × 10,
+        // so the same steps take lr 0.5 · 100 / 2 = 25 for weights and a tenth of it for biases.
+        Recipe {
+            loss: LossKind::Mse,
+            optimizer: Optimizer::sgd(25.0),
+            bias_lr_factor: 0.1,
+            init_biases: true,
+            one_hot: true,
+            batch_size: Some(10),
+            epochs: 13,
+            ..mnist_recipe(
+                "mnist-backprop",
+                "08-4",
+                "784-30-10 sigmoids by hand-written backprop's squared-error steps, batch 10",
+                || mlp_sigmoid_784_30_10(),
+                InitPlan::all(Init::Normal(1.0)),
+            )
+        },
         Recipe {
             optimizer: Optimizer::sgd(0.1),
             ..mnist_recipe(
@@ -708,6 +744,15 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
         Some(source) => Some(load(source, None)?.0),
         None => test,
     };
+    if recipe.one_hot {
+        let classes =
+            train.y.iter().chain(test.iter().flat_map(|t| t.y.iter())).fold(0.0f32, |m, &v| m.max(v)) as usize + 1;
+        for d in std::iter::once(&mut train).chain(test.as_mut()) {
+            d.y =
+                d.y.iter().flat_map(|&l| (0..classes).map(move |c| if c == l as usize { 1.0 } else { 0.0 })).collect();
+            d.target_width = classes;
+        }
+    }
     // Statistics of the training examples, applied to the test examples alike.
     let scaler = train.fit_scaler(recipe.scaling);
     scaler.apply(&mut train);
@@ -721,7 +766,17 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
     }
     let mut rng = Mt19937::new(recipe.seed);
     rng.skip(recipe.skip_draws);
-    let initial = model.initial_values(recipe.init, &mut rng);
+    let initial = if recipe.init_biases {
+        // Every tensor drawn in turn from the scheme, as a lab that builds its own tensors
+        // does (08-4: normal_ on w1, b1, w2, b2); the scheme must not need fans.
+        let params = model.parameters();
+        params
+            .into_iter()
+            .map(|(name, dims)| (name, recipe.init.linear.weight(&mut rng, dims.iter().product(), 1, 1)))
+            .collect()
+    } else {
+        model.initial_values(recipe.init, &mut rng)
+    };
     let small = initial.iter().map(|(_, v)| v.len()).sum::<usize>() <= SMALL_MODEL;
     let batch = recipe.batch_size.unwrap_or(train.len()).min(train.len());
     let full_batch = recipe.batch_size.is_none();
@@ -734,6 +789,7 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
         data_seed: recipe.seed as u64,
         dropout_seed: recipe.seed,
         l2: recipe.l2,
+        bias_lr_factor: recipe.bias_lr_factor,
     };
     let trainer = Trainer::new(device, model, settings, batch, &train.example, train.target_width, &initial)?;
     Ok(Prepared { trainer, train, test, batch, full_batch, small })

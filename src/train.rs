@@ -168,6 +168,9 @@ pub struct Settings {
     /// Adds `l2 · Σ‖p‖₂` over the parameters to the loss, as the course's lab 07-1 writes its
     /// regularization (the plain norm, not its square; 0: none).
     pub l2: f32,
+    /// Multiplies the learning rate of every bias (parameters named `*.bias`): 1 for all
+    /// parameters alike.
+    pub bias_lr_factor: f32,
 }
 
 /// A compiled evaluation plan for one batch size.
@@ -264,7 +267,13 @@ impl Trainer {
         }
         let grads = gradients(&mut g, loss, None, &params)?;
         for (&p, &d) in params.iter().zip(&grads) {
-            g.optimizer_update(p, d, settings.optimizer)?;
+            let is_bias = g.node(p).name.as_deref().is_some_and(|n| n.ends_with(".bias"));
+            let opt = if is_bias && settings.bias_lr_factor != 1.0 {
+                settings.optimizer.with_lr(settings.optimizer.lr() * settings.bias_lr_factor)
+            } else {
+                settings.optimizer
+            };
+            g.optimizer_update(p, d, opt)?;
         }
         let mut train = Plan::compile(device, &g, &[loss])?;
         for (name, values) in initial {
@@ -468,11 +477,13 @@ fn count_correct(task: Task, out: &[f32], y: &[f32], size: usize) -> usize {
         Task::Binary => out.iter().zip(y).filter(|(p, t)| ((**p >= 0.5) as u8 as f32) == **t).count(),
         Task::Classes => {
             let k = out.len() / size;
+            let argmax = |row: &[f32]| row.iter().enumerate().fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
+            // Targets are class indices, or one-hot rows (for a squared-error loss).
+            let width = y.len() / size;
             (0..size)
                 .filter(|&r| {
-                    let row = &out[r * k..(r + 1) * k];
-                    let best = row.iter().enumerate().fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
-                    best as f32 == y[r]
+                    let label = if width == 1 { y[r] as usize } else { argmax(&y[r * width..(r + 1) * width]) };
+                    argmax(&out[r * k..(r + 1) * k]) == label
                 })
                 .count()
         }

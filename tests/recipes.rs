@@ -432,3 +432,75 @@ fn every_recipe_builds_its_model_on_its_inputs() {
         }
     }
 }
+
+#[test]
+fn mnist_backprop_steps_equal_the_courses_hand_written_updates() {
+    use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
+    use shadergrad::nn::{Layer, Sequential};
+    use shadergrad::train::{Settings, Trainer};
+    // A small 4-3-2 sigmoid net on a batch of 5 with one-hot targets, as lab 08-4 on MNIST.
+    let (n, i, h, o) = (5usize, 4usize, 3usize, 2usize);
+    let model = Sequential::new(vec![
+        Layer::Linear { inputs: i, outputs: h, bias: true },
+        Layer::Sigmoid,
+        Layer::Linear { inputs: h, outputs: o, bias: true },
+        Layer::Sigmoid,
+    ]);
+    let vals = |len: usize, f: f32| (0..len).map(|k| ((k as f32 + 1.0) * f).sin()).collect::<Vec<f32>>();
+    let (w1, b1, w2, b2) = (vals(h * i, 0.7), vals(h, 1.1), vals(o * h, 0.3), vals(o, 1.9));
+    let initial = vec![
+        ("0.weight".to_string(), w1.clone()),
+        ("0.bias".to_string(), b1.clone()),
+        ("2.weight".to_string(), w2.clone()),
+        ("2.bias".to_string(), b2.clone()),
+    ];
+    let recipe = recipes::find("mnist-backprop").unwrap();
+    let settings = Settings {
+        loss: LossKind::Mse,
+        optimizer: Optimizer::sgd(0.5 * (n * o) as f32 / 2.0),
+        batch_size: Some(n),
+        shuffle: false,
+        drop_last: true,
+        data_seed: 0,
+        dropout_seed: 0,
+        l2: 0.0,
+        bias_lr_factor: 1.0 / n as f32,
+    };
+    // The recipe's own setting is this rule at its batch of 10 and 10 classes.
+    assert_eq!((recipe.optimizer.lr(), recipe.bias_lr_factor), (0.5 * 100.0 / 2.0, 0.1));
+    let mut trainer = Trainer::new(&device(), model, settings, n, &[i], o, &initial).unwrap();
+    let x = vals(n * i, 0.45);
+    let y: Vec<f32> = (0..n).flat_map(|r| [(r % 2) as f32, ((r + 1) % 2) as f32]).collect();
+    trainer.step(&x, &y, false).unwrap();
+    let got = trainer.parameters().unwrap();
+
+    // The course's loop, in f64: forward, diff = ŷ − y, chain rule, w -= lr·Σ, b -= lr·mean.
+    let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+    let f = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<f64>>();
+    let (mut w1, mut b1, mut w2, mut b2, x, y) = (f(&w1), f(&b1), f(&w2), f(&b2), f(&x), f(&y));
+    let l1: Vec<f64> =
+        (0..n * h).map(|k| (0..i).map(|j| x[k / h * i + j] * w1[k % h * i + j]).sum::<f64>() + b1[k % h]).collect();
+    let a1: Vec<f64> = l1.iter().map(|&v| sig(v)).collect();
+    let l2: Vec<f64> =
+        (0..n * o).map(|k| (0..h).map(|j| a1[k / o * h + j] * w2[k % o * h + j]).sum::<f64>() + b2[k % o]).collect();
+    let d_l2: Vec<f64> = (0..n * o).map(|k| (sig(l2[k]) - y[k]) * sig(l2[k]) * (1.0 - sig(l2[k]))).collect();
+    let d_a1: Vec<f64> = (0..n * h).map(|k| (0..o).map(|c| d_l2[k / h * o + c] * w2[c * h + k % h]).sum()).collect();
+    let d_l1: Vec<f64> = (0..n * h).map(|k| d_a1[k] * sig(l1[k]) * (1.0 - sig(l1[k]))).collect();
+    for c in 0..o {
+        for j in 0..h {
+            w2[c * h + j] -= 0.5 * (0..n).map(|r| a1[r * h + j] * d_l2[r * o + c]).sum::<f64>();
+        }
+        b2[c] -= 0.5 * (0..n).map(|r| d_l2[r * o + c]).sum::<f64>() / n as f64;
+    }
+    for c in 0..h {
+        for j in 0..i {
+            w1[c * i + j] -= 0.5 * (0..n).map(|r| x[r * i + j] * d_l1[r * h + c]).sum::<f64>();
+        }
+        b1[c] -= 0.5 * (0..n).map(|r| d_l1[r * h + c]).sum::<f64>() / n as f64;
+    }
+    for ((name, values), want) in got.iter().zip([w1, b1, w2, b2]) {
+        for (k, (g, w)) in values.iter().zip(&want).enumerate() {
+            assert!((*g as f64 - w).abs() < 1e-5, "{name}[{k}]: {g} vs the course's {w}");
+        }
+    }
+}
