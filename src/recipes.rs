@@ -373,7 +373,7 @@ pub fn all() -> Vec<Recipe> {
                 "mnist-backprop",
                 "08-4",
                 "784-30-10 sigmoids by hand-written backprop's squared-error steps, batch 10",
-                || mlp_sigmoid_784_30_10(),
+                mlp_sigmoid_784_30_10,
                 InitPlan::all(Init::Normal(1.0)),
             )
         },
