@@ -504,3 +504,38 @@ fn mnist_backprop_steps_equal_the_courses_hand_written_updates() {
         }
     }
 }
+
+#[test]
+fn trainer_epochs_visit_every_full_batch_and_report_each_step() {
+    use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
+    use shadergrad::nn::{Layer, Sequential};
+    use shadergrad::train::{Data, Settings, Task, Trainer};
+    let data = Data {
+        x: (0..40).map(|v| (v % 7) as f32 / 7.0).collect(),
+        example: vec![2],
+        y: (0..20).map(|v| (v % 2) as f32).collect(),
+        target_width: 1,
+    };
+    let model = Sequential::new(vec![Layer::Linear { inputs: 2, outputs: 2, bias: true }]);
+    let settings = Settings {
+        loss: LossKind::CrossEntropy,
+        optimizer: Optimizer::adam(0.05),
+        batch_size: Some(6),
+        shuffle: true,
+        drop_last: true,
+        data_seed: 3,
+        dropout_seed: 0,
+        l2: 0.0,
+        bias_lr_factor: 1.0,
+    };
+    let initial = vec![("0.weight".to_string(), vec![0.1, -0.2, 0.3, 0.05]), ("0.bias".to_string(), vec![0.0, 0.0])];
+    let mut trainer = Trainer::new(&device(), model, settings, 6, &[2], 1, &initial).unwrap();
+    let mut batches = trainer.batches(&data);
+    let mut seen = Vec::new();
+    let (mean, steps) = trainer.epoch(&data, &mut batches, 0, |k, of, loss| seen.push((k, of, loss))).unwrap();
+    assert_eq!(steps, 3, "20 examples in batches of 6 with drop_last");
+    assert_eq!(seen.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>(), vec![(0, 3), (1, 3), (2, 3)]);
+    let expected = seen.iter().map(|s| s.2 as f64).sum::<f64>() / 3.0;
+    assert!((mean as f64 - expected).abs() < 1e-6);
+    assert!(trainer.evaluate(&data, Task::Classes).unwrap().accuracy.is_some());
+}
