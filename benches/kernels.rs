@@ -43,15 +43,9 @@ fn training_step(c: &mut Criterion, device: &Device, name: &str, model: Sequenti
     let initial =
         model.initial_values(InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault }, &mut Mt19937::new(1));
     let settings = Settings {
-        loss: LossKind::CrossEntropy,
-        optimizer: Optimizer::adam(1e-3),
         batch_size: Some(100),
         shuffle: false,
-        drop_last: true,
-        data_seed: 0,
-        dropout_seed: 0,
-        l2: 0.0,
-        bias_lr_factor: 1.0,
+        ..Settings::new(LossKind::CrossEntropy, Optimizer::adam(1e-3))
     };
     let mut trainer = Trainer::new(device, model, settings, 100, example, 1, &initial).unwrap();
     let x = values(100 * example.iter().product::<usize>());

@@ -8,7 +8,7 @@ use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
-use shadergrad::train::{Data, Settings, Task, Trainer};
+use shadergrad::train::{Settings, Task, Trainer};
 use shadergrad::Device;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,24 +19,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let initial = model.initial_values(InitPlan::all(Init::XavierUniform), &mut Mt19937::new(777));
 
     let m = mnist::load_shipped()?;
-    let as_data = |s: mnist::Split| Data {
-        x: s.images,
-        example: vec![784],
-        y: s.labels.iter().map(|&l| l as f32).collect(),
-        target_width: 1,
-    };
-    let (train, test) = (as_data(m.train), as_data(m.test));
+    let example = [784];
+    let (train, test) = (m.train.into_data(&example), m.test.into_data(&example));
 
     let settings = Settings {
-        loss: LossKind::CrossEntropy,
-        optimizer: Optimizer::adam(1e-3),
         batch_size: Some(100),
-        shuffle: true,
-        drop_last: true,
         data_seed: 777,
         dropout_seed: 777,
-        l2: 0.0,
-        bias_lr_factor: 1.0,
+        ..Settings::new(LossKind::CrossEntropy, Optimizer::adam(1e-3))
     };
     let mut trainer = Trainer::new(&device, model, settings, 100, &[784], 1, &initial)?;
     let mut batches = trainer.batches(&train);

@@ -150,15 +150,9 @@ pub fn training_step(
     let mut rng = Mt19937::new(1);
     let initial = model.initial_values(InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault }, &mut rng);
     let settings = Settings {
-        loss: LossKind::CrossEntropy,
-        optimizer: Optimizer::adam(1e-3),
         batch_size: Some(batch),
         shuffle: false,
-        drop_last: true,
-        data_seed: 0,
-        dropout_seed: 0,
-        l2: 0.0,
-        bias_lr_factor: 1.0,
+        ..Settings::new(LossKind::CrossEntropy, Optimizer::adam(1e-3))
     };
     let mut trainer = Trainer::new(device, model, settings, batch, example, 1, &initial)?;
     let size: usize = example.iter().product();

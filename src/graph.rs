@@ -497,7 +497,9 @@ impl Graph {
         self.loss(LossKind::CrossEntropy, logits, labels)
     }
 
-    fn loss(&mut self, kind: LossKind, pred: NodeId, target: NodeId) -> Result<NodeId> {
+    /// The loss `kind` of `pred` against `target`, reduced to its mean (the named methods above
+    /// are this with their kind).
+    pub fn loss(&mut self, kind: LossKind, pred: NodeId, target: NodeId) -> Result<NodeId> {
         self.check(kind.name(), pred)?;
         self.check(kind.name(), target)?;
         let (sp, st) = (self.shape(pred).clone(), self.shape(target).clone());

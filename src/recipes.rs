@@ -201,28 +201,15 @@ fn mnist_recipe(
     init: InitPlan,
 ) -> Recipe {
     Recipe {
-        name,
-        lab,
-        about,
-        source: Source::Mnist { images: false },
-        test: None,
-        model,
         init,
         seed: 777,
-        skip_draws: 0,
         task: Task::Classes,
         loss: LossKind::CrossEntropy,
         optimizer: Optimizer::adam(1e-3),
         batch_size: Some(100),
         epochs: 15,
         log_every: 1,
-        validation: 0.0,
-        scaling: Scaling::None,
-        l2: 0.0,
-        bias_lr_factor: 1.0,
-        init_biases: false,
-        one_hot: false,
-        patience: None,
+        ..full_batch(name, lab, about, Source::Mnist { images: false }, model)
     }
 }
 
@@ -605,13 +592,7 @@ pub fn load(source: Source, data_dir: Option<&std::path::Path>) -> Result<(Data,
                 None => mnist::load_shipped()?,
             };
             let example = if images { vec![1, m.train.rows, m.train.cols] } else { vec![m.train.pixels()] };
-            let split = |s: mnist::Split| Data {
-                x: s.images,
-                example: example.clone(),
-                y: s.labels.iter().map(|&l| l as f32).collect(),
-                target_width: 1,
-            };
-            (split(m.train), Some(split(m.test)))
+            (m.train.into_data(&example), Some(m.test.into_data(&example)))
         }
         Source::Folder { width, height } => {
             let dir = data_dir.ok_or_else(|| Error::InvalidArgument {

@@ -173,6 +173,24 @@ pub struct Settings {
     pub bias_lr_factor: f32,
 }
 
+impl Settings {
+    /// `loss` and `optimizer` with the usual rest: full batches, shuffled every epoch, a short
+    /// last batch dropped, seeds 0, no L2 penalty, one learning rate for all parameters.
+    pub fn new(loss: LossKind, optimizer: Optimizer) -> Settings {
+        Settings {
+            loss,
+            optimizer,
+            batch_size: None,
+            shuffle: true,
+            drop_last: true,
+            data_seed: 0,
+            dropout_seed: 0,
+            l2: 0.0,
+            bias_lr_factor: 1.0,
+        }
+    }
+}
+
 /// A compiled evaluation plan for one batch size.
 struct EvalPlan {
     batch: usize,
@@ -222,16 +240,6 @@ fn target_dims(loss: LossKind, batch: usize, width: usize) -> Vec<usize> {
     }
 }
 
-fn apply_loss(g: &mut Graph, loss: LossKind, out: NodeId, y: NodeId) -> Result<NodeId> {
-    match loss {
-        LossKind::Mse => g.mse(out, y),
-        LossKind::Bce => g.bce(out, y),
-        LossKind::BceWithLogits => g.bce_with_logits(out, y),
-        LossKind::Nll => g.nll(out, y),
-        LossKind::CrossEntropy => g.cross_entropy(out, y),
-    }
-}
-
 impl Trainer {
     /// Compiles the training plan of `model` for batches of `batch` examples of dims
     /// `example` with `target_width` values per target, and writes `initial` parameter values.
@@ -248,7 +256,7 @@ impl Trainer {
         let x = g.input("x", &input_dims(batch, example))?;
         let y = g.input("y", &target_dims(settings.loss, batch, target_width))?;
         let out = model.forward(&mut g, x, Mode::Train, settings.dropout_seed)?;
-        let mut loss = apply_loss(&mut g, settings.loss, out, y)?;
+        let mut loss = g.loss(settings.loss, out, y)?;
         let names = model.parameters();
         let params: Vec<NodeId> = names
             .iter()
@@ -410,7 +418,7 @@ impl Trainer {
         let x = g.input("x", &input_dims(batch, &self.example))?;
         let y = g.input("y", &target_dims(self.settings.loss, batch, self.target_width))?;
         let out = self.model.forward(&mut g, x, Mode::Eval, 0)?;
-        let loss = apply_loss(&mut g, self.settings.loss, out, y)?;
+        let loss = g.loss(self.settings.loss, out, y)?;
         let plan = Plan::compile_sharing(&self.device, &g, &[out, loss], Some(&self.train))?;
         self.evals.push(EvalPlan { batch, plan, x, y, out, loss });
         Ok(self.evals.len() - 1)

@@ -456,15 +456,10 @@ fn mnist_backprop_steps_equal_the_courses_hand_written_updates() {
     ];
     let recipe = recipes::find("mnist-backprop").unwrap();
     let settings = Settings {
-        loss: LossKind::Mse,
-        optimizer: Optimizer::sgd(0.5 * (n * o) as f32 / 2.0),
         batch_size: Some(n),
         shuffle: false,
-        drop_last: true,
-        data_seed: 0,
-        dropout_seed: 0,
-        l2: 0.0,
         bias_lr_factor: 1.0 / n as f32,
+        ..Settings::new(LossKind::Mse, Optimizer::sgd(0.5 * (n * o) as f32 / 2.0))
     };
     // The recipe's own setting is this rule at its batch of 10 and 10 classes.
     assert_eq!((recipe.optimizer.lr(), recipe.bias_lr_factor), (0.5 * 100.0 / 2.0, 0.1));
@@ -517,17 +512,8 @@ fn trainer_epochs_visit_every_full_batch_and_report_each_step() {
         target_width: 1,
     };
     let model = Sequential::new(vec![Layer::Linear { inputs: 2, outputs: 2, bias: true }]);
-    let settings = Settings {
-        loss: LossKind::CrossEntropy,
-        optimizer: Optimizer::adam(0.05),
-        batch_size: Some(6),
-        shuffle: true,
-        drop_last: true,
-        data_seed: 3,
-        dropout_seed: 0,
-        l2: 0.0,
-        bias_lr_factor: 1.0,
-    };
+    let settings =
+        Settings { batch_size: Some(6), data_seed: 3, ..Settings::new(LossKind::CrossEntropy, Optimizer::adam(0.05)) };
     let initial = vec![("0.weight".to_string(), vec![0.1, -0.2, 0.3, 0.05]), ("0.bias".to_string(), vec![0.0, 0.0])];
     let mut trainer = Trainer::new(&device(), model, settings, 6, &[2], 1, &initial).unwrap();
     let mut batches = trainer.batches(&data);

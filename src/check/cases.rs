@@ -347,13 +347,7 @@ fn loss_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             op: kind.name().into(),
             inputs: vec![pred, target],
             wrt: wrt.clone(),
-            build: Box::new(move |g, x| match kind {
-                LossKind::Mse => g.mse(x[0], x[1]),
-                LossKind::Bce => g.bce(x[0], x[1]),
-                LossKind::BceWithLogits => g.bce_with_logits(x[0], x[1]),
-                LossKind::Nll => g.nll(x[0], x[1]),
-                LossKind::CrossEntropy => g.cross_entropy(x[0], x[1]),
-            }),
+            build: Box::new(move |g, x| g.loss(kind, x[0], x[1])),
             forward: Box::new(move |x| Array::new(&[], vec![loss::loss(kind, &x[0], &x[1])])),
             backward: Box::new(move |x, g| {
                 let d_pred = loss::loss_backward(kind, &x[0], &x[1], g.data[0]);

@@ -32,6 +32,17 @@ impl Split {
     pub fn pixels(&self) -> usize {
         self.rows * self.cols
     }
+
+    /// The split as training data: each image of dims `example` ([784], or [1, 28, 28] for
+    /// convolutions), its label as a class index.
+    pub fn into_data(self, example: &[usize]) -> crate::train::Data {
+        crate::train::Data {
+            x: self.images,
+            example: example.to_vec(),
+            y: self.labels.iter().map(|&l| l as f32).collect(),
+            target_width: 1,
+        }
+    }
 }
 
 /// The train and test splits.
