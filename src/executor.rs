@@ -547,14 +547,22 @@ impl Plan {
 
     /// Reads the current value of a declared output, input or parameter.
     pub fn read(&mut self, node: NodeId) -> Result<Vec<f32>> {
+        Ok(self.read_many(&[node])?.remove(0))
+    }
+
+    /// Reads the current values of several declared outputs, inputs or parameters, with one
+    /// submit for all their copies.
+    pub fn read_many(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
         self.device.check_lost()?;
-        self.node_checked(node)?;
-        self.staging_for(node.index())?;
         let mut encoder = self.device.wgpu_device().create_command_encoder(&Default::default());
-        self.record_copy(&mut encoder, node)?;
+        for &node in nodes {
+            self.node_checked(node)?;
+            self.staging_for(node.index())?;
+            self.record_copy(&mut encoder, node)?;
+        }
         self.device.queue().submit([encoder.finish()]);
         self.counters.submits += 1;
-        self.map_staging(node)
+        nodes.iter().map(|&n| self.map_staging(n)).collect()
     }
 
     /// The GPU buffer holding `node`'s value (a declared output, input or parameter), for

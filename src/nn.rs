@@ -187,9 +187,15 @@ impl Sequential {
     /// Builds the model on input `x` into `g`, creating its parameters (and batch norm's
     /// running statistics) as named graph nodes. `seed` seeds dropout's masks.
     pub fn forward(&self, g: &mut Graph, x: NodeId, mode: Mode, seed: u32) -> Result<NodeId> {
+        self.forward_prefixed(g, x, mode, seed, "")
+    }
+
+    /// [`Sequential::forward`] with every parameter and state name prefixed by `prefix`, so
+    /// that several models can live in one graph (`m0.0.weight`, `m1.0.weight`, …).
+    pub fn forward_prefixed(&self, g: &mut Graph, x: NodeId, mode: Mode, seed: u32, prefix: &str) -> Result<NodeId> {
         let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = self.layer(g, i, layer, h, mode, seed).map_err(|e| match e {
+            h = self.layer(g, prefix, i, layer, h, mode, seed).map_err(|e| match e {
                 Error::ShapeMismatch { op, lhs, rhs, reason } => {
                     Error::ShapeMismatch { op, lhs, rhs, reason: format!("{reason} (in layer {i}, {layer:?})") }
                 }
@@ -202,8 +208,18 @@ impl Sequential {
         Ok(h)
     }
 
-    fn layer(&self, g: &mut Graph, i: usize, layer: &Layer, h: NodeId, mode: Mode, seed: u32) -> Result<NodeId> {
-        let param = |g: &mut Graph, name: &str, dims: &[usize]| g.param(&format!("{i}.{name}"), dims);
+    #[allow(clippy::too_many_arguments)]
+    fn layer(
+        &self,
+        g: &mut Graph,
+        prefix: &str,
+        i: usize,
+        layer: &Layer,
+        h: NodeId,
+        mode: Mode,
+        seed: u32,
+    ) -> Result<NodeId> {
+        let param = |g: &mut Graph, name: &str, dims: &[usize]| g.param(&format!("{prefix}{i}.{name}"), dims);
         Ok(match *layer {
             Layer::Linear { inputs, outputs, bias } => {
                 let w = param(g, "weight", &[outputs, inputs])?;
@@ -231,7 +247,7 @@ impl Sequential {
             Layer::BatchNorm { channels } => {
                 let gamma = param(g, "weight", &[channels])?;
                 let beta = param(g, "bias", &[channels])?;
-                let state: BatchNormState = g.batch_norm_state(&i.to_string(), channels)?;
+                let state: BatchNormState = g.batch_norm_state(&format!("{prefix}{i}"), channels)?;
                 match mode {
                     Mode::Train => g.batch_norm_train(h, gamma, beta, state, 0.1, 1e-5)?,
                     Mode::Eval => g.batch_norm_eval(h, gamma, beta, state, 1e-5)?,

@@ -9,7 +9,7 @@ use crate::init::{Init, Mt19937};
 use crate::kernels::loss::LossKind;
 use crate::kernels::optim::Optimizer;
 use crate::nn::{InitPlan, Layer, Sequential};
-use crate::train::{Data, Evaluation, Scaling, Settings, Task, Trainer};
+use crate::train::{member_prefix, Combine, Data, Evaluation, Scaling, Settings, Task, Trainer};
 use std::time::Instant;
 
 /// Where a recipe's examples come from.
@@ -43,6 +43,19 @@ pub enum Source {
     },
 }
 
+/// The models a recipe trains on the same batches.
+#[derive(Clone, Copy, Debug)]
+pub enum Members {
+    /// The recipe's model alone.
+    One,
+    /// This many copies of the model, each drawn in turn and with its own optimizer state;
+    /// they predict together by the mean of their outputs (lab 10-4's ensemble).
+    Ensemble(usize),
+    /// The recipe's model and this one beside it, reported side by side; the first predicts
+    /// (lab 09-6 trains a network without batch norm next to the one with it).
+    Beside(fn() -> Sequential),
+}
+
 /// One lab of the course.
 #[derive(Clone, Debug)]
 pub struct Recipe {
@@ -58,6 +71,8 @@ pub struct Recipe {
     pub test: Option<Source>,
     /// The model.
     pub model: fn() -> Sequential,
+    /// Other models trained with it on the same batches.
+    pub members: Members,
     /// How its weights start.
     pub init: InitPlan,
     /// `torch.manual_seed` of the lab.
@@ -145,6 +160,12 @@ fn conv_block(inputs: usize, outputs: usize, pool_padding: usize) -> Vec<Layer> 
     vec![conv(inputs, outputs), Layer::Relu, pool(pool_padding)]
 }
 
+/// Lab 10-2's CNN: three conv blocks, then 2048-625-10 with dropout 0.5.
+fn deep_cnn() -> Sequential {
+    let fully_connected = vec![Layer::Flatten, linear(2048, 625), Layer::Relu, Layer::Dropout(0.5), linear(625, 10)];
+    Sequential::new([conv_block(1, 32, 0), conv_block(32, 64, 0), conv_block(64, 128, 1), fully_connected].concat())
+}
+
 fn full_batch(
     name: &'static str,
     lab: &'static str,
@@ -159,6 +180,7 @@ fn full_batch(
         source,
         test: None,
         model,
+        members: Members::One,
         init: InitPlan::all(Init::Zeros),
         seed: 1,
         skip_draws: 0,
@@ -414,10 +436,11 @@ pub fn all() -> Vec<Recipe> {
             batch_size: Some(32),
             epochs: 10,
             seed: 1,
+            members: Members::Beside(|| mlp(&[784, 32, 32, 10], Layer::Relu, None)),
             ..mnist_recipe(
                 "mnist-batchnorm",
                 "09-6",
-                "784-32-32-10 with batch norm, Adam 1e-2, batch 32",
+                "784-32-32-10 with batch norm, Adam 1e-2, batch 32; the same without it beside (m1)",
                 || {
                     Sequential::new(vec![
                         linear(784, 32),
@@ -486,13 +509,18 @@ pub fn all() -> Vec<Recipe> {
                 "mnist-deep-cnn",
                 "10-2",
                 "three conv blocks, 2048-625-10 with dropout 0.5",
-                || {
-                    let fully_connected =
-                        vec![Layer::Flatten, linear(2048, 625), Layer::Relu, Layer::Dropout(0.5), linear(625, 10)];
-                    Sequential::new(
-                        [conv_block(1, 32, 0), conv_block(32, 64, 0), conv_block(64, 128, 1), fully_connected].concat(),
-                    )
-                },
+                deep_cnn,
+                InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault },
+            )
+        },
+        Recipe {
+            source: Source::Mnist { images: true },
+            members: Members::Ensemble(2),
+            ..mnist_recipe(
+                "mnist-ensemble",
+                "10-4",
+                "two mnist-deep-cnn models on the same batches, each with its own Adam; they predict together",
+                deep_cnn,
                 InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault },
             )
         },
@@ -649,6 +677,8 @@ pub enum Progress {
         validation_loss: Option<f32>,
         /// Examples per second during the epoch.
         samples_per_second: f64,
+        /// For several models: each one's mean loss over the epoch and test accuracy.
+        members: Vec<(f32, Option<f32>)>,
     },
 }
 
@@ -667,6 +697,8 @@ pub struct Summary {
     pub train_accuracy: Option<f32>,
     /// Accuracy on the test data, where there is some.
     pub test_accuracy: Option<f32>,
+    /// For several models: each one's own test accuracy.
+    pub member_test_accuracies: Vec<Option<f32>>,
     /// The last validation loss, where examples were held out.
     pub validation_loss: Option<f32>,
     /// The epoch after which early stopping ended training, if it did.
@@ -740,24 +772,34 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
     if let Some(t) = test.as_mut() {
         scaler.apply(t);
     }
-    let mut model = (recipe.model)();
+    let mut models = match recipe.members {
+        Members::One => vec![(recipe.model)()],
+        Members::Ensemble(n) => (0..n.max(1)).map(|_| (recipe.model)()).collect(),
+        Members::Beside(other) => vec![(recipe.model)(), other()],
+    };
     if matches!(recipe.source, Source::Folder { .. }) {
         let classes = train.y.iter().fold(0.0f32, |m, &v| m.max(v)) as usize + 1;
-        model = with_classes(model, classes);
+        models = models.into_iter().map(|m| with_classes(m, classes)).collect();
     }
     let mut rng = Mt19937::new(recipe.seed);
     rng.skip(recipe.skip_draws);
-    let initial = if recipe.init_biases {
-        // Every tensor drawn in turn from the scheme, as a lab that builds its own tensors
-        // does (08-4: normal_ on w1, b1, w2, b2); the scheme must not need fans.
-        let params = model.parameters();
-        params
-            .into_iter()
-            .map(|(name, dims)| (name, recipe.init.linear.weight(&mut rng, dims.iter().product(), 1, 1)))
-            .collect()
-    } else {
-        model.initial_values(recipe.init, &mut rng)
-    };
+    // The models are built one after another, as the labs construct them.
+    let mut initial = Vec::new();
+    for (k, model) in models.iter().enumerate() {
+        let values: Vec<(String, Vec<f32>)> = if recipe.init_biases {
+            // Every tensor drawn in turn from the scheme, as a lab that builds its own tensors
+            // does (08-4: normal_ on w1, b1, w2, b2); the scheme must not need fans.
+            let params = model.parameters();
+            params
+                .into_iter()
+                .map(|(name, dims)| (name, recipe.init.linear.weight(&mut rng, dims.iter().product(), 1, 1)))
+                .collect()
+        } else {
+            model.initial_values(recipe.init, &mut rng)
+        };
+        let prefix = member_prefix(k, models.len());
+        initial.extend(values.into_iter().map(|(name, v)| (format!("{prefix}{name}"), v)));
+    }
     let small = initial.iter().map(|(_, v)| v.len()).sum::<usize>() <= SMALL_MODEL;
     let batch = recipe.batch_size.unwrap_or(train.len()).min(train.len());
     let full_batch = recipe.batch_size.is_none();
@@ -772,7 +814,9 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
         l2: recipe.l2,
         bias_lr_factor: recipe.bias_lr_factor,
     };
-    let trainer = Trainer::new(device, model, settings, batch, &train.example, train.target_width, &initial)?;
+    let combine = if matches!(recipe.members, Members::Beside(_)) { Combine::SideBySide } else { Combine::Ensemble };
+    let trainer =
+        Trainer::with_models(device, models, combine, settings, batch, &train.example, train.target_width, &initial)?;
     Ok(Prepared { trainer, train, test, batch, full_batch, small })
 }
 
@@ -942,6 +986,8 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
             // A run resumed inside this epoch skips the batches it had already taken.
             let skip = if epoch == epochs_done + 1 { batches_done.min(order.len()) } else { 0 };
             let mut sum = if skip > 0 { resumed_sum } else { 0.0 };
+            // Each model's losses (a resumed epoch's models count from the resumed batch).
+            let mut member_sums = vec![0.0f64; trainer.model_count()];
             steps += skip;
             for (k, indices) in order.iter().enumerate().skip(skip) {
                 let (x, y) = train.gather(indices);
@@ -950,6 +996,9 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
                     return Err(Error::Diverged { step: steps, value: loss, lr: recipe.optimizer.lr() });
                 }
                 sum += loss as f64;
+                for (m, &l) in member_sums.iter_mut().zip(trainer.last_losses()) {
+                    *m += l as f64;
+                }
                 steps += 1;
                 progress(&Progress::Batch { epoch, step: k, steps: order.len(), loss });
                 if paths.checkpoint_every.is_some_and(|n| n > 0 && steps % n == 0) && k + 1 < order.len() {
@@ -960,15 +1009,27 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
             let loss = (sum / n.max(1) as f64) as f32;
             final_loss = loss;
             let samples_per_second = ((n - skip) * batch) as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
-            let test_accuracy = match &test {
-                Some(t) => trainer.evaluate(t, recipe.task)?.accuracy,
+            let tested = match &test {
+                Some(t) => Some(trainer.evaluate(t, recipe.task)?),
                 None => None,
+            };
+            let test_accuracy = tested.as_ref().and_then(|t| t.accuracy);
+            let members = if trainer.model_count() > 1 {
+                let accuracies: Vec<Option<f32>> =
+                    tested.map(|t| t.members.iter().map(|m| m.accuracy).collect()).unwrap_or_default();
+                member_sums
+                    .iter()
+                    .map(|s| (*s / (n - skip).max(1) as f64) as f32)
+                    .zip(accuracies.into_iter().chain(std::iter::repeat(None)))
+                    .collect()
+            } else {
+                Vec::new()
             };
             validation_loss = match &validation {
                 Some(v) => Some(trainer.evaluate(v, recipe.task)?.loss),
                 None => None,
             };
-            progress(&Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second });
+            progress(&Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second, members });
             save(&mut trainer, recipe, (epoch, 0, 0.0), out)?;
             if let (Some(v), Some(patience)) = (validation_loss, recipe.patience) {
                 if v < best {
@@ -989,10 +1050,12 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         save(&mut trainer, recipe, (recipe.epochs, 0, 0.0), out)?;
     }
     let train_accuracy = trainer.evaluate(&train, recipe.task)?.accuracy;
-    let test_accuracy = match &test {
-        Some(t) => trainer.evaluate(t, recipe.task)?.accuracy,
+    let tested = match &test {
+        Some(t) => Some(trainer.evaluate(t, recipe.task)?),
         None => None,
     };
+    let test_accuracy = tested.as_ref().and_then(|t| t.accuracy);
+    let member_test_accuracies = tested.map(|t| t.members.iter().map(|m| m.accuracy).collect()).unwrap_or_default();
     Ok(Summary {
         recipe: recipe.name.to_string(),
         steps,
@@ -1000,6 +1063,7 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         final_loss,
         train_accuracy,
         test_accuracy,
+        member_test_accuracies,
         validation_loss,
         stopped_early,
         seconds,

@@ -191,39 +191,57 @@ impl Settings {
     }
 }
 
+/// How the outputs of a trainer's models make its prediction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    /// The mean of the models' outputs (for class scores, the same argmax as the course's sum
+    /// of logits).
+    Ensemble,
+    /// The first model's output; the others train beside it on the same batches for
+    /// comparison (lab 09-6's network without batch norm).
+    SideBySide,
+}
+
 /// A compiled evaluation plan for one batch size.
 struct EvalPlan {
     batch: usize,
     plan: Plan,
     x: NodeId,
     y: NodeId,
+    /// The combined output, then each model's output and loss.
     out: NodeId,
-    loss: NodeId,
+    member_outs: Vec<NodeId>,
+    member_losses: Vec<NodeId>,
 }
 
-/// A model with its training plan.
+/// One model, or several trained on the same batches, with their training plan.
 pub struct Trainer {
     device: Device,
-    model: Sequential,
+    models: Vec<Sequential>,
+    combine: Combine,
     settings: Settings,
     train: Plan,
     x: NodeId,
     y: NodeId,
-    loss: NodeId,
+    /// Each model's loss on the batch.
+    losses: Vec<NodeId>,
+    last_losses: Vec<f32>,
     batch: usize,
     example: Vec<usize>,
     target_width: usize,
-    params: Vec<NodeId>,
+    params: Vec<(String, NodeId)>,
     evals: Vec<EvalPlan>,
 }
 
 /// The outcome of an evaluation.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
-    /// Mean loss over the examples.
+    /// Mean loss over the examples (over several models: the mean of their losses).
     pub loss: f32,
-    /// Fraction classified correctly (`None` for regression).
+    /// Fraction classified correctly by the combined prediction (`None` for regression).
     pub accuracy: Option<f32>,
+    /// Each model's own loss and accuracy, for trainers of several models (empty for one).
+    pub members: Vec<Evaluation>,
 }
 
 fn input_dims(batch: usize, example: &[usize]) -> Vec<usize> {
@@ -240,6 +258,21 @@ fn target_dims(loss: LossKind, batch: usize, width: usize) -> Vec<usize> {
     }
 }
 
+/// The prefix of model `k`'s parameter names among `count` models: none for a single model,
+/// whose names stay PyTorch's (`0.weight`); `m0.`, `m1.`, … otherwise.
+pub fn member_prefix(k: usize, count: usize) -> String {
+    if count == 1 {
+        String::new()
+    } else {
+        format!("m{k}.")
+    }
+}
+
+/// Dropout seed of model `k`: each model draws its own masks, as separate PyTorch models do.
+fn member_seed(seed: u32, k: usize) -> u32 {
+    seed.wrapping_add((k as u32) << 16)
+}
+
 impl Trainer {
     /// Compiles the training plan of `model` for batches of `batch` examples of dims
     /// `example` with `target_width` values per target, and writes `initial` parameter values.
@@ -252,49 +285,84 @@ impl Trainer {
         target_width: usize,
         initial: &[(String, Vec<f32>)],
     ) -> Result<Trainer> {
+        Trainer::with_models(device, vec![model], Combine::Ensemble, settings, batch, example, target_width, initial)
+    }
+
+    /// [`Trainer::new`] for several models trained on the same batches in one plan, each with
+    /// its own loss and optimizer state (their summed loss has, for each parameter, exactly
+    /// its own model's gradient), predicting together as `combine` says. Parameter names carry
+    /// [`member_prefix`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_models(
+        device: &Device,
+        models: Vec<Sequential>,
+        combine: Combine,
+        settings: Settings,
+        batch: usize,
+        example: &[usize],
+        target_width: usize,
+        initial: &[(String, Vec<f32>)],
+    ) -> Result<Trainer> {
+        if models.is_empty() {
+            return Err(Error::InvalidArgument { op: "trainer", message: "no model to train".into() });
+        }
         let mut g = Graph::new();
         let x = g.input("x", &input_dims(batch, example))?;
         let y = g.input("y", &target_dims(settings.loss, batch, target_width))?;
-        let out = model.forward(&mut g, x, Mode::Train, settings.dropout_seed)?;
-        let mut loss = g.loss(settings.loss, out, y)?;
-        let names = model.parameters();
-        let params: Vec<NodeId> = names
-            .iter()
-            .map(|(n, _)| g.find(n).ok_or_else(|| Error::Graph(format!("parameter {n} is missing from the graph"))))
-            .collect::<Result<_>>()?;
+        let mut losses = Vec::new();
+        let mut params = Vec::new();
+        for (k, model) in models.iter().enumerate() {
+            let prefix = member_prefix(k, models.len());
+            let out = model.forward_prefixed(&mut g, x, Mode::Train, member_seed(settings.dropout_seed, k), &prefix)?;
+            losses.push(g.loss(settings.loss, out, y)?);
+            for (name, _) in model.parameters() {
+                let name = format!("{prefix}{name}");
+                let id =
+                    g.find(&name).ok_or_else(|| Error::Graph(format!("parameter {name} is missing from the graph")))?;
+                params.push((name, id));
+            }
+        }
+        let mut total = losses[0];
+        for &l in &losses[1..] {
+            total = g.add(total, l)?;
+        }
         if settings.l2 > 0.0 {
-            for &p in &params {
+            for &(_, p) in &params {
                 // ‖p‖ = s · s^(−1/2) with s = Σ p², through ops whose gradients are checked.
                 let squares = g.mul(p, p)?;
                 let s = g.sum(squares)?;
                 let inv = g.rsqrt(s)?;
                 let norm = g.mul(s, inv)?;
                 let weighted = g.scale(norm, settings.l2)?;
-                loss = g.add(loss, weighted)?;
+                total = g.add(total, weighted)?;
             }
         }
-        let grads = gradients(&mut g, loss, None, &params)?;
-        for (&p, &d) in params.iter().zip(&grads) {
-            let is_bias = g.node(p).name.as_deref().is_some_and(|n| n.ends_with(".bias"));
-            let opt = if is_bias && settings.bias_lr_factor != 1.0 {
+        let ids: Vec<NodeId> = params.iter().map(|&(_, id)| id).collect();
+        let grads = gradients(&mut g, total, None, &ids)?;
+        for ((name, p), &d) in params.iter().zip(&grads) {
+            let opt = if name.ends_with(".bias") && settings.bias_lr_factor != 1.0 {
                 settings.optimizer.with_lr(settings.optimizer.lr() * settings.bias_lr_factor)
             } else {
                 settings.optimizer
             };
-            g.optimizer_update(p, d, opt)?;
+            g.optimizer_update(*p, d, opt)?;
         }
-        let mut train = Plan::compile(device, &g, &[loss])?;
+        // With an L2 penalty the reported loss is the penalized cost, as the course prints it.
+        let reported = if models.len() == 1 { vec![total] } else { losses };
+        let mut train = Plan::compile(device, &g, &reported)?;
         for (name, values) in initial {
             train.write_named(name, values)?;
         }
         Ok(Trainer {
             device: device.clone(),
-            model,
+            models,
+            combine,
             settings,
             train,
             x,
             y,
-            loss,
+            last_losses: Vec::new(),
+            losses: reported,
             batch,
             example: example.to_vec(),
             target_width,
@@ -313,16 +381,28 @@ impl Trainer {
         self.batch
     }
 
-    /// One training step on a batch; returns the loss (before the update) when `read_loss`.
+    /// How many models train together.
+    pub fn model_count(&self) -> usize {
+        self.models.len()
+    }
+
+    /// One training step on a batch; returns the loss (before the update) when `read_loss`:
+    /// for several models, the mean of their losses ([`Trainer::last_losses`] has each).
     pub fn step(&mut self, x: &[f32], y: &[f32], read_loss: bool) -> Result<Option<f32>> {
         self.train.write(self.x, x)?;
         self.train.write(self.y, y)?;
         if read_loss {
-            Ok(Some(self.train.run_and_read(&[self.loss])?[0][0]))
+            self.last_losses = self.train.run_and_read(&self.losses)?.into_iter().map(|v| v[0]).collect();
+            Ok(Some(self.last_losses.iter().sum::<f32>() / self.last_losses.len() as f32))
         } else {
             self.train.run()?;
             Ok(None)
         }
+    }
+
+    /// Each model's loss at the last step that read it.
+    pub fn last_losses(&self) -> &[f32] {
+        &self.last_losses
     }
 
     /// A shuffler over `data` with this trainer's batch size and settings.
@@ -371,8 +451,10 @@ impl Trainer {
         let n = data.len();
         // Batches of the training batch's size: a shape the adapter's limits are known to take.
         let full = n.min(self.batch);
-        let mut loss_sum = 0.0f64;
+        let members = self.models.len();
+        let mut loss_sums = vec![0.0f64; members];
         let mut correct = 0usize;
+        let mut member_correct = vec![0usize; members];
         let mut start = 0;
         while start < n {
             let size = if n - start >= full { full } else { n - start };
@@ -382,16 +464,32 @@ impl Trainer {
             let e = &mut self.evals[k];
             e.plan.write(e.x, &x)?;
             e.plan.write(e.y, &y)?;
-            let got = e.plan.run_and_read(&[e.out, e.loss])?;
-            loss_sum += got[1][0] as f64 * size as f64;
+            let nodes: Vec<NodeId> = std::iter::once(e.out)
+                .chain(e.member_outs.iter().copied())
+                .chain(e.member_losses.iter().copied())
+                .collect();
+            let got = e.plan.run_and_read(&nodes)?;
             correct += count_correct(task, &got[0], &y, size);
+            for k in 0..members {
+                member_correct[k] += count_correct(task, &got[1 + k], &y, size);
+                loss_sums[k] += got[1 + members + k][0] as f64 * size as f64;
+            }
             start += size;
         }
-        let accuracy = (task != Task::Regression).then(|| correct as f32 / n as f32);
-        Ok(Evaluation { loss: (loss_sum / n as f64) as f32, accuracy })
+        let evaluation = |loss_sum: f64, correct: usize| Evaluation {
+            loss: (loss_sum / n as f64) as f32,
+            accuracy: (task != Task::Regression).then(|| correct as f32 / n as f32),
+            members: Vec::new(),
+        };
+        let mut whole = evaluation(loss_sums.iter().sum::<f64>() / members as f64, correct);
+        if members > 1 {
+            whole.members = loss_sums.iter().zip(&member_correct).map(|(&l, &c)| evaluation(l, c)).collect();
+        }
+        Ok(whole)
     }
 
-    /// The model's outputs (evaluation mode) for `n` examples `x`, row after row.
+    /// The combined outputs (evaluation mode; see [`Combine`]) for `n` examples `x`, row after
+    /// row.
     pub fn infer(&mut self, x: &[f32], n: usize) -> Result<Vec<f32>> {
         let size: usize = self.example.iter().product();
         let mut out = Vec::new();
@@ -417,31 +515,48 @@ impl Trainer {
         let mut g = Graph::new();
         let x = g.input("x", &input_dims(batch, &self.example))?;
         let y = g.input("y", &target_dims(self.settings.loss, batch, self.target_width))?;
-        let out = self.model.forward(&mut g, x, Mode::Eval, 0)?;
-        let loss = g.loss(self.settings.loss, out, y)?;
-        let plan = Plan::compile_sharing(&self.device, &g, &[out, loss], Some(&self.train))?;
-        self.evals.push(EvalPlan { batch, plan, x, y, out, loss });
+        let mut member_outs = Vec::new();
+        let mut member_losses = Vec::new();
+        for (k, model) in self.models.iter().enumerate() {
+            let out = model.forward_prefixed(&mut g, x, Mode::Eval, 0, &member_prefix(k, self.models.len()))?;
+            member_outs.push(out);
+            member_losses.push(g.loss(self.settings.loss, out, y)?);
+        }
+        let out = match self.combine {
+            Combine::Ensemble if member_outs.len() > 1 => {
+                let mut sum = member_outs[0];
+                for &o in &member_outs[1..] {
+                    sum = g.add(sum, o)?;
+                }
+                g.scale(sum, 1.0 / member_outs.len() as f32)?
+            }
+            _ => member_outs[0],
+        };
+        let outputs: Vec<NodeId> =
+            std::iter::once(out).chain(member_outs.iter().copied()).chain(member_losses.iter().copied()).collect();
+        let plan = Plan::compile_sharing(&self.device, &g, &outputs, Some(&self.train))?;
+        self.evals.push(EvalPlan { batch, plan, x, y, out, member_outs, member_losses });
         Ok(self.evals.len() - 1)
     }
 
     /// Every parameter by name with its current values (one readback each).
     pub fn parameters(&mut self) -> Result<Vec<(String, Vec<f32>)>> {
-        let names = self.model.parameters();
-        let mut out = Vec::with_capacity(names.len());
-        for ((name, _), &id) in names.iter().zip(&self.params) {
-            out.push((name.clone(), self.train.read(id)?));
-        }
-        Ok(out)
+        let ids: Vec<NodeId> = self.params.iter().map(|&(_, id)| id).collect();
+        let values = self.train.read_many(&ids)?;
+        Ok(self.params.iter().map(|(name, _)| name.clone()).zip(values).collect())
     }
 
     /// Every parameter and state (optimizer moments, running statistics) with the step count
     /// and `metadata`, for saving.
     pub fn checkpoint(&mut self, mut metadata: std::collections::HashMap<String, String>) -> Result<Checkpoint> {
-        let mut tensors = Vec::new();
-        for (name, id) in self.train.persistent_values() {
-            let dims = self.train.graph().shape(id).dims().to_vec();
-            tensors.push((name, dims, self.train.read(id)?));
-        }
+        let persistent = self.train.persistent_values();
+        let ids: Vec<NodeId> = persistent.iter().map(|&(_, id)| id).collect();
+        let values = self.train.read_many(&ids)?;
+        let tensors = persistent
+            .into_iter()
+            .zip(values)
+            .map(|((name, id), v)| (name, self.train.graph().shape(id).dims().to_vec(), v))
+            .collect();
         metadata.insert("steps".into(), self.train.steps_taken().to_string());
         Ok(Checkpoint { tensors, metadata })
     }

@@ -124,11 +124,15 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
             bar.set_message(format!("loss {loss:.4}  {per_second:.0} samples/s"));
             loss_curve.push(((epoch - 1) as f64 + (*step as f64 + 1.0) / *steps as f64, *loss as f64));
         }
-        Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second } => {
+        Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second, members } => {
             let accuracy = test_accuracy.map(|a| format!("  test accuracy {:.4}", a)).unwrap_or_default();
             let validation = validation_loss.map(|v| format!("  validation cost {v:.6}")).unwrap_or_default();
             bar.suspend(|| {
-                println!("epoch {epoch:3}  cost {loss:.6}{validation}{accuracy}  ({samples_per_second:.0} samples/s)")
+                println!("epoch {epoch:3}  cost {loss:.6}{validation}{accuracy}  ({samples_per_second:.0} samples/s)");
+                for (k, (cost, accuracy)) in members.iter().enumerate() {
+                    let accuracy = accuracy.map(|a| format!("  test accuracy {a:.4}")).unwrap_or_default();
+                    println!("    model m{k}  cost {cost:.6}{accuracy}");
+                }
             });
             if let Some(a) = test_accuracy {
                 accuracy_curve.push((*epoch as f64, *a as f64));
@@ -148,6 +152,7 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         "final_loss": summary.final_loss,
         "train_accuracy": summary.train_accuracy,
         "test_accuracy": summary.test_accuracy,
+        "member_test_accuracies": summary.member_test_accuracies,
         "validation_loss": summary.validation_loss,
         "stopped_early_at_epoch": summary.stopped_early,
         "seconds": summary.seconds,
