@@ -73,6 +73,10 @@ pub struct Recipe {
     pub model: fn() -> Sequential,
     /// Other models trained with it on the same batches.
     pub members: Members,
+    /// The lab's `nn.Module` form, used with `--init torch` where it differs from the
+    /// low-level model (06-1 and 06-2: `nn.Linear` has a per-class bias; the low-level model's
+    /// shared scalar bias never moves, so it has none).
+    pub torch_model: Option<fn() -> Sequential>,
     /// How its weights start.
     pub init: InitPlan,
     /// `torch.manual_seed` of the lab.
@@ -181,6 +185,7 @@ fn full_batch(
         test: None,
         model,
         members: Members::One,
+        torch_model: None,
         init: InitPlan::all(Init::Zeros),
         seed: 1,
         skip_draws: 0,
@@ -319,6 +324,7 @@ pub fn all() -> Vec<Recipe> {
             loss: LossKind::CrossEntropy,
             optimizer: Optimizer::sgd(0.1),
             skip_draws: 18,
+            torch_model: Some(|| Sequential::new(vec![linear(4, 3)])),
             ..full_batch(
                 "softmax-toy",
                 "06-1",
@@ -332,6 +338,7 @@ pub fn all() -> Vec<Recipe> {
             loss: LossKind::CrossEntropy,
             optimizer: Optimizer::sgd(0.1),
             skip_draws: 18,
+            torch_model: Some(|| Sequential::new(vec![linear(16, 7)])),
             ..full_batch(
                 "softmax-zoo",
                 "06-2",
@@ -577,6 +584,9 @@ impl Recipe {
         }
         if let Some(i) = o.init {
             self.init = InitPlan::all(i);
+            if let (Init::TorchDefault, Some(model)) = (i, self.torch_model) {
+                self.model = model;
+            }
         }
         if let Some(l) = o.log_every {
             self.log_every = l.max(1);
