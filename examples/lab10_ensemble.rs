@@ -1,0 +1,59 @@
+//! Lab 10-4's ensemble with the library API: two CNNs (10-1's, to keep it quick; `shadergrad
+//! train mnist-ensemble` uses 10-2's deeper one) trained in one plan on the same batches, each
+//! with its own Adam state, predicting by the mean of their logits. One epoch here.
+//!
+//! Run: `cargo run --release --example lab10_ensemble`
+
+use shadergrad::data::mnist;
+use shadergrad::init::{Init, Mt19937};
+use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
+use shadergrad::nn::{InitPlan, Layer, Sequential};
+use shadergrad::train::{member_prefix, Combine, Settings, Task, Trainer};
+use shadergrad::Device;
+
+fn cnn() -> Sequential {
+    let conv = |i, o| Layer::Conv2d { inputs: i, outputs: o, kernel: 3, stride: 1, padding: 1 };
+    let pool = Layer::MaxPool2d { kernel: 2, stride: 2, padding: 0 };
+    Sequential::new(vec![
+        conv(1, 32),
+        Layer::Relu,
+        pool.clone(),
+        conv(32, 64),
+        Layer::Relu,
+        pool,
+        Layer::Flatten,
+        Layer::Linear { inputs: 3136, outputs: 10, bias: true },
+    ])
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let device = Device::new()?;
+    let models = vec![cnn(), cnn()];
+    // The models are built one after the other from one generator, as the lab's loop does.
+    let mut rng = Mt19937::new(777);
+    let mut initial = Vec::new();
+    for (k, model) in models.iter().enumerate() {
+        let plan = InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault };
+        let prefix = member_prefix(k, models.len());
+        initial.extend(model.initial_values(plan, &mut rng).into_iter().map(|(n, v)| (format!("{prefix}{n}"), v)));
+    }
+
+    let m = mnist::load_shipped()?;
+    let example = [1, 28, 28];
+    let (train, test) = (m.train.into_data(&example), m.test.into_data(&example));
+    let settings = Settings {
+        batch_size: Some(100),
+        data_seed: 777,
+        ..Settings::new(LossKind::CrossEntropy, Optimizer::adam(1e-3))
+    };
+    let mut trainer = Trainer::with_models(&device, models, Combine::Ensemble, settings, 100, &example, 1, &initial)?;
+    let mut batches = trainer.batches(&train);
+    let (cost, _) = trainer.epoch(&train, &mut batches, 0, |_, _, _| {})?;
+    let result = trainer.evaluate(&test, Task::Classes)?;
+    println!("Epoch 1 mean cost = {cost:.6}");
+    for (k, member) in result.members.iter().enumerate() {
+        println!("model {k} test accuracy {:.4}", member.accuracy.unwrap_or(0.0));
+    }
+    println!("ensemble test accuracy {:.4}", result.accuracy.unwrap_or(0.0));
+    Ok(())
+}
