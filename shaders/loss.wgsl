@@ -98,7 +98,8 @@ fn loss_forward(@builtin(local_invocation_index) lid: u32) {
     }
 }
 
-// d loss / d pred, one invocation per element of pred, times the loss's own gradient grad[0].
+// d loss / d pred, one invocation per element of pred, times the loss's own gradient grad[0]
+// (losses 0–3).
 @compute @workgroup_size(256)
 fn loss_backward(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -130,10 +131,29 @@ fn loss_backward(
             out[i] = select(0.0, -g, i % p.c == label(row));
         }
         default: {
-            let row = i / p.c;
-            let m = row_max(row);
-            let softmax = exp(pred[i] - row_logsumexp(row, m));
-            out[i] = g * (softmax - select(0.0, 1.0, i % p.c == label(row)));
+            // Cross-entropy has its own entry point, below.
+            out[i] = 0.0;
         }
+    }
+}
+
+// Cross-entropy's gradient, softmax(row) − one-hot(label), one invocation per row so that
+// each row's max and log Σ exp are computed once rather than once per element.
+@compute @workgroup_size(64)
+fn cross_entropy_backward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 64u + lid;
+    if (row >= p.items) {
+        return;
+    }
+    let g = grad[0] * p.scale;
+    let lse = row_logsumexp(row, row_max(row));
+    let hot = label(row);
+    for (var j = 0u; j < p.c; j = j + 1u) {
+        let i = row * p.c + j;
+        out[i] = g * (exp(pred[i] - lse) - select(0.0, 1.0, j == hot));
     }
 }

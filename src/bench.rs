@@ -25,8 +25,14 @@ pub struct Measurement {
     pub median_ms: f64,
     /// Billions of floating-point operations per second at the median, where counted.
     pub gflops: Option<f64>,
+    /// Billions of bytes moved per second at the median, for kernels bound by memory (each
+    /// input read once, each output written once).
+    pub gbps: Option<f64>,
     /// Bytes of GPU buffers the plan allocated.
     pub gpu_bytes: u64,
+    /// For training steps: the bytes no step can do without (see
+    /// [`Trainer::memory_floor`](crate::train::Trainer::memory_floor)).
+    pub floor_bytes: Option<u64>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -66,21 +72,34 @@ pub fn matmul(device: &Device, n: usize, reps: usize) -> Result<Measurement> {
         first_ms,
         median_ms,
         gflops: Some(flops / median_ms / 1e6),
+        gbps: None,
         gpu_bytes: plan.counters().bytes_allocated,
+        floor_bytes: None,
     })
 }
 
+/// What one op case computes and counts.
+struct OpCase<'a> {
+    case: String,
+    /// Dims of each input.
+    dims: &'a [&'a [usize]],
+    /// Time the gradient with respect to this input instead of the forward value.
+    grad_of: Option<usize>,
+    /// Floating-point operations (0: not counted).
+    flops: f64,
+    /// Bytes read and written (0: not counted).
+    bytes: f64,
+}
+
 /// Times one op's kernel in isolation: a plan computing `build`'s node from random inputs
-/// of `dims` (forward), or that node's gradient with respect to input `grad_of`.
+/// (forward), or that node's gradient with respect to one input.
 fn op_case(
     device: &Device,
-    case: &str,
-    dims: &[&[usize]],
-    grad_of: Option<usize>,
-    flops: f64,
+    spec: OpCase,
     reps: usize,
     build: impl Fn(&mut Graph, &[crate::graph::NodeId]) -> Result<crate::graph::NodeId>,
 ) -> Result<Measurement> {
+    let OpCase { case, dims, grad_of, flops, bytes } = spec;
     let mut g = Graph::new();
     let inputs = dims.iter().enumerate().map(|(k, d)| g.input(&format!("x{k}"), d)).collect::<Result<Vec<_>>>()?;
     let y = build(&mut g, &inputs)?;
@@ -102,11 +121,13 @@ fn op_case(
     }
     let (first_ms, median_ms) = time(|| plan.run_and_read(&[target]).map(|_| ()), reps)?;
     Ok(Measurement {
-        case: case.into(),
+        case,
         first_ms,
         median_ms,
         gflops: (flops > 0.0).then(|| flops / median_ms / 1e6),
+        gbps: (bytes > 0.0).then(|| bytes / median_ms / 1e6),
         gpu_bytes: plan.counters().bytes_allocated,
+        floor_bytes: None,
     })
 }
 
@@ -123,19 +144,49 @@ pub fn conv_cases(device: &Device, reps: usize, mut report: impl FnMut(&Measurem
                 continue; // the first layer's input needs no gradient
             }
             let case = format!("conv2d_{c}x{k}_{hw}_{what}");
-            let m = op_case(device, &case, &[x, w], grad_of, flops, reps, conv)?;
+            let m = op_case(device, OpCase { case, dims: &[x, w], grad_of, flops, bytes: 0.0 }, reps, conv)?;
             report(&m);
             out.push(m);
         }
         let pool = |g: &mut Graph, i: &[crate::graph::NodeId]| g.max_pool2d(i[0], [2, 2], [2, 2], [0, 0]);
         let y: &[usize] = &[100, k, hw, hw];
-        for (what, grad_of) in [("forward", None), ("backward", Some(0))] {
-            let m = op_case(device, &format!("maxpool_{k}_{hw}_{what}"), &[y], grad_of, 0.0, reps, pool)?;
+        let input = (100 * k * hw * hw * 4) as f64;
+        // Forward: read x, write a quarter; backward: read x and the quarter-size gradient,
+        // write x's gradient.
+        for (what, grad_of, bytes) in [("forward", None, input * 1.25), ("backward", Some(0), input * 2.25)] {
+            let spec = OpCase { case: format!("maxpool_{k}_{hw}_{what}"), dims: &[y], grad_of, flops: 0.0, bytes };
+            let m = op_case(device, spec, reps, pool)?;
             report(&m);
             out.push(m);
         }
     }
     Ok(out)
+}
+
+/// The fused softmax cross-entropy of `[rows, classes]` logits against labels: the loss and
+/// its gradient with respect to the logits, in one plan (read logits and labels, write the
+/// gradient).
+pub fn cross_entropy(device: &Device, rows: usize, classes: usize, reps: usize) -> Result<Measurement> {
+    let mut g = Graph::new();
+    let logits = g.input("logits", &[rows, classes])?;
+    let labels = g.input("labels", &[rows])?;
+    let loss = g.cross_entropy(logits, labels)?;
+    let grad = crate::autodiff::gradients(&mut g, loss, None, &[logits])?[0];
+    let mut plan = Plan::compile(device, &g, &[loss, grad])?;
+    plan.write(logits, &(0..rows * classes).map(|i| ((i * 7919) % 1000) as f32 / 100.0 - 5.0).collect::<Vec<_>>())?;
+    plan.write(labels, &(0..rows).map(|i| (i % classes) as f32).collect::<Vec<_>>())?;
+    // Reading the loss waits for both kernels; the gradient stays on the GPU.
+    let (first_ms, median_ms) = time(|| plan.run_and_read(&[loss]).map(|_| ()), reps)?;
+    let bytes = (2 * rows * classes + rows) as f64 * 4.0;
+    Ok(Measurement {
+        case: format!("cross_entropy_{rows}x{classes}"),
+        first_ms,
+        median_ms,
+        gflops: None,
+        gbps: Some(bytes / median_ms / 1e6),
+        gpu_bytes: plan.counters().bytes_allocated,
+        floor_bytes: None,
+    })
 }
 
 /// One training step (forward, cross-entropy, backward, Adam) of `model` at batch 100.
@@ -165,7 +216,9 @@ pub fn training_step(
         first_ms,
         median_ms,
         gflops: None,
+        gbps: None,
         gpu_bytes: trainer.plan().counters().bytes_allocated,
+        floor_bytes: Some(trainer.memory_floor()),
     })
 }
 
@@ -186,6 +239,9 @@ pub fn run_all(device: &Device, quick: bool, mut report: impl FnMut(&Measurement
         out.push(m);
     }
     out.extend(conv_cases(device, reps.min(5), &mut report)?);
+    let m = cross_entropy(device, 4096, 1000, reps)?;
+    report(&m);
+    out.push(m);
     let m = training_step(device, "mnist_mlp_step", mlp(), &[784], reps)?;
     report(&m);
     out.push(m);

@@ -231,6 +231,7 @@ pub struct Trainer {
     target_width: usize,
     params: Vec<(String, NodeId)>,
     evals: Vec<EvalPlan>,
+    memory_floor: u64,
 }
 
 /// The outcome of an evaluation.
@@ -338,6 +339,7 @@ impl Trainer {
             }
         }
         let ids: Vec<NodeId> = params.iter().map(|&(_, id)| id).collect();
+        let forward_end = g.nodes().len();
         let grads = gradients(&mut g, total, None, &ids)?;
         for ((name, p), &d) in params.iter().zip(&grads) {
             let opt = if name.ends_with(".bias") && settings.bias_lr_factor != 1.0 {
@@ -349,6 +351,7 @@ impl Trainer {
         }
         // With an L2 penalty the reported loss is the penalized cost, as the course prints it.
         let reported = if models.len() == 1 { vec![total] } else { losses };
+        let memory_floor = memory_floor(&g, forward_end);
         let mut train = Plan::compile(device, &g, &reported)?;
         for (name, values) in initial {
             train.write_named(name, values)?;
@@ -368,7 +371,15 @@ impl Trainer {
             target_width,
             params,
             evals: Vec::new(),
+            memory_floor,
         })
+    }
+
+    /// Bytes no training step can do without: parameters, their gradients, optimizer and
+    /// running state, and the forward values the backward pass reads (inputs included).
+    /// `plan().counters().bytes_allocated` over this is the plan's memory overhead.
+    pub fn memory_floor(&self) -> u64 {
+        self.memory_floor
     }
 
     /// The training plan (for its counters and buffers).
@@ -592,6 +603,29 @@ impl Trainer {
     pub fn set_learning_rate(&mut self, lr: f32) {
         self.train.set_learning_rate(lr);
     }
+}
+
+/// See [`Trainer::memory_floor`]: nodes before `forward_end` are the forward pass.
+fn memory_floor(g: &Graph, forward_end: usize) -> u64 {
+    let nodes = g.nodes();
+    let mut needed = vec![false; forward_end];
+    for node in &nodes[forward_end..] {
+        for x in node.inputs.iter().filter(|x| x.index() < forward_end) {
+            needed[x.index()] = true;
+        }
+    }
+    let mut floats = 0;
+    for (i, node) in nodes.iter().enumerate() {
+        let numel = node.shape.numel();
+        floats += match node.op {
+            // The value and its gradient.
+            crate::graph::Op::Param => 2 * numel,
+            crate::graph::Op::State(_) => numel,
+            _ if i < forward_end && needed[i] => numel,
+            _ => 0,
+        };
+    }
+    floats as u64 * 4
 }
 
 fn count_correct(task: Task, out: &[f32], y: &[f32], size: usize) -> usize {

@@ -69,9 +69,9 @@ pub fn forward(kind: LossKind, pred: &Shape, whole: &Shape, accumulate: bool) ->
 /// gradient.
 pub fn backward(kind: LossKind, pred: &Shape, whole: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
     let (params, items, c) = params(kind, pred, whole, false);
-    Ok(Launch {
-        key: key(kind, "loss_backward"),
-        params,
-        groups: grid(kind.name(), pred, ((items * c) as u64).div_ceil(256), limits)?,
-    })
+    let (entry, groups) = match kind {
+        LossKind::CrossEntropy => ("cross_entropy_backward", (items as u64).div_ceil(64)),
+        _ => ("loss_backward", ((items * c) as u64).div_ceil(256)),
+    };
+    Ok(Launch { key: key(kind, entry), params, groups: grid(kind.name(), pred, groups, limits)? })
 }

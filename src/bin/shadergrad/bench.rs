@@ -18,13 +18,22 @@ pub fn run(options: &DeviceOptions, args: &BenchArgs) -> Result<ExitCode> {
     let device = Device::with_options(options)?;
     if !args.json {
         println!("adapter: {}", device.describe());
-        println!("{:<18} {:>12} {:>12} {:>10} {:>12}", "case", "first ms", "median ms", "GFLOP/s", "GPU MiB");
+        println!(
+            "{:<26} {:>10} {:>10} {:>9} {:>8} {:>9}",
+            "case", "first ms", "median ms", "GFLOP/s", "GB/s", "GPU MiB"
+        );
     }
     let results = bench::run_all(&device, args.quick, |m| {
         if !args.json {
-            let gflops = m.gflops.map(|g| format!("{g:.2}")).unwrap_or_else(|| "-".into());
+            let figure = |v: Option<f64>| v.map(|g| format!("{g:.2}")).unwrap_or_else(|| "-".into());
             let mib = m.gpu_bytes as f64 / (1 << 20) as f64;
-            println!("{:<18} {:>12.2} {:>12.3} {:>10} {:>12.2}", m.case, m.first_ms, m.median_ms, gflops, mib);
+            let (gflops, gbps) = (figure(m.gflops), figure(m.gbps));
+            let over = m.floor_bytes.map(|f| format!("  ({:.2}× the floor)", m.gpu_bytes as f64 / f as f64));
+            let over = over.unwrap_or_default();
+            println!(
+                "{:<26} {:>10.2} {:>10.3} {gflops:>9} {gbps:>8} {mib:>9.2}{over}",
+                m.case, m.first_ms, m.median_ms
+            );
         }
     })?;
     if args.json {
@@ -34,7 +43,8 @@ pub fn run(options: &DeviceOptions, args: &BenchArgs) -> Result<ExitCode> {
             .map(|m| {
                 serde_json::json!({
                     "case": m.case, "first_ms": m.first_ms, "median_ms": m.median_ms,
-                    "gflops": m.gflops, "gpu_bytes": m.gpu_bytes,
+                    "gflops": m.gflops, "gbps": m.gbps, "gpu_bytes": m.gpu_bytes,
+                    "floor_bytes": m.floor_bytes,
                 })
             })
             .collect();
