@@ -192,6 +192,21 @@ fn input_gradient(
         Op::Pool2dBackward { .. } => no_gradient("a pooling's gradient"),
         Op::LossBackward(_) | Op::SoftmaxBackward { .. } => no_gradient("a backward op"),
         Op::Update(_) | Op::RunningAverage { .. } => no_gradient("an in-place update"),
+        Op::Narrow { axis, start } => graph.pad(g, axis, start, &x_dims),
+        Op::Pad { axis, start } => graph.narrow(g, axis as isize, start as isize, x_dims[axis]),
+        Op::Permute(perm) => {
+            let rank = x_dims.len();
+            let mut inverse = vec![0isize; rank];
+            for (d, &p) in perm[..rank].iter().enumerate() {
+                inverse[p] = d as isize;
+            }
+            graph.permute(g, &inverse)
+        }
+        Op::Concat { axis } => {
+            let first = graph.shape(inputs[0]).dims()[axis];
+            graph.narrow(g, axis as isize, if slot == 0 { 0 } else { first as isize }, x_dims[axis])
+        }
+        Op::OneHot => no_gradient("one_hot"),
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) => no_gradient("a leaf"),
     }
 }

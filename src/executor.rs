@@ -786,6 +786,29 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
             let (g, x) = (n.inputs[0], n.inputs[1]);
             (kernels::pool2d::backward(max, shape(x), &window, shape(g), limits)?, n.inputs.clone())
         }
+        Op::Narrow { axis, start } => {
+            let x = n.inputs[0];
+            let strides = shape(x).strides();
+            (kernels::layout::strided_copy(out, start * strides[axis], &strides, limits)?, vec![x, x])
+        }
+        Op::Permute(perm) => {
+            let x = n.inputs[0];
+            let strides = shape(x).strides();
+            let read: Vec<usize> = perm[..out.rank()].iter().map(|&p| strides[p]).collect();
+            (kernels::layout::strided_copy(out, 0, &read, limits)?, vec![x, x])
+        }
+        Op::Pad { axis, start } => {
+            let x = n.inputs[0];
+            (kernels::layout::pad(out, axis, start, shape(x).dims()[axis], limits)?, vec![x, x])
+        }
+        Op::Concat { axis } => {
+            let (a, b) = (n.inputs[0], n.inputs[1]);
+            (kernels::layout::concat(out, axis, shape(a).dims()[axis], limits)?, vec![a, b])
+        }
+        Op::OneHot => {
+            let x = n.inputs[0];
+            (kernels::layout::one_hot(out, out.dims()[1], limits)?, vec![x, x])
+        }
         Op::Update(opt) => {
             // Writes the parameter and its states in place; reads only the gradient.
             let mut writes = vec![n.inputs[0]];

@@ -109,6 +109,31 @@ pub enum Op {
         /// The window.
         window: Window,
     },
+    /// The elements of x from `start` along `axis`, for the node's extent there.
+    Narrow {
+        /// The axis.
+        axis: usize,
+        /// The first element taken along it.
+        start: usize,
+    },
+    /// x placed at `start` along `axis` of zeros shaped as the node (narrow's gradient).
+    Pad {
+        /// The axis.
+        axis: usize,
+        /// Where x begins along it.
+        start: usize,
+    },
+    /// x with its axes reordered: the node's axis d is x's axis `perm[d]` (the first rank
+    /// entries are used).
+    Permute([usize; 4]),
+    /// Inputs [a, b] joined along `axis`.
+    Concat {
+        /// The axis.
+        axis: usize,
+    },
+    /// One-hot rows `[n, classes]` of class indices `[n]` (a row of zeros for an index
+    /// outside the classes).
+    OneHot,
     /// An optimizer step for inputs [param, grad, states…], in place, after everything else.
     Update(Optimizer),
     /// state ← (1 − momentum) · state + momentum · factor · value for inputs [state, value], in
@@ -166,12 +191,12 @@ impl Graph {
         self.nodes.iter().position(|n| n.name.as_deref() == Some(name)).map(NodeId)
     }
 
-    fn push(&mut self, op: Op, inputs: Vec<NodeId>, shape: Shape, name: Option<String>) -> NodeId {
+    pub(crate) fn push(&mut self, op: Op, inputs: Vec<NodeId>, shape: Shape, name: Option<String>) -> NodeId {
         self.nodes.push(Node { op, inputs, shape, name });
         NodeId(self.nodes.len() - 1)
     }
 
-    fn check(&self, op: &'static str, id: NodeId) -> Result<()> {
+    pub(crate) fn check(&self, op: &'static str, id: NodeId) -> Result<()> {
         if id.0 < self.nodes.len() {
             Ok(())
         } else {

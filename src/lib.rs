@@ -40,6 +40,7 @@ pub mod executor;
 pub mod graph;
 pub mod init;
 pub mod kernels;
+pub mod layout;
 pub mod nn;
 pub mod plot;
 pub mod recipes;

@@ -7,7 +7,7 @@ use crate::graph::{Graph, NodeId};
 use crate::kernels::conv2d::Window;
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::kernels::loss::LossKind;
-use crate::reference::{batch_norm, conv2d, elementwise as ew, loss, matmul, pool2d, reduce, softmax, Array};
+use crate::reference::{batch_norm, conv2d, elementwise as ew, layout, loss, matmul, pool2d, reduce, softmax, Array};
 use crate::rng::Rng;
 
 type Build = Box<dyn Fn(&mut Graph, &[NodeId]) -> Result<NodeId>>;
@@ -386,6 +386,84 @@ fn softmax_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+fn layout_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    // Shapes of several workgroups (256 elements) and odd extents; axes first, last, middle.
+    let long = rng.range(70, 140);
+    let narrows: [(&[usize], usize, usize, usize); 4] =
+        [(&[long, 9], 0, 3, long - 5), (&[7, 33, 5], 1, 30, 3), (&[3, 5, 7, 11], 3, 1, 9), (&[257], 0, 256, 1)];
+    for (dims, axis, start, len) in narrows {
+        let full: Vec<usize> = dims.to_vec();
+        cases.push(Case {
+            op: format!("narrow_axis{axis}"),
+            inputs: vec![random(rng, dims)],
+            wrt: vec![0],
+            build: Box::new(move |g, x| g.narrow(x[0], axis as isize, start as isize, len)),
+            forward: Box::new(move |x| layout::narrow(&x[0], axis, start, len)),
+            backward: Box::new(move |_, g| vec![layout::pad(g, axis, start, &full)]),
+        });
+    }
+    let pads: [(&[usize], usize, usize, usize); 2] = [(&[long, 9], 1, 2, 15), (&[3, 4, 5, 6], 0, 1, 7)];
+    for (dims, axis, start, outer) in pads {
+        let mut out_dims = dims.to_vec();
+        out_dims[axis] = outer;
+        let len = dims[axis];
+        cases.push(Case {
+            op: format!("pad_axis{axis}"),
+            inputs: vec![random(rng, dims)],
+            wrt: vec![0],
+            build: Box::new({
+                let out_dims = out_dims.clone();
+                move |g, x| g.pad(x[0], axis, start, &out_dims)
+            }),
+            forward: Box::new(move |x| layout::pad(&x[0], axis, start, &out_dims)),
+            backward: Box::new(move |_, g| vec![layout::narrow(g, axis, start, len)]),
+        });
+    }
+    let perms: [(&[usize], &[usize]); 4] = [
+        (&[long, 33], &[1, 0]),
+        (&[5, 7, 11], &[2, 0, 1]),
+        (&[3, 5, 7, 9], &[0, 2, 3, 1]),
+        (&[2, 3, 4, 5], &[3, 2, 1, 0]),
+    ];
+    for (dims, perm) in perms {
+        let order: Vec<isize> = perm.iter().map(|&p| p as isize).collect();
+        cases.push(Case {
+            op: format!("permute{perm:?}").replace(' ', ""),
+            inputs: vec![random(rng, dims)],
+            wrt: vec![0],
+            build: Box::new(move |g, x| g.permute(x[0], &order)),
+            forward: Box::new(move |x| layout::permute(&x[0], perm)),
+            backward: Box::new(move |_, g| vec![layout::permute(g, &layout::inverse(perm))]),
+        });
+    }
+    let cats: [(&[usize], &[usize], usize); 3] =
+        [(&[long, 7], &[33, 7], 0), (&[5, 9, 11], &[5, 2, 11], 1), (&[2, 3, 5, 40], &[2, 3, 5, 1], 3)];
+    for (da, db, axis) in cats {
+        let (la, lb) = (da[axis], db[axis]);
+        cases.push(Case {
+            op: format!("cat_axis{axis}"),
+            inputs: vec![random(rng, da), random(rng, db)],
+            wrt: vec![0, 1],
+            build: Box::new(move |g, x| g.cat(&[x[0], x[1]], axis as isize)),
+            forward: Box::new(move |x| layout::concat(&x[0], &x[1], axis)),
+            backward: Box::new(move |_, g| vec![layout::narrow(g, axis, 0, la), layout::narrow(g, axis, la, lb)]),
+        });
+    }
+    for (rows, classes) in [(long, 10), (7, 257)] {
+        // Whole class indices, with one out of range (a row of zeros).
+        let mut labels: Vec<f64> = (0..rows).map(|_| rng.range(0, classes - 1) as f64).collect();
+        labels[rows / 2] = classes as f64;
+        cases.push(Case {
+            op: "one_hot".into(),
+            inputs: vec![Array::new(&[rows], labels)],
+            wrt: vec![],
+            build: Box::new(move |g, x| g.one_hot(x[0], classes)),
+            forward: Box::new(move |x| layout::one_hot(&x[0], classes)),
+            backward: Box::new(|_, _| vec![]),
+        });
+    }
+}
+
 /// Every case of the suite, with shapes and values drawn from `seed`.
 pub fn all_cases(seed: u64) -> Vec<Case> {
     let mut rng = Rng::new(seed);
@@ -402,5 +480,6 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     loss_cases(&mut rng, &mut cases);
     softmax_cases(&mut rng, &mut cases);
     batch_norm_cases(&mut rng, &mut cases);
+    layout_cases(&mut rng, &mut cases);
     cases
 }

@@ -7,6 +7,7 @@
 
 pub mod conv2d;
 pub mod elementwise;
+pub mod layout;
 pub mod loss;
 pub mod matmul;
 pub mod optim;
@@ -43,11 +44,13 @@ pub enum Family {
     Conv2d,
     /// `shaders/pool2d.wgsl`
     Pool2d,
+    /// `shaders/layout.wgsl`
+    Layout,
 }
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 9] = [
         Family::Matmul,
         Family::Elementwise,
         Family::Reduce,
@@ -56,6 +59,7 @@ impl Family {
         Family::Optim,
         Family::Conv2d,
         Family::Pool2d,
+        Family::Layout,
     ];
 
     /// The file's name in `shaders/`.
@@ -69,6 +73,7 @@ impl Family {
             Family::Optim => "optim.wgsl",
             Family::Conv2d => "conv2d.wgsl",
             Family::Pool2d => "pool2d.wgsl",
+            Family::Layout => "layout.wgsl",
         }
     }
 
@@ -83,6 +88,7 @@ impl Family {
             Family::Optim => include_str!("../../shaders/optim.wgsl"),
             Family::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
             Family::Pool2d => include_str!("../../shaders/pool2d.wgsl"),
+            Family::Layout => include_str!("../../shaders/layout.wgsl"),
         }
     }
 }

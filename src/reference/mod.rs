@@ -4,6 +4,7 @@
 pub mod batch_norm;
 pub mod conv2d;
 pub mod elementwise;
+pub mod layout;
 pub mod loss;
 pub mod matmul;
 pub mod optim;
