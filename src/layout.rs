@@ -22,7 +22,7 @@ pub fn infer_dims(op: &'static str, dims: &[isize], numel: usize) -> Result<Vec<
     let known: usize = dims.iter().filter(|&&d| d > 0).map(|&d| d as usize).product();
     let mut out: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(&d) = unknown.first() {
-        if numel % known != 0 {
+        if !numel.is_multiple_of(known) {
             return Err(bad(format!("{numel} elements cannot be viewed as {dims:?}")));
         }
         out[d] = numel / known;
@@ -41,7 +41,7 @@ fn resolve(range: &impl RangeBounds<isize>, len: usize) -> (usize, usize) {
         Bound::Unbounded => 0,
     };
     let end = match range.end_bound() {
-        Bound::Included(&e) if e == -1 => len as usize,
+        Bound::Included(-1) => len as usize,
         Bound::Included(&e) => clamp(e.saturating_add(1)),
         Bound::Excluded(&e) => clamp(e),
         Bound::Unbounded => len as usize,
