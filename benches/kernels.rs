@@ -2,13 +2,13 @@
 //! the course's shapes, and the MLP and CNN training steps. Each iteration reads one result
 //! back, so it measures finished GPU work. Run: `cargo bench --bench kernels`.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use shadergrad::bench::mlp;
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Sequential};
 use shadergrad::train::{Settings, Trainer};
-use shadergrad::{recipes, Device, Graph, Plan};
+use shadergrad::{Device, Graph, Plan, recipes};
 use std::time::Duration;
 
 fn values(n: usize) -> Vec<f32> {

@@ -5,7 +5,7 @@
 //! Run: `cargo run --release --example embed`
 
 use shadergrad::nn::{InitPlan, Layer, Mode, Sequential};
-use shadergrad::{init::Init, init::Mt19937, Device, Graph, Plan};
+use shadergrad::{Device, Graph, Plan, init::Init, init::Mt19937};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The application's own device, as a renderer would create it.

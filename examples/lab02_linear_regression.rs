@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo run --release --example lab02_linear_regression`
 
-use shadergrad::{autodiff, Device, Graph, Plan};
+use shadergrad::{Device, Graph, Plan, autodiff};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;

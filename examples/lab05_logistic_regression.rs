@@ -4,7 +4,7 @@
 //! Run: `cargo run --release --example lab05_logistic_regression`
 
 use shadergrad::data::csv;
-use shadergrad::{autodiff, Device, Graph, Plan};
+use shadergrad::{Device, Graph, Plan, autodiff};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;

@@ -4,11 +4,11 @@
 //!
 //! Run: `cargo run --release --example lab08_xor_mlp`
 
+use shadergrad::Device;
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
 use shadergrad::train::{Data, Settings, Task, Trainer};
-use shadergrad::Device;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;

@@ -4,12 +4,12 @@
 //!
 //! Run: `cargo run --release --example lab09_xavier_mlp`
 
+use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
 use shadergrad::train::{Settings, Task, Trainer};
-use shadergrad::Device;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;

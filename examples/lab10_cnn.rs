@@ -3,12 +3,12 @@
 //!
 //! Run: `cargo run --release --example lab10_cnn`
 
+use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
 use shadergrad::train::{Settings, Task, Trainer};
-use shadergrad::Device;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;

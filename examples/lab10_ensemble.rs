@@ -4,12 +4,12 @@
 //!
 //! Run: `cargo run --release --example lab10_ensemble`
 
+use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
-use shadergrad::train::{member_prefix, Combine, Settings, Task, Trainer};
-use shadergrad::Device;
+use shadergrad::train::{Combine, Settings, Task, Trainer, member_prefix};
 
 fn cnn() -> Sequential {
     let conv = |i, o| Layer::Conv2d { inputs: i, outputs: o, kernel: 3, stride: 1, padding: 1 };

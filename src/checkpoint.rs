@@ -2,7 +2,7 @@
 //! fsync, rename) so that an interrupted save never destroys the previous checkpoint.
 
 use crate::error::{Error, Result};
-use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;

@@ -97,7 +97,7 @@ impl Graph {
                 return Err(Error::InvalidArgument {
                     op: "batch_norm",
                     message: format!("expected an input [N, C] or [N, C, H, W], got {sx}"),
-                })
+                });
             }
         };
         for p in [gamma, beta] {

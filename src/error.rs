@@ -136,7 +136,9 @@ pub enum Error {
         message: String,
     },
     /// Training produced a loss that is NaN, infinite, or exploded far above its start.
-    #[error("training diverged: the loss became {value} at step {step}; the learning rate ({lr}) is probably too high, try a lower one")]
+    #[error(
+        "training diverged: the loss became {value} at step {step}; the learning rate ({lr}) is probably too high, try a lower one"
+    )]
     Diverged {
         /// The step (0-based) whose loss was not finite.
         step: usize,

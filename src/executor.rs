@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, NodeId, Op};
 use crate::kernels::reduce::ReduceOp;
 use crate::kernels::{
-    self, elementwise::ElementwiseOp, matmul::MatmulDims, optim::Optimizer, Launch, Pipeline, PARAMS_SLOT,
+    self, Launch, PARAMS_SLOT, Pipeline, elementwise::ElementwiseOp, matmul::MatmulDims, optim::Optimizer,
 };
 use crate::shape::Shape;
 use std::collections::HashMap;
@@ -95,11 +95,7 @@ struct Chunk {
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// The nodes of launch `i` whose leading axis can be cut into independent chunks (each

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, Op};
-use crate::shape::{Shape, MAX_RANK};
+use crate::shape::{MAX_RANK, Shape};
 use std::ops::{Bound, RangeBounds};
 
 /// `dims` with the one `-1` among them (if any) replaced by the extent that makes `numel`
@@ -121,13 +121,8 @@ impl Graph {
         let outer = Shape::new(dims)?;
         let fits = inner.rank() == outer.rank()
             && axis < outer.rank()
-            && (0..outer.rank()).all(|d| {
-                if d == axis {
-                    start + inner.dims()[d] <= dims[d]
-                } else {
-                    inner.dims()[d] == dims[d]
-                }
-            });
+            && (0..outer.rank())
+                .all(|d| if d == axis { start + inner.dims()[d] <= dims[d] } else { inner.dims()[d] == dims[d] });
         if !fits {
             return Err(Error::ShapeMismatch {
                 op: "pad",

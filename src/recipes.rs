@@ -9,7 +9,7 @@ use crate::init::{Init, Mt19937};
 use crate::kernels::loss::LossKind;
 use crate::kernels::optim::Optimizer;
 use crate::nn::{InitPlan, Layer, Sequential};
-use crate::train::{member_prefix, Combine, Data, Evaluation, Scaling, Settings, Task, Trainer};
+use crate::train::{Combine, Data, Evaluation, Scaling, Settings, Task, Trainer, member_prefix};
 use std::time::Instant;
 
 /// Where a recipe's examples come from.

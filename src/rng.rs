@@ -35,11 +35,7 @@ impl Rng {
     /// (ReLU at 0), so finite differences stay on one side of it.
     pub fn nonzero(&mut self) -> f64 {
         let magnitude = 0.1 + 0.9 * self.uniform();
-        if self.next_u64() & 1 == 0 {
-            magnitude
-        } else {
-            -magnitude
-        }
+        if self.next_u64() & 1 == 0 { magnitude } else { -magnitude }
     }
 }
 

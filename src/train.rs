@@ -252,21 +252,13 @@ fn input_dims(batch: usize, example: &[usize]) -> Vec<usize> {
 }
 
 fn target_dims(loss: LossKind, batch: usize, width: usize) -> Vec<usize> {
-    if loss.takes_labels() {
-        vec![batch]
-    } else {
-        vec![batch, width]
-    }
+    if loss.takes_labels() { vec![batch] } else { vec![batch, width] }
 }
 
 /// The prefix of model `k`'s parameter names among `count` models: none for a single model,
 /// whose names stay PyTorch's (`0.weight`); `m0.`, `m1.`, … otherwise.
 pub fn member_prefix(k: usize, count: usize) -> String {
-    if count == 1 {
-        String::new()
-    } else {
-        format!("m{k}.")
-    }
+    if count == 1 { String::new() } else { format!("m{k}.") }
 }
 
 /// Dropout seed of model `k`: each model draws its own masks, as separate PyTorch models do.

@@ -1,8 +1,8 @@
 //! Bad input gets a clear error naming what is wrong, never a panic (the rows of the README's
 //! table not covered by the data, checkpoint and recipe tests).
 
-use shadergrad::nn::{Layer, Mode, Sequential};
 use shadergrad::Graph;
+use shadergrad::nn::{Layer, Mode, Sequential};
 
 #[test]
 fn a_model_that_does_not_fit_its_input_names_the_layer_and_both_shapes() {

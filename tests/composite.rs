@@ -1,6 +1,6 @@
 //! Batch norm's running statistics and evaluation mode.
 
-use shadergrad::reference::{batch_norm::statistics, Array};
+use shadergrad::reference::{Array, batch_norm::statistics};
 use shadergrad::{Device, Graph, Plan};
 
 #[test]

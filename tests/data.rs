@@ -1,7 +1,7 @@
 //! The data readers on the real shipped files and on broken copies of them.
 
-use shadergrad::data::{csv, mnist};
 use shadergrad::Error;
+use shadergrad::data::{csv, mnist};
 use std::path::Path;
 
 #[test]

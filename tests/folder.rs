@@ -1,8 +1,8 @@
 //! Image folders (one sub-folder per class) and the `custom-images` recipe on them.
 
+use shadergrad::Device;
 use shadergrad::data::folder::load_folder;
 use shadergrad::recipes::{self, Overrides, Paths};
-use shadergrad::Device;
 use std::path::Path;
 
 /// Writes `count` noisy images per class: "cat" reddish, "dog" bluish.

@@ -1,8 +1,8 @@
 //! The conformance suite under `cargo test`: every op, three checks each, on lavapipe (or
 //! whatever adapter `SHADERGRAD_BACKEND` / `SHADERGRAD_ADAPTER` pick).
 
-use shadergrad::check::{all_cases, describe_failure, run_case};
 use shadergrad::Device;
+use shadergrad::check::{all_cases, describe_failure, run_case};
 
 fn check_ops(prefixes: &[&str]) {
     let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
@@ -53,7 +53,7 @@ fn losses() {
 fn a_wrong_result_fails_and_names_the_worst_elements() {
     use shadergrad::check::Case;
     use shadergrad::kernels::elementwise::ElementwiseOp;
-    use shadergrad::reference::{elementwise, Array};
+    use shadergrad::reference::{Array, elementwise};
     let device = Device::new().expect("an adapter");
     let x = Array::new(&[7, 33], (0..231).map(|i| 0.25 + i as f64 / 256.0).collect());
     // The reference claims relu(x) is 2x: forward and backward both disagree with the GPU.

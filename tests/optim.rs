@@ -1,7 +1,7 @@
 //! Every optimizer matches the reference step by step, parameters and states alike.
 
-use shadergrad::check::{describe_failure, optimizer_configurations, run_optimizer_case};
 use shadergrad::Device;
+use shadergrad::check::{describe_failure, optimizer_configurations, run_optimizer_case};
 
 #[test]
 fn optimizers_match_the_reference_over_several_steps() {

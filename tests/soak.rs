@@ -1,8 +1,8 @@
 //! No growth: 10,000 training steps keep GPU allocations and host memory flat. Ignored by
 //! default (about a minute); run with `cargo test --release --test soak -- --ignored --nocapture`.
 
-use shadergrad::recipes::{self, Overrides, Progress};
 use shadergrad::Device;
+use shadergrad::recipes::{self, Overrides, Progress};
 
 /// Resident set size of this process in bytes, from /proc (Linux).
 fn resident_bytes() -> Option<u64> {

@@ -7,7 +7,7 @@ use crate::graph::{Graph, NodeId};
 use crate::kernels::conv2d::Window;
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::kernels::loss::LossKind;
-use crate::reference::{batch_norm, conv2d, elementwise as ew, layout, loss, matmul, pool2d, reduce, softmax, Array};
+use crate::reference::{Array, batch_norm, conv2d, elementwise as ew, layout, loss, matmul, pool2d, reduce, softmax};
 use crate::rng::Rng;
 
 type Build = Box<dyn Fn(&mut Graph, &[NodeId]) -> Result<NodeId>>;
@@ -195,11 +195,7 @@ fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
                 inputs: vec![random(rng, dims)],
                 wrt: vec![0],
                 build: Box::new(move |g, x| {
-                    if mean {
-                        g.mean_axes(x[0], &axes_i, false)
-                    } else {
-                        g.sum_axes(x[0], &axes_i, false)
-                    }
+                    if mean { g.mean_axes(x[0], &axes_i, false) } else { g.sum_axes(x[0], &axes_i, false) }
                 }),
                 forward: Box::new(move |x| {
                     let r = reduce::sum_to(&x[0], &kept_f, factor);
@@ -228,11 +224,7 @@ fn max_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
                 inputs: vec![random(rng, dims)],
                 wrt: vec![],
                 build: Box::new(move |g, x| {
-                    if argmax {
-                        g.argmax_axes(x[0], &axes_i, false)
-                    } else {
-                        g.max_axes(x[0], &axes_i, false)
-                    }
+                    if argmax { g.argmax_axes(x[0], &axes_i, false) } else { g.max_axes(x[0], &axes_i, false) }
                 }),
                 forward: Box::new(move |x| Array::new(&squeezed, reduce::max_to(&x[0], &kept, argmax).data)),
                 backward: Box::new(|_, _| vec![]),

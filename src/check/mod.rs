@@ -9,7 +9,7 @@
 mod cases;
 mod optim;
 
-pub use cases::{all_cases, Case};
+pub use cases::{Case, all_cases};
 pub use optim::{configurations as optimizer_configurations, run_optimizer_case};
 
 use crate::autodiff::gradients;

@@ -1,6 +1,6 @@
 //! Optimizer updates against the reference over several steps: parameters and every state.
 
-use super::{compare, CaseReport};
+use super::{CaseReport, compare};
 use crate::device::Device;
 use crate::error::Result;
 use crate::executor::Plan;

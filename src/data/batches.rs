@@ -21,11 +21,7 @@ impl Batches {
 
     /// Batches per epoch.
     pub fn per_epoch(&self) -> usize {
-        if self.drop_last {
-            self.len / self.batch_size
-        } else {
-            self.len.div_ceil(self.batch_size)
-        }
+        if self.drop_last { self.len / self.batch_size } else { self.len.div_ceil(self.batch_size) }
     }
 
     /// The next epoch's batches, each a list of example indices.

@@ -55,7 +55,7 @@ pub fn parse_csv(name: &str, text: &str) -> Result<Table> {
                     path: name.to_string(),
                     offset: line_start,
                     message: format!("line {} has {count} values but the rows before it have {c}", line_no + 1),
-                })
+                });
             }
             _ => {}
         }

@@ -67,7 +67,7 @@ pub fn load_folder(dir: &Path, resize: Option<(u32, u32)>) -> Result<Folder> {
                             "is {w}×{h}, but the images before it are {}×{}; give a size to resize them all",
                             expected.0, expected.1
                         ),
-                    })
+                    });
                 }
                 _ => {}
             }

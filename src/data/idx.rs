@@ -51,7 +51,9 @@ pub fn parse_idx(name: &str, bytes: &[u8]) -> Result<IdxArray> {
     if available < count {
         return Err(bad(
             bytes.len() as u64,
-            format!("truncated: dimensions {dims:?} need {count} bytes of data after the {header}-byte header, but only {available} are there"),
+            format!(
+                "truncated: dimensions {dims:?} need {count} bytes of data after the {header}-byte header, but only {available} are there"
+            ),
         ));
     }
     if available > count {

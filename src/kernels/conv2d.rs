@@ -1,6 +1,6 @@
 //! `shaders/conv2d.wgsl`: 2-D convolution on NCHW and its gradients.
 
-use super::{grid, Family, KernelKey, Launch};
+use super::{Family, KernelKey, Launch, grid};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 

@@ -1,6 +1,6 @@
 //! `shaders/elementwise.wgsl`: element-by-element ops with NumPy broadcasting.
 
-use super::{grid, words4, Family, KernelKey, Launch};
+use super::{Family, KernelKey, Launch, grid, words4};
 use crate::error::Result;
 use crate::shape::Shape;
 

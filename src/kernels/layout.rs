@@ -1,9 +1,9 @@
 //! `shaders/layout.wgsl`: kernels that move elements without arithmetic (narrow, select,
 //! permute, pad, concat, one-hot).
 
-use super::{grid, Family, KernelKey, Launch};
+use super::{Family, KernelKey, Launch, grid};
 use crate::error::Result;
-use crate::shape::{Shape, MAX_RANK};
+use crate::shape::{MAX_RANK, Shape};
 
 /// The padded-to-four position of `axis` of a tensor of rank `rank`.
 fn padded_axis(rank: usize, axis: usize) -> u32 {

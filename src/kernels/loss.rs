@@ -1,6 +1,6 @@
 //! `shaders/loss.wgsl`: losses reduced to their mean, and their gradients.
 
-use super::{grid, Family, KernelKey, Launch};
+use super::{Family, KernelKey, Launch, grid};
 use crate::error::Result;
 use crate::shape::Shape;
 
@@ -39,11 +39,7 @@ impl LossKind {
 
 /// (items, classes per item) of a prediction.
 fn items(kind: LossKind, pred: &Shape) -> (usize, usize) {
-    if kind.takes_labels() {
-        (pred.dims()[0], pred.dims()[1])
-    } else {
-        (pred.numel(), 1)
-    }
+    if kind.takes_labels() { (pred.dims()[0], pred.dims()[1]) } else { (pred.numel(), 1) }
 }
 
 /// The parameter block for the items of `part` (a whole prediction or a chunk of its rows),

@@ -1,6 +1,6 @@
 //! `shaders/matmul.wgsl`: batched matrix products with either operand transposed.
 
-use super::{grid, Family, KernelKey, Launch};
+use super::{Family, KernelKey, Launch, grid};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 

@@ -1,6 +1,6 @@
 //! `shaders/optim.wgsl`: optimizer updates, in place, with PyTorch's formulas.
 
-use super::{grid, Family, KernelKey, Launch};
+use super::{Family, KernelKey, Launch, grid};
 use crate::error::Result;
 use crate::shape::Shape;
 

@@ -1,6 +1,6 @@
 //! `shaders/pool2d.wgsl`: max and average pooling and their gradients.
 
-use super::{conv2d::Window, grid, Family, KernelKey, Launch};
+use super::{Family, KernelKey, Launch, conv2d::Window, grid};
 use crate::error::Result;
 use crate::shape::Shape;
 

@@ -1,8 +1,8 @@
 //! `shaders/reduce.wgsl`: sums (and means) over chosen axes.
 
-use super::{grid, words4, Family, KernelKey, Launch};
+use super::{Family, KernelKey, Launch, grid, words4};
 use crate::error::Result;
-use crate::shape::{Shape, MAX_RANK};
+use crate::shape::{MAX_RANK, Shape};
 
 /// Reductions at least this long get a workgroup per output.
 const WIDE_FROM: usize = 128;

@@ -1,6 +1,6 @@
 //! `shaders/softmax.wgsl`: softmax and log-softmax along the last axis.
 
-use super::{grid, Family, KernelKey, Launch};
+use super::{Family, KernelKey, Launch, grid};
 use crate::error::Result;
 use crate::shape::Shape;
 

@@ -1,7 +1,7 @@
 //! Elementwise ops with NumPy broadcasting.
 
-use super::{coords4, index4, pad4, reduce::sum_to, Array};
-use crate::kernels::elementwise::{dropout_keeps, ElementwiseOp, SELU_ALPHA, SELU_SCALE};
+use super::{Array, coords4, index4, pad4, reduce::sum_to};
+use crate::kernels::elementwise::{ElementwiseOp, SELU_ALPHA, SELU_SCALE, dropout_keeps};
 
 /// The broadcast dims of two arrays (assumed compatible).
 pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Vec<usize> {
@@ -42,11 +42,7 @@ pub fn apply(op: ElementwiseOp, alpha: f64, x: f64, y: f64) -> f64 {
 }
 
 fn step(v: f64) -> f64 {
-    if v > 0.0 {
-        1.0
-    } else {
-        0.0
-    }
+    if v > 0.0 { 1.0 } else { 0.0 }
 }
 
 /// op(a, b) over the broadcast shape; unary ops ignore b.

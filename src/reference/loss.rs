@@ -1,6 +1,6 @@
 //! Losses reduced to their mean, and their gradients.
 
-use super::{softmax::log_softmax, Array};
+use super::{Array, softmax::log_softmax};
 use crate::kernels::loss::LossKind;
 
 /// log clamped at −100, as PyTorch's binary cross-entropy does.

@@ -15,11 +15,7 @@ pub fn step(opt: &Optimizer, param: &mut [f64], grad: &[f64], states: &mut [Vec<
                 } else {
                     let v = momentum as f64 * states[0][i] + g;
                     states[0][i] = v;
-                    if nesterov {
-                        g + momentum as f64 * v
-                    } else {
-                        v
-                    }
+                    if nesterov { g + momentum as f64 * v } else { v }
                 };
                 param[i] = p - lr as f64 * direction;
             }

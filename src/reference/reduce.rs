@@ -1,6 +1,6 @@
 //! Sums and means over axes, and their inverse, broadcasting.
 
-use super::{coords4, index4, pad4, Array};
+use super::{Array, coords4, index4, pad4};
 
 /// Sums `x` down to `dims` (which broadcast to x's dims), times `factor`.
 pub fn sum_to(x: &Array, dims: &[usize], factor: f64) -> Array {

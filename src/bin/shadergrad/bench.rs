@@ -1,7 +1,7 @@
 //! `shadergrad bench`
 
 use clap::Args;
-use shadergrad::{bench, Device, DeviceOptions, Result};
+use shadergrad::{Device, DeviceOptions, Result, bench};
 use std::process::ExitCode;
 
 #[derive(Args)]

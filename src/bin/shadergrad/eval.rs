@@ -1,7 +1,7 @@
 //! `shadergrad eval --model FILE`
 
 use clap::Args;
-use shadergrad::{recipes, Device, DeviceOptions, Result};
+use shadergrad::{Device, DeviceOptions, Result, recipes};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -1,7 +1,7 @@
 //! `shadergrad predict --model FILE IMAGE...`
 
 use clap::Args;
-use shadergrad::{recipes, Device, DeviceOptions, Result};
+use shadergrad::{Device, DeviceOptions, Result, recipes};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
