@@ -257,6 +257,11 @@ impl Device {
         self.inner.info.device_type == wgpu::DeviceType::Cpu
     }
 
+    /// True when `other` is this same open device (clones share it).
+    pub fn same_device(&self, other: &Device) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// One line naming the adapter, e.g. for logs and JSON.
     pub fn describe(&self) -> String {
         let i = &self.inner.info;

@@ -230,6 +230,29 @@ impl Plan {
     /// the same shape) uses `source`'s buffer: an evaluation plan sees the training plan's
     /// weights as they are, with no copy.
     pub fn compile_sharing(device: &Device, graph: &Graph, outputs: &[NodeId], source: Option<&Plan>) -> Result<Plan> {
+        Plan::compile_with(device, graph, outputs, source, &HashMap::new(), true)
+    }
+
+    /// Like [`Plan::compile`], with the leaves in `bound` (inputs, for eager tensor ops)
+    /// reading the buffers given instead of buffers of their own, and no staging buffers:
+    /// the caller takes outputs with [`Plan::output_buffer`].
+    pub(crate) fn compile_bound(
+        device: &Device,
+        graph: &Graph,
+        outputs: &[NodeId],
+        bound: &HashMap<usize, Arc<wgpu::Buffer>>,
+    ) -> Result<Plan> {
+        Plan::compile_with(device, graph, outputs, None, bound, false)
+    }
+
+    fn compile_with(
+        device: &Device,
+        graph: &Graph,
+        outputs: &[NodeId],
+        source: Option<&Plan>,
+        bound: &HashMap<usize, Arc<wgpu::Buffer>>,
+        stage_outputs: bool,
+    ) -> Result<Plan> {
         let nodes = graph.nodes();
         if let Some(bad) = outputs.iter().find(|o| o.index() >= nodes.len()) {
             return Err(Error::Graph(format!("compile: output node {} is not in this graph", bad.index())));
@@ -278,7 +301,7 @@ impl Plan {
         let mut shared = vec![false; nodes.len()];
         for (i, n) in nodes.iter().enumerate() {
             if root[i] == i && is_leaf(&n.op) {
-                if let Some(buffer) = source.and_then(|p| p.shared_buffer(n)) {
+                if let Some(buffer) = bound.get(&i).cloned().or_else(|| source.and_then(|p| p.shared_buffer(n))) {
                     slots.push(Slot { buffer });
                     slot_of[i] = Some(slots.len() - 1);
                     shared[i] = true;
@@ -415,8 +438,10 @@ impl Plan {
                 }
             }
         }
-        for o in outputs {
-            plan.staging_for(o.index())?;
+        if stage_outputs {
+            for o in outputs {
+                plan.staging_for(o.index())?;
+            }
         }
         Ok(plan)
     }
@@ -570,6 +595,14 @@ impl Plan {
         let slot =
             self.slot_of[node.index()].ok_or_else(|| Error::Graph(format!("node {} has no buffer", node.index())))?;
         Ok(&self.slots[slot].buffer)
+    }
+
+    /// The buffer holding `node`'s value, shared (an eager op's result outlives its plan).
+    pub(crate) fn output_buffer(&self, node: NodeId) -> Result<Arc<wgpu::Buffer>> {
+        self.node_checked(node)?;
+        let slot =
+            self.slot_of[node.index()].ok_or_else(|| Error::Graph(format!("node {} has no buffer", node.index())))?;
+        Ok(self.slots[slot].buffer.clone())
     }
 
     fn submit(&mut self, reads: &[NodeId]) -> Result<()> {
