@@ -132,14 +132,18 @@ impl Tensor {
 
 impl fmt::Display for Tensor {
     /// Reads the values back (one submit) and prints them with the shape and device:
-    /// `tensor([[1., 2.],\n        [3., 4.]]) shape=[2, 2] device=llvmpipe/Vulkan`.
+    /// `tensor([[1., 2.],\n        [3., 4.]]) shape=[2, 2] device=llvmpipe/Vulkan`. The
+    /// alternate form (`{:#}`) prints the values alone, exactly as PyTorch's `print(t)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let info = self.device.info();
         match self.to_vec() {
             Ok(values) => write!(f, "{}", Tensor::format_values(&values, self.dims()))?,
             Err(e) => write!(f, "tensor(<values unreadable: {e}>)")?,
         }
-        write!(f, " shape={} device={}/{:?}", self.shape, info.name, info.backend)
+        if !f.alternate() {
+            let info = self.device.info();
+            write!(f, " shape={} device={}/{:?}", self.shape, info.name, info.backend)?;
+        }
+        Ok(())
     }
 }
 

@@ -154,6 +154,18 @@ impl Tensor {
         Tensor::apply("mul_scalar", &[self], |g, x| g.scale(x[0], s))
     }
 
+    /// Every element times `s`, in place (`x.mul_(2.)`).
+    pub fn mul_scalar_(&mut self, s: f32) -> Result<&mut Tensor> {
+        let r = self.mul_scalar(s)?;
+        self.assign("mul_scalar_", r)
+    }
+
+    /// Every element plus `s`, in place.
+    pub fn add_scalar_(&mut self, s: f32) -> Result<&mut Tensor> {
+        let r = self.add_scalar(s)?;
+        self.assign("add_scalar_", r)
+    }
+
     /// max(x, 0) elementwise.
     pub fn relu(&self) -> Result<Tensor> {
         Tensor::apply("relu", &[self], |g, x| g.relu(x[0]))
@@ -233,10 +245,7 @@ impl Tensor {
 
     /// The largest values along `axis` and where they are (`torch.max(t, dim)`).
     pub fn max_dim(&self, axis: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
-        Ok((
-            Tensor::apply("max", &[self], |g, x| g.max_axes(x[0], &[axis], keepdim))?,
-            self.argmax_dim(axis, keepdim)?,
-        ))
+        Ok((Tensor::apply("max", &[self], |g, x| g.max_axes(x[0], &[axis], keepdim))?, self.argmax_dim(axis, keepdim)?))
     }
 
     /// Where the largest values along `axis` are (the first among equals).
