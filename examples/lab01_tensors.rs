@@ -7,6 +7,8 @@
 
 use shadergrad::{Device, Result, Tensor};
 
+// `4..-1` is Python's `4:-1` here (a negative end counts from the end), not an empty range.
+#[allow(clippy::reversed_empty_ranges)]
 fn main() -> Result<()> {
     let device = Device::new()?;
     let tensor = |dims: &[usize], values: &[f32]| Tensor::from_slice(&device, dims, values);
