@@ -2,6 +2,24 @@
 //! an inferred extent, squeezing, and one-hot encoding. Each has a gradient where one exists
 //! (one-hot has none), so models can use them; the eager [`Tensor`](crate::Tensor) methods
 //! are built from them.
+//!
+//! ```
+//! use shadergrad::{Device, Graph, Plan, autodiff};
+//! let device = Device::new()?;
+//! let mut g = Graph::new();
+//! let a = g.param("a", &[2, 3])?;
+//! let b = g.param("b", &[2, 1])?;
+//! let joined = g.cat(&[a, b], -1)?; // [2, 4]
+//! let head = g.slice(joined, 1, ..-1)?; // joined[:, :-1], a again
+//! let loss = g.sum(head)?;
+//! let grads = autodiff::gradients(&mut g, loss, None, &[a, b])?;
+//! let mut plan = Plan::compile(&device, &g, &[loss, grads[0], grads[1]])?;
+//! plan.write(a, &[1., 2., 3., 4., 5., 6.])?;
+//! let out = plan.run_and_read(&[loss, grads[0], grads[1]])?;
+//! assert_eq!(out[0], [21.]);
+//! assert_eq!((out[1].clone(), out[2].clone()), (vec![1.; 6], vec![0.; 2]));
+//! # Ok::<(), shadergrad::Error>(())
+//! ```
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, Op};

@@ -96,6 +96,14 @@ impl Tensor {
     }
 
     /// A tensor of zeros.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// assert_eq!(Tensor::zeros(&device, &[2])?.to_vec()?, [0., 0.]);
+    /// assert_eq!(Tensor::ones(&device, &[2])?.to_vec()?, [1., 1.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn zeros(device: &Device, dims: &[usize]) -> Result<Tensor> {
         Tensor::full(device, dims, 0.0)
     }
@@ -130,6 +138,14 @@ impl Tensor {
     }
 
     /// Its dims, outermost first (`t.size()`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::zeros(&device, &[2, 3])?;
+    /// assert_eq!((t.dims(), t.rank(), t.numel(), t.size(-1)?), (&[2, 3][..], 2, 6, 3));
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn dims(&self) -> &[usize] {
         self.shape.dims()
     }
@@ -160,6 +176,14 @@ impl Tensor {
     }
 
     /// Copies the values back to the host (one submit and one map).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2], &[1., 2.])?;
+    /// assert_eq!(t.to_vec()?, [1., 2.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn to_vec(&self) -> Result<Vec<f32>> {
         let bytes = self.shape.numel() as u64 * 4;
         let staging = self.device.create_staging("tensor readback", bytes)?;

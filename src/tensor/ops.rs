@@ -76,6 +76,15 @@ impl Tensor {
     }
 
     /// Elementwise difference, broadcasting.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let a = Tensor::from_slice(&device, &[2], &[5., 7.])?;
+    /// let b = Tensor::from_slice(&device, &[1], &[2.])?;
+    /// assert_eq!(a.sub(&b)?.to_vec()?, [3., 5.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
         Tensor::apply("sub", &[self, other], |g, x| g.sub(x[0], x[1]))
     }
@@ -96,17 +105,44 @@ impl Tensor {
     }
 
     /// Elementwise quotient, broadcasting.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let a = Tensor::from_slice(&device, &[2], &[6., 9.])?;
+    /// let b = Tensor::from_slice(&device, &[2], &[2., 3.])?;
+    /// assert_eq!(a.div(&b)?.to_vec()?, [3., 3.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn div(&self, other: &Tensor) -> Result<Tensor> {
         Tensor::apply("div", &[self, other], |g, x| g.div(x[0], x[1]))
     }
 
     /// `self + other` in place (`add_`); `other` broadcasts to this tensor's shape.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let mut a = Tensor::from_slice(&device, &[2], &[1., 2.])?;
+    /// a.add_(&Tensor::full(&device, &[1], 10.0)?)?;
+    /// assert_eq!(a.to_vec()?, [11., 12.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn add_(&mut self, other: &Tensor) -> Result<&mut Tensor> {
         let r = self.add(other)?;
         self.assign("add_", r)
     }
 
     /// `self − other` in place (`sub_`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let mut a = Tensor::from_slice(&device, &[2], &[1., 2.])?;
+    /// a.sub_(&Tensor::full(&device, &[1], 1.0)?)?;
+    /// assert_eq!(a.to_vec()?, [0., 1.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn sub_(&mut self, other: &Tensor) -> Result<&mut Tensor> {
         let r = self.sub(other)?;
         self.assign("sub_", r)
@@ -131,12 +167,29 @@ impl Tensor {
     }
 
     /// `self ÷ other` in place (`div_`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let mut a = Tensor::from_slice(&device, &[2], &[4., 8.])?;
+    /// a.div_(&Tensor::full(&device, &[1], 4.0)?)?;
+    /// assert_eq!(a.to_vec()?, [1., 2.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn div_(&mut self, other: &Tensor) -> Result<&mut Tensor> {
         let r = self.div(other)?;
         self.assign("div_", r)
     }
 
     /// Every element plus `s`.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2], &[1., 2.])?;
+    /// assert_eq!(t.add_scalar(0.5)?.to_vec()?, [1.5, 2.5]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn add_scalar(&self, s: f32) -> Result<Tensor> {
         Tensor::apply("add_scalar", &[self], |g, x| g.add_scalar(x[0], s))
     }
@@ -155,33 +208,84 @@ impl Tensor {
     }
 
     /// Every element times `s`, in place (`x.mul_(2.)`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let mut x = Tensor::from_slice(&device, &[2], &[1., 2.])?;
+    /// x.mul_scalar_(2.0)?;
+    /// assert_eq!(x.to_vec()?, [2., 4.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn mul_scalar_(&mut self, s: f32) -> Result<&mut Tensor> {
         let r = self.mul_scalar(s)?;
         self.assign("mul_scalar_", r)
     }
 
     /// Every element plus `s`, in place.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let mut x = Tensor::from_slice(&device, &[2], &[1., 2.])?;
+    /// x.add_scalar_(1.0)?;
+    /// assert_eq!(x.to_vec()?, [2., 3.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn add_scalar_(&mut self, s: f32) -> Result<&mut Tensor> {
         let r = self.add_scalar(s)?;
         self.assign("add_scalar_", r)
     }
 
     /// max(x, 0) elementwise.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2], &[-1., 2.])?;
+    /// assert_eq!(t.relu()?.to_vec()?, [0., 2.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn relu(&self) -> Result<Tensor> {
         Tensor::apply("relu", &[self], |g, x| g.relu(x[0]))
     }
 
     /// 1 / (1 + e^−x) elementwise.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[1], &[0.])?;
+    /// assert_eq!(t.sigmoid()?.item()?, 0.5);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn sigmoid(&self) -> Result<Tensor> {
         Tensor::apply("sigmoid", &[self], |g, x| g.sigmoid(x[0]))
     }
 
     /// tanh elementwise.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[1], &[0.])?;
+    /// assert_eq!(t.tanh()?.item()?, 0.0);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn tanh(&self) -> Result<Tensor> {
         Tensor::apply("tanh", &[self], |g, x| g.tanh(x[0]))
     }
 
     /// The matrix product of `[m, k]` and `[k, n]` (or batches `[b, m, k]` · `[b, k, n]`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let a = Tensor::from_slice(&device, &[1, 2], &[1., 2.])?;
+    /// let b = Tensor::from_slice(&device, &[2, 1], &[3., 4.])?;
+    /// assert_eq!(a.matmul(&b)?.item()?, 11.0);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         Tensor::apply("matmul", &[self, other], |g, x| g.matmul(x[0], x[1]))
     }
@@ -205,17 +309,41 @@ impl Tensor {
     }
 
     /// The sum along `axis` (negative counts from the end); `keepdim` keeps it with extent 1.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2, 2], &[1., 2., 3., 4.])?;
+    /// assert_eq!(t.sum_dim(1, true)?.dims(), [2, 1]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn sum_dim(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
         Tensor::apply("sum", &[self], |g, x| g.sum_axes(x[0], &[axis], keepdim))
     }
 
     /// The mean of every element, a scalar.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2], &[1., 2.])?;
+    /// assert_eq!(t.mean()?.item()?, 1.5);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn mean(&self) -> Result<Tensor> {
         let all = self.all_axes();
         Tensor::apply("mean", &[self], |g, x| g.mean_axes(x[0], &all, false))
     }
 
     /// The mean along `axis`.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2, 2], &[1., 2., 3., 4.])?;
+    /// assert_eq!(t.mean_dim(0, false)?.to_vec()?, [2., 3.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn mean_dim(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
         Tensor::apply("mean", &[self], |g, x| g.mean_axes(x[0], &[axis], keepdim))
     }
@@ -238,17 +366,42 @@ impl Tensor {
     }
 
     /// Where the largest element is, as a row-major index (a scalar).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[3], &[1., 9., 2.])?;
+    /// assert_eq!(t.argmax()?.item()?, 1.0);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn argmax(&self) -> Result<Tensor> {
         let all = self.all_axes();
         Tensor::apply("argmax", &[self], |g, x| g.argmax_axes(x[0], &all, false))
     }
 
     /// The largest values along `axis` and where they are (`torch.max(t, dim)`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2, 2], &[1., 5., 3., 4.])?;
+    /// let (values, indices) = t.max_dim(1, false)?;
+    /// assert_eq!((values.to_vec()?, indices.to_vec()?), (vec![5., 4.], vec![1., 1.]));
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn max_dim(&self, axis: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
         Ok((Tensor::apply("max", &[self], |g, x| g.max_axes(x[0], &[axis], keepdim))?, self.argmax_dim(axis, keepdim)?))
     }
 
     /// Where the largest values along `axis` are (the first among equals).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2, 2], &[1., 5., 3., 4.])?;
+    /// assert_eq!(t.argmax_dim(0, false)?.to_vec()?, [1., 0.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn argmax_dim(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
         Tensor::apply("argmax", &[self], |g, x| g.argmax_axes(x[0], &[axis], keepdim))
     }
@@ -273,6 +426,14 @@ impl Tensor {
     }
 
     /// The same elements under `dims`; shares the buffer.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2, 2], &[1., 2., 3., 4.])?;
+    /// assert_eq!(t.reshape(&[4])?.dims(), [4]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn reshape(&self, dims: &[usize]) -> Result<Tensor> {
         Tensor::apply("reshape", &[self], |g, x| g.reshape(x[0], dims))
     }
@@ -294,6 +455,14 @@ impl Tensor {
     }
 
     /// With a new axis of extent 1 at `axis` (−1: last).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[2], &[1., 2.])?;
+    /// assert_eq!(t.unsqueeze(1)?.dims(), [2, 1]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn unsqueeze(&self, axis: isize) -> Result<Tensor> {
         Tensor::apply("unsqueeze", &[self], |g, x| g.unsqueeze(x[0], axis))
     }
@@ -318,17 +487,42 @@ impl Tensor {
     }
 
     /// The entry `index` along `axis`, which is removed (`t[:, 1]` is `select(1, 1)`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let m = Tensor::from_slice(&device, &[2, 2], &[1., 2., 3., 4.])?;
+    /// assert_eq!(m.select(1, -1)?.to_vec()?, [2., 4.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn select(&self, axis: isize, index: isize) -> Result<Tensor> {
         Tensor::apply("select", &[self], |g, x| g.select(x[0], axis, index))
     }
 
     /// The elements in `range` along `axis`, with Python's rules for negative and
     /// out-of-range ends (`t[:, :-1]` is `slice(1, ..-1)`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[4], &[1., 2., 3., 4.])?;
+    /// assert_eq!(t.slice(0, 1..)?.to_vec()?, [2., 3., 4.]);
+    /// assert_eq!(t.slice(0, -2..)?.to_vec()?, [3., 4.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn slice(&self, axis: isize, range: impl RangeBounds<isize>) -> Result<Tensor> {
         Tensor::apply("slice", &[self], |g, x| g.slice(x[0], axis, range))
     }
 
     /// `len` elements from `start` along `axis` (`torch.narrow`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[4], &[1., 2., 3., 4.])?;
+    /// assert_eq!(t.narrow(0, 1, 2)?.to_vec()?, [2., 3.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn narrow(&self, axis: isize, start: isize, len: usize) -> Result<Tensor> {
         Tensor::apply("narrow", &[self], |g, x| g.narrow(x[0], axis, start, len))
     }
@@ -349,6 +543,14 @@ impl Tensor {
     }
 
     /// The axes reordered: axis d of the result is axis `order[d]` of this tensor.
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let t = Tensor::from_slice(&device, &[1, 2, 3], &[1., 2., 3., 4., 5., 6.])?;
+    /// assert_eq!(t.permute(&[2, 0, 1])?.dims(), [3, 1, 2]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn permute(&self, order: &[isize]) -> Result<Tensor> {
         Tensor::apply("permute", &[self], |g, x| g.permute(x[0], order))
     }
@@ -373,6 +575,15 @@ impl Tensor {
     }
 
     /// `parts`, of one shape, stacked along a new axis `axis` (`torch.stack`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let x = Tensor::from_slice(&device, &[2], &[1., 4.])?;
+    /// let y = Tensor::from_slice(&device, &[2], &[2., 5.])?;
+    /// assert_eq!(Tensor::stack(&[&x, &y], 0)?.to_vec()?, [1., 4., 2., 5.]);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
     pub fn stack(parts: &[&Tensor], axis: isize) -> Result<Tensor> {
         if parts.is_empty() {
             return Err(Error::InvalidArgument { op: "stack", message: "no tensors to stack".into() });
