@@ -21,8 +21,11 @@ pub struct Measurement {
     pub case: String,
     /// Milliseconds of the first run (includes pipeline creation and shader compilation).
     pub first_ms: f64,
-    /// Median milliseconds of the steady-state runs.
+    /// Median milliseconds of the steady-state runs, by the host's clock.
     pub median_ms: f64,
+    /// Median milliseconds the GPU spent on the kernels, by its own timestamps (where the
+    /// adapter has them).
+    pub gpu_ms: Option<f64>,
     /// Billions of floating-point operations per second at the median, where counted.
     pub gflops: Option<f64>,
     /// Billions of bytes moved per second at the median, for kernels bound by memory (each
@@ -40,18 +43,27 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Times `run` (which must wait for the GPU) `reps` times after one first run.
-fn time(mut run: impl FnMut() -> Result<()>, reps: usize) -> Result<(f64, f64)> {
+/// Wall times of one first run and the median of `reps` more, and the median of the GPU
+/// times `run` reports (it must wait for the GPU).
+struct Timing {
+    first_ms: f64,
+    median_ms: f64,
+    gpu_ms: Option<f64>,
+}
+
+fn time(mut run: impl FnMut() -> Result<Option<f64>>, reps: usize) -> Result<Timing> {
     let start = Instant::now();
     run()?;
-    let first = start.elapsed().as_secs_f64() * 1e3;
+    let first_ms = start.elapsed().as_secs_f64() * 1e3;
     let mut times = Vec::with_capacity(reps);
+    let mut gpu = Vec::with_capacity(reps);
     for _ in 0..reps {
         let t = Instant::now();
-        run()?;
+        gpu.extend(run()?);
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    Ok((first, median(times)))
+    let gpu_ms = (gpu.len() == reps && reps > 0).then(|| median(gpu));
+    Ok(Timing { first_ms, median_ms: median(times), gpu_ms })
 }
 
 /// C = A·B for square matrices of side `n`.
@@ -65,12 +77,13 @@ pub fn matmul(device: &Device, n: usize, reps: usize) -> Result<Measurement> {
     plan.write(a, &values)?;
     plan.write(b, &values)?;
     // Reading one value back waits for the whole product.
-    let (first_ms, median_ms) = time(|| plan.run_and_read(&[c]).map(|_| ()), reps)?;
+    let Timing { first_ms, median_ms, gpu_ms } = time(|| plan.run_timed(&[c]).map(|r| r.1), reps)?;
     let flops = 2.0 * (n as f64).powi(3);
     Ok(Measurement {
         case: format!("matmul_{n}"),
         first_ms,
         median_ms,
+        gpu_ms,
         gflops: Some(flops / median_ms / 1e6),
         gbps: None,
         gpu_bytes: plan.counters().bytes_allocated,
@@ -119,11 +132,12 @@ fn op_case(
             &(0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect::<Vec<_>>(),
         )?;
     }
-    let (first_ms, median_ms) = time(|| plan.run_and_read(&[target]).map(|_| ()), reps)?;
+    let Timing { first_ms, median_ms, gpu_ms } = time(|| plan.run_timed(&[target]).map(|r| r.1), reps)?;
     Ok(Measurement {
         case,
         first_ms,
         median_ms,
+        gpu_ms,
         gflops: (flops > 0.0).then(|| flops / median_ms / 1e6),
         gbps: (bytes > 0.0).then(|| bytes / median_ms / 1e6),
         gpu_bytes: plan.counters().bytes_allocated,
@@ -176,12 +190,13 @@ pub fn cross_entropy(device: &Device, rows: usize, classes: usize, reps: usize) 
     plan.write(logits, &(0..rows * classes).map(|i| ((i * 7919) % 1000) as f32 / 100.0 - 5.0).collect::<Vec<_>>())?;
     plan.write(labels, &(0..rows).map(|i| (i % classes) as f32).collect::<Vec<_>>())?;
     // Reading the loss waits for both kernels; the gradient stays on the GPU.
-    let (first_ms, median_ms) = time(|| plan.run_and_read(&[loss]).map(|_| ()), reps)?;
+    let Timing { first_ms, median_ms, gpu_ms } = time(|| plan.run_timed(&[loss]).map(|r| r.1), reps)?;
     let bytes = (2 * rows * classes + rows) as f64 * 4.0;
     Ok(Measurement {
         case: format!("cross_entropy_{rows}x{classes}"),
         first_ms,
         median_ms,
+        gpu_ms,
         gflops: None,
         gbps: Some(bytes / median_ms / 1e6),
         gpu_bytes: plan.counters().bytes_allocated,
@@ -210,11 +225,12 @@ pub fn training_step(
     let x: Vec<f32> = (0..batch * size).map(|i| ((i * 31) % 255) as f32 / 255.0).collect();
     let y: Vec<f32> = (0..batch).map(|i| (i % 10) as f32).collect();
     // Reading the loss waits for the step, as a training loop that logs it would.
-    let (first_ms, median_ms) = time(|| trainer.step(&x, &y, true).map(|_| ()), reps)?;
+    let Timing { first_ms, median_ms, gpu_ms } = time(|| trainer.step_timed(&x, &y).map(|r| r.1), reps)?;
     Ok(Measurement {
         case: case.into(),
         first_ms,
         median_ms,
+        gpu_ms,
         gflops: None,
         gbps: None,
         gpu_bytes: trainer.plan().counters().bytes_allocated,

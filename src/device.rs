@@ -88,11 +88,20 @@ pub struct AdapterSummary {
     pub info: wgpu::AdapterInfo,
     /// The adapter's own limits (what shadergrad requests).
     pub limits: wgpu::Limits,
+    /// The optional features shadergrad uses that the adapter has (see [`OPTIONAL_FEATURES`]).
+    pub features: wgpu::Features,
 }
+
+/// Features shadergrad turns on where an adapter has them: GPU timestamps (for `bench`) and
+/// the pipeline cache (Vulkan: compiled shaders kept between runs).
+pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::PIPELINE_CACHE);
 
 /// Every adapter the chosen backends expose, best first.
 pub fn list_adapters(options: &DeviceOptions) -> Vec<AdapterSummary> {
-    ranked_adapters(options).into_iter().map(|a| AdapterSummary { info: a.get_info(), limits: a.limits() }).collect()
+    ranked_adapters(options)
+        .into_iter()
+        .map(|a| AdapterSummary { info: a.get_info(), limits: a.limits(), features: a.features() & OPTIONAL_FEATURES })
+        .collect()
 }
 
 fn instance(options: &DeviceOptions) -> wgpu::Instance {
@@ -178,7 +187,7 @@ impl Device {
         }
         let desc = wgpu::DeviceDescriptor {
             label: Some("shadergrad"),
-            required_features: wgpu::Features::empty(),
+            required_features: adapter.features() & OPTIONAL_FEATURES,
             required_limits: limits,
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,

@@ -3,6 +3,7 @@
 
 use crate::device::Device;
 use crate::error::{Error, Result};
+use crate::gpu_timer::GpuTimer;
 use crate::graph::{Graph, Node, NodeId, Op};
 use crate::kernels::reduce::ReduceOp;
 use crate::kernels::{
@@ -59,6 +60,8 @@ pub struct Plan {
     /// (launch, word) of each parameter word that holds the run number (dropout's).
     run_words: Vec<(usize, usize)>,
     counters: Counters,
+    /// Timestamps around the pass, made on the first timed run where the adapter has them.
+    timer: Option<GpuTimer>,
 }
 
 /// Leaves: values that no kernel computes, alive for the whole plan.
@@ -429,6 +432,7 @@ impl Plan {
             runs: 0,
             run_words,
             counters,
+            timer: None,
         };
         for (i, n) in nodes.iter().enumerate() {
             if let Op::Fill(value) | Op::State(value) = n.op {
@@ -556,14 +560,29 @@ impl Plan {
 
     /// Runs every kernel once: one command encoder, one submit, nothing read back.
     pub fn run(&mut self) -> Result<()> {
-        self.submit(&[])
+        self.submit(&[], false)
     }
 
     /// Runs once and reads back `nodes` (declared outputs, inputs or parameters) after it,
     /// with the copies in the same submit.
     pub fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
-        self.submit(nodes)?;
+        self.submit(nodes, false)?;
         nodes.iter().map(|&n| self.map_staging(n)).collect()
+    }
+
+    /// [`Plan::run_and_read`], also returning the milliseconds the GPU spent on the run's
+    /// kernels by its own timestamps (`None` where the adapter has none).
+    pub fn run_timed(&mut self, nodes: &[NodeId]) -> Result<(Vec<Vec<f32>>, Option<f64>)> {
+        if self.timer.is_none() {
+            self.timer = GpuTimer::new(&self.device)?;
+        }
+        self.submit(nodes, true)?;
+        let values = nodes.iter().map(|&n| self.map_staging(n)).collect::<Result<Vec<_>>>()?;
+        let ms = match &self.timer {
+            Some(timer) => Some(timer.read_ms(&self.device)?),
+            None => None,
+        };
+        Ok((values, ms))
     }
 
     /// Reads the current value of a declared output, input or parameter.
@@ -605,7 +624,7 @@ impl Plan {
         Ok(self.slots[slot].buffer.clone())
     }
 
-    fn submit(&mut self, reads: &[NodeId]) -> Result<()> {
+    fn submit(&mut self, reads: &[NodeId], timed: bool) -> Result<()> {
         self.device.check_lost()?;
         for &n in reads {
             self.node_checked(n)?;
@@ -627,14 +646,20 @@ impl Plan {
             .wgpu_device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("shadergrad run") });
         {
-            let mut pass = encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("shadergrad"), timestamp_writes: None });
+            let timer = self.timer.as_ref().filter(|_| timed);
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("shadergrad"),
+                timestamp_writes: timer.map(GpuTimer::pass_writes),
+            });
             for step in &self.steps {
                 pass.set_pipeline(&step.pipeline.pipeline);
                 pass.set_bind_group(0, &step.bind_group, &[]);
                 let [x, y, z] = step.groups;
                 pass.dispatch_workgroups(x, y, z);
             }
+        }
+        if let Some(timer) = self.timer.as_ref().filter(|_| timed) {
+            timer.record_resolve(&mut encoder);
         }
         for &n in reads {
             self.record_copy(&mut encoder, n)?;

@@ -37,6 +37,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod executor;
+mod gpu_timer;
 pub mod graph;
 pub mod init;
 pub mod kernels;

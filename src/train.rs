@@ -403,6 +403,16 @@ impl Trainer {
         }
     }
 
+    /// One training step that reads the loss, with the milliseconds the GPU spent on it by
+    /// its own timestamps (`None` where the adapter has none).
+    pub fn step_timed(&mut self, x: &[f32], y: &[f32]) -> Result<(f32, Option<f64>)> {
+        self.train.write(self.x, x)?;
+        self.train.write(self.y, y)?;
+        let (values, ms) = self.train.run_timed(&self.losses)?;
+        self.last_losses = values.into_iter().map(|v| v[0]).collect();
+        Ok((self.last_losses.iter().sum::<f32>() / self.last_losses.len() as f32, ms))
+    }
+
     /// Each model's loss at the last step that read it.
     pub fn last_losses(&self) -> &[f32] {
         &self.last_losses

@@ -160,3 +160,24 @@ fn an_application_device_can_be_handed_over_and_outputs_stay_on_it() {
     let view = mine.slice(..).get_mapped_range().unwrap();
     assert_eq!(bytemuck::cast_slice::<u8, f32>(&view), &[3.0, 6.0, 9.0, 12.0]);
 }
+
+#[test]
+fn a_timed_run_reports_the_gpus_own_time_in_the_same_submit() {
+    let device = device();
+    let mut g = Graph::new();
+    let a = g.input("a", &[256, 256]).unwrap();
+    let c = g.matmul(a, a).unwrap();
+    let mut plan = Plan::compile(&device, &g, &[c]).unwrap();
+    plan.write(a, &vec![0.5; 256 * 256]).unwrap();
+    let start = std::time::Instant::now();
+    let (values, gpu_ms) = plan.run_timed(&[c]).unwrap();
+    let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(values[0][0], 64.0, "256 products of 0.5 · 0.5");
+    assert_eq!(plan.counters().submits, 1);
+    if device.wgpu_device().features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+        let ms = gpu_ms.expect("the adapter has timestamps");
+        assert!(ms > 0.0 && ms <= wall_ms, "GPU time {ms} ms within a wall time of {wall_ms} ms");
+    } else {
+        assert_eq!(gpu_ms, None);
+    }
+}

@@ -19,8 +19,8 @@ pub fn run(options: &DeviceOptions, args: &BenchArgs) -> Result<ExitCode> {
     if !args.json {
         println!("adapter: {}", device.describe());
         println!(
-            "{:<26} {:>10} {:>10} {:>9} {:>8} {:>9}",
-            "case", "first ms", "median ms", "GFLOP/s", "GB/s", "GPU MiB"
+            "{:<26} {:>10} {:>10} {:>8} {:>9} {:>8} {:>9}",
+            "case", "first ms", "median ms", "GPU ms", "GFLOP/s", "GB/s", "GPU MiB"
         );
     }
     let results = bench::run_all(&device, args.quick, |m| {
@@ -30,8 +30,9 @@ pub fn run(options: &DeviceOptions, args: &BenchArgs) -> Result<ExitCode> {
             let (gflops, gbps) = (figure(m.gflops), figure(m.gbps));
             let over = m.floor_bytes.map(|f| format!("  ({:.2}× the floor)", m.gpu_bytes as f64 / f as f64));
             let over = over.unwrap_or_default();
+            let gpu = m.gpu_ms.map(|g| format!("{g:.3}")).unwrap_or_else(|| "-".into());
             println!(
-                "{:<26} {:>10.2} {:>10.3} {gflops:>9} {gbps:>8} {mib:>9.2}{over}",
+                "{:<26} {:>10.2} {:>10.3} {gpu:>8} {gflops:>9} {gbps:>8} {mib:>9.2}{over}",
                 m.case, m.first_ms, m.median_ms
             );
         }
@@ -42,7 +43,7 @@ pub fn run(options: &DeviceOptions, args: &BenchArgs) -> Result<ExitCode> {
             .iter()
             .map(|m| {
                 serde_json::json!({
-                    "case": m.case, "first_ms": m.first_ms, "median_ms": m.median_ms,
+                    "case": m.case, "first_ms": m.first_ms, "median_ms": m.median_ms, "gpu_ms": m.gpu_ms,
                     "gflops": m.gflops, "gbps": m.gbps, "gpu_bytes": m.gpu_bytes,
                     "floor_bytes": m.floor_bytes,
                 })

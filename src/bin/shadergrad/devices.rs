@@ -29,6 +29,12 @@ pub fn run(options: &DeviceOptions) -> Result<ExitCode> {
             l.max_compute_workgroup_storage_size >> 10,
             l.max_compute_workgroups_per_dimension
         );
+        let has = |f: wgpu::Features| if a.features.contains(f) { "yes" } else { "no" };
+        println!(
+            "    GPU timestamps: {}, pipeline cache: {}",
+            has(wgpu::Features::TIMESTAMP_QUERY),
+            has(wgpu::Features::PIPELINE_CACHE)
+        );
     }
     println!("(* = the adapter shadergrad opens with these settings)");
     Ok(ExitCode::SUCCESS)
