@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::matmul::MatmulVariant;
 use crate::kernels::{KernelKey, PipelineCache};
+use crate::shader_cache::DiskCache;
 use crate::shape::Shape;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,10 @@ pub struct DeviceOptions {
     /// The matmul kernel to use; `None` picks by adapter (register-blocked on software
     /// adapters, tiled on GPUs).
     pub matmul: Option<MatmulVariant>,
+    /// Where compiled pipelines are kept between runs, on adapters with wgpu's pipeline cache
+    /// (`None`: not kept). `from_env` fills it from `SHADERGRAD_CACHE_DIR` and the usual cache
+    /// directories (see [`shader_cache::default_dir`](crate::shader_cache::default_dir)).
+    pub pipeline_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl DeviceOptions {
@@ -62,7 +67,13 @@ impl DeviceOptions {
             })?),
             _ => None,
         };
-        Ok(DeviceOptions { backend, adapter_name, matmul, ..DeviceOptions::default() })
+        Ok(DeviceOptions {
+            backend,
+            adapter_name,
+            matmul,
+            pipeline_cache_dir: crate::shader_cache::default_dir(),
+            ..DeviceOptions::default()
+        })
     }
 }
 
@@ -148,6 +159,8 @@ struct DeviceInner {
     queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     pipelines: PipelineCache,
+    /// wgpu's pipeline cache and its file, where the adapter has one and a directory is set.
+    disk_cache: Option<DiskCache>,
     matmul: MatmulVariant,
     /// Why the device was lost, once it is (set by wgpu's device-lost callback).
     lost: Arc<std::sync::Mutex<Option<String>>>,
@@ -195,7 +208,13 @@ impl Device {
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| Error::DeviceRequest { adapter: info.name.clone(), message: e.to_string() })?;
-        let opened = Device::assemble(device, queue, info, options.matmul);
+        let disk_cache = match &options.pipeline_cache_dir {
+            Some(dir) if device.features().contains(wgpu::Features::PIPELINE_CACHE) => {
+                DiskCache::open(&device, &info, dir)
+            }
+            _ => None,
+        };
+        let opened = Device::assemble(device, queue, info, options.matmul, disk_cache);
         // Only for devices we open: an application's own device keeps its own callback.
         let lost = opened.inner.lost.clone();
         opened.inner.device.set_device_lost_callback(move |reason, message| {
@@ -210,7 +229,7 @@ impl Device {
     /// shadergrad's buffers live beside the application's and need no copy between devices.
     pub fn from_wgpu(device: wgpu::Device, queue: wgpu::Queue) -> Device {
         let info = device.adapter_info();
-        Device::assemble(device, queue, info, None)
+        Device::assemble(device, queue, info, None, None)
     }
 
     fn assemble(
@@ -218,12 +237,21 @@ impl Device {
         queue: wgpu::Queue,
         info: wgpu::AdapterInfo,
         matmul: Option<MatmulVariant>,
+        disk_cache: Option<DiskCache>,
     ) -> Device {
         let software = info.device_type == wgpu::DeviceType::Cpu;
         let matmul = matmul.unwrap_or(if software { MatmulVariant::RegisterBlocked } else { MatmulVariant::Tiled });
         let lost = Arc::new(std::sync::Mutex::new(None));
         Device {
-            inner: Arc::new(DeviceInner { device, queue, info, pipelines: PipelineCache::default(), matmul, lost }),
+            inner: Arc::new(DeviceInner {
+                device,
+                queue,
+                info,
+                pipelines: PipelineCache::default(),
+                disk_cache,
+                matmul,
+                lost,
+            }),
         }
     }
 
@@ -279,7 +307,20 @@ impl Device {
 
     /// The compute pipeline for `key`, created on first use and cached for the device's life.
     pub(crate) fn pipeline(&self, key: &KernelKey) -> Result<Arc<crate::kernels::Pipeline>> {
-        self.inner.pipelines.get_or_create(&self.inner.device, key)
+        let disk = self.inner.disk_cache.as_ref().map(DiskCache::cache);
+        self.inner.pipelines.get_or_create(&self.inner.device, key, disk)
+    }
+
+    /// Keeps newly compiled pipelines in the pipeline cache's file, where there is one.
+    pub(crate) fn save_pipeline_cache(&self) {
+        if let Some(disk) = &self.inner.disk_cache {
+            disk.save_if_grown(self.pipelines_compiled());
+        }
+    }
+
+    /// True when compiled pipelines are kept on disk between runs.
+    pub fn has_pipeline_cache(&self) -> bool {
+        self.inner.disk_cache.is_some()
     }
 
     /// How many distinct pipelines this device has compiled.

@@ -447,6 +447,7 @@ impl Plan {
                 plan.staging_for(o.index())?;
             }
         }
+        device.save_pipeline_cache();
         Ok(plan)
     }
 

@@ -47,6 +47,7 @@ pub mod plot;
 pub mod recipes;
 pub mod reference;
 pub mod rng;
+pub mod shader_cache;
 pub mod shape;
 pub mod tensor;
 pub mod train;

@@ -193,3 +193,36 @@ fn a_lost_device_is_an_error_not_a_hang_or_a_panic() {
     assert!(matches!(err, Error::DeviceLost { .. }), "{err}");
     assert!(err.to_string().contains("lost"), "{err}");
 }
+
+#[test]
+fn compiled_pipelines_are_kept_on_disk_and_a_damaged_cache_file_is_ignored() {
+    let dir = std::env::temp_dir().join(format!("shadergrad-pipelines-{}", std::process::id()));
+    let options = DeviceOptions { pipeline_cache_dir: Some(dir.clone()), ..DeviceOptions::from_env().unwrap() };
+    let run = |options: &DeviceOptions| {
+        let device = Device::with_options(options).unwrap();
+        let mut g = Graph::new();
+        let x = g.input("x", &[4]).unwrap();
+        let y = g.relu(x).unwrap();
+        let mut plan = Plan::compile(&device, &g, &[y]).unwrap();
+        plan.write(x, &[-1.0, 2.0, -3.0, 4.0]).unwrap();
+        assert_eq!(plan.run_and_read(&[y]).unwrap()[0], [0.0, 2.0, 0.0, 4.0]);
+        device
+    };
+    let device = run(&options);
+    if !device.has_pipeline_cache() {
+        // Only Vulkan adapters have wgpu's pipeline cache; nothing is written elsewhere.
+        assert!(!dir.exists());
+        return;
+    }
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "one cache file for the adapter: {files:?}");
+    let bytes = std::fs::read(&files[0]).unwrap();
+    assert!(bytes.starts_with(b"SGPCACHE") && bytes.len() > 20);
+    // A second run reads it back; a damaged file only costs the compile.
+    run(&options);
+    std::fs::write(&files[0], &bytes[..bytes.len() - 1]).unwrap();
+    run(&options);
+    std::fs::write(&files[0], b"not a cache").unwrap();
+    run(&options);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

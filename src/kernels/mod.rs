@@ -140,7 +140,12 @@ impl PipelineCache {
         self.pipelines.lock().map(|p| p.len()).unwrap_or(0)
     }
 
-    pub(crate) fn get_or_create(&self, device: &wgpu::Device, key: &KernelKey) -> Result<Arc<Pipeline>> {
+    pub(crate) fn get_or_create(
+        &self,
+        device: &wgpu::Device,
+        key: &KernelKey,
+        disk: Option<&wgpu::PipelineCache>,
+    ) -> Result<Arc<Pipeline>> {
         if let Some(p) = self.pipelines.lock().map_err(poisoned)?.get(key) {
             return Ok(p.clone());
         }
@@ -160,7 +165,7 @@ impl PipelineCache {
                 }
             }
         };
-        let pipeline = Arc::new(create_pipeline(device, &module, key)?);
+        let pipeline = Arc::new(create_pipeline(device, &module, key, disk)?);
         self.pipelines.lock().map_err(poisoned)?.insert(key.clone(), pipeline.clone());
         Ok(pipeline)
     }
@@ -170,7 +175,12 @@ fn poisoned<T>(_: T) -> Error {
     Error::Graph("the pipeline cache was poisoned by a panic in another thread".into())
 }
 
-fn create_pipeline(device: &wgpu::Device, module: &wgpu::ShaderModule, key: &KernelKey) -> Result<Pipeline> {
+fn create_pipeline(
+    device: &wgpu::Device,
+    module: &wgpu::ShaderModule,
+    key: &KernelKey,
+    disk: Option<&wgpu::PipelineCache>,
+) -> Result<Pipeline> {
     let label = format!("{}::{}", key.family.file(), key.entry);
     let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
         binding,
@@ -213,7 +223,7 @@ fn create_pipeline(device: &wgpu::Device, module: &wgpu::ShaderModule, key: &Ker
                 // Every kernel writes its workgroup memory before reading it.
                 zero_initialize_workgroup_memory: false,
             },
-            cache: None,
+            cache: disk,
         });
         Pipeline { pipeline, layout }
     })
