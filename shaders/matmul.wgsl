@@ -1,7 +1,7 @@
 // C = op(A) · op(B) for a batch of matrices, op = identity or transpose (override constants).
-// `main` computes an 8×8 block of C per invocation in registers, with no workgroup memory and
-// no barriers: on software adapters (lavapipe) that beats shared-memory tiling by a wide margin.
-// `main_tiled` stages tiles in workgroup memory, for hardware GPUs.
+// `main` and `main_large` compute a block of C per invocation in registers, with no workgroup
+// memory and no barriers: on software adapters (lavapipe) that beats shared-memory tiling by
+// a wide margin. `main_tiled` stages tiles in workgroup memory, for hardware GPUs.
 
 struct Params {
     m: u32,
@@ -53,94 +53,10 @@ fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
     if (col0 + 3u < p.n) { c[at + 3u] = select(v.w, c[at + 3u] + v.w, add); }
 }
 
-// Output tiles of 64×64 are numbered row-major and the numbers folded over x and y of the
-// grid, so no grid dimension passes the adapter's limit; z is the batch. Each invocation of the
-// 8×8 workgroup computes an 8×8 block of C: 64 accumulators, 16 loads per 64 products.
-@compute @workgroup_size(8, 8, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-    let tile = wid.y * groups.x + wid.x;
-    let tiles_n = (p.n + 63u) / 64u;
-    let row0 = ((tile / tiles_n) * 8u + lid.y) * 8u;
-    let col0 = ((tile % tiles_n) * 8u + lid.x) * 8u;
-    if (row0 >= p.m || col0 >= p.n) {
-        return;
-    }
-    let base_a = wid.z * p.batch_stride_a;
-    let base_b = wid.z * p.batch_stride_b;
-    let base_c = wid.z * p.batch_stride_c;
-    // Edge blocks clamp their loads into range; the rows and columns past the edge are
-    // computed from repeated data and never stored.
-    let last_row = vec4<u32>(p.m - 1u);
-    let last_col = vec4<u32>(p.n - 1u);
-    let rows_lo = min(vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u), last_row);
-    let rows_hi = min(vec4<u32>(row0 + 4u, row0 + 5u, row0 + 6u, row0 + 7u), last_row);
-    let cols_lo = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), last_col);
-    let cols_hi = min(vec4<u32>(col0 + 4u, col0 + 5u, col0 + 6u, col0 + 7u), last_col);
-    var acc0_lo = vec4<f32>(0.0);
-    var acc0_hi = vec4<f32>(0.0);
-    var acc1_lo = vec4<f32>(0.0);
-    var acc1_hi = vec4<f32>(0.0);
-    var acc2_lo = vec4<f32>(0.0);
-    var acc2_hi = vec4<f32>(0.0);
-    var acc3_lo = vec4<f32>(0.0);
-    var acc3_hi = vec4<f32>(0.0);
-    var acc4_lo = vec4<f32>(0.0);
-    var acc4_hi = vec4<f32>(0.0);
-    var acc5_lo = vec4<f32>(0.0);
-    var acc5_hi = vec4<f32>(0.0);
-    var acc6_lo = vec4<f32>(0.0);
-    var acc6_hi = vec4<f32>(0.0);
-    var acc7_lo = vec4<f32>(0.0);
-    var acc7_hi = vec4<f32>(0.0);
-    for (var kk = 0u; kk < p.k; kk = kk + 1u) {
-        let b_lo = vec4<f32>(load_b(base_b, kk, cols_lo.x), load_b(base_b, kk, cols_lo.y), load_b(base_b, kk, cols_lo.z), load_b(base_b, kk, cols_lo.w));
-        let b_hi = vec4<f32>(load_b(base_b, kk, cols_hi.x), load_b(base_b, kk, cols_hi.y), load_b(base_b, kk, cols_hi.z), load_b(base_b, kk, cols_hi.w));
-        let a0 = vec4<f32>(load_a(base_a, rows_lo.x, kk));
-        acc0_lo = fma(a0, b_lo, acc0_lo);
-        acc0_hi = fma(a0, b_hi, acc0_hi);
-        let a1 = vec4<f32>(load_a(base_a, rows_lo.y, kk));
-        acc1_lo = fma(a1, b_lo, acc1_lo);
-        acc1_hi = fma(a1, b_hi, acc1_hi);
-        let a2 = vec4<f32>(load_a(base_a, rows_lo.z, kk));
-        acc2_lo = fma(a2, b_lo, acc2_lo);
-        acc2_hi = fma(a2, b_hi, acc2_hi);
-        let a3 = vec4<f32>(load_a(base_a, rows_lo.w, kk));
-        acc3_lo = fma(a3, b_lo, acc3_lo);
-        acc3_hi = fma(a3, b_hi, acc3_hi);
-        let a4 = vec4<f32>(load_a(base_a, rows_hi.x, kk));
-        acc4_lo = fma(a4, b_lo, acc4_lo);
-        acc4_hi = fma(a4, b_hi, acc4_hi);
-        let a5 = vec4<f32>(load_a(base_a, rows_hi.y, kk));
-        acc5_lo = fma(a5, b_lo, acc5_lo);
-        acc5_hi = fma(a5, b_hi, acc5_hi);
-        let a6 = vec4<f32>(load_a(base_a, rows_hi.z, kk));
-        acc6_lo = fma(a6, b_lo, acc6_lo);
-        acc6_hi = fma(a6, b_hi, acc6_hi);
-        let a7 = vec4<f32>(load_a(base_a, rows_hi.w, kk));
-        acc7_lo = fma(a7, b_lo, acc7_lo);
-        acc7_hi = fma(a7, b_hi, acc7_hi);
-    }
-    store(base_c, row0 + 0u, col0, acc0_lo);
-    store(base_c, row0 + 0u, col0 + 4u, acc0_hi);
-    store(base_c, row0 + 1u, col0, acc1_lo);
-    store(base_c, row0 + 1u, col0 + 4u, acc1_hi);
-    store(base_c, row0 + 2u, col0, acc2_lo);
-    store(base_c, row0 + 2u, col0 + 4u, acc2_hi);
-    store(base_c, row0 + 3u, col0, acc3_lo);
-    store(base_c, row0 + 3u, col0 + 4u, acc3_hi);
-    store(base_c, row0 + 4u, col0, acc4_lo);
-    store(base_c, row0 + 4u, col0 + 4u, acc4_hi);
-    store(base_c, row0 + 5u, col0, acc5_lo);
-    store(base_c, row0 + 5u, col0 + 4u, acc5_hi);
-    store(base_c, row0 + 6u, col0, acc6_lo);
-    store(base_c, row0 + 6u, col0 + 4u, acc6_hi);
-    store(base_c, row0 + 7u, col0, acc7_lo);
-    store(base_c, row0 + 7u, col0 + 4u, acc7_hi);
-}
+// The register-blocked entry points, `main` (8×8 outputs per invocation) and `main_large`
+// (32×16, for large products), are written out by kernels/matmul.rs and appended to this
+// file when it is loaded: one block of straight-line code per size, which WGSL cannot
+// express as a loop the compiler is sure to unroll into registers.
 
 // The variant for hardware GPUs: a 64×64 tile of C per workgroup of 16×16 invocations (4×4
 // each), with 16-deep slices of A and B staged in workgroup memory so each value loaded from

@@ -63,7 +63,7 @@ impl DeviceOptions {
             Ok(value) if !value.trim().is_empty() => Some(MatmulVariant::parse(&value).ok_or(Error::BadSetting {
                 name: "SHADERGRAD_MATMUL",
                 value,
-                expected: "blocked or tiled",
+                expected: "blocked, blocked-large or tiled",
             })?),
             _ => None,
         };

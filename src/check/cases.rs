@@ -37,7 +37,10 @@ fn random(rng: &mut Rng, dims: &[usize]) -> Array {
 
 fn matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let random_mkn = [rng.range(33, 100), rng.range(33, 100), rng.range(33, 100)];
-    let sizes = [[1, 7, 33], [33, 257, 7], [7, 1, 257], random_mkn];
+    // The last spans several of the large register blocks' 256×128 tiles both ways (and is
+    // large enough to use them on software adapters).
+    let large = [rng.range(520, 600), rng.range(64, 80), rng.range(260, 300)];
+    let sizes = [[1, 7, 33], [33, 257, 7], [7, 1, 257], random_mkn, large];
     for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
         for [m, k, n] in sizes {
             let a = random(rng, &if ta { [k, m] } else { [m, k] });

@@ -80,7 +80,7 @@ impl Family {
     /// The WGSL source, compiled into the binary.
     pub fn source(self) -> &'static str {
         match self {
-            Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Family::Matmul => matmul::source(),
             Family::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Family::Loss => include_str!("../../shaders/loss.wgsl"),
