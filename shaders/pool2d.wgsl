@@ -3,8 +3,10 @@
 // window in row-major order, as PyTorch's CPU kernel chooses); MAX = 0 average pooling
 // (padding counts as zeros in the window's size, PyTorch's count_include_pad).
 //
-//   pool_forward    a = x (b bound to x)   → y [N, C, OH, OW]
-//   pool_backward   a = dy, b = x           → dx [N, C, H, W]
+//   pool_forward          a = x (b bound to x)   → y [N, C, OH, OW]
+//   pool_backward         a = dy, b = x           → dx [N, C, H, W]
+//   max_backward_tiling   the same, for max pooling whose windows tile the input
+//                         (stride = kernel)
 
 struct Params {
     planes: u32,
@@ -119,4 +121,46 @@ fn pool_backward(
         }
     }
     out[id] = sum;
+}
+
+// Max pooling's gradient when the windows tile the input (stride = kernel, the usual 2×2
+// pool): one invocation per window-sized cell of the padded input reads the cell once, finds
+// its first maximum and writes every input in it: the window's gradient at the maximum, 0
+// elsewhere. Cells past the last window (inputs no window reaches) write zeros. The general
+// kernel above finds each input's windows and their maxima again for every input.
+@compute @workgroup_size(256)
+fn max_backward_tiling(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let cells_y = (p.h + p.pad_h + p.kh - 1u) / p.kh;
+    let cells_x = (p.w + p.pad_w + p.kw - 1u) / p.kw;
+    let id = linear_id(wid, groups, lid);
+    if (id >= p.planes * cells_y * cells_x) {
+        return;
+    }
+    let cx = id % cells_x;
+    let cy = (id / cells_x) % cells_y;
+    let plane = id / (cells_x * cells_y);
+    var at = 0xffffffffu;
+    var g = 0.0;
+    if (cy < p.oh && cx < p.ow) {
+        at = window_argmax(plane, cy, cx);
+        g = a[(plane * p.oh + cy) * p.ow + cx];
+    }
+    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
+        let iy = i32(cy * p.kh + dy) - i32(p.pad_h);
+        if (iy < 0 || iy >= i32(p.h)) {
+            continue;
+        }
+        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
+            let ix = i32(cx * p.kw + dx) - i32(p.pad_w);
+            if (ix < 0 || ix >= i32(p.w)) {
+                continue;
+            }
+            let i = (plane * p.h + u32(iy)) * p.w + u32(ix);
+            out[i] = select(0.0, g, i == at);
+        }
+    }
 }

@@ -520,6 +520,21 @@ impl Plan {
         }
     }
 
+    /// Fills every buffer that kernels write (all but inputs, parameters, fills and states)
+    /// with NaN, so that a kernel that leaves part of its output unwritten shows in the
+    /// results instead of hiding behind a freshly zeroed buffer (the conformance suite does
+    /// this before every case).
+    pub(crate) fn poison_computed(&mut self) {
+        let leaves: std::collections::HashSet<usize> = (0..self.slot_of.len())
+            .filter(|&i| is_leaf(&self.graph.nodes()[i].op))
+            .filter_map(|i| self.slot_of[i])
+            .collect();
+        for slot in self.slots.iter().enumerate().filter(|(k, _)| !leaves.contains(k)).map(|(_, s)| s) {
+            let nan = vec![f32::NAN; (slot.buffer.size() / 4) as usize];
+            self.device.queue().write_buffer(&slot.buffer, 0, bytemuck::cast_slice(&nan));
+        }
+    }
+
     /// Changes the learning rate of every optimizer update, from the next run on.
     pub fn set_learning_rate(&mut self, lr: f32) {
         for k in 0..self.updates.len() {

@@ -144,6 +144,7 @@ pub fn run_case(device: &Device, case: &Case, seed: u64) -> Result<CaseReport> {
     let mut outputs = vec![y];
     outputs.extend(&grads);
     let mut plan = Plan::compile(device, &graph, &outputs)?;
+    plan.poison_computed();
     for (id, x) in ids.iter().zip(inputs) {
         plan.write(*id, &x.to_f32())?;
     }

@@ -43,5 +43,14 @@ pub fn forward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu::
 
 /// dx from dy and x.
 pub fn backward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+    if max && window.stride == window.kernel {
+        // One invocation per window-sized cell of the padded input.
+        let d = x.dims();
+        let cells = |axis: usize| (d[2 + axis] + window.padding[axis]).div_ceil(window.kernel[axis]);
+        let mut launch = launch("max_backward_tiling", max, x, window, y, x, limits)?;
+        let work = (d[0] * d[1] * cells(0) * cells(1)) as u64;
+        launch.groups = grid("max_pool2d", x, work.div_ceil(256), limits)?;
+        return Ok(launch);
+    }
     launch("pool_backward", max, x, window, y, x, limits)
 }
