@@ -108,7 +108,11 @@ fn conv2d_backward_input(
         if (ty < 0 || ty % i32(p.stride_h) != 0) {
             continue;
         }
-        let oy = u32(ty) / p.stride_h;
+        // Uniform branches: stride 1 (the usual) needs no division.
+        var oy = u32(ty);
+        if (p.stride_h != 1u) {
+            oy = oy / p.stride_h;
+        }
         if (oy >= p.oh) {
             continue;
         }
@@ -117,7 +121,10 @@ fn conv2d_backward_input(
             if (tx < 0 || tx % i32(p.stride_w) != 0) {
                 continue;
             }
-            let ox = u32(tx) / p.stride_w;
+            var ox = u32(tx);
+            if (p.stride_w != 1u) {
+                ox = ox / p.stride_w;
+            }
             if (ox >= p.ow) {
                 continue;
             }
@@ -176,6 +183,9 @@ fn conv2d_backward_weight(
 //   im2col  a = x [N, C, H, W] (b bound to x)  → cols [N, C·KH·KW, OH·OW], zeros for padding
 //   col2im  a = dcols (b bound to dcols)        → dx [N, C, H, W], each element the sum of the
 //                                                 column entries that copied it
+// One invocation per output row of one column row: (image, channel·tap, oy), walking ox with
+// no division in the loop. Index arithmetic by runtime divisors is what software adapters
+// spend their time on; one invocation per element paid eight divisions for each copy.
 @compute @workgroup_size(256)
 fn im2col(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -183,26 +193,34 @@ fn im2col(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let id = linear_id(wid, groups, lid);
-    let pixels = p.oh * p.ow;
     let rows = p.c * p.kh * p.kw;
-    if (id >= p.n * rows * pixels) {
+    if (id >= p.n * rows * p.oh) {
         return;
     }
-    let pixel = id % pixels;
-    let r = (id / pixels) % rows;
-    let n = id / (pixels * rows);
+    let oy = id % p.oh;
+    let column_row = id / p.oh;
+    let r = column_row % rows;
+    let n = column_row / rows;
     let dx = r % p.kw;
     let dy = (r / p.kw) % p.kh;
     let ci = r / (p.kw * p.kh);
-    let iy = i32((pixel / p.ow) * p.stride_h + dy) - i32(p.pad_h);
-    let ix = i32((pixel % p.ow) * p.stride_w + dx) - i32(p.pad_w);
-    var v = 0.0;
-    if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-        v = a[((n * p.c + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+    let iy = i32(oy * p.stride_h + dy) - i32(p.pad_h);
+    let row_inside = iy >= 0 && iy < i32(p.h);
+    let in_row = ((n * p.c + ci) * p.h + u32(max(iy, 0))) * p.w;
+    let out_row = id * p.ow;
+    var ix = i32(dx) - i32(p.pad_w);
+    for (var ox = 0u; ox < p.ow; ox = ox + 1u) {
+        var v = 0.0;
+        if (row_inside && ix >= 0 && ix < i32(p.w)) {
+            v = a[in_row + u32(ix)];
+        }
+        out[out_row + ox] = v;
+        ix = ix + i32(p.stride_w);
     }
-    out[id] = v;
 }
 
+// One invocation per input row (image, channel, y), walking x: each element sums the column
+// entries that copied it. Stride 1, the usual, takes no division.
 @compute @workgroup_size(256)
 fn col2im(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -210,31 +228,50 @@ fn col2im(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let id = linear_id(wid, groups, lid);
-    if (id >= p.n * p.c * p.h * p.w) {
+    if (id >= p.n * p.c * p.h) {
         return;
     }
-    let x = id % p.w;
-    let y = (id / p.w) % p.h;
-    let ci = (id / (p.w * p.h)) % p.c;
-    let n = id / (p.w * p.h * p.c);
+    let y = id % p.h;
+    let ci = (id / p.h) % p.c;
+    let n = id / (p.h * p.c);
     let pixels = p.oh * p.ow;
     let rows = p.c * p.kh * p.kw;
-    var sum = 0.0;
-    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
-        let ty = i32(y + p.pad_h) - i32(dy);
-        if (ty < 0 || ty % i32(p.stride_h) != 0 || u32(ty) / p.stride_h >= p.oh) {
-            continue;
-        }
-        let oy = u32(ty) / p.stride_h;
-        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
-            let tx = i32(x + p.pad_w) - i32(dx);
-            if (tx < 0 || tx % i32(p.stride_w) != 0 || u32(tx) / p.stride_w >= p.ow) {
+    for (var x = 0u; x < p.w; x = x + 1u) {
+        var sum = 0.0;
+        for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
+            let ty = i32(y + p.pad_h) - i32(dy);
+            if (ty < 0) {
                 continue;
             }
-            let ox = u32(tx) / p.stride_w;
-            let r = (ci * p.kh + dy) * p.kw + dx;
-            sum = sum + a[(n * rows + r) * pixels + oy * p.ow + ox];
+            var oy = u32(ty);
+            if (p.stride_h != 1u) {
+                if (oy % p.stride_h != 0u) {
+                    continue;
+                }
+                oy = oy / p.stride_h;
+            }
+            if (oy >= p.oh) {
+                continue;
+            }
+            for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
+                let tx = i32(x + p.pad_w) - i32(dx);
+                if (tx < 0) {
+                    continue;
+                }
+                var ox = u32(tx);
+                if (p.stride_w != 1u) {
+                    if (ox % p.stride_w != 0u) {
+                        continue;
+                    }
+                    ox = ox / p.stride_w;
+                }
+                if (ox >= p.ow) {
+                    continue;
+                }
+                let r = (ci * p.kh + dy) * p.kw + dx;
+                sum = sum + a[(n * rows + r) * pixels + oy * p.ow + ox];
+            }
         }
+        out[id * p.w + x] = sum;
     }
-    out[id] = sum;
 }

@@ -1,5 +1,5 @@
 // C = op(A) · op(B) for a batch of matrices, op = identity or transpose (override constants).
-// `main` and `main_large` compute a block of C per invocation in registers, with no workgroup
+// `main`, `main_large` and `main_wide` compute a block of C per invocation in registers, with no workgroup
 // memory and no barriers: on software adapters (lavapipe) that beats shared-memory tiling by
 // a wide margin. `main_tiled` stages tiles in workgroup memory, for hardware GPUs.
 
@@ -53,9 +53,9 @@ fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
     if (col0 + 3u < p.n) { c[at + 3u] = select(v.w, c[at + 3u] + v.w, add); }
 }
 
-// The register-blocked entry points, `main` (8×8 outputs per invocation) and `main_large`
-// (32×16, for large products), are written out by kernels/matmul.rs and appended to this
-// file when it is loaded: one block of straight-line code per size, which WGSL cannot
+// The register-blocked entry points, `main` (8×8 outputs per invocation), `main_large` (32×16,
+// for large products) and `main_wide` (32×8 in 16×2 workgroups, for few rows and many
+// columns), are written out by kernels/matmul.rs and appended to this file when it is loaded: one block of straight-line code per size, which WGSL cannot
 // express as a loop the compiler is sure to unroll into registers.
 
 // The variant for hardware GPUs: a 64×64 tile of C per workgroup of 16×16 invocations (4×4

@@ -103,7 +103,8 @@ pub fn im2col(x: &Shape, window: &Window, cols: &Shape, out_hw: [usize; 2], limi
     Ok(Launch {
         key: key("im2col"),
         params: params(x, 0, window, out_hw),
-        groups: grid("im2col", cols, (cols.numel() as u64).div_ceil(256), limits)?,
+        // One invocation per row of output pixels.
+        groups: grid("im2col", cols, (cols.numel() as u64 / out_hw[1] as u64).div_ceil(256), limits)?,
     })
 }
 
@@ -112,6 +113,7 @@ pub fn col2im(x: &Shape, window: &Window, out_hw: [usize; 2], limits: &wgpu::Lim
     Ok(Launch {
         key: key("col2im"),
         params: params(x, 0, window, out_hw),
-        groups: grid("col2im", x, (x.numel() as u64).div_ceil(256), limits)?,
+        // One invocation per row of the image.
+        groups: grid("col2im", x, (x.numel() as u64 / x.dims()[3] as u64).div_ceil(256), limits)?,
     })
 }

@@ -8,8 +8,9 @@ use crate::shape::Shape;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MatmulVariant {
     /// Outputs in registers, no workgroup memory or barriers: best on software adapters
-    /// (lavapipe), where barriers are slow. 8×8 per invocation, and 32×16 for products of at
-    /// least [`LARGE`] (about twice the speed there, for a compile of seconds on first use).
+    /// (lavapipe), where barriers are slow. 8×8 per invocation; 32×16 for products of at
+    /// least [`LARGE`] (about twice the speed there, for a compile of seconds on first use);
+    /// 32×8 in short workgroups for few rows and many columns ([`WIDE`]).
     RegisterBlocked,
     /// [`MatmulVariant::RegisterBlocked`] with the 32×16 blocks for every size (to check them).
     RegisterBlockedLarge,
@@ -21,9 +22,32 @@ pub enum MatmulVariant {
 /// this, edge blocks waste most of their work and the 8×8 kernel is as fast.
 pub const LARGE: [usize; 3] = [256, 128, 64];
 
-/// Rows × columns of C per invocation of the two register-blocked entry points.
-const BLOCK: [usize; 2] = [8, 8];
-const BLOCK_LARGE: [usize; 2] = [32, 16];
+/// At most these rows, and at least these columns and depth: the register-blocked variant's
+/// 32×8 blocks in 16×2 workgroups (64×128 tiles), for convolutions' products.
+pub const WIDE: [usize; 3] = [64, 128, 64];
+
+/// A register-blocked entry point's shape: each invocation of a `wx × wy` workgroup computes
+/// `rows × cols` outputs of C (cols a multiple of 4).
+#[derive(Clone, Copy)]
+struct Block {
+    rows: usize,
+    cols: usize,
+    wx: usize,
+    wy: usize,
+}
+
+impl Block {
+    /// Rows and columns of C one workgroup computes.
+    fn tile(self) -> [u64; 2] {
+        [(self.wy * self.rows) as u64, (self.wx * self.cols) as u64]
+    }
+}
+
+const BLOCK: Block = Block { rows: 8, cols: 8, wx: 8, wy: 8 };
+const BLOCK_LARGE: Block = Block { rows: 32, cols: 16, wx: 8, wy: 8 };
+/// For few rows and many columns (a convolution's filters times an image's patches): tall
+/// blocks in a workgroup only two rows high, so 64 rows fill a tile.
+const BLOCK_WIDE: Block = Block { rows: 32, cols: 8, wx: 16, wy: 2 };
 
 /// `shaders/matmul.wgsl` with the register-blocked entry points appended.
 pub(crate) fn source() -> &'static str {
@@ -32,6 +56,7 @@ pub(crate) fn source() -> &'static str {
         let mut s = include_str!("../../shaders/matmul.wgsl").to_string();
         s += &register_blocked_entry("main", BLOCK);
         s += &register_blocked_entry("main_large", BLOCK_LARGE);
+        s += &register_blocked_entry("main_wide", BLOCK_WIDE);
         s
     })
 }
@@ -42,20 +67,22 @@ pub(crate) fn source() -> &'static str {
 /// `rows × cols` products. Output blocks are numbered row-major and the numbers folded over x
 /// and y of the grid; z is the batch. Edge blocks clamp their loads into range; what they
 /// compute past the edge is never stored.
-fn register_blocked_entry(name: &str, [rows, cols]: [usize; 2]) -> String {
+fn register_blocked_entry(name: &str, block: Block) -> String {
     use std::fmt::Write;
-    let (tile_m, tile_n, groups) = (8 * rows, 8 * cols, cols / 4);
+    let Block { rows, cols, wx, wy } = block;
+    let [tile_m, tile_n] = block.tile();
+    let groups = cols / 4;
     let mut w = String::new();
-    let _ = writeln!(w, "\n// {rows}×{cols} outputs per invocation; an 8×8 workgroup covers {tile_m}×{tile_n}.");
+    let _ = writeln!(w, "\n// {rows}×{cols} outputs per invocation; a {wx}×{wy} workgroup covers {tile_m}×{tile_n}.");
     let _ = writeln!(
         w,
-        "@compute @workgroup_size(8, 8, 1)\nfn {name}(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
+        "@compute @workgroup_size({wx}, {wy}, 1)\nfn {name}(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
          @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_id) lid: vec3<u32>,\n) {{"
     );
     let _ = writeln!(w, "    let tile = wid.y * groups.x + wid.x;");
     let _ = writeln!(w, "    let tiles_n = (p.n + {}u) / {tile_n}u;", tile_n - 1);
-    let _ = writeln!(w, "    let row0 = ((tile / tiles_n) * 8u + lid.y) * {rows}u;");
-    let _ = writeln!(w, "    let col0 = ((tile % tiles_n) * 8u + lid.x) * {cols}u;");
+    let _ = writeln!(w, "    let row0 = ((tile / tiles_n) * {wy}u + lid.y) * {rows}u;");
+    let _ = writeln!(w, "    let col0 = ((tile % tiles_n) * {wx}u + lid.x) * {cols}u;");
     let _ = writeln!(w, "    if (row0 >= p.m || col0 >= p.n) {{\n        return;\n    }}");
     let _ = writeln!(w, "    let base_a = wid.z * p.batch_stride_a;");
     let _ = writeln!(w, "    let base_b = wid.z * p.batch_stride_b;");
@@ -106,11 +133,12 @@ impl MatmulVariant {
     /// The entry point for `dims` and the rows and columns of C one workgroup computes.
     fn kernel(self, dims: &MatmulDims) -> (&'static str, [u64; 2]) {
         let large = dims.m >= LARGE[0] && dims.n >= LARGE[1] && dims.k >= LARGE[2];
-        let tile = |[rows, cols]: [usize; 2]| [8 * rows as u64, 8 * cols as u64];
+        let wide = dims.m <= WIDE[0] && dims.n >= WIDE[1] && dims.k >= WIDE[2];
         match self {
-            MatmulVariant::RegisterBlocked if large => ("main_large", tile(BLOCK_LARGE)),
-            MatmulVariant::RegisterBlocked => ("main", tile(BLOCK)),
-            MatmulVariant::RegisterBlockedLarge => ("main_large", tile(BLOCK_LARGE)),
+            MatmulVariant::RegisterBlocked if large => ("main_large", BLOCK_LARGE.tile()),
+            MatmulVariant::RegisterBlocked if wide => ("main_wide", BLOCK_WIDE.tile()),
+            MatmulVariant::RegisterBlocked => ("main", BLOCK.tile()),
+            MatmulVariant::RegisterBlockedLarge => ("main_large", BLOCK_LARGE.tile()),
             MatmulVariant::Tiled => ("main_tiled", [64, 64]),
         }
     }
