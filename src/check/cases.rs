@@ -40,8 +40,8 @@ fn matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     // The last spans several of the large register blocks' 256×128 tiles both ways (and is
     // large enough to use them on software adapters).
     let large = [rng.range(520, 600), rng.range(64, 80), rng.range(260, 300)];
-    // Few rows and many columns: the wide blocks' 64×128 tiles, several across.
-    let wide = [rng.range(33, 64), rng.range(64, 80), rng.range(260, 300)];
+    // Few rows and many columns: the wide blocks' 64×128 tiles, two down and several across.
+    let wide = [rng.range(70, 128), rng.range(64, 80), rng.range(260, 300)];
     let sizes = [[1, 7, 33], [33, 257, 7], [7, 1, 257], random_mkn, large, wide];
     for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
         for [m, k, n] in sizes {

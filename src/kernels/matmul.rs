@@ -23,8 +23,9 @@ pub enum MatmulVariant {
 pub const LARGE: [usize; 3] = [256, 128, 64];
 
 /// At most these rows, and at least these columns and depth: the register-blocked variant's
-/// 32×8 blocks in 16×2 workgroups (64×128 tiles), for convolutions' products.
-pub const WIDE: [usize; 3] = [64, 128, 64];
+/// 32×8 blocks in 16×2 workgroups (64×128 tiles), for convolutions' products and layers
+/// over batches of about a hundred.
+pub const WIDE: [usize; 3] = [128, 128, 64];
 
 /// A register-blocked entry point's shape: each invocation of a `wx × wy` workgroup computes
 /// `rows × cols` outputs of C (cols a multiple of 4).
