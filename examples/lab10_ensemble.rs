@@ -8,26 +8,14 @@ use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
-use shadergrad::nn::{InitPlan, Layer, Sequential};
+use shadergrad::nn::InitPlan;
+use shadergrad::recipes;
 use shadergrad::train::{Combine, Settings, Task, Trainer, member_prefix};
-
-fn cnn() -> Sequential {
-    let conv = |i, o| Layer::Conv2d { inputs: i, outputs: o, kernel: 3, stride: 1, padding: 1 };
-    let pool = Layer::MaxPool2d { kernel: 2, stride: 2, padding: 0 };
-    Sequential::new(vec![
-        conv(1, 32),
-        Layer::Relu,
-        pool.clone(),
-        conv(32, 64),
-        Layer::Relu,
-        pool,
-        Layer::Flatten,
-        Layer::Linear { inputs: 3136, outputs: 10, bias: true },
-    ])
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;
+    // Lab 10-1's CNN, as `shadergrad train mnist-cnn` builds it.
+    let cnn = recipes::find("mnist-cnn")?.model;
     let models = vec![cnn(), cnn()];
     // The models are built one after the other from one generator, as the lab's loop does.
     let mut rng = Mt19937::new(777);

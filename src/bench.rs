@@ -1,11 +1,12 @@
-//! Benchmarks: the same cases on any adapter, as comparable JSON. Times are wall-clock around
-//! complete submits (each iteration waits for the GPU), after a warm-up that pays for shader
-//! compilation, which is reported apart.
+//! Benchmarks: the same cases on any adapter, as comparable JSON. Each case is prepared once
+//! (its plan compiled and its inputs written) and then run whole: every run waits for the GPU,
+//! so a time is finished work. `shadergrad bench` times the runs itself; `benches/kernels.rs`
+//! hands the same cases to criterion.
 
 use crate::device::Device;
 use crate::error::Result;
 use crate::executor::Plan;
-use crate::graph::Graph;
+use crate::graph::{Graph, NodeId};
 use crate::init::{Init, Mt19937};
 use crate::kernels::loss::LossKind;
 use crate::kernels::optim::Optimizer;
@@ -19,7 +20,8 @@ use std::time::Instant;
 pub struct Measurement {
     /// The case, e.g. `matmul_1024`.
     pub case: String,
-    /// Milliseconds of the first run (includes pipeline creation and shader compilation).
+    /// Milliseconds to compile the case's plan and run it once: pipeline creation and shader
+    /// compilation, apart from the steady state.
     pub first_ms: f64,
     /// Median milliseconds of the steady-state runs, by the host's clock.
     pub median_ms: f64,
@@ -38,81 +40,119 @@ pub struct Measurement {
     pub floor_bytes: Option<u64>,
 }
 
+/// A prepared case: its plan compiled and its inputs written, ready to run.
+pub struct Case {
+    /// The case's name, e.g. `conv2d_32x64_14_forward`.
+    pub name: String,
+    /// Steady-state runs to time.
+    pub reps: usize,
+    flops: f64,
+    bytes: f64,
+    compile_ms: f64,
+    gpu_bytes: u64,
+    floor_bytes: Option<u64>,
+    runner: Box<dyn FnMut() -> Result<Option<f64>>>,
+}
+
+impl Case {
+    /// Runs once and waits for the GPU; returns the GPU's own milliseconds where it has
+    /// timestamps.
+    pub fn run(&mut self) -> Result<Option<f64>> {
+        (self.runner)()
+    }
+
+    /// One first run, then the median of [`Case::reps`] more.
+    pub fn measure(&mut self) -> Result<Measurement> {
+        let start = Instant::now();
+        self.run()?;
+        let first_ms = self.compile_ms + start.elapsed().as_secs_f64() * 1e3;
+        let mut times = Vec::with_capacity(self.reps);
+        let mut gpu = Vec::with_capacity(self.reps);
+        for _ in 0..self.reps {
+            let t = Instant::now();
+            gpu.extend(self.run()?);
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let median_ms = median(times);
+        let per_ms = |amount: f64| (amount > 0.0).then(|| amount / median_ms / 1e6);
+        Ok(Measurement {
+            case: self.name.clone(),
+            first_ms,
+            median_ms,
+            gpu_ms: (gpu.len() == self.reps && self.reps > 0).then(|| median(gpu)),
+            gflops: per_ms(self.flops),
+            gbps: per_ms(self.bytes),
+            gpu_bytes: self.gpu_bytes,
+            floor_bytes: self.floor_bytes,
+        })
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-/// Wall times of one first run and the median of `reps` more, and the median of the GPU
-/// times `run` reports (it must wait for the GPU).
-struct Timing {
-    first_ms: f64,
-    median_ms: f64,
-    gpu_ms: Option<f64>,
+/// Deterministic inputs in [−0.5, 0.5).
+fn values(n: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect()
 }
 
-fn time(mut run: impl FnMut() -> Result<Option<f64>>, reps: usize) -> Result<Timing> {
+/// A case that runs `graph` for `outputs` and reads the first back (which waits for the whole
+/// run), with every input written with [`values`], except those in `inputs`.
+fn plan_case(
+    device: &Device,
+    name: String,
+    graph: &Graph,
+    outputs: &[NodeId],
+    inputs: &[(NodeId, Vec<f32>)],
+    [flops, bytes]: [f64; 2],
+    reps: usize,
+) -> Result<Case> {
     let start = Instant::now();
-    run()?;
-    let first_ms = start.elapsed().as_secs_f64() * 1e3;
-    let mut times = Vec::with_capacity(reps);
-    let mut gpu = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
-        gpu.extend(run()?);
-        times.push(t.elapsed().as_secs_f64() * 1e3);
+    let mut plan = Plan::compile(device, graph, outputs)?;
+    let read = outputs[0];
+    let compile_ms = start.elapsed().as_secs_f64() * 1e3;
+    for (i, node) in graph.nodes().iter().enumerate().filter(|(_, n)| n.op == crate::graph::Op::Input) {
+        let given = inputs.iter().find(|(id, _)| id.index() == i);
+        match given {
+            Some((id, v)) => plan.write(*id, v)?,
+            None => plan.write(NodeId(i), &values(node.shape.numel()))?,
+        }
     }
-    let gpu_ms = (gpu.len() == reps && reps > 0).then(|| median(gpu));
-    Ok(Timing { first_ms, median_ms: median(times), gpu_ms })
+    let gpu_bytes = plan.counters().bytes_allocated;
+    Ok(Case {
+        name,
+        reps,
+        flops,
+        bytes,
+        compile_ms,
+        gpu_bytes,
+        floor_bytes: None,
+        runner: Box::new(move || plan.run_timed(&[read]).map(|r| r.1)),
+    })
 }
 
 /// C = A·B for square matrices of side `n`.
-pub fn matmul(device: &Device, n: usize, reps: usize) -> Result<Measurement> {
+pub fn matmul(device: &Device, n: usize, reps: usize) -> Result<Case> {
     let mut g = Graph::new();
     let a = g.input("a", &[n, n])?;
     let b = g.input("b", &[n, n])?;
     let c = g.matmul(a, b)?;
-    let mut plan = Plan::compile(device, &g, &[c])?;
-    let values: Vec<f32> = (0..n * n).map(|i| ((i % 97) as f32 - 48.0) / 97.0).collect();
-    plan.write(a, &values)?;
-    plan.write(b, &values)?;
-    // Reading one value back waits for the whole product.
-    let Timing { first_ms, median_ms, gpu_ms } = time(|| plan.run_timed(&[c]).map(|r| r.1), reps)?;
-    let flops = 2.0 * (n as f64).powi(3);
-    Ok(Measurement {
-        case: format!("matmul_{n}"),
-        first_ms,
-        median_ms,
-        gpu_ms,
-        gflops: Some(flops / median_ms / 1e6),
-        gbps: None,
-        gpu_bytes: plan.counters().bytes_allocated,
-        floor_bytes: None,
-    })
+    plan_case(device, format!("matmul_{n}"), &g, &[c], &[], [2.0 * (n as f64).powi(3), 0.0], reps)
 }
 
-/// What one op case computes and counts.
-struct OpCase<'a> {
-    case: String,
-    /// Dims of each input.
-    dims: &'a [&'a [usize]],
-    /// Time the gradient with respect to this input instead of the forward value.
-    grad_of: Option<usize>,
-    /// Floating-point operations (0: not counted).
-    flops: f64,
-    /// Bytes read and written (0: not counted).
-    bytes: f64,
-}
-
-/// Times one op's kernel in isolation: a plan computing `build`'s node from random inputs
-/// (forward), or that node's gradient with respect to one input.
+/// One op in isolation on inputs of `dims`: its forward value, or its gradient with respect
+/// to input `grad_of` (seeded with an upstream gradient input).
 fn op_case(
     device: &Device,
-    spec: OpCase,
+    name: String,
+    dims: &[&[usize]],
+    grad_of: Option<usize>,
+    amounts: [f64; 2],
     reps: usize,
-    build: impl Fn(&mut Graph, &[crate::graph::NodeId]) -> Result<crate::graph::NodeId>,
-) -> Result<Measurement> {
-    let OpCase { case, dims, grad_of, flops, bytes } = spec;
+    build: impl Fn(&mut Graph, &[NodeId]) -> Result<NodeId>,
+) -> Result<Case> {
     let mut g = Graph::new();
     let inputs = dims.iter().enumerate().map(|(k, d)| g.input(&format!("x{k}"), d)).collect::<Result<Vec<_>>>()?;
     let y = build(&mut g, &inputs)?;
@@ -124,94 +164,58 @@ fn op_case(
         }
         None => y,
     };
-    let mut plan = Plan::compile(device, &g, &[target])?;
-    for node in g.nodes().iter().enumerate().filter(|(_, n)| n.op == crate::graph::Op::Input) {
-        let n = node.1.shape.numel();
-        plan.write(
-            crate::graph::NodeId(node.0),
-            &(0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect::<Vec<_>>(),
-        )?;
-    }
-    let Timing { first_ms, median_ms, gpu_ms } = time(|| plan.run_timed(&[target]).map(|r| r.1), reps)?;
-    Ok(Measurement {
-        case,
-        first_ms,
-        median_ms,
-        gpu_ms,
-        gflops: (flops > 0.0).then(|| flops / median_ms / 1e6),
-        gbps: (bytes > 0.0).then(|| bytes / median_ms / 1e6),
-        gpu_bytes: plan.counters().bytes_allocated,
-        floor_bytes: None,
-    })
+    plan_case(device, name, &g, &[target], &[], amounts, reps)
 }
 
-/// conv2d forward and both gradients, and max pooling, at the course's CNN shapes (batch 100).
-pub fn conv_cases(device: &Device, reps: usize, mut report: impl FnMut(&Measurement)) -> Result<Vec<Measurement>> {
-    let mut out = Vec::new();
+/// conv2d forward and both gradients, and max pooling forward and backward, at the course's
+/// CNN shapes (batch 100), for `each` in turn.
+fn conv_cases(device: &Device, reps: usize, each: &mut dyn FnMut(Case) -> Result<()>) -> Result<()> {
     for (c, k, hw) in [(1usize, 32usize, 28usize), (32, 64, 14), (64, 128, 7)] {
         let flops = 2.0 * (100 * k * hw * hw * c * 9) as f64;
-        let x: &[usize] = &[100, c, hw, hw];
-        let w: &[usize] = &[k, c, 3, 3];
-        let conv = |g: &mut Graph, i: &[crate::graph::NodeId]| g.conv2d(i[0], i[1], [1, 1], [1, 1]);
+        let (x, w): (&[usize], &[usize]) = (&[100, c, hw, hw], &[k, c, 3, 3]);
+        let conv = |g: &mut Graph, i: &[NodeId]| g.conv2d(i[0], i[1], [1, 1], [1, 1]);
         for (what, grad_of) in [("forward", None), ("grad_input", Some(0)), ("grad_weight", Some(1))] {
             if c == 1 && grad_of == Some(0) {
                 continue; // the first layer's input needs no gradient
             }
-            let case = format!("conv2d_{c}x{k}_{hw}_{what}");
-            let m = op_case(device, OpCase { case, dims: &[x, w], grad_of, flops, bytes: 0.0 }, reps, conv)?;
-            report(&m);
-            out.push(m);
+            let name = format!("conv2d_{c}x{k}_{hw}_{what}");
+            each(op_case(device, name, &[x, w], grad_of, [flops, 0.0], reps, conv)?)?;
         }
-        let pool = |g: &mut Graph, i: &[crate::graph::NodeId]| g.max_pool2d(i[0], [2, 2], [2, 2], [0, 0]);
+        let pool = |g: &mut Graph, i: &[NodeId]| g.max_pool2d(i[0], [2, 2], [2, 2], [0, 0]);
         let y: &[usize] = &[100, k, hw, hw];
         let input = (100 * k * hw * hw * 4) as f64;
         // Forward: read x, write a quarter; backward: read x and the quarter-size gradient,
         // write x's gradient.
         for (what, grad_of, bytes) in [("forward", None, input * 1.25), ("backward", Some(0), input * 2.25)] {
-            let spec = OpCase { case: format!("maxpool_{k}_{hw}_{what}"), dims: &[y], grad_of, flops: 0.0, bytes };
-            let m = op_case(device, spec, reps, pool)?;
-            report(&m);
-            out.push(m);
+            let name = format!("maxpool_{k}_{hw}_{what}");
+            each(op_case(device, name, &[y], grad_of, [0.0, bytes], reps, pool)?)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The fused softmax cross-entropy of `[rows, classes]` logits against labels: the loss and
 /// its gradient with respect to the logits, in one plan (read logits and labels, write the
-/// gradient).
-pub fn cross_entropy(device: &Device, rows: usize, classes: usize, reps: usize) -> Result<Measurement> {
+/// gradient; reading the loss waits for both kernels).
+pub fn cross_entropy(device: &Device, rows: usize, classes: usize, reps: usize) -> Result<Case> {
     let mut g = Graph::new();
     let logits = g.input("logits", &[rows, classes])?;
     let labels = g.input("labels", &[rows])?;
     let loss = g.cross_entropy(logits, labels)?;
     let grad = crate::autodiff::gradients(&mut g, loss, None, &[logits])?[0];
-    let mut plan = Plan::compile(device, &g, &[loss, grad])?;
-    plan.write(logits, &(0..rows * classes).map(|i| ((i * 7919) % 1000) as f32 / 100.0 - 5.0).collect::<Vec<_>>())?;
-    plan.write(labels, &(0..rows).map(|i| (i % classes) as f32).collect::<Vec<_>>())?;
-    // Reading the loss waits for both kernels; the gradient stays on the GPU.
-    let Timing { first_ms, median_ms, gpu_ms } = time(|| plan.run_timed(&[loss]).map(|r| r.1), reps)?;
+    let inputs = [
+        (logits, (0..rows * classes).map(|i| ((i * 7919) % 1000) as f32 / 100.0 - 5.0).collect()),
+        (labels, (0..rows).map(|i| (i % classes) as f32).collect()),
+    ];
     let bytes = (2 * rows * classes + rows) as f64 * 4.0;
-    Ok(Measurement {
-        case: format!("cross_entropy_{rows}x{classes}"),
-        first_ms,
-        median_ms,
-        gpu_ms,
-        gflops: None,
-        gbps: Some(bytes / median_ms / 1e6),
-        gpu_bytes: plan.counters().bytes_allocated,
-        floor_bytes: None,
-    })
+    let name = format!("cross_entropy_{rows}x{classes}");
+    // The gradient is an output, so the plan keeps it; it stays on the GPU.
+    plan_case(device, name, &g, &[loss, grad], &inputs, [0.0, bytes], reps)
 }
 
-/// One training step (forward, cross-entropy, backward, Adam) of `model` at batch 100.
-pub fn training_step(
-    device: &Device,
-    case: &str,
-    model: Sequential,
-    example: &[usize],
-    reps: usize,
-) -> Result<Measurement> {
+/// One training step (forward, cross-entropy, backward, Adam) of `model` at batch 100,
+/// reading the loss as a training loop that logs it would.
+pub fn training_step(device: &Device, name: &str, model: Sequential, example: &[usize], reps: usize) -> Result<Case> {
     let batch = 100;
     let mut rng = Mt19937::new(1);
     let initial = model.initial_values(InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault }, &mut rng);
@@ -220,21 +224,21 @@ pub fn training_step(
         shuffle: false,
         ..Settings::new(LossKind::CrossEntropy, Optimizer::adam(1e-3))
     };
+    let start = Instant::now();
     let mut trainer = Trainer::new(device, model, settings, batch, example, 1, &initial)?;
+    let compile_ms = start.elapsed().as_secs_f64() * 1e3;
     let size: usize = example.iter().product();
     let x: Vec<f32> = (0..batch * size).map(|i| ((i * 31) % 255) as f32 / 255.0).collect();
     let y: Vec<f32> = (0..batch).map(|i| (i % 10) as f32).collect();
-    // Reading the loss waits for the step, as a training loop that logs it would.
-    let Timing { first_ms, median_ms, gpu_ms } = time(|| trainer.step_timed(&x, &y).map(|r| r.1), reps)?;
-    Ok(Measurement {
-        case: case.into(),
-        first_ms,
-        median_ms,
-        gpu_ms,
-        gflops: None,
-        gbps: None,
+    Ok(Case {
+        name: name.into(),
+        reps,
+        flops: 0.0,
+        bytes: 0.0,
+        compile_ms,
         gpu_bytes: trainer.plan().counters().bytes_allocated,
         floor_bytes: Some(trainer.memory_floor()),
+        runner: Box::new(move || trainer.step_timed(&x, &y).map(|r| r.1)),
     })
 }
 
@@ -244,8 +248,10 @@ pub fn mlp() -> Sequential {
     Sequential::new(vec![linear(784, 256), Layer::Relu, linear(256, 256), Layer::Relu, linear(256, 10)])
 }
 
-/// Every case: matmuls, then the MLP and CNN training steps. `quick` uses fewer and smaller.
-pub fn run_all(device: &Device, quick: bool, mut report: impl FnMut(&Measurement)) -> Result<Vec<Measurement>> {
+/// Prepares every case in turn (one plan alive at a time) and hands it to `each`: matmuls,
+/// convolutions and pooling, cross-entropy, then the MLP and CNN training steps. `quick`
+/// uses fewer repetitions and smaller matmuls.
+pub fn each_case(device: &Device, quick: bool, mut each: impl FnMut(Case) -> Result<()>) -> Result<()> {
     let reps = if quick { 3 } else { 10 };
     // 4096² takes seconds on a software adapter; on a GPU it is the size that shows its peak.
     let gpu = device.info().device_type != wgpu::DeviceType::Cpu;
@@ -254,22 +260,24 @@ pub fn run_all(device: &Device, quick: bool, mut report: impl FnMut(&Measurement
         (false, false) => &[256, 512, 1024, 2048],
         (false, true) => &[256, 512, 1024, 2048, 4096],
     };
-    let mut out = Vec::new();
     for &n in sizes {
-        let m = matmul(device, n, reps)?;
+        each(matmul(device, n, reps)?)?;
+    }
+    conv_cases(device, reps.min(5), &mut each)?;
+    each(cross_entropy(device, 4096, 1000, reps)?)?;
+    each(training_step(device, "mnist_mlp_step", mlp(), &[784], reps)?)?;
+    let cnn = (recipes::find("mnist-cnn")?.model)();
+    each(training_step(device, "mnist_cnn_step", cnn, &[1, 28, 28], reps.min(5))?)
+}
+
+/// Measures every case, reporting each as it finishes.
+pub fn run_all(device: &Device, quick: bool, mut report: impl FnMut(&Measurement)) -> Result<Vec<Measurement>> {
+    let mut out = Vec::new();
+    each_case(device, quick, |mut case| {
+        let m = case.measure()?;
         report(&m);
         out.push(m);
-    }
-    out.extend(conv_cases(device, reps.min(5), &mut report)?);
-    let m = cross_entropy(device, 4096, 1000, reps)?;
-    report(&m);
-    out.push(m);
-    let m = training_step(device, "mnist_mlp_step", mlp(), &[784], reps)?;
-    report(&m);
-    out.push(m);
-    let cnn = (recipes::find("mnist-cnn")?.model)();
-    let m = training_step(device, "mnist_cnn_step", cnn, &[1, 28, 28], reps.min(5))?;
-    report(&m);
-    out.push(m);
+        Ok(())
+    })?;
     Ok(out)
 }
