@@ -276,6 +276,34 @@ impl Tensor {
         Tensor::apply("tanh", &[self], |g, x| g.tanh(x[0]))
     }
 
+    /// max(x, 0) in place (`relu_`).
+    ///
+    /// ```
+    /// # use shadergrad::{Device, Tensor};
+    /// # let device = Device::new()?;
+    /// let mut t = Tensor::from_slice(&device, &[2], &[-1., 2.])?;
+    /// t.relu_()?.tanh_()?;
+    /// let v = t.to_vec()?;
+    /// assert!(v[0] == 0.0 && (v[1] - 2f32.tanh()).abs() < 1e-6);
+    /// # Ok::<(), shadergrad::Error>(())
+    /// ```
+    pub fn relu_(&mut self) -> Result<&mut Tensor> {
+        let r = self.relu()?;
+        self.assign("relu_", r)
+    }
+
+    /// The sigmoid in place (`sigmoid_`).
+    pub fn sigmoid_(&mut self) -> Result<&mut Tensor> {
+        let r = self.sigmoid()?;
+        self.assign("sigmoid_", r)
+    }
+
+    /// tanh in place (`tanh_`).
+    pub fn tanh_(&mut self) -> Result<&mut Tensor> {
+        let r = self.tanh()?;
+        self.assign("tanh_", r)
+    }
+
     /// The matrix product of `[m, k]` and `[k, n]` (or batches `[b, m, k]` · `[b, k, n]`).
     ///
     /// ```
