@@ -842,9 +842,32 @@ fn save(trainer: &mut Trainer, recipe: &Recipe, at: (usize, usize, f64), out: Op
         metadata.insert("batch".to_string(), batches_done.to_string());
         // Bits of the f64, so the resumed epoch's mean loss is the uninterrupted one's.
         metadata.insert("epoch_loss_sum".to_string(), loss_sum.to_bits().to_string());
+        if uses_torch_model(recipe) {
+            metadata.insert("model".to_string(), "torch".to_string());
+        }
         checkpoint::save(&checkpoint_path(dir), &trainer.checkpoint(metadata)?)?;
     }
     Ok(())
+}
+
+/// True when a run of `recipe` builds the lab's `nn.Module` form (`--init torch` on 06-1/06-2).
+fn uses_torch_model(recipe: &Recipe) -> bool {
+    recipe.torch_model.is_some() && recipe.init == InitPlan::all(Init::TorchDefault)
+}
+
+/// The recipe a checkpoint names, with the model it was saved from.
+fn saved_recipe(saved: &checkpoint::Checkpoint, path: &std::path::Path) -> Result<Recipe> {
+    let name = saved.metadata.get("recipe").ok_or_else(|| Error::Format {
+        path: path.display().to_string(),
+        offset: 8,
+        message: "the checkpoint names no recipe (metadata 'recipe')".into(),
+    })?;
+    let recipe = find(name)?;
+    Ok(if saved.metadata.get("model").map(String::as_str) == Some("torch") {
+        recipe.with(&Overrides { init: Some(Init::TorchDefault), ..Overrides::default() })
+    } else {
+        recipe
+    })
 }
 
 /// Evaluates a checkpoint saved by a run: the recipe it names, rebuilt with its weights, on
@@ -855,12 +878,7 @@ pub fn evaluate_checkpoint(
     data_dir: Option<&std::path::Path>,
 ) -> Result<(String, Evaluation, Option<Evaluation>)> {
     let saved = checkpoint::load(path)?;
-    let name = saved.metadata.get("recipe").ok_or_else(|| Error::Format {
-        path: path.display().to_string(),
-        offset: 8,
-        message: "the checkpoint names no recipe (metadata 'recipe')".into(),
-    })?;
-    let recipe = find(name)?;
+    let recipe = saved_recipe(&saved, path)?;
     let mut p = prepare(device, &recipe, data_dir)?;
     p.trainer.restore(&saved)?;
     let train = p.trainer.evaluate(&p.train, recipe.task)?;
@@ -885,12 +903,11 @@ pub struct Prediction {
 /// Predicts the digit in each image with an MNIST model saved by a run.
 pub fn predict(device: &Device, model: &std::path::Path, images: &[std::path::PathBuf]) -> Result<Vec<Prediction>> {
     let saved = checkpoint::load(model)?;
-    let name = saved.metadata.get("recipe").cloned().unwrap_or_default();
-    let recipe = find(&name)?;
+    let recipe = saved_recipe(&saved, model)?;
     if !matches!(recipe.source, Source::Mnist { .. }) {
         return Err(Error::InvalidArgument {
             op: "predict",
-            message: format!("the model is of recipe '{name}', which does not take 28×28 digit images"),
+            message: format!("the model is of recipe '{}', which does not take 28×28 digit images", recipe.name),
         });
     }
     let pixels = images.iter().map(|p| crate::data::images::load_digit(p)).collect::<Result<Vec<_>>>()?;

@@ -577,7 +577,18 @@ impl Trainer {
     /// Restores every parameter and state from `checkpoint`; a tensor that is missing or has
     /// other dims (a checkpoint of another model) is an error naming it.
     pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<()> {
-        for (name, id) in self.train.persistent_values() {
+        let persistent = self.train.persistent_values();
+        if let Some((extra, dims, _)) =
+            checkpoint.tensors.iter().find(|(n, _, _)| !persistent.iter().any(|(p, _)| p == n))
+        {
+            return Err(Error::InvalidArgument {
+                op: "restore",
+                message: format!(
+                    "the checkpoint has a tensor '{extra}' (dims {dims:?}) this model has not: it is from another model"
+                ),
+            });
+        }
+        for (name, id) in persistent {
             let dims = self.train.graph().shape(id).dims().to_vec();
             let Some((saved_dims, values)) = checkpoint.get(&name) else {
                 return Err(Error::InvalidArgument {

@@ -685,3 +685,23 @@ fn tiny_labs_with_torch_init_give_pytorchs_costs() {
     }
     eprintln!("worst relative difference from PyTorch: {:.1e} ({} step {})", worst.0, worst.1, worst.2);
 }
+
+#[test]
+fn a_torch_init_checkpoint_evaluates_with_its_own_model_and_others_are_refused() {
+    // softmax-toy with --init torch is nn.Linear(4, 3) with a bias; the default has none.
+    let dir = std::env::temp_dir().join(format!("shadergrad-torch-ckpt-{}", std::process::id()));
+    let paths = recipes::Paths { out: Some(dir.clone()), ..Default::default() };
+    let overrides = Overrides { init: Some(shadergrad::init::Init::TorchDefault), ..Overrides::default() };
+    let recipe = recipes::find("softmax-toy").unwrap().with(&overrides);
+    let summary = recipes::run(&device(), &recipe, &paths, |_| {}).unwrap();
+    let path = recipes::checkpoint_path(&dir);
+    let (_, train, _) = recipes::evaluate_checkpoint(&device(), &path, None).unwrap();
+    assert_eq!(train.accuracy, summary.train_accuracy);
+    // Without the note of which model it is, the checkpoint's bias has no place in the model.
+    let mut saved = shadergrad::checkpoint::load(&path).unwrap();
+    saved.metadata.remove("model");
+    shadergrad::checkpoint::save(&path, &saved).unwrap();
+    let err = recipes::evaluate_checkpoint(&device(), &path, None).unwrap_err().to_string();
+    assert!(err.contains("0.bias") && err.contains("another model"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
