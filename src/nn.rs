@@ -195,7 +195,7 @@ impl Sequential {
     pub fn forward_prefixed(&self, g: &mut Graph, x: NodeId, mode: Mode, seed: u32, prefix: &str) -> Result<NodeId> {
         let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = self.layer(g, prefix, i, layer, h, mode, seed).map_err(|e| match e {
+            h = build_layer(g, &format!("{prefix}{i}"), i, layer, h, mode, seed).map_err(|e| match e {
                 Error::ShapeMismatch { op, lhs, rhs, reason } => {
                     Error::ShapeMismatch { op, lhs, rhs, reason: format!("{reason} (in layer {i}, {layer:?})") }
                 }
@@ -207,68 +207,59 @@ impl Sequential {
         }
         Ok(h)
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    fn layer(
-        &self,
-        g: &mut Graph,
-        prefix: &str,
-        i: usize,
-        layer: &Layer,
-        h: NodeId,
-        mode: Mode,
-        seed: u32,
-    ) -> Result<NodeId> {
-        let param = |g: &mut Graph, name: &str, dims: &[usize]| g.param(&format!("{prefix}{i}.{name}"), dims);
-        Ok(match *layer {
-            Layer::Linear { inputs, outputs, bias } => {
-                let w = param(g, "weight", &[outputs, inputs])?;
-                let y = g.matmul_t(h, w, false, true)?;
-                if bias {
-                    let b = param(g, "bias", &[outputs])?;
-                    g.add(y, b)?
-                } else {
-                    y
-                }
-            }
-            Layer::Conv2d { inputs, outputs, kernel, stride, padding } => {
-                let w = param(g, "weight", &[outputs, inputs, kernel, kernel])?;
+/// Layer `i` of a model, named `name` (its prefix and index), on `h`.
+fn build_layer(g: &mut Graph, name: &str, i: usize, layer: &Layer, h: NodeId, mode: Mode, seed: u32) -> Result<NodeId> {
+    let param = |g: &mut Graph, what: &str, dims: &[usize]| g.param(&format!("{name}.{what}"), dims);
+    Ok(match *layer {
+        Layer::Linear { inputs, outputs, bias } => {
+            let w = param(g, "weight", &[outputs, inputs])?;
+            let y = g.matmul_t(h, w, false, true)?;
+            if bias {
                 let b = param(g, "bias", &[outputs])?;
-                let y = g.conv2d(h, w, [stride, stride], [padding, padding])?;
-                let b = g.reshape(b, &[1, outputs, 1, 1])?;
                 g.add(y, b)?
+            } else {
+                y
             }
-            Layer::MaxPool2d { kernel, stride, padding } => {
-                g.max_pool2d(h, [kernel, kernel], [stride, stride], [padding, padding])?
+        }
+        Layer::Conv2d { inputs, outputs, kernel, stride, padding } => {
+            let w = param(g, "weight", &[outputs, inputs, kernel, kernel])?;
+            let b = param(g, "bias", &[outputs])?;
+            let y = g.conv2d(h, w, [stride, stride], [padding, padding])?;
+            let b = g.reshape(b, &[1, outputs, 1, 1])?;
+            g.add(y, b)?
+        }
+        Layer::MaxPool2d { kernel, stride, padding } => {
+            g.max_pool2d(h, [kernel, kernel], [stride, stride], [padding, padding])?
+        }
+        Layer::AvgPool2d { kernel, stride, padding } => {
+            g.avg_pool2d(h, [kernel, kernel], [stride, stride], [padding, padding])?
+        }
+        Layer::BatchNorm { channels } => {
+            let gamma = param(g, "weight", &[channels])?;
+            let beta = param(g, "bias", &[channels])?;
+            let state: BatchNormState = g.batch_norm_state(name, channels)?;
+            match mode {
+                Mode::Train => g.batch_norm_train(h, gamma, beta, state, 0.1, 1e-5)?,
+                Mode::Eval => g.batch_norm_eval(h, gamma, beta, state, 1e-5)?,
             }
-            Layer::AvgPool2d { kernel, stride, padding } => {
-                g.avg_pool2d(h, [kernel, kernel], [stride, stride], [padding, padding])?
-            }
-            Layer::BatchNorm { channels } => {
-                let gamma = param(g, "weight", &[channels])?;
-                let beta = param(g, "bias", &[channels])?;
-                let state: BatchNormState = g.batch_norm_state(&format!("{prefix}{i}"), channels)?;
-                match mode {
-                    Mode::Train => g.batch_norm_train(h, gamma, beta, state, 0.1, 1e-5)?,
-                    Mode::Eval => g.batch_norm_eval(h, gamma, beta, state, 1e-5)?,
-                }
-            }
-            Layer::Dropout(p) => match mode {
-                Mode::Train => g.dropout(h, p, seed.wrapping_add(i as u32))?,
-                Mode::Eval => h,
-            },
-            Layer::Relu => g.relu(h)?,
-            Layer::LeakyRelu(slope) => g.leaky_relu(h, slope)?,
-            Layer::Sigmoid => g.sigmoid(h)?,
-            Layer::Tanh => g.tanh(h)?,
-            Layer::Selu => g.selu(h)?,
-            Layer::Flatten => {
-                let dims = g.shape(h).dims().to_vec();
-                let rest = dims[1..].iter().product();
-                g.reshape(h, &[dims[0], rest])?
-            }
-        })
-    }
+        }
+        Layer::Dropout(p) => match mode {
+            Mode::Train => g.dropout(h, p, seed.wrapping_add(i as u32))?,
+            Mode::Eval => h,
+        },
+        Layer::Relu => g.relu(h)?,
+        Layer::LeakyRelu(slope) => g.leaky_relu(h, slope)?,
+        Layer::Sigmoid => g.sigmoid(h)?,
+        Layer::Tanh => g.tanh(h)?,
+        Layer::Selu => g.selu(h)?,
+        Layer::Flatten => {
+            let dims = g.shape(h).dims().to_vec();
+            let rest = dims[1..].iter().product();
+            g.reshape(h, &[dims[0], rest])?
+        }
+    })
 }
 
 #[cfg(test)]
