@@ -237,7 +237,8 @@ pub struct Trainer {
 /// The outcome of an evaluation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
-    /// Mean loss over the examples (over several models: the mean of their losses).
+    /// Mean loss over the examples (an ensemble's: the mean of its models' losses; models side
+    /// by side: the first's).
     pub loss: f32,
     /// Fraction classified correctly by the combined prediction (`None` for regression).
     pub accuracy: Option<f32>,
@@ -390,13 +391,14 @@ impl Trainer {
     }
 
     /// One training step on a batch; returns the loss (before the update) when `read_loss`:
-    /// for several models, the mean of their losses ([`Trainer::last_losses`] has each).
+    /// for an ensemble the mean of its models' losses, for models side by side the first's
+    /// ([`Trainer::last_losses`] has each).
     pub fn step(&mut self, x: &[f32], y: &[f32], read_loss: bool) -> Result<Option<f32>> {
         self.train.write(self.x, x)?;
         self.train.write(self.y, y)?;
         if read_loss {
             self.last_losses = self.train.run_and_read(&self.losses)?.into_iter().map(|v| v[0]).collect();
-            Ok(Some(self.last_losses.iter().sum::<f32>() / self.last_losses.len() as f32))
+            Ok(Some(self.headline(&self.last_losses)))
         } else {
             self.train.run()?;
             Ok(None)
@@ -410,7 +412,16 @@ impl Trainer {
         self.train.write(self.y, y)?;
         let (values, ms) = self.train.run_timed(&self.losses)?;
         self.last_losses = values.into_iter().map(|v| v[0]).collect();
-        Ok((self.last_losses.iter().sum::<f32>() / self.last_losses.len() as f32, ms))
+        Ok((self.headline(&self.last_losses), ms))
+    }
+
+    /// The loss reported for the models' losses: the mean for an ensemble, the first model's
+    /// for models side by side (the others are reported apart).
+    fn headline(&self, losses: &[f32]) -> f32 {
+        match self.combine {
+            Combine::SideBySide => losses[0],
+            Combine::Ensemble => losses.iter().sum::<f32>() / losses.len() as f32,
+        }
     }
 
     /// Each model's loss at the last step that read it.
@@ -494,7 +505,11 @@ impl Trainer {
             accuracy: (task != Task::Regression).then(|| correct as f32 / n as f32),
             members: Vec::new(),
         };
-        let mut whole = evaluation(loss_sums.iter().sum::<f64>() / members as f64, correct);
+        let loss_sum = match self.combine {
+            Combine::SideBySide => loss_sums[0],
+            Combine::Ensemble => loss_sums.iter().sum::<f64>() / members as f64,
+        };
+        let mut whole = evaluation(loss_sum, correct);
         if members > 1 {
             whole.members = loss_sums.iter().zip(&member_correct).map(|(&l, &c)| evaluation(l, c)).collect();
         }

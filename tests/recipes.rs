@@ -705,3 +705,35 @@ fn a_torch_init_checkpoint_evaluates_with_its_own_model_and_others_are_refused()
     assert!(err.contains("0.bias") && err.contains("another model"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn models_side_by_side_report_and_predict_by_the_first() {
+    use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
+    use shadergrad::nn::{Layer, Sequential};
+    use shadergrad::train::{Combine, Data, Settings, Task, Trainer};
+    let data = Data {
+        x: (0..64).map(|v| ((v * 13) % 7) as f32 / 7.0 - 0.4).collect(),
+        example: vec![4],
+        y: (0..16).map(|v| (v % 2) as f32).collect(),
+        target_width: 1,
+    };
+    let linear = |o| Layer::Linear { inputs: 4, outputs: o, bias: true };
+    let models = vec![Sequential::new(vec![linear(2)]), Sequential::new(vec![linear(2)])];
+    let initial = vec![
+        ("m0.0.weight".to_string(), vec![0.1, -0.2, 0.3, 0.05, -0.1, 0.2, 0.0, 0.4]),
+        ("m1.0.weight".to_string(), vec![-0.3, 0.1, 0.2, -0.05, 0.3, -0.2, 0.1, 0.0]),
+    ];
+    let settings = Settings { batch_size: Some(16), ..Settings::new(LossKind::CrossEntropy, Optimizer::sgd(0.5)) };
+    let mut t =
+        Trainer::with_models(&device(), models.clone(), Combine::SideBySide, settings.clone(), 16, &[4], 1, &initial)
+            .unwrap();
+    let loss = t.step(&data.x, &data.y, true).unwrap().unwrap();
+    assert_eq!(loss, t.last_losses()[0]);
+    assert_ne!(t.last_losses()[0], t.last_losses()[1]);
+    let first = vec![("0.weight".to_string(), initial[0].1.clone())];
+    let mut alone = Trainer::new(&device(), models[0].clone(), settings, 16, &[4], 1, &first).unwrap();
+    alone.step(&data.x, &data.y, false).unwrap();
+    assert_eq!(t.infer(&data.x, 16).unwrap(), alone.infer(&data.x, 16).unwrap(), "the first model predicts");
+    let e = t.evaluate(&data, Task::Classes).unwrap();
+    assert_eq!((e.loss, e.accuracy), (e.members[0].loss, e.members[0].accuracy));
+}
