@@ -152,7 +152,6 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         "final_loss": summary.final_loss,
         "train_accuracy": summary.train_accuracy,
         "test_accuracy": summary.test_accuracy,
-        "member_test_accuracies": summary.member_test_accuracies,
         "validation_loss": summary.validation_loss,
         "stopped_early_at_epoch": summary.stopped_early,
         "seconds": summary.seconds,
@@ -160,6 +159,9 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         "submits": summary.counters.submits,
         "gpu_allocations": summary.counters.allocations,
     });
+    if !summary.member_test_accuracies.is_empty() {
+        json["member_test_accuracies"] = summary.member_test_accuracies.clone().into();
+    }
     if let Some(params) = &summary.params {
         json["params"] =
             params.iter().map(|(n, v)| (n.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>().into();
