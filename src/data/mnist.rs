@@ -33,7 +33,7 @@ impl Split {
         self.rows * self.cols
     }
 
-    /// The split as training data: each image of dims `example` ([784], or [1, 28, 28] for
+    /// The split as training data: each image of dims `example` (`[784]`, or `[1, 28, 28]` for
     /// convolutions), its label as a class index.
     pub fn into_data(self, example: &[usize]) -> crate::train::Data {
         crate::train::Data {
