@@ -1,10 +1,10 @@
-//! Checkpoints: named f32 tensors in safetensors format, written atomically (temporary file,
-//! fsync, rename) so that an interrupted save never destroys the previous checkpoint.
+//! Checkpoints: named f32 tensors in safetensors format, written atomically (see
+//! [`atomic_file`](crate::atomic_file)) so that an interrupted save never destroys the
+//! previous checkpoint.
 
 use crate::error::{Error, Result};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 /// Tensors by name, with their dims, and string metadata (the recipe, the step).
@@ -39,22 +39,7 @@ pub fn save(path: &Path, checkpoint: &Checkpoint) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     let data = safetensors::serialize(views, Some(checkpoint.metadata.clone())).map_err(|e| io(path, e))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    }
-    let tmp = path.with_extension("safetensors.tmp");
-    {
-        let mut file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-        file.write_all(&data).map_err(|e| io(&tmp, e))?;
-        file.sync_all().map_err(|e| io(&tmp, e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
-    // Make the rename itself durable.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
+    crate::atomic_file::write(path, &data).map_err(|e| io(path, e))?;
     Ok(())
 }
 
@@ -100,7 +85,8 @@ mod tests {
         c.metadata.insert("recipe".into(), "x".into());
         save(&path, &c).unwrap();
         assert_eq!(load(&path).unwrap(), c);
-        assert!(!dir.join("m.safetensors.tmp").exists(), "the temporary file is renamed away");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["m.safetensors"], "the temporary file is renamed away");
         let bytes = std::fs::read(&path).unwrap();
         for cut in [0, 5, 20, bytes.len() - 3] {
             let err = parse("cut.safetensors", &bytes[..cut]).unwrap_err().to_string();

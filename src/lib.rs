@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+mod atomic_file;
 pub mod autodiff;
 pub mod bench;
 pub mod check;

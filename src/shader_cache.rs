@@ -5,7 +5,6 @@
 //! truncated or fails its checksum is ignored and replaced; the cache is never needed for
 //! correct results.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -87,20 +86,16 @@ impl DiskCache {
     }
 }
 
+/// Our header (magic, CRC-32 and length of `data`), then `data`, written atomically.
 fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let mut check = flate2::Crc::new();
     check.update(data);
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(MAGIC)?;
-    file.write_all(&check.sum().to_le_bytes())?;
-    file.write_all(&(data.len() as u64).to_le_bytes())?;
-    file.write_all(data)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let mut file = Vec::with_capacity(HEADER + data.len());
+    file.extend_from_slice(MAGIC);
+    file.extend_from_slice(&check.sum().to_le_bytes());
+    file.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    file.extend_from_slice(data);
+    crate::atomic_file::write(path, &file)
 }
 
 #[cfg(test)]
