@@ -86,6 +86,24 @@ fn conv2d_forward(
     if (k0 + 3u < p.k) { out[base + 3u * pixels] = acc.w; }
 }
 
+// The output position whose window reads input position `at` through tap `tap` along one
+// axis (o·stride + tap − pad = at), or `extent` if no output's window does. Stride 1, the
+// usual, takes no division: software adapters are slow at it.
+fn window_of(at: u32, tap: u32, stride: u32, pad: u32, extent: u32) -> u32 {
+    let t = i32(at + pad) - i32(tap);
+    if (t < 0) {
+        return extent;
+    }
+    var o = u32(t);
+    if (stride != 1u) {
+        if (o % stride != 0u) {
+            return extent;
+        }
+        o = o / stride;
+    }
+    return min(o, extent);
+}
+
 // One invocation per input element: the sum over every output that read it.
 @compute @workgroup_size(256)
 fn conv2d_backward_input(
@@ -103,29 +121,13 @@ fn conv2d_backward_input(
     let n = id / (p.w * p.h * p.c);
     var sum = 0.0;
     for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
-        // The output row oy read this input row through tap dy if oy·stride + dy − pad = y.
-        let ty = i32(y + p.pad_h) - i32(dy);
-        if (ty < 0 || ty % i32(p.stride_h) != 0) {
-            continue;
-        }
-        // Uniform branches: stride 1 (the usual) needs no division.
-        var oy = u32(ty);
-        if (p.stride_h != 1u) {
-            oy = oy / p.stride_h;
-        }
-        if (oy >= p.oh) {
+        let oy = window_of(y, dy, p.stride_h, p.pad_h, p.oh);
+        if (oy == p.oh) {
             continue;
         }
         for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
-            let tx = i32(x + p.pad_w) - i32(dx);
-            if (tx < 0 || tx % i32(p.stride_w) != 0) {
-                continue;
-            }
-            var ox = u32(tx);
-            if (p.stride_w != 1u) {
-                ox = ox / p.stride_w;
-            }
-            if (ox >= p.ow) {
+            let ox = window_of(x, dx, p.stride_w, p.pad_w, p.ow);
+            if (ox == p.ow) {
                 continue;
             }
             for (var k = 0u; k < p.k; k = k + 1u) {
@@ -220,7 +222,7 @@ fn im2col(
 }
 
 // One invocation per input row (image, channel, y), walking x: each element sums the column
-// entries that copied it. Stride 1, the usual, takes no division.
+// entries that copied it.
 @compute @workgroup_size(256)
 fn col2im(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -239,33 +241,13 @@ fn col2im(
     for (var x = 0u; x < p.w; x = x + 1u) {
         var sum = 0.0;
         for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
-            let ty = i32(y + p.pad_h) - i32(dy);
-            if (ty < 0) {
-                continue;
-            }
-            var oy = u32(ty);
-            if (p.stride_h != 1u) {
-                if (oy % p.stride_h != 0u) {
-                    continue;
-                }
-                oy = oy / p.stride_h;
-            }
-            if (oy >= p.oh) {
+            let oy = window_of(y, dy, p.stride_h, p.pad_h, p.oh);
+            if (oy == p.oh) {
                 continue;
             }
             for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
-                let tx = i32(x + p.pad_w) - i32(dx);
-                if (tx < 0) {
-                    continue;
-                }
-                var ox = u32(tx);
-                if (p.stride_w != 1u) {
-                    if (ox % p.stride_w != 0u) {
-                        continue;
-                    }
-                    ox = ox / p.stride_w;
-                }
-                if (ox >= p.ow) {
+                let ox = window_of(x, dx, p.stride_w, p.pad_w, p.ow);
+                if (ox == p.ow) {
                     continue;
                 }
                 let r = (ci * p.kh + dy) * p.kw + dx;
