@@ -10,7 +10,7 @@ use std::time::Duration;
 fn benches(c: &mut Criterion) {
     let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
     eprintln!("adapter: {}", device.describe());
-    shadergrad::bench::each_case(&device, false, |mut case| {
+    shadergrad::bench::each_case(&device, false, &|_| true, |mut case| {
         // One first run outside the samples: it pays for shader compilation.
         case.run()?;
         c.bench_function(&case.name.clone(), |bench| bench.iter(|| case.run().expect("a benchmark run")));

@@ -5,7 +5,7 @@
 
 use crate::device::Device;
 use crate::error::Result;
-use crate::executor::Plan;
+use crate::executor::{LaunchTime, Plan};
 use crate::graph::{Graph, NodeId};
 use crate::init::{Init, Mt19937};
 use crate::kernels::loss::LossKind;
@@ -51,14 +51,34 @@ pub struct Case {
     compile_ms: f64,
     gpu_bytes: u64,
     floor_bytes: Option<u64>,
-    runner: Box<dyn FnMut() -> Result<Option<f64>>>,
+    runner: Runner,
+}
+
+/// What a case runs.
+enum Runner {
+    /// A plan, reading this node back after each run (which waits for the whole run).
+    Plan(Plan, NodeId),
+    /// A training step on this batch (x, then y), reading the loss.
+    Step(Box<Trainer>, Vec<f32>, Vec<f32>),
 }
 
 impl Case {
     /// Runs once and waits for the GPU; returns the GPU's own milliseconds where it has
     /// timestamps.
     pub fn run(&mut self) -> Result<Option<f64>> {
-        (self.runner)()
+        match &mut self.runner {
+            Runner::Plan(plan, read) => plan.run_timed(&[*read]).map(|r| r.1),
+            Runner::Step(trainer, x, y) => trainer.step_timed(x, y).map(|r| r.1),
+        }
+    }
+
+    /// Runs once with each launch timed by the GPU's clock: where a run's time goes. `None`
+    /// where the adapter has no timestamps.
+    pub fn profile(&mut self) -> Result<Option<Vec<LaunchTime>>> {
+        match &mut self.runner {
+            Runner::Plan(plan, _) => plan.run_profiled(),
+            Runner::Step(trainer, x, y) => trainer.step_profiled(x, y),
+        }
     }
 
     /// One first run, then the median of [`Case::reps`] more.
@@ -121,16 +141,7 @@ fn plan_case(
         }
     }
     let gpu_bytes = plan.counters().bytes_allocated;
-    Ok(Case {
-        name,
-        reps,
-        flops,
-        bytes,
-        compile_ms,
-        gpu_bytes,
-        floor_bytes: None,
-        runner: Box::new(move || plan.run_timed(&[read]).map(|r| r.1)),
-    })
+    Ok(Case { name, reps, flops, bytes, compile_ms, gpu_bytes, floor_bytes: None, runner: Runner::Plan(plan, read) })
 }
 
 /// C = A·B for square matrices of side `n`.
@@ -169,7 +180,12 @@ fn op_case(
 
 /// conv2d forward and both gradients, and max pooling forward and backward, at the course's
 /// CNN shapes (batch 100), for `each` in turn.
-fn conv_cases(device: &Device, reps: usize, each: &mut dyn FnMut(Case) -> Result<()>) -> Result<()> {
+fn conv_cases(
+    device: &Device,
+    reps: usize,
+    wanted: &dyn Fn(&str) -> bool,
+    each: &mut dyn FnMut(Case) -> Result<()>,
+) -> Result<()> {
     for (c, k, hw) in [(1usize, 32usize, 28usize), (32, 64, 14), (64, 128, 7)] {
         let flops = 2.0 * (100 * k * hw * hw * c * 9) as f64;
         let (x, w): (&[usize], &[usize]) = (&[100, c, hw, hw], &[k, c, 3, 3]);
@@ -179,6 +195,9 @@ fn conv_cases(device: &Device, reps: usize, each: &mut dyn FnMut(Case) -> Result
                 continue; // the first layer's input needs no gradient
             }
             let name = format!("conv2d_{c}x{k}_{hw}_{what}");
+            if !wanted(&name) {
+                continue;
+            }
             each(op_case(device, name, &[x, w], grad_of, [flops, 0.0], reps, conv)?)?;
         }
         let pool = |g: &mut Graph, i: &[NodeId]| g.max_pool2d(i[0], [2, 2], [2, 2], [0, 0]);
@@ -188,6 +207,9 @@ fn conv_cases(device: &Device, reps: usize, each: &mut dyn FnMut(Case) -> Result
         // write x's gradient.
         for (what, grad_of, bytes) in [("forward", None, input * 1.25), ("backward", Some(0), input * 2.25)] {
             let name = format!("maxpool_{k}_{hw}_{what}");
+            if !wanted(&name) {
+                continue;
+            }
             each(op_case(device, name, &[y], grad_of, [0.0, bytes], reps, pool)?)?;
         }
     }
@@ -225,7 +247,7 @@ pub fn training_step(device: &Device, name: &str, model: Sequential, example: &[
         ..Settings::new(LossKind::CrossEntropy, Optimizer::adam(1e-3))
     };
     let start = Instant::now();
-    let mut trainer = Trainer::new(device, model, settings, batch, example, 1, &initial)?;
+    let trainer = Trainer::new(device, model, settings, batch, example, 1, &initial)?;
     let compile_ms = start.elapsed().as_secs_f64() * 1e3;
     let size: usize = example.iter().product();
     let x: Vec<f32> = (0..batch * size).map(|i| ((i * 31) % 255) as f32 / 255.0).collect();
@@ -238,7 +260,7 @@ pub fn training_step(device: &Device, name: &str, model: Sequential, example: &[
         compile_ms,
         gpu_bytes: trainer.plan().counters().bytes_allocated,
         floor_bytes: Some(trainer.memory_floor()),
-        runner: Box::new(move || trainer.step_timed(&x, &y).map(|r| r.1)),
+        runner: Runner::Step(Box::new(trainer), x, y),
     })
 }
 
@@ -250,8 +272,14 @@ pub fn mlp() -> Sequential {
 
 /// Prepares every case in turn (one plan alive at a time) and hands it to `each`: matmuls,
 /// convolutions and pooling, cross-entropy, then the MLP and CNN training steps. `quick`
-/// uses fewer repetitions and smaller matmuls.
-pub fn each_case(device: &Device, quick: bool, mut each: impl FnMut(Case) -> Result<()>) -> Result<()> {
+/// uses fewer repetitions and smaller matmuls; cases whose names `wanted` refuses are not
+/// prepared.
+pub fn each_case(
+    device: &Device,
+    quick: bool,
+    wanted: &dyn Fn(&str) -> bool,
+    mut each: impl FnMut(Case) -> Result<()>,
+) -> Result<()> {
     let reps = if quick { 3 } else { 10 };
     // 4096² takes seconds on a software adapter; on a GPU it is the size that shows its peak.
     let gpu = device.info().device_type != wgpu::DeviceType::Cpu;
@@ -260,24 +288,55 @@ pub fn each_case(device: &Device, quick: bool, mut each: impl FnMut(Case) -> Res
         (false, false) => &[256, 512, 1024, 2048],
         (false, true) => &[256, 512, 1024, 2048, 4096],
     };
-    for &n in sizes {
+    for &n in sizes.iter().filter(|n| wanted(&format!("matmul_{n}"))) {
         each(matmul(device, n, reps)?)?;
     }
-    conv_cases(device, reps.min(5), &mut each)?;
-    each(cross_entropy(device, 4096, 1000, reps)?)?;
-    each(training_step(device, "mnist_mlp_step", mlp(), &[784], reps)?)?;
-    let cnn = (recipes::find("mnist-cnn")?.model)();
-    each(training_step(device, "mnist_cnn_step", cnn, &[1, 28, 28], reps.min(5))?)
+    conv_cases(device, reps.min(5), wanted, &mut each)?;
+    if wanted("cross_entropy_4096x1000") {
+        each(cross_entropy(device, 4096, 1000, reps)?)?;
+    }
+    if wanted("mnist_mlp_step") {
+        each(training_step(device, "mnist_mlp_step", mlp(), &[784], reps)?)?;
+    }
+    if wanted("mnist_cnn_step") {
+        let cnn = (recipes::find("mnist-cnn")?.model)();
+        each(training_step(device, "mnist_cnn_step", cnn, &[1, 28, 28], reps.min(5))?)?;
+    }
+    Ok(())
 }
 
-/// Measures every case, reporting each as it finishes.
-pub fn run_all(device: &Device, quick: bool, mut report: impl FnMut(&Measurement)) -> Result<Vec<Measurement>> {
+/// Measures every case `wanted` accepts, reporting each as it finishes with its profile
+/// (GPU time per launch) when `profile` is set and the adapter has timestamps.
+pub fn run_all(
+    device: &Device,
+    quick: bool,
+    profile: bool,
+    wanted: &dyn Fn(&str) -> bool,
+    mut report: impl FnMut(&Measurement, Option<&[LaunchTime]>),
+) -> Result<Vec<Measurement>> {
     let mut out = Vec::new();
-    each_case(device, quick, |mut case| {
+    each_case(device, quick, wanted, |mut case| {
         let m = case.measure()?;
-        report(&m);
+        let launches = if profile { case.profile()? } else { None };
+        report(&m, launches.as_deref());
         out.push(m);
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Launch times summed per op: (op, launches, milliseconds), the costliest first.
+pub fn profile_by_op(launches: &[LaunchTime]) -> Vec<(String, usize, f64)> {
+    let mut by_op: Vec<(String, usize, f64)> = Vec::new();
+    for l in launches {
+        match by_op.iter_mut().find(|(op, _, _)| *op == l.op) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 += l.ms;
+            }
+            None => by_op.push((l.op.clone(), 1, l.ms)),
+        }
+    }
+    by_op.sort_by(|a, b| b.2.total_cmp(&a.2));
+    by_op
 }

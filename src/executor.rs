@@ -35,6 +35,10 @@ struct Slot {
 
 /// One recorded kernel launch.
 struct Step {
+    /// The node it computes (part of, for a split launch).
+    node: NodeId,
+    /// The kernel's entry point.
+    entry: &'static str,
     pipeline: Arc<Pipeline>,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
@@ -60,8 +64,34 @@ pub struct Plan {
     /// (launch, word) of each parameter word that holds the run number (dropout's).
     run_words: Vec<(usize, usize)>,
     counters: Counters,
-    /// Timestamps around the pass, made on the first timed run where the adapter has them.
+    /// Timestamps around the pass (or around each launch, for a profiled run), made on the
+    /// first timed run where the adapter has them.
     timer: Option<GpuTimer>,
+}
+
+/// What a run's timestamps measure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Timing {
+    Untimed,
+    /// The whole pass.
+    Run,
+    /// Each launch, in a pass of its own.
+    Launches,
+}
+
+/// The GPU's time for one launch of a profiled run ([`Plan::run_profiled`]).
+#[derive(Clone, Debug)]
+pub struct LaunchTime {
+    /// The node the launch computes (a part of, where a launch was split).
+    pub node: NodeId,
+    /// The node's op, as [`op_name`] names it.
+    pub op: String,
+    /// The kernel's entry point (which matmul blocks, say).
+    pub entry: &'static str,
+    /// The node's shape.
+    pub shape: Shape,
+    /// Milliseconds between the launch's start and end by the GPU's clock.
+    pub ms: f64,
 }
 
 /// Leaves: values that no kernel computes, alive for the whole plan.
@@ -416,7 +446,7 @@ impl Plan {
                 Op::Dropout { .. } => run_words.push((k, kernels::elementwise::STEP_WORD)),
                 _ => {}
             }
-            steps.push(Step { pipeline, bind_group, groups: launch.groups });
+            steps.push(Step { node, entry: launch.key.entry, pipeline, bind_group, groups: launch.groups });
         }
 
         let mut plan = Plan {
@@ -576,29 +606,63 @@ impl Plan {
 
     /// Runs every kernel once: one command encoder, one submit, nothing read back.
     pub fn run(&mut self) -> Result<()> {
-        self.submit(&[], false)
+        self.submit(&[], Timing::Untimed)
     }
 
     /// Runs once and reads back `nodes` (declared outputs, inputs or parameters) after it,
     /// with the copies in the same submit.
     pub fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
-        self.submit(nodes, false)?;
+        self.submit(nodes, Timing::Untimed)?;
         nodes.iter().map(|&n| self.map_staging(n)).collect()
     }
 
     /// [`Plan::run_and_read`], also returning the milliseconds the GPU spent on the run's
     /// kernels by its own timestamps (`None` where the adapter has none).
     pub fn run_timed(&mut self, nodes: &[NodeId]) -> Result<(Vec<Vec<f32>>, Option<f64>)> {
-        if self.timer.is_none() {
-            self.timer = GpuTimer::new(&self.device)?;
-        }
-        self.submit(nodes, true)?;
+        let ms = self.timed_submit(nodes, Timing::Run)?;
         let values = nodes.iter().map(|&n| self.map_staging(n)).collect::<Result<Vec<_>>>()?;
-        let ms = match &self.timer {
-            Some(timer) => Some(timer.read_ms(&self.device)?),
-            None => None,
+        Ok((values, ms.map(|ms| ms[0])))
+    }
+
+    /// Runs once, as [`Plan::run`] does (updates included), with each launch in a compute
+    /// pass of its own between two timestamps: where the run's time goes, launch by launch in
+    /// run order. `None` where the adapter has no timestamps. Passes cost a little more than
+    /// the dispatches of one pass, so the sum exceeds [`Plan::run_timed`]'s time slightly.
+    pub fn run_profiled(&mut self) -> Result<Option<Vec<LaunchTime>>> {
+        let Some(ms) = self.timed_submit(&[], Timing::Launches)? else {
+            return Ok(None);
         };
-        Ok((values, ms))
+        let nodes = self.graph.nodes();
+        Ok(Some(
+            self.steps
+                .iter()
+                .zip(ms)
+                .map(|(step, ms)| {
+                    let node = &nodes[step.node.index()];
+                    LaunchTime {
+                        node: step.node,
+                        op: op_name(&node.op),
+                        entry: step.entry,
+                        shape: node.shape.clone(),
+                        ms,
+                    }
+                })
+                .collect(),
+        ))
+    }
+
+    /// A submit with timestamps, and the milliseconds they measured (`None` where the adapter
+    /// has no timestamps).
+    fn timed_submit(&mut self, reads: &[NodeId], timing: Timing) -> Result<Option<Vec<f64>>> {
+        let pairs = if timing == Timing::Launches { self.steps.len() } else { 1 };
+        if self.timer.as_ref().is_none_or(|t| t.pairs() != pairs) {
+            self.timer = GpuTimer::new(&self.device, pairs)?;
+        }
+        self.submit(reads, timing)?;
+        match &self.timer {
+            Some(timer) => Ok(Some(timer.read_ms(&self.device)?)),
+            None => Ok(None),
+        }
     }
 
     /// Reads the current value of a declared output, input or parameter.
@@ -640,7 +704,7 @@ impl Plan {
         Ok(self.slots[slot].buffer.clone())
     }
 
-    fn submit(&mut self, reads: &[NodeId], timed: bool) -> Result<()> {
+    fn submit(&mut self, reads: &[NodeId], timing: Timing) -> Result<()> {
         self.device.check_lost()?;
         for &n in reads {
             self.node_checked(n)?;
@@ -661,20 +725,28 @@ impl Plan {
         let mut encoder = device
             .wgpu_device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("shadergrad run") });
-        {
-            let timer = self.timer.as_ref().filter(|_| timed);
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("shadergrad"),
-                timestamp_writes: timer.map(GpuTimer::pass_writes),
-            });
+        let timer = self.timer.as_ref().filter(|_| timing != Timing::Untimed);
+        let record = |pass: &mut wgpu::ComputePass, step: &Step| {
+            pass.set_pipeline(&step.pipeline.pipeline);
+            pass.set_bind_group(0, &step.bind_group, &[]);
+            let [x, y, z] = step.groups;
+            pass.dispatch_workgroups(x, y, z);
+        };
+        let pass = |k: usize| wgpu::ComputePassDescriptor {
+            label: Some("shadergrad"),
+            timestamp_writes: timer.map(|t| t.pass_writes(k)),
+        };
+        if timing == Timing::Launches {
+            for (k, step) in self.steps.iter().enumerate() {
+                record(&mut encoder.begin_compute_pass(&pass(k)), step);
+            }
+        } else {
+            let mut pass = encoder.begin_compute_pass(&pass(0));
             for step in &self.steps {
-                pass.set_pipeline(&step.pipeline.pipeline);
-                pass.set_bind_group(0, &step.bind_group, &[]);
-                let [x, y, z] = step.groups;
-                pass.dispatch_workgroups(x, y, z);
+                record(&mut pass, step);
             }
         }
-        if let Some(timer) = self.timer.as_ref().filter(|_| timed) {
+        if let Some(timer) = timer {
             timer.record_resolve(&mut encoder);
         }
         for &n in reads {

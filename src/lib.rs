@@ -55,7 +55,7 @@ pub mod train;
 
 pub use device::{Device, DeviceOptions};
 pub use error::{Error, Result};
-pub use executor::{Counters, Plan};
+pub use executor::{Counters, LaunchTime, Plan};
 pub use graph::{Graph, NodeId};
 pub use shape::Shape;
 pub use tensor::Tensor;

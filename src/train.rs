@@ -415,6 +415,14 @@ impl Trainer {
         Ok((self.headline(&self.last_losses), ms))
     }
 
+    /// One training step with each launch timed by the GPU's clock ([`Plan::run_profiled`]);
+    /// `None` where the adapter has no timestamps.
+    pub fn step_profiled(&mut self, x: &[f32], y: &[f32]) -> Result<Option<Vec<crate::executor::LaunchTime>>> {
+        self.train.write(self.x, x)?;
+        self.train.write(self.y, y)?;
+        self.train.run_profiled()
+    }
+
     /// The loss reported for the models' losses: the mean for an ensemble, the first model's
     /// for models side by side (the others are reported apart).
     fn headline(&self, losses: &[f32]) -> f32 {
