@@ -57,7 +57,7 @@ pub struct Case {
 /// What a case runs.
 enum Runner {
     /// A plan, reading this node back after each run (which waits for the whole run).
-    Plan(Plan, NodeId),
+    Plan(Box<Plan>, NodeId),
     /// A training step on this batch (x, then y), reading the loss.
     Step(Box<Trainer>, Vec<f32>, Vec<f32>),
 }
