@@ -141,7 +141,16 @@ fn plan_case(
         }
     }
     let gpu_bytes = plan.counters().bytes_allocated;
-    Ok(Case { name, reps, flops, bytes, compile_ms, gpu_bytes, floor_bytes: None, runner: Runner::Plan(plan, read) })
+    Ok(Case {
+        name,
+        reps,
+        flops,
+        bytes,
+        compile_ms,
+        gpu_bytes,
+        floor_bytes: None,
+        runner: Runner::Plan(Box::new(plan), read),
+    })
 }
 
 /// C = A·B for square matrices of side `n`.
