@@ -1,4 +1,6 @@
-// C = op(A) · op(B) for a batch of matrices, op = identity or transpose (override constants).
+// C = op(A) · op(B) for a batch of matrices, op = identity or transpose (override constants),
+// plus a bias for every row or every column of C where `bias` says so (a matrix product and
+// the bias add after it, fused by the plan compiler: the product is never stored alone).
 // `main`, `main_large` and `main_wide` compute a block of C per invocation in registers, with no workgroup
 // memory and no barriers: on software adapters (lavapipe) that beats shared-memory tiling by
 // a wide margin. `main_tiled` stages tiles in workgroup memory, for hardware GPUs.
@@ -13,6 +15,13 @@ struct Params {
     batch_stride_c: u32,
     // 1: add to C instead of overwriting it (a product split along k, chunk by chunk).
     accumulate: u32,
+    // 0: no bias; 1: C[i, j] += bias[i] (per row); 2: C[i, j] += bias[j] (per column).
+    bias_mode: u32,
+    // Each matrix of C is the sum of the products of this many consecutive batch entries
+    // (1: one entry each), out of `entries` in all.
+    sum_over: u32,
+    entries: u32,
+    _pad0: u32,
     _pad1: u32,
 }
 
@@ -24,7 +33,9 @@ override TRANS_B: u32 = 0u;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// Bound to A when there is no bias.
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 fn load_a(base: u32, row: u32, kk: u32) -> f32 {
     if (TRANS_A == 1u) {
@@ -40,6 +51,25 @@ fn load_b(base: u32, kk: u32, col: u32) -> f32 {
     return b[base + kk * p.n + col];
 }
 
+// The bias of row `row` of C (0 unless the bias is per row, or when adding to C: a product
+// split along k gets its bias with its first chunk, which writes).
+fn row_bias(row: u32) -> f32 {
+    if (p.bias_mode == 1u && p.accumulate == 0u) {
+        return bias[row];
+    }
+    return 0.0;
+}
+
+// The biases of the columns col0 .. col0 + 4 of C (clamped into C), likewise.
+fn column_bias(col0: u32) -> vec4<f32> {
+    if (p.bias_mode == 2u && p.accumulate == 0u) {
+        let last = p.n - 1u;
+        return vec4<f32>(bias[min(col0, last)], bias[min(col0 + 1u, last)], bias[min(col0 + 2u, last)], bias[min(col0 + 3u, last)]);
+    }
+    return vec4<f32>(0.0);
+}
+
+// Writes (or adds, accumulating) C[row, col0 .. col0 + 4], inside C only.
 fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
     if (row >= p.m || col0 >= p.n) {
         return;
@@ -96,13 +126,16 @@ fn main_tiled(
     }
     let tile_row = (tile / tiles_n) * TILE;
     let tile_col = (tile % tiles_n) * TILE;
-    let base_a = wid.z * p.batch_stride_a;
-    let base_b = wid.z * p.batch_stride_b;
     let base_c = wid.z * p.batch_stride_c;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
+    let first = wid.z * p.sum_over;
+    let last = min(first + p.sum_over, p.entries);
+    for (var entry = first; entry < last; entry = entry + 1u) {
+    let base_a = entry * p.batch_stride_a;
+    let base_b = entry * p.batch_stride_b;
     for (var k0 = 0u; k0 < p.k; k0 = k0 + DEPTH) {
         // 256 invocations stage 16×64 values of each operand, 4 apiece.
         for (var e = flat; e < DEPTH * TILE; e = e + 256u) {
@@ -121,13 +154,15 @@ fn main_tiled(
         }
         workgroupBarrier();
     }
+    }
     let row0 = tile_row + lid.y * 4u;
     let col0 = tile_col + lid.x * 4u;
     if (col0 >= p.n) {
         return;
     }
-    store(base_c, row0, col0, acc0);
-    store(base_c, row0 + 1u, col0, acc1);
-    store(base_c, row0 + 2u, col0, acc2);
-    store(base_c, row0 + 3u, col0, acc3);
+    let cb = column_bias(col0);
+    store(base_c, row0, col0, acc0 + row_bias(min(row0, p.m - 1u)) + cb);
+    store(base_c, row0 + 1u, col0, acc1 + row_bias(min(row0 + 1u, p.m - 1u)) + cb);
+    store(base_c, row0 + 2u, col0, acc2 + row_bias(min(row0 + 2u, p.m - 1u)) + cb);
+    store(base_c, row0 + 3u, col0, acc3 + row_bias(min(row0 + 3u, p.m - 1u)) + cb);
 }

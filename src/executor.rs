@@ -7,7 +7,10 @@ use crate::gpu_timer::GpuTimer;
 use crate::graph::{Graph, Node, NodeId, Op};
 use crate::kernels::reduce::ReduceOp;
 use crate::kernels::{
-    self, Launch, PARAMS_SLOT, Pipeline, elementwise::ElementwiseOp, matmul::MatmulDims, optim::Optimizer,
+    self, Launch, PARAMS_SLOT, Pipeline,
+    elementwise::ElementwiseOp,
+    matmul::{Bias, MatmulDims},
+    optim::Optimizer,
 };
 use crate::shape::Shape;
 use std::collections::HashMap;
@@ -37,6 +40,9 @@ struct Slot {
 struct Step {
     /// The node it computes (part of, for a split launch).
     node: NodeId,
+    /// The op it runs, as [`op_name`] names it, and the shape it writes (after fusion).
+    op: String,
+    shape: Shape,
     /// The kernel's entry point.
     entry: &'static str,
     pipeline: Arc<Pipeline>,
@@ -88,7 +94,7 @@ pub struct LaunchTime {
     pub op: String,
     /// The kernel's entry point (which matmul blocks, say).
     pub entry: &'static str,
-    /// The node's shape.
+    /// The shape the launch writes (a fused node's own: partial sums have fewer entries).
     pub shape: Shape,
     /// Milliseconds between the launch's start and end by the GPU's clock.
     pub ms: f64,
@@ -286,12 +292,13 @@ impl Plan {
         bound: &HashMap<usize, Arc<wgpu::Buffer>>,
         stage_outputs: bool,
     ) -> Result<Plan> {
-        let nodes = graph.nodes();
-        if let Some(bad) = outputs.iter().find(|o| o.index() >= nodes.len()) {
+        if let Some(bad) = outputs.iter().find(|o| o.index() >= graph.nodes().len()) {
             return Err(Error::Graph(format!("compile: output node {} is not in this graph", bad.index())));
         }
-        let order = schedule(nodes, outputs);
         let limits = device.limits();
+        let fused = fuse_matmuls(graph.nodes(), outputs, device, &limits);
+        let nodes = &fused[..];
+        let order = schedule(nodes, outputs);
 
         // Storage: each node either owns a slot or shares its input's.
         let mut root: Vec<usize> = (0..nodes.len()).collect();
@@ -446,7 +453,9 @@ impl Plan {
                 Op::Dropout { .. } => run_words.push((k, kernels::elementwise::STEP_WORD)),
                 _ => {}
             }
-            steps.push(Step { node, entry: launch.key.entry, pipeline, bind_group, groups: launch.groups });
+            let (op, shape) = (op_name(&nodes[node.index()].op), nodes[node.index()].shape.clone());
+            let entry = launch.key.entry;
+            steps.push(Step { node, op, shape, entry, pipeline, bind_group, groups: launch.groups });
         }
 
         let mut plan = Plan {
@@ -632,20 +641,16 @@ impl Plan {
         let Some(ms) = self.timed_submit(&[], Timing::Launches)? else {
             return Ok(None);
         };
-        let nodes = self.graph.nodes();
         Ok(Some(
             self.steps
                 .iter()
                 .zip(ms)
-                .map(|(step, ms)| {
-                    let node = &nodes[step.node.index()];
-                    LaunchTime {
-                        node: step.node,
-                        op: op_name(&node.op),
-                        entry: step.entry,
-                        shape: node.shape.clone(),
-                        ms,
-                    }
+                .map(|(step, ms)| LaunchTime {
+                    node: step.node,
+                    op: step.op.clone(),
+                    entry: step.entry,
+                    shape: step.shape.clone(),
+                    ms,
                 })
                 .collect(),
         ))
@@ -834,24 +839,23 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
     let launch = match n.op {
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) | Op::Reshape => return Ok(None),
         Op::Matmul { trans_a, trans_b } => {
-            let (a, b) = (shape(n.inputs[0]), shape(n.inputs[1]));
-            let last2 = |s: &Shape| [s.dims()[s.rank() - 2], s.dims()[s.rank() - 1]];
-            let ([a0, a1], [b0, b1]) = (last2(a), last2(b));
-            let out2 = last2(out);
-            // A plain matrix serves every entry of a batch: stride 0.
-            let stride = |s: &Shape, size: usize| if s.rank() == 3 { size } else { 0 };
-            let dims = MatmulDims {
-                batch: if out.rank() == 3 { out.dims()[0] } else { 1 },
-                m: out2[0],
-                n: out2[1],
-                k: if trans_a { a0 } else { a1 },
-                stride_a: stride(a, a0 * a1),
-                stride_b: stride(b, b0 * b1),
-                trans_a,
-                trans_b,
-                accumulate: part.accumulate,
-            };
+            let (a, b) = (n.inputs[0], n.inputs[1]);
+            let dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, Bias::None);
+            // No bias: A is bound in its place.
+            (kernels::matmul::launch(dims, device.matmul_variant(), out, limits)?, vec![a, b, a])
+        }
+        Op::MatmulBias { trans_a, trans_b, per_row } => {
+            let (a, b) = (n.inputs[0], n.inputs[1]);
+            let bias = if per_row { Bias::PerRow } else { Bias::PerColumn };
+            let dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, bias);
             (kernels::matmul::launch(dims, device.matmul_variant(), out, limits)?, n.inputs.clone())
+        }
+        Op::MatmulBatchSum { trans_a, trans_b, sum_over } => {
+            let (a, b) = (n.inputs[0], n.inputs[1]);
+            let mut dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, Bias::None);
+            dims.sum_over = sum_over;
+            dims.batch = out.dims()[0];
+            (kernels::matmul::launch(dims, device.matmul_variant(), out, limits)?, vec![a, b, a])
         }
         Op::Elementwise { op, alpha } => {
             let a = n.inputs[0];
@@ -964,6 +968,121 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
         }
     };
     Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)] }))
+}
+
+/// The sizes of op(a) · op(b) for operands of shapes `a` and `b` (matrices, or batches of
+/// them: a matrix serves every entry of a batch, with stride 0).
+fn matmul_dims(a: &Shape, b: &Shape, trans_a: bool, trans_b: bool, accumulate: bool, bias: Bias) -> MatmulDims {
+    let last2 = |s: &Shape| [s.dims()[s.rank() - 2], s.dims()[s.rank() - 1]];
+    let ([a0, a1], [b0, b1]) = (last2(a), last2(b));
+    let batch = |s: &Shape| if s.rank() == 3 { s.dims()[0] } else { 1 };
+    let stride = |s: &Shape, size: usize| if s.rank() == 3 { size } else { 0 };
+    let entries = batch(a).max(batch(b));
+    MatmulDims {
+        batch: entries,
+        sum_over: 1,
+        entries,
+        m: if trans_a { a1 } else { a0 },
+        n: if trans_b { b0 } else { b1 },
+        k: if trans_a { a0 } else { a1 },
+        stride_a: stride(a, a0 * a1),
+        stride_b: stride(b, b0 * b1),
+        trans_a,
+        trans_b,
+        accumulate,
+        bias,
+    }
+}
+
+/// `nodes` with matrix products fused with what follows them, where nothing else reads the
+/// product and no binding needs splitting (the fused node keeps its index; a product it
+/// absorbs is then read by nothing and not scheduled, so it never gets a buffer):
+/// - a bias add after a product (directly or through a reshape), bias along the product's
+///   rows or columns, becomes one [`Op::MatmulBias`]: a layer's output is written once;
+/// - a batched product that only a sum over its batch reads becomes a few partial sums
+///   ([`Op::MatmulBatchSum`]) on software adapters, instead of one product per entry (a
+///   convolution's filter gradient: 100 products of 73 KB down to a handful).
+fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, limits: &wgpu::Limits) -> Vec<Node> {
+    let live = schedule(nodes, outputs);
+    let mut readers = vec![0usize; nodes.len()];
+    for &i in &live {
+        for x in &nodes[i].inputs {
+            readers[x.index()] += 1;
+        }
+    }
+    for o in outputs {
+        readers[o.index()] += 1;
+    }
+    let fits = |id: &NodeId| nodes[id.index()].shape.numel() as u64 * 4 <= limits.max_storage_buffer_binding_size;
+    let software = device.info().device_type == wgpu::DeviceType::Cpu;
+    let mut fused = nodes.to_vec();
+    for &i in &live {
+        match nodes[i].op {
+            Op::Elementwise { op: ElementwiseOp::Add, .. } => {
+                for slot in 0..2 {
+                    let (sum, bias) = (nodes[i].inputs[slot], nodes[i].inputs[1 - slot]);
+                    let mut product = sum;
+                    if nodes[product.index()].op == Op::Reshape && readers[product.index()] == 1 {
+                        product = nodes[product.index()].inputs[0];
+                    }
+                    let Op::Matmul { trans_a, trans_b } = nodes[product.index()].op else { continue };
+                    let p = &nodes[product.index()].shape;
+                    let [m, n] = [p.dims()[p.rank() - 2], p.dims()[p.rank() - 1]];
+                    let alone = readers[product.index()] == 1 && nodes[sum.index()].shape == nodes[i].shape;
+                    let axis = bias_axis(&nodes[i].shape, &nodes[bias.index()].shape, m, n).filter(|_| alone);
+                    let Some(per_row) = axis else { continue };
+                    let (a, b) = (nodes[product.index()].inputs[0], nodes[product.index()].inputs[1]);
+                    if [a, b, bias, NodeId(i)].iter().all(fits) {
+                        fused[i].op = Op::MatmulBias { trans_a, trans_b, per_row };
+                        fused[i].inputs = vec![a, b, bias];
+                        break;
+                    }
+                }
+            }
+            Op::Reduce { op: ReduceOp::Sum, .. } => {
+                let product = nodes[i].inputs[0];
+                let Op::Matmul { trans_a, trans_b } = nodes[product.index()].op else { continue };
+                let p = nodes[product.index()].shape.dims().to_vec();
+                // Only the batch axis is reduced.
+                if p.len() != 3 || readers[product.index()] != 1 || nodes[i].shape.dims() != [1, p[1], p[2]] {
+                    continue;
+                }
+                let (a, b) = (nodes[product.index()].inputs[0], nodes[product.index()].inputs[1]);
+                let (sa, sb) = (&nodes[a.index()].shape, &nodes[b.index()].shape);
+                let dims = matmul_dims(sa, sb, trans_a, trans_b, false, Bias::None);
+                let groups = kernels::matmul::batch_sum_groups(&dims, device.matmul_variant(), software);
+                let Some(groups) = groups.filter(|_| [a, b, product].iter().all(fits)) else { continue };
+                let Ok(partial_sums) = Shape::new(&[groups, p[1], p[2]]) else { continue };
+                fused[product.index()].op =
+                    Op::MatmulBatchSum { trans_a, trans_b, sum_over: dims.entries.div_ceil(groups) };
+                fused[product.index()].shape = partial_sums;
+            }
+            _ => {}
+        }
+    }
+    fused
+}
+
+/// Whether `bias`, broadcast to `out` (a product of `m × n` matrices, row-major, under any
+/// shape), is a vector along the product's rows (`Some(true)`: one value per row) or its
+/// columns (`Some(false)`); `None` for any other broadcast, a single value among them.
+fn bias_axis(out: &Shape, bias: &Shape, m: usize, n: usize) -> Option<bool> {
+    let (out, bias) = (out.dims(), bias.dims());
+    let lead = out.len().checked_sub(bias.len())?;
+    let varying: Vec<usize> = (0..bias.len()).filter(|&d| bias[d] != 1).map(|d| d + lead).collect();
+    let (&first, &last) = (varying.first()?, varying.last()?);
+    if (first..=last).any(|d| bias[d - lead] != out[d]) {
+        return None;
+    }
+    let span: usize = out[first..=last].iter().product();
+    let tail: usize = out[last + 1..].iter().product();
+    if span == n && tail == 1 {
+        Some(false)
+    } else if span == m && tail == n {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 /// A short name of an op for messages.

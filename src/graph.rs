@@ -40,6 +40,31 @@ pub enum Op {
         /// b is read transposed.
         trans_b: bool,
     },
+    /// op(a) · op(b) plus a bias vector on every row or every column of the product, for
+    /// inputs [a, b, bias], as one kernel. Graphs are built with a product and an add;
+    /// [`Plan::compile`](crate::executor::Plan::compile) fuses the pair into this where
+    /// nothing else reads the product, so the product is never stored on its own.
+    MatmulBias {
+        /// a is read transposed.
+        trans_a: bool,
+        /// b is read transposed.
+        trans_b: bool,
+        /// The bias is per row of the product (else per column).
+        per_row: bool,
+    },
+    /// Partial sums over a batch of products: matrix z of the output is the sum of
+    /// op(a[e]) · op(b[e]) over `sum_over` consecutive entries e from z·sum_over on. Made by
+    /// [`Plan::compile`](crate::executor::Plan::compile) from a batched product that only a
+    /// sum over the batch reads (a shared matrix's gradient, a convolution's filters'):
+    /// the sum then folds a few partial sums instead of one product per entry.
+    MatmulBatchSum {
+        /// a is read transposed.
+        trans_a: bool,
+        /// b is read transposed.
+        trans_b: bool,
+        /// Batch entries each output matrix sums.
+        sum_over: usize,
+    },
     /// An elementwise op over broadcast inputs.
     Elementwise {
         /// Which op.

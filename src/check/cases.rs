@@ -89,6 +89,54 @@ fn batched_matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+/// The products the plan compiler fuses: a product with a bias per row or per column after
+/// it (one kernel; batched, as convolutions have it), and a batch of products with a shared
+/// matrix summed over the batch (partial sums on software adapters).
+fn fused_matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let batch = rng.range(3, 6);
+    // (a dims, b dims, trans_b, bias dims broadcast over the product)
+    let configs = [
+        (vec![rng.range(33, 100), 37], vec![65, 37], true, vec![65]),
+        (vec![9, 37], vec![batch, 37, 70], false, vec![1, 9, 1]),
+        (vec![70, 9], vec![9, 300], false, vec![70, 1]),
+    ];
+    for (da, db, tb, dbias) in configs {
+        cases.push(Case {
+            op: "matmul_bias".into(),
+            inputs: vec![random(rng, &da), random(rng, &db), random(rng, &dbias)],
+            wrt: vec![0, 1, 2],
+            build: Box::new(move |g, x| {
+                let y = g.matmul_t(x[0], x[1], false, tb)?;
+                g.add(y, x[2])
+            }),
+            forward: Box::new(move |x| {
+                ew::binary(ElementwiseOp::Add, 0.0, &matmul::batched_matmul(&x[0], &x[1], false, tb), &x[2])
+            }),
+            backward: Box::new(move |x, g| {
+                let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, tb, g);
+                vec![da, db, reduce::sum_to(g, &x[2].dims, 1.0)]
+            }),
+        });
+    }
+    let (m, k, n) = (rng.range(7, 40), rng.range(7, 40), rng.range(60, 140));
+    let batch = rng.range(20, 40);
+    cases.push(Case {
+        op: "matmul_batch_sum".into(),
+        inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
+        wrt: vec![0, 1],
+        build: Box::new(move |g, x| {
+            let y = g.matmul(x[0], x[1])?;
+            g.sum_to(y, &[m, n], 1.0)
+        }),
+        forward: Box::new(move |x| reduce::sum_to(&matmul::batched_matmul(&x[0], &x[1], false, false), &[m, n], 1.0)),
+        backward: Box::new(move |x, g| {
+            let g = reduce::expand(g, &[batch, m, n], 1.0);
+            let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, &g);
+            vec![da, db]
+        }),
+    });
+}
+
 fn binary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let r = rng.range(300, 700);
     let pairs: [(&str, &[usize], &[usize]); 5] = [
@@ -469,6 +517,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     let mut cases = Vec::new();
     matmul_cases(&mut rng, &mut cases);
     batched_matmul_cases(&mut rng, &mut cases);
+    fused_matmul_cases(&mut rng, &mut cases);
     binary_cases(&mut rng, &mut cases);
     unary_cases(&mut rng, &mut cases);
     dropout_cases(&mut rng, &mut cases);

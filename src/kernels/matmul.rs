@@ -85,8 +85,6 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
     let _ = writeln!(w, "    let row0 = ((tile / tiles_n) * {wy}u + lid.y) * {rows}u;");
     let _ = writeln!(w, "    let col0 = ((tile % tiles_n) * {wx}u + lid.x) * {cols}u;");
     let _ = writeln!(w, "    if (row0 >= p.m || col0 >= p.n) {{\n        return;\n    }}");
-    let _ = writeln!(w, "    let base_a = wid.z * p.batch_stride_a;");
-    let _ = writeln!(w, "    let base_b = wid.z * p.batch_stride_b;");
     let _ = writeln!(w, "    let base_c = wid.z * p.batch_stride_c;");
     for i in 0..rows {
         let _ = writeln!(w, "    let r{i} = min(row0 + {i}u, p.m - 1u);");
@@ -99,6 +97,12 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
             let _ = writeln!(w, "    var acc{i}_{g} = vec4<f32>(0.0);");
         }
     }
+    // Matrix z of C sums the products of batch entries z·sum_over onwards.
+    let _ = writeln!(w, "    let first = wid.z * p.sum_over;");
+    let _ = writeln!(w, "    let last = min(first + p.sum_over, p.entries);");
+    let _ = writeln!(w, "    for (var entry = first; entry < last; entry = entry + 1u) {{");
+    let _ = writeln!(w, "    let base_a = entry * p.batch_stride_a;");
+    let _ = writeln!(w, "    let base_b = entry * p.batch_stride_b;");
     let _ = writeln!(w, "    for (var kk = 0u; kk < p.k; kk = kk + 1u) {{");
     for g in 0..groups {
         let loads: Vec<String> = (0..4).map(|t| format!("load_b(base_b, kk, c{})", 4 * g + t)).collect();
@@ -110,10 +114,15 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
             let _ = writeln!(w, "        acc{i}_{g} = fma(a{i}, b{g}, acc{i}_{g});");
         }
     }
-    let _ = writeln!(w, "    }}");
+    let _ = writeln!(w, "    }}\n    }}");
+    // A fused bias: zeros where there is none.
+    for g in 0..groups {
+        let _ = writeln!(w, "    let cb{g} = column_bias(col0 + {}u);", 4 * g);
+    }
     for i in 0..rows {
+        let _ = writeln!(w, "    let rb{i} = vec4<f32>(row_bias(r{i}));");
         for g in 0..groups {
-            let _ = writeln!(w, "    store(base_c, row0 + {i}u, col0 + {}u, acc{i}_{g});", 4 * g);
+            let _ = writeln!(w, "    store(base_c, row0 + {i}u, col0 + {}u, acc{i}_{g} + rb{i} + cb{g});", 4 * g);
         }
     }
     let _ = writeln!(w, "}}");
@@ -166,6 +175,45 @@ pub struct MatmulDims {
     pub trans_b: bool,
     /// Add the product to C's current values (a product split along k, after its first chunk).
     pub accumulate: bool,
+    /// A bias added to every row or every column of C.
+    pub bias: Bias,
+    /// Each matrix of C sums the products of this many consecutive batch entries (1: one
+    /// each); `batch` then counts the matrices of C, `entries` the products.
+    pub sum_over: usize,
+    /// Batch entries of A and B.
+    pub entries: usize,
+}
+
+/// Software adapters run about this many workgroups at once with room to balance: a product
+/// summed over its batch keeps at least this many in flight.
+const CPU_WORKGROUPS: u64 = 32;
+
+/// Into how many partial sums a batched product that is summed over its batch (`dims`, one
+/// product per entry) should be cut: enough that the partial sums' tiles keep the adapter
+/// busy, and fewer than the entries (else nothing is gained). `None`: keep one product per
+/// entry (hardware GPUs, whose parallelism the batch feeds).
+pub fn batch_sum_groups(dims: &MatmulDims, variant: MatmulVariant, software: bool) -> Option<usize> {
+    if !software {
+        return None;
+    }
+    let (_, [tile_m, tile_n]) = variant.kernel(dims);
+    let tiles = (dims.m as u64).div_ceil(tile_m) * (dims.n as u64).div_ceil(tile_n);
+    let groups = CPU_WORKGROUPS.div_ceil(tiles).max(2) as usize;
+    // Whole groups: the last one may sum fewer entries.
+    let per = dims.entries.div_ceil(groups);
+    let groups = dims.entries.div_ceil(per);
+    (groups < dims.entries).then_some(groups)
+}
+
+/// Where a matrix product's fused bias goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bias {
+    /// No bias.
+    None,
+    /// `bias[i]` is added to row i of C (a convolution's output channels).
+    PerRow,
+    /// `bias[j]` is added to column j of C (a linear layer's outputs).
+    PerColumn,
 }
 
 /// The launch for `dims` with `variant`; `out` names the shape in limit errors.
@@ -193,12 +241,31 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
             available: max * max,
         });
     }
-    let params = [dims.m, dims.n, dims.k, dims.stride_a, dims.stride_b, dims.m * dims.n, dims.accumulate as usize, 0];
+    let bias = match dims.bias {
+        Bias::None => 0,
+        Bias::PerRow => 1,
+        Bias::PerColumn => 2,
+    };
+    let params = [
+        dims.m,
+        dims.n,
+        dims.k,
+        dims.stride_a,
+        dims.stride_b,
+        dims.m * dims.n,
+        dims.accumulate as usize,
+        bias,
+        dims.sum_over,
+        dims.entries,
+        0,
+        0,
+    ];
     Ok(Launch {
         key: KernelKey {
             family: Family::Matmul,
             entry,
-            inputs: 2,
+            // A, B and the bias (A again where there is none).
+            inputs: 3,
             outputs: 1,
             constants: vec![("TRANS_A", dims.trans_a as u32), ("TRANS_B", dims.trans_b as u32)],
         },

@@ -1,0 +1,140 @@
+//! The plan compiler's fusions: a product and the bias add after it run as one kernel, and a
+//! batched product that only a sum over its batch reads runs as a few partial sums. Each
+//! computes what the unfused ops compute (checked against plans where the product is also an
+//! output, which keeps it unfused, and against plain CPU loops), with fewer launches and bytes.
+
+use shadergrad::autodiff::gradients;
+use shadergrad::{Device, Graph, NodeId, Plan};
+
+fn device() -> Device {
+    Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)")
+}
+
+/// The values [`run`] writes to its `k`-th input of `n` elements.
+fn wave(n: usize, k: usize) -> Vec<f32> {
+    let f = 0.37 + k as f32 * 0.11;
+    (0..n).map(|i| (i as f32 * f).sin() * 0.5 + 0.01).collect()
+}
+
+/// Compiles `g` for `outputs`, writes each input of `inputs` (name, elements) with its own
+/// [`wave`], runs once and reads `read`.
+fn run(device: &Device, g: &Graph, inputs: &[(&str, usize)], outputs: &[NodeId], read: NodeId) -> (Vec<f32>, Plan) {
+    let mut plan = Plan::compile(device, g, outputs).unwrap();
+    for (k, &(name, n)) in inputs.iter().enumerate() {
+        plan.write_named(name, &wave(n, k)).unwrap();
+    }
+    let values = plan.run_and_read(&[read]).unwrap().remove(0);
+    (values, plan)
+}
+
+fn assert_close(op: &str, got: &[f32], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{op}: lengths");
+    let (worst, err) = got
+        .iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w).abs() / (1.0 + w.abs()))
+        .enumerate()
+        .fold((0, 0.0), |best, (i, e)| if e > best.1 { (i, e) } else { best });
+    assert!(err <= tol, "{op}: worst element {worst}: got {} want {} (error {err:e})", got[worst], want[worst]);
+}
+
+#[test]
+fn a_linear_layer_with_its_bias_is_one_launch_and_equals_the_unfused_ops_bit_for_bit() {
+    let device = device();
+    let (rows, width, outputs) = (37, 70, 33);
+    let mut g = Graph::new();
+    let x = g.input("x", &[rows, width]).unwrap();
+    let w = g.input("w", &[outputs, width]).unwrap();
+    let b = g.input("b", &[outputs]).unwrap();
+    let product = g.matmul_t(x, w, false, true).unwrap();
+    let y = g.add(product, b).unwrap();
+    let inputs = [("x", rows * width), ("w", outputs * width), ("b", outputs)];
+    let (fused, fused_plan) = run(&device, &g, &inputs, &[y], y);
+    // Declaring the product an output keeps it: the add runs apart.
+    let (unfused, unfused_plan) = run(&device, &g, &inputs, &[y, product], y);
+    assert_eq!(fused_plan.launches(), 1);
+    assert_eq!(unfused_plan.launches(), 2);
+    assert!(fused_plan.counters().bytes_allocated < unfused_plan.counters().bytes_allocated);
+    assert_eq!(fused, unfused, "the fused kernel adds the bias to the same f32 product");
+    // And both are the product plus the bias, by plain loops.
+    let (xv, wv, bv) = (wave(rows * width, 0), wave(outputs * width, 1), wave(outputs, 2));
+    let want: Vec<f64> = (0..rows * outputs)
+        .map(|e| {
+            let (r, o) = (e / outputs, e % outputs);
+            bv[o] as f64 + (0..width).map(|k| xv[r * width + k] as f64 * wv[o * width + k] as f64).sum::<f64>()
+        })
+        .collect();
+    assert_close("linear with bias", &fused, &want, 1e-5);
+}
+
+#[test]
+fn a_convolution_with_its_bias_writes_its_output_once() {
+    let device = device();
+    let mut g = Graph::new();
+    let x = g.input("x", &[3, 5, 9, 11]).unwrap();
+    let w = g.input("w", &[7, 5, 3, 3]).unwrap();
+    let b = g.input("b", &[7]).unwrap();
+    let conv = g.conv2d(x, w, [1, 1], [1, 1]).unwrap();
+    let b4 = g.reshape(b, &[1, 7, 1, 1]).unwrap();
+    let y = g.add(conv, b4).unwrap();
+    let inputs = [("x", 3 * 5 * 9 * 11), ("w", 7 * 5 * 9), ("b", 7)];
+    let (fused, fused_plan) = run(&device, &g, &inputs, &[y], y);
+    let (unfused, unfused_plan) = run(&device, &g, &inputs, &[y, conv], y);
+    // im2col and the product with its bias; unfused, the add too.
+    assert_eq!(fused_plan.launches(), 2);
+    assert_eq!(unfused_plan.launches(), 3);
+    assert_eq!(fused, unfused);
+}
+
+#[test]
+fn a_bias_that_is_not_a_row_or_column_vector_is_added_apart() {
+    let device = device();
+    let mut g = Graph::new();
+    let a = g.input("a", &[6, 4]).unwrap();
+    let b = g.input("b", &[4, 5]).unwrap();
+    let full = g.input("full", &[6, 5]).unwrap();
+    let product = g.matmul(a, b).unwrap();
+    let y = g.add(product, full).unwrap();
+    let (fused, plan) = run(&device, &g, &[("a", 24), ("b", 20), ("full", 30)], &[y], y);
+    assert_eq!(plan.launches(), 2, "a full matrix is no bias");
+    let (av, bv, fv) = (wave(24, 0), wave(20, 1), wave(30, 2));
+    let want: Vec<f64> = (0..30)
+        .map(|e| fv[e] as f64 + (0..4).map(|k| av[e / 5 * 4 + k] as f64 * bv[k * 5 + e % 5] as f64).sum::<f64>())
+        .collect();
+    assert_close("matmul + full matrix", &fused, &want, 1e-6);
+}
+
+#[test]
+fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
+    let device = device();
+    let (batch, m, k, n) = (37, 9, 20, 70);
+    let mut g = Graph::new();
+    let w = g.input("w", &[m, k]).unwrap();
+    let x = g.input("x", &[batch, k, n]).unwrap();
+    let seed = g.input("seed", &[batch, m, n]).unwrap();
+    let y = g.matmul(w, x).unwrap();
+    let dw = gradients(&mut g, y, Some(seed), &[w]).unwrap()[0];
+    let inputs = [("w", m * k), ("x", batch * k * n), ("seed", batch * m * n)];
+    let (got, plan) = run(&device, &g, &inputs, &[dw], dw);
+    // dW = Σ_e seed[e] · x[e]ᵀ.
+    let (xv, sv) = (wave(batch * k * n, 1), wave(batch * m * n, 2));
+    let want: Vec<f64> = (0..m * k)
+        .map(|e| {
+            let (i, j) = (e / k, e % k);
+            (0..batch)
+                .flat_map(|b| (0..n).map(move |c| (b, c)))
+                .map(|(b, c)| sv[(b * m + i) * n + c] as f64 * xv[(b * k + j) * n + c] as f64)
+                .sum()
+        })
+        .collect();
+    assert_close("batch-summed product", &got, &want, 1e-5);
+    if device.info().device_type == wgpu::DeviceType::Cpu {
+        // One product per entry would need batch·m·k floats on top of the inputs, the output
+        // and its staging copy; the partial sums need fewer (the launches' parameter blocks,
+        // 256 bytes each, fit in the difference).
+        let fixed: usize = inputs.iter().map(|&(_, n)| n).sum::<usize>() + 2 * m * k;
+        let per_entry = (fixed + batch * m * k) as u64 * 4;
+        let bytes = plan.counters().bytes_allocated;
+        assert!(bytes < per_entry, "the plan holds {bytes} bytes, as many as one product per entry ({per_entry})");
+    }
+}
