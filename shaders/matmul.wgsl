@@ -21,7 +21,8 @@ struct Params {
     // (1: one entry each), out of `entries` in all.
     sum_over: u32,
     entries: u32,
-    _pad0: u32,
+    // 1: a ReLU of the biased product is stored (fused by the plan compiler).
+    relu: u32,
     _pad1: u32,
 }
 
@@ -67,6 +68,11 @@ fn column_bias(col0: u32) -> vec4<f32> {
         return vec4<f32>(bias[min(col0, last)], bias[min(col0 + 1u, last)], bias[min(col0 + 2u, last)], bias[min(col0 + 3u, last)]);
     }
     return vec4<f32>(0.0);
+}
+
+// The value stored for a biased product: its ReLU where one is fused.
+fn activate(v: vec4<f32>) -> vec4<f32> {
+    return select(v, max(v, vec4<f32>(0.0)), p.relu == 1u);
 }
 
 // Writes (or adds, accumulating) C[row, col0 .. col0 + 4], inside C only.
@@ -161,8 +167,8 @@ fn main_tiled(
         return;
     }
     let cb = column_bias(col0);
-    store(base_c, row0, col0, acc0 + row_bias(min(row0, p.m - 1u)) + cb);
-    store(base_c, row0 + 1u, col0, acc1 + row_bias(min(row0 + 1u, p.m - 1u)) + cb);
-    store(base_c, row0 + 2u, col0, acc2 + row_bias(min(row0 + 2u, p.m - 1u)) + cb);
-    store(base_c, row0 + 3u, col0, acc3 + row_bias(min(row0 + 3u, p.m - 1u)) + cb);
+    store(base_c, row0, col0, activate(acc0 + row_bias(min(row0, p.m - 1u)) + cb));
+    store(base_c, row0 + 1u, col0, activate(acc1 + row_bias(min(row0 + 1u, p.m - 1u)) + cb));
+    store(base_c, row0 + 2u, col0, activate(acc2 + row_bias(min(row0 + 2u, p.m - 1u)) + cb));
+    store(base_c, row0 + 3u, col0, activate(acc3 + row_bias(min(row0 + 3u, p.m - 1u)) + cb));
 }

@@ -20,7 +20,9 @@ struct Params {
     stride_w: u32,
     pad_h: u32,
     pad_w: u32,
-    _pad: u32,
+    // max_backward_tiling: 1 when x is a ReLU's output and the gradient goes through that
+    // ReLU too (kept only where x > 0).
+    relu: u32,
 }
 
 override MAX: u32 = 1u;
@@ -148,6 +150,9 @@ fn max_backward_tiling(
     if (cy < p.oh && cx < p.ow) {
         at = window_argmax(plane, cy, cx);
         g = a[(plane * p.oh + cy) * p.ow + cx];
+        if (p.relu == 1u && !(b[at] > 0.0)) {
+            g = 0.0;
+        }
     }
     for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
         let iy = i32(cy * p.kh + dy) - i32(p.pad_h);

@@ -6,6 +6,8 @@
 //
 // reduce_serial: one invocation per output; for short reductions with many outputs.
 // reduce_wide: one workgroup per output, 256 partial sums and a tree; for long reductions.
+// How a workgroup's invocations share the elements does not change which maximum wins:
+// `combine` breaks ties between invocations by index.
 
 struct Params {
     // Extent of each kept axis, 1 on reduced axes.
@@ -114,8 +116,27 @@ fn reduce_wide(
     }
     let base = offset(j, p.out_shape);
     var acc = start();
-    for (var t = lid; t < p.n_red; t = t + WIDE) {
-        acc = fold(acc, x[base + offset(t, p.red_shape)], t);
+    // The innermost reduced axis: its runs of elements are walked by a stride, with the
+    // divisions of `offset` once per run (software adapters are slow at them), where there
+    // are runs enough to keep the workgroup busy.
+    var inner = 3i;
+    for (; inner > 0i && p.red_shape[inner] == 1u; inner = inner - 1i) {}
+    let run = p.red_shape[inner];
+    let runs = p.n_red / run;
+    if (runs >= WIDE) {
+        let step = p.in_stride[inner];
+        for (var r = lid; r < runs; r = r + WIDE) {
+            let t0 = r * run;
+            var at = base + offset(t0, p.red_shape);
+            for (var i = 0u; i < run; i = i + 1u) {
+                acc = fold(acc, x[at], t0 + i);
+                at = at + step;
+            }
+        }
+    } else {
+        for (var t = lid; t < p.n_red; t = t + WIDE) {
+            acc = fold(acc, x[base + offset(t, p.red_shape)], t);
+        }
     }
     partial[lid] = acc.value;
     partial_at[lid] = acc.at;

@@ -138,7 +138,8 @@ fn input_gradient(
                 }
                 ElementwiseOp::Scale => graph.scale(g, alpha),
                 ElementwiseOp::AddScalar => Ok(g),
-                ElementwiseOp::Relu => graph.relu_backward(g, x),
+                // From the output: the input can then die at the ReLU (or never be stored).
+                ElementwiseOp::Relu => graph.relu_backward(g, node),
                 ElementwiseOp::LeakyRelu => graph.elementwise_backward(ElementwiseOp::LeakyReluBackward, alpha, g, x),
                 ElementwiseOp::Selu => graph.elementwise_backward(ElementwiseOp::SeluBackward, 0.0, g, x),
                 // These derivatives are cheapest from the op's own output.
@@ -207,7 +208,7 @@ fn input_gradient(
             graph.narrow(g, axis as isize, if slot == 0 { 0 } else { first as isize }, x_dims[axis])
         }
         Op::OneHot => no_gradient("one_hot"),
-        Op::MatmulBias { .. } | Op::MatmulBatchSum { .. } => {
+        Op::MatmulBias { .. } | Op::MatmulBatchSum { .. } | Op::MaxPoolReluBackward { .. } => {
             no_gradient("a product fused by the plan compiler (differentiate the graph before compiling)")
         }
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) => no_gradient("a leaf"),

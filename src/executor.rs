@@ -844,10 +844,11 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
             // No bias: A is bound in its place.
             (kernels::matmul::launch(dims, device.matmul_variant(), out, limits)?, vec![a, b, a])
         }
-        Op::MatmulBias { trans_a, trans_b, per_row } => {
+        Op::MatmulBias { trans_a, trans_b, per_row, relu } => {
             let (a, b) = (n.inputs[0], n.inputs[1]);
             let bias = if per_row { Bias::PerRow } else { Bias::PerColumn };
-            let dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, bias);
+            let mut dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, bias);
+            dims.relu = relu;
             (kernels::matmul::launch(dims, device.matmul_variant(), out, limits)?, n.inputs.clone())
         }
         Op::MatmulBatchSum { trans_a, trans_b, sum_over } => {
@@ -932,6 +933,10 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
             let (g, x) = (n.inputs[0], n.inputs[1]);
             (kernels::pool2d::backward(max, shape(x), &window, shape(g), limits)?, n.inputs.clone())
         }
+        Op::MaxPoolReluBackward { window } => {
+            let (g, y) = (n.inputs[0], n.inputs[1]);
+            (kernels::pool2d::max_relu_backward(shape(y), &window, shape(g), limits)?, n.inputs.clone())
+        }
         Op::Narrow { axis, start } => {
             let x = n.inputs[0];
             let strides = shape(x).strides();
@@ -991,6 +996,7 @@ fn matmul_dims(a: &Shape, b: &Shape, trans_a: bool, trans_b: bool, accumulate: b
         trans_b,
         accumulate,
         bias,
+        relu: false,
     }
 }
 
@@ -999,6 +1005,10 @@ fn matmul_dims(a: &Shape, b: &Shape, trans_a: bool, trans_b: bool, accumulate: b
 /// absorbs is then read by nothing and not scheduled, so it never gets a buffer):
 /// - a bias add after a product (directly or through a reshape), bias along the product's
 ///   rows or columns, becomes one [`Op::MatmulBias`]: a layer's output is written once;
+/// - a ReLU after such a product and bias joins them (its input is then never stored, as
+///   autodiff takes a ReLU's gradient from its output);
+/// - a ReLU's gradient after a max pooling's (windows that tile the input, the pooling
+///   reading the ReLU's output) is one [`Op::MaxPoolReluBackward`] pass;
 /// - a batched product that only a sum over its batch reads becomes a few partial sums
 ///   ([`Op::MatmulBatchSum`]) on software adapters, instead of one product per entry (a
 ///   convolution's filter gradient: 100 products of 73 KB down to a handful).
@@ -1033,10 +1043,30 @@ fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, limits: &wg
                     let Some(per_row) = axis else { continue };
                     let (a, b) = (nodes[product.index()].inputs[0], nodes[product.index()].inputs[1]);
                     if [a, b, bias, NodeId(i)].iter().all(fits) {
-                        fused[i].op = Op::MatmulBias { trans_a, trans_b, per_row };
+                        fused[i].op = Op::MatmulBias { trans_a, trans_b, per_row, relu: false };
                         fused[i].inputs = vec![a, b, bias];
                         break;
                     }
+                }
+            }
+            Op::Elementwise { op: ElementwiseOp::Relu, .. } => {
+                let sum = nodes[i].inputs[0];
+                if let Op::MatmulBias { trans_a, trans_b, per_row, relu: false } = fused[sum.index()].op {
+                    if readers[sum.index()] == 1 {
+                        fused[i].op = Op::MatmulBias { trans_a, trans_b, per_row, relu: true };
+                        fused[i].inputs = fused[sum.index()].inputs.clone();
+                    }
+                }
+            }
+            Op::Elementwise { op: ElementwiseOp::ReluBackward, .. } => {
+                // Max pooling of a ReLU's output y: the pooling's gradient, masked by y > 0.
+                let (pooled, y) = (nodes[i].inputs[0], nodes[i].inputs[1]);
+                let Op::Pool2dBackward { max: true, window } = nodes[pooled.index()].op else { continue };
+                let tiles = window.stride == window.kernel;
+                let relu_output = matches!(nodes[y.index()].op, Op::Elementwise { op: ElementwiseOp::Relu, .. });
+                if tiles && relu_output && readers[pooled.index()] == 1 && nodes[pooled.index()].inputs[1] == y {
+                    fused[i].op = Op::MaxPoolReluBackward { window };
+                    fused[i].inputs = nodes[pooled.index()].inputs.clone();
                 }
             }
             Op::Reduce { op: ReduceOp::Sum, .. } => {
@@ -1050,7 +1080,7 @@ fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, limits: &wg
                 let (a, b) = (nodes[product.index()].inputs[0], nodes[product.index()].inputs[1]);
                 let (sa, sb) = (&nodes[a.index()].shape, &nodes[b.index()].shape);
                 let dims = matmul_dims(sa, sb, trans_a, trans_b, false, Bias::None);
-                let groups = kernels::matmul::batch_sum_groups(&dims, device.matmul_variant(), software);
+                let groups = kernels::matmul::batch_sum_groups(&dims, device.matmul_variant(), software, limits);
                 let Some(groups) = groups.filter(|_| [a, b, product].iter().all(fits)) else { continue };
                 let Ok(partial_sums) = Shape::new(&[groups, p[1], p[2]]) else { continue };
                 fused[product.index()].op =

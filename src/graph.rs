@@ -41,9 +41,10 @@ pub enum Op {
         trans_b: bool,
     },
     /// op(a) · op(b) plus a bias vector on every row or every column of the product, for
-    /// inputs [a, b, bias], as one kernel. Graphs are built with a product and an add;
-    /// [`Plan::compile`](crate::executor::Plan::compile) fuses the pair into this where
-    /// nothing else reads the product, so the product is never stored on its own.
+    /// inputs [a, b, bias], as one kernel, and a ReLU of that where `relu`. Graphs are built
+    /// with a product, an add and a ReLU; [`Plan::compile`](crate::executor::Plan::compile)
+    /// fuses them into this where nothing else reads the product (or the sum), so those are
+    /// never stored on their own.
     MatmulBias {
         /// a is read transposed.
         trans_a: bool,
@@ -51,6 +52,8 @@ pub enum Op {
         trans_b: bool,
         /// The bias is per row of the product (else per column).
         per_row: bool,
+        /// A ReLU follows.
+        relu: bool,
     },
     /// Partial sums over a batch of products: matrix z of the output is the sum of
     /// op(a[e]) · op(b[e]) over `sum_over` consecutive entries e from z·sum_over on. Made by
@@ -131,6 +134,14 @@ pub enum Op {
     Pool2dBackward {
         /// Max pooling; else average.
         max: bool,
+        /// The window.
+        window: Window,
+    },
+    /// The gradient through a ReLU and the max pooling after it, for inputs [grad, y] with y
+    /// the ReLU's output (the pooling's input), for windows that tile the input (stride =
+    /// kernel). Made by [`Plan::compile`](crate::executor::Plan::compile) from a pooling's
+    /// gradient that only the ReLU's gradient reads.
+    MaxPoolReluBackward {
         /// The window.
         window: Window,
     },
@@ -328,7 +339,9 @@ impl Graph {
         self.unary(ElementwiseOp::Relu, 0.0, x)
     }
 
-    /// grad · `[x > 0]`: the gradient through a ReLU whose input was `x`.
+    /// grad · `[x > 0]`: the gradient through a ReLU whose input or output was `x` (the two
+    /// have the same positive elements; autodiff passes the output, which the next layer
+    /// keeps anyway).
     pub fn relu_backward(&mut self, grad: NodeId, x: NodeId) -> Result<NodeId> {
         self.binary(ElementwiseOp::ReluBackward, grad, x)
     }

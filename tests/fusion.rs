@@ -138,3 +138,37 @@ fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
         assert!(bytes < per_entry, "the plan holds {bytes} bytes, as many as one product per entry ({per_entry})");
     }
 }
+
+#[test]
+fn a_conv_block_trains_with_its_relu_fused_forward_and_backward() {
+    let device = device();
+    let mut g = Graph::new();
+    let x = g.input("x", &[3, 4, 10, 10]).unwrap();
+    let w = g.param("w", &[6, 4, 3, 3]).unwrap();
+    let b = g.param("b", &[6]).unwrap();
+    let conv = g.conv2d(x, w, [1, 1], [1, 1]).unwrap();
+    let b4 = g.reshape(b, &[1, 6, 1, 1]).unwrap();
+    let biased = g.add(conv, b4).unwrap();
+    let relu = g.relu(biased).unwrap();
+    let pooled = g.max_pool2d(relu, [2, 2], [2, 2], [0, 0]).unwrap();
+    let loss = g.sum_to(pooled, &[1], 1.0).unwrap();
+    let grads = gradients(&mut g, loss, None, &[w, b]).unwrap();
+    let set_params = |plan: &mut Plan| {
+        plan.write(w, &wave(6 * 4 * 9, 1)).unwrap();
+        plan.write(b, &wave(6, 2)).unwrap();
+    };
+    let inputs = [("x", 3 * 4 * 100)];
+    let mut fused = Plan::compile(&device, &g, &[loss, grads[0], grads[1]]).unwrap();
+    // With the sum and the ReLU's output declared outputs, nothing fuses past the product.
+    let mut unfused = Plan::compile(&device, &g, &[loss, grads[0], grads[1], biased, relu]).unwrap();
+    let mut results = Vec::new();
+    for plan in [&mut fused, &mut unfused] {
+        plan.write_named("x", &wave(inputs[0].1, 0)).unwrap();
+        set_params(plan);
+        results.push(plan.run_and_read(&[loss, grads[0], grads[1]]).unwrap());
+    }
+    // Forward: im2col, product+bias+ReLU, pool, sum; unfused the ReLU runs apart. Backward:
+    // the pooling's and the ReLU's gradients are one pass when fused.
+    assert_eq!(fused.launches() + 2, unfused.launches());
+    assert_eq!(results[0], results[1], "fusion changes no value");
+}

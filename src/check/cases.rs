@@ -118,8 +118,11 @@ fn fused_matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             }),
         });
     }
-    let (m, k, n) = (rng.range(7, 40), rng.range(7, 40), rng.range(60, 140));
-    let batch = rng.range(20, 40);
+    // Products of several tiles, so that a few partial sums keep a software adapter busy
+    // (fewer than the entries: the fusion applies); at most 8 entries, as the suite also runs
+    // under a cap of 8 workgroups per dimension (the input's gradient is one product each).
+    let (m, k, n) = (rng.range(100, 130), rng.range(7, 40), rng.range(130, 200));
+    let batch = rng.range(7, 8);
     cases.push(Case {
         op: "matmul_batch_sum".into(),
         inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
@@ -232,8 +235,16 @@ fn dropout_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     // (dims, axes) — long reductions take the workgroup-per-output kernel, short ones the serial.
     let long = rng.range(200, 400);
-    let shapes: [(&[usize], &[usize]); 5] =
-        [(&[7, 257], &[0, 1]), (&[long, 33], &[0]), (&[33, 7], &[1]), (&[3, 7, 9, 11], &[0, 2, 3]), (&[1], &[0])];
+    // The last but one: a bias's gradient over a batch of images, with runs of the innermost
+    // reduced axis enough for every invocation of a workgroup (walked by stride).
+    let shapes: [(&[usize], &[usize]); 6] = [
+        (&[7, 257], &[0, 1]),
+        (&[long, 33], &[0]),
+        (&[33, 7], &[1]),
+        (&[3, 7, 9, 11], &[0, 2, 3]),
+        (&[23, 3, 17, 13], &[0, 2, 3]),
+        (&[1], &[0]),
+    ];
     for mean in [false, true] {
         for (dims, axes) in shapes {
             let count: usize = axes.iter().map(|&a| dims[a]).product();
@@ -265,8 +276,14 @@ fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 
 fn max_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let long = rng.range(200, 400);
-    let shapes: [(&[usize], &[usize]); 5] =
-        [(&[7, 257], &[0, 1]), (&[long, 33], &[0]), (&[33, 7], &[1]), (&[3, 7, 9, 11], &[2, 3]), (&[1], &[0])];
+    let shapes: [(&[usize], &[usize]); 6] = [
+        (&[7, 257], &[0, 1]),
+        (&[long, 33], &[0]),
+        (&[33, 7], &[1]),
+        (&[3, 7, 9, 11], &[2, 3]),
+        (&[3, 300, 5, 7], &[1, 3]),
+        (&[1], &[0]),
+    ];
     for argmax in [false, true] {
         for (dims, axes) in shapes {
             let kept = reduce::kept_dims(dims, axes);
@@ -320,6 +337,38 @@ fn conv2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             }),
         });
     }
+}
+
+/// The course's convolution block, conv → bias → ReLU → 2×2 max pool, whose forward pass the
+/// plan compiler runs as one product with bias and ReLU, and whose pooling and ReLU
+/// gradients as one pass: checked whole against the references chained.
+fn conv_block_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let (n, c, k, h) = (rng.range(2, 4), rng.range(2, 5), rng.range(5, 9), 2 * rng.range(4, 7));
+    let win = Window { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
+    let activations = move |x: &[Array]| {
+        let conv = conv2d::conv2d(&x[0], &x[1], [1, 1], [1, 1]);
+        let biased = ew::binary(ElementwiseOp::Add, 0.0, &conv, &x[2]);
+        ew::unary(ElementwiseOp::Relu, 0.0, &biased)
+    };
+    cases.push(Case {
+        op: "conv_block".into(),
+        inputs: vec![random(rng, &[n, c, h, h]), random(rng, &[k, c, 3, 3]), random(rng, &[1, k, 1, 1])],
+        wrt: vec![0, 1, 2],
+        build: Box::new(move |g, x| {
+            let conv = g.conv2d(x[0], x[1], [1, 1], [1, 1])?;
+            let biased = g.add(conv, x[2])?;
+            let relu = g.relu(biased)?;
+            g.max_pool2d(relu, win.kernel, win.stride, win.padding)
+        }),
+        forward: Box::new(move |x| pool2d::pool2d(true, &activations(x), &win)),
+        backward: Box::new(move |x, g| {
+            let relu = activations(x);
+            let d_relu = pool2d::pool2d_backward(true, &relu, &win, g);
+            let d_biased = ew::binary(ElementwiseOp::ReluBackward, 0.0, &d_relu, &relu);
+            let (dx, dw) = conv2d::conv2d_backward(&x[0], &x[1], [1, 1], [1, 1], &d_biased);
+            vec![dx, dw, reduce::sum_to(&d_biased, &x[2].dims, 1.0)]
+        }),
+    });
 }
 
 fn pool2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
@@ -525,6 +574,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     max_cases(&mut rng, &mut cases);
     conv2d_cases(&mut rng, &mut cases);
     pool2d_cases(&mut rng, &mut cases);
+    conv_block_cases(&mut rng, &mut cases);
     loss_cases(&mut rng, &mut cases);
     softmax_cases(&mut rng, &mut cases);
     batch_norm_cases(&mut rng, &mut cases);

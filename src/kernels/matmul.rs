@@ -122,7 +122,8 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
     for i in 0..rows {
         let _ = writeln!(w, "    let rb{i} = vec4<f32>(row_bias(r{i}));");
         for g in 0..groups {
-            let _ = writeln!(w, "    store(base_c, row0 + {i}u, col0 + {}u, acc{i}_{g} + rb{i} + cb{g});", 4 * g);
+            let _ =
+                writeln!(w, "    store(base_c, row0 + {i}u, col0 + {}u, activate(acc{i}_{g} + rb{i} + cb{g}));", 4 * g);
         }
     }
     let _ = writeln!(w, "}}");
@@ -182,6 +183,8 @@ pub struct MatmulDims {
     pub sum_over: usize,
     /// Batch entries of A and B.
     pub entries: usize,
+    /// Store the ReLU of each (biased) element.
+    pub relu: bool,
 }
 
 /// Software adapters run about this many workgroups at once with room to balance: a product
@@ -191,14 +194,21 @@ const CPU_WORKGROUPS: u64 = 32;
 /// Into how many partial sums a batched product that is summed over its batch (`dims`, one
 /// product per entry) should be cut: enough that the partial sums' tiles keep the adapter
 /// busy, and fewer than the entries (else nothing is gained). `None`: keep one product per
-/// entry (hardware GPUs, whose parallelism the batch feeds).
-pub fn batch_sum_groups(dims: &MatmulDims, variant: MatmulVariant, software: bool) -> Option<usize> {
+/// entry (hardware GPUs, whose parallelism the batch feeds). The partial sums are the
+/// launch's z extent, so at most `limits.max_compute_workgroups_per_dimension`.
+pub fn batch_sum_groups(
+    dims: &MatmulDims,
+    variant: MatmulVariant,
+    software: bool,
+    limits: &wgpu::Limits,
+) -> Option<usize> {
     if !software {
         return None;
     }
     let (_, [tile_m, tile_n]) = variant.kernel(dims);
     let tiles = (dims.m as u64).div_ceil(tile_m) * (dims.n as u64).div_ceil(tile_n);
-    let groups = CPU_WORKGROUPS.div_ceil(tiles).max(2) as usize;
+    let most = limits.max_compute_workgroups_per_dimension as u64;
+    let groups = CPU_WORKGROUPS.div_ceil(tiles).clamp(2, most.max(2)) as usize;
     // Whole groups: the last one may sum fewer entries.
     let per = dims.entries.div_ceil(groups);
     let groups = dims.entries.div_ceil(per);
@@ -257,7 +267,7 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
         bias,
         dims.sum_over,
         dims.entries,
-        0,
+        dims.relu as usize,
         0,
     ];
     Ok(Launch {

@@ -41,6 +41,23 @@ pub fn forward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu::
     launch("pool_forward", max, x, window, y, y, limits)
 }
 
+/// The gradient through a ReLU and the max pooling after it (windows that tile the input),
+/// from the pooling's output gradient and the ReLU's output y (the pooling's input).
+pub fn max_relu_backward(y: &Shape, window: &Window, pooled: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
+    let mut launch = backward(true, y, window, pooled, limits)?;
+    if launch.key.entry != "max_backward_tiling" {
+        return Err(crate::error::Error::InvalidArgument {
+            op: "max_pool2d",
+            message: format!("a ReLU's gradient fuses only with windows that tile the input, not {window:?}"),
+        });
+    }
+    launch.params[RELU_WORD] = 1;
+    Ok(launch)
+}
+
+/// The parameter word that masks the gradient by the ReLU's output.
+const RELU_WORD: usize = 11;
+
 /// dx from dy and x.
 pub fn backward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
     if max && window.stride == window.kernel {
