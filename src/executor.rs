@@ -525,6 +525,12 @@ impl Plan {
         self.steps.len()
     }
 
+    /// The op each launch of a run computes, in run order, as [`op_name`] names it after the
+    /// compiler's fusions (`matmulbias`, `maxpoolrelubackward`, …).
+    pub fn launch_ops(&self) -> Vec<&str> {
+        self.steps.iter().map(|s| s.op.as_str()).collect()
+    }
+
     /// Writes the values of an input, a parameter or an optimizer state; they take effect at
     /// the next run.
     pub fn write(&mut self, node: NodeId, values: &[f32]) -> Result<()> {

@@ -140,35 +140,45 @@ fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
 }
 
 #[test]
-fn a_conv_block_trains_with_its_relu_fused_forward_and_backward() {
+fn a_relu_after_a_conv_and_its_bias_is_stored_once() {
     let device = device();
     let mut g = Graph::new();
     let x = g.input("x", &[3, 4, 10, 10]).unwrap();
-    let w = g.param("w", &[6, 4, 3, 3]).unwrap();
-    let b = g.param("b", &[6]).unwrap();
+    let w = g.input("w", &[6, 4, 3, 3]).unwrap();
+    let b = g.input("b", &[1, 6, 1, 1]).unwrap();
     let conv = g.conv2d(x, w, [1, 1], [1, 1]).unwrap();
-    let b4 = g.reshape(b, &[1, 6, 1, 1]).unwrap();
-    let biased = g.add(conv, b4).unwrap();
+    let biased = g.add(conv, b).unwrap();
     let relu = g.relu(biased).unwrap();
-    let pooled = g.max_pool2d(relu, [2, 2], [2, 2], [0, 0]).unwrap();
-    let loss = g.sum_to(pooled, &[1], 1.0).unwrap();
-    let grads = gradients(&mut g, loss, None, &[w, b]).unwrap();
-    let set_params = |plan: &mut Plan| {
-        plan.write(w, &wave(6 * 4 * 9, 1)).unwrap();
-        plan.write(b, &wave(6, 2)).unwrap();
-    };
-    let inputs = [("x", 3 * 4 * 100)];
-    let mut fused = Plan::compile(&device, &g, &[loss, grads[0], grads[1]]).unwrap();
-    // With the sum and the ReLU's output declared outputs, nothing fuses past the product.
-    let mut unfused = Plan::compile(&device, &g, &[loss, grads[0], grads[1], biased, relu]).unwrap();
-    let mut results = Vec::new();
-    for plan in [&mut fused, &mut unfused] {
-        plan.write_named("x", &wave(inputs[0].1, 0)).unwrap();
-        set_params(plan);
-        results.push(plan.run_and_read(&[loss, grads[0], grads[1]]).unwrap());
-    }
-    // Forward: im2col, product+bias+ReLU, pool, sum; unfused the ReLU runs apart. Backward:
-    // the pooling's and the ReLU's gradients are one pass when fused.
-    assert_eq!(fused.launches() + 2, unfused.launches());
-    assert_eq!(results[0], results[1], "fusion changes no value");
+    let inputs = [("x", 3 * 4 * 100), ("w", 6 * 4 * 9), ("b", 6)];
+    let (fused, fused_plan) = run(&device, &g, &inputs, &[relu], relu);
+    // With the sum declared an output too, the ReLU runs apart.
+    let (unfused, unfused_plan) = run(&device, &g, &inputs, &[relu, biased], relu);
+    assert_eq!(fused_plan.launch_ops(), ["im2col", "matmulbias"]);
+    assert_eq!(unfused_plan.launch_ops(), ["im2col", "matmulbias", "relu"]);
+    assert_eq!(fused, unfused, "the fused ReLU is the same max(x, 0)");
+    assert!(fused.iter().all(|&v| v >= 0.0) && fused.iter().any(|&v| v > 0.0));
+}
+
+#[test]
+fn a_relus_gradient_through_max_pooling_is_one_pass() {
+    let device = device();
+    let mut g = Graph::new();
+    let x = g.input("x", &[3, 5, 12, 10]).unwrap();
+    let seed = g.input("seed", &[3, 5, 6, 5]).unwrap();
+    let relu = g.relu(x).unwrap();
+    let window = shadergrad::kernels::conv2d::Window { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
+    let pooled_grad = g.pool2d_backward(true, window, seed, relu).unwrap();
+    let grad = g.relu_backward(pooled_grad, relu).unwrap();
+    let inputs = [("x", 3 * 5 * 120), ("seed", 3 * 5 * 30)];
+    let (fused, fused_plan) = run(&device, &g, &inputs, &[grad], grad);
+    // With the pooling's gradient declared an output, the ReLU's runs apart.
+    let (unfused, unfused_plan) = run(&device, &g, &inputs, &[grad, pooled_grad], grad);
+    assert_eq!(fused_plan.launch_ops(), ["relu", "maxpoolrelubackward"]);
+    assert_eq!(unfused_plan.launch_ops(), ["relu", "pool2dbackward", "relu_backward"]);
+    assert_eq!(fused, unfused);
+    // Some windows' maxima are negative: their gradient stops at the ReLU.
+    let seed_v = wave(3 * 5 * 30, 1);
+    let passed = fused.iter().filter(|&&v| v != 0.0).count();
+    let windows = seed_v.iter().filter(|&&v| v != 0.0).count();
+    assert!(passed > 0 && passed < windows, "{passed} of {windows} windows pass a gradient");
 }
