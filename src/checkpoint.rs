@@ -1,5 +1,5 @@
 //! Checkpoints: named f32 tensors in safetensors format, written atomically (see
-//! [`atomic_file`](crate::atomic_file)) so that an interrupted save never destroys the
+//! `atomic_file.rs`) so that an interrupted save never destroys the
 //! previous checkpoint.
 
 use crate::error::{Error, Result};

@@ -56,7 +56,7 @@ pub enum Op {
         relu: bool,
     },
     /// Partial sums over a batch of products: matrix z of the output is the sum of
-    /// op(a[e]) · op(b[e]) over `sum_over` consecutive entries e from z·sum_over on. Made by
+    /// `op(a[e]) · op(b[e])` over `sum_over` consecutive entries e from z·sum_over on. Made by
     /// [`Plan::compile`](crate::executor::Plan::compile) from a batched product that only a
     /// sum over the batch reads (a shared matrix's gradient, a convolution's filters'):
     /// the sum then folds a few partial sums instead of one product per entry.
