@@ -1068,7 +1068,7 @@ fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, limits: &wg
                 // Max pooling of a ReLU's output y: the pooling's gradient, masked by y > 0.
                 let (pooled, y) = (nodes[i].inputs[0], nodes[i].inputs[1]);
                 let Op::Pool2dBackward { max: true, window } = nodes[pooled.index()].op else { continue };
-                let tiles = window.stride == window.kernel;
+                let tiles = kernels::pool2d::tiles(&window);
                 let relu_output = matches!(nodes[y.index()].op, Op::Elementwise { op: ElementwiseOp::Relu, .. });
                 if tiles && relu_output && readers[pooled.index()] == 1 && nodes[pooled.index()].inputs[1] == y {
                     fused[i].op = Op::MaxPoolReluBackward { window };

@@ -44,13 +44,13 @@ pub fn forward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu::
 /// The gradient through a ReLU and the max pooling after it (windows that tile the input),
 /// from the pooling's output gradient and the ReLU's output y (the pooling's input).
 pub fn max_relu_backward(y: &Shape, window: &Window, pooled: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
-    let mut launch = backward(true, y, window, pooled, limits)?;
-    if launch.key.entry != "max_backward_tiling" {
+    if !tiles(window) {
         return Err(crate::error::Error::InvalidArgument {
             op: "max_pool2d",
             message: format!("a ReLU's gradient fuses only with windows that tile the input, not {window:?}"),
         });
     }
+    let mut launch = backward(true, y, window, pooled, limits)?;
     launch.params[RELU_WORD] = 1;
     Ok(launch)
 }
@@ -58,9 +58,15 @@ pub fn max_relu_backward(y: &Shape, window: &Window, pooled: &Shape, limits: &wg
 /// The parameter word that masks the gradient by the ReLU's output.
 const RELU_WORD: usize = 11;
 
+/// Whether `window`'s windows tile the input (stride = kernel, the usual 2×2 pool), so max
+/// pooling's gradient can visit each window once (`max_backward_tiling`).
+pub fn tiles(window: &Window) -> bool {
+    window.stride == window.kernel
+}
+
 /// dx from dy and x.
 pub fn backward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
-    if max && window.stride == window.kernel {
+    if max && tiles(window) {
         // One invocation per window-sized cell of the padded input.
         let d = x.dims();
         let cells = |axis: usize| (d[2 + axis] + window.padding[axis]).div_ceil(window.kernel[axis]);
