@@ -23,7 +23,16 @@ struct Params {
     entries: u32,
     // 1: a ReLU of the biased product is stored (fused by the plan compiler).
     relu: u32,
-    _pad1: u32,
+    // The launch's first matrix of C (a product cut into launches along its batch).
+    z0: u32,
+    // Texels of the texture before the first element of A and of B that the launch reads
+    // (wrapping: the texture holds only the entries the launch reads, B after A).
+    origin_a: u32,
+    origin_b: u32,
+    // The batch entries the launch sums, of those its matrices of C sum (a matrix summed
+    // over several launches).
+    entry_lo: u32,
+    entry_hi: u32,
 }
 
 // 1: A is stored [K, M] and read transposed.
@@ -37,6 +46,17 @@ override TRANS_B: u32 = 0u;
 // Bound to A when there is no bias.
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+// `main_tex` reads A and B from this instead (A and B stay bound): each texel holds four
+// consecutive elements of an operand's storage, TEXEL_ROW texels a row, A's first and B's
+// after. On software adapters a texel fetch costs about what one element's storage load
+// does (a storage load is a loop over the SIMD lanes there), so four elements come for one.
+@group(0) @binding(5) var operands: texture_2d<f32>;
+
+const TEXEL_ROW: u32 = 1024u;
+
+fn texel(v: u32) -> vec4<f32> {
+    return textureLoad(operands, vec2<u32>(v % TEXEL_ROW, v / TEXEL_ROW), 0);
+}
 
 fn load_a(base: u32, row: u32, kk: u32) -> f32 {
     if (TRANS_A == 1u) {

@@ -23,8 +23,8 @@ pub struct DeviceOptions {
     pub cap_workgroups_per_dimension: Option<u32>,
     /// Request at most this storage-binding size in bytes (below the adapter's own).
     pub cap_storage_binding_size: Option<u64>,
-    /// The matmul kernel to use; `None` picks by adapter (register-blocked on software
-    /// adapters, tiled on GPUs).
+    /// The matmul kernel to use; `None` picks by adapter (register-blocked from textures on
+    /// software adapters, tiled on GPUs).
     pub matmul: Option<MatmulVariant>,
     /// Where compiled pipelines are kept between runs, on adapters with wgpu's pipeline cache
     /// (`None`: not kept). `from_env` fills it from `SHADERGRAD_CACHE_DIR` and the usual cache
@@ -240,7 +240,7 @@ impl Device {
         disk_cache: Option<DiskCache>,
     ) -> Device {
         let software = info.device_type == wgpu::DeviceType::Cpu;
-        let matmul = matmul.unwrap_or(if software { MatmulVariant::RegisterBlocked } else { MatmulVariant::Tiled });
+        let matmul = matmul.unwrap_or(if software { MatmulVariant::Textured } else { MatmulVariant::Tiled });
         let lost = Arc::new(std::sync::Mutex::new(None));
         Device {
             inner: Arc::new(DeviceInner {

@@ -9,9 +9,10 @@ use crate::kernels::reduce::ReduceOp;
 use crate::kernels::{
     self, Launch, PARAMS_SLOT, Pipeline,
     elementwise::ElementwiseOp,
-    matmul::{Bias, MatmulDims},
+    matmul::{Bias, MatmulDims, MatmulVariant},
     optim::Optimizer,
 };
+use crate::operand_textures::{OperandCopy, OperandTextures, textured_chunks};
 use crate::shape::Shape;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +49,8 @@ struct Step {
     pipeline: Arc<Pipeline>,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
+    /// Operands copied into the plan's textures just before the launch, with their buffers.
+    copies: Vec<(Arc<wgpu::Buffer>, OperandCopy)>,
 }
 
 /// A compiled graph, ready to run again and again.
@@ -73,6 +76,8 @@ pub struct Plan {
     /// Timestamps around the pass (or around each launch, for a profiled run), made on the
     /// first timed run where the adapter has them.
     timer: Option<GpuTimer>,
+    /// Where textured matrix products read their operands (software adapters).
+    operand_textures: Option<OperandTextures>,
 }
 
 /// What a run's timestamps measure.
@@ -100,6 +105,10 @@ pub struct LaunchTime {
     pub ms: f64,
 }
 
+fn no_buffer(node: NodeId) -> Error {
+    Error::Graph(format!("node {} has no buffer", node.index()))
+}
+
 /// Leaves: values that no kernel computes, alive for the whole plan.
 fn is_leaf(op: &Op) -> bool {
     matches!(op, Op::Input | Op::Param | Op::Fill(_) | Op::State(_))
@@ -115,6 +124,8 @@ struct Lowered {
     launch: Launch,
     reads: Vec<NodeId>,
     writes: Vec<NodeId>,
+    /// A matrix product's sizes (its operands are the first two reads).
+    matmul: Option<MatmulDims>,
 }
 
 /// A chunk of a launch split to keep every binding within `max_storage_buffer_binding_size`:
@@ -125,12 +136,16 @@ struct Part {
     accumulate: bool,
     /// The chunk's first row in the whole tensor.
     first_row: usize,
+    /// Matrix products read storage, not textures (a chunk binds part of a buffer).
+    storage_only: bool,
 }
 
-/// A launch ready to bind: each binding is (node, byte offset, byte size), reads then writes.
-struct Chunk {
-    launch: Launch,
-    bindings: Vec<(NodeId, u64, u64)>,
+/// A launch ready to bind: each binding is (node, byte offset, byte size), reads then writes,
+/// and the operands to copy into textures before it runs.
+pub(crate) struct PlanChunk {
+    pub launch: Launch,
+    pub bindings: Vec<(NodeId, u64, u64)>,
+    pub copies: Vec<OperandCopy>,
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -199,13 +214,24 @@ fn splittable(nodes: &[Node], i: usize) -> Option<(Vec<NodeId>, bool)> {
 /// `lowered` split into chunks that each bind at most `max_storage_buffer_binding_size`
 /// bytes of every tensor, or an error naming the op, the shape and the limit where the op
 /// cannot be split that way.
-fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lowered: Lowered) -> Result<Vec<Chunk>> {
+fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lowered: Lowered) -> Result<Vec<PlanChunk>> {
     let limit = limits.max_storage_buffer_binding_size;
     let bytes = |id: NodeId| nodes[id.index()].shape.numel() as u64 * 4;
     let bound: Vec<NodeId> = lowered.reads.iter().chain(&lowered.writes).copied().collect();
     if bound.iter().all(|&id| bytes(id) <= limit) {
-        let bindings = bound.iter().map(|&id| (id, 0, bytes(id))).collect();
-        return Ok(vec![Chunk { launch: lowered.launch, bindings }]);
+        let bindings: Vec<_> = bound.iter().map(|&id| (id, 0, bytes(id))).collect();
+        if let (Some(dims), true) = (lowered.matmul, lowered.launch.key.textures > 0) {
+            let operands = (lowered.reads[0], lowered.reads[1]);
+            let out = (&nodes[i].shape, limits);
+            if let Some(chunks) = textured_chunks(&lowered.launch, &dims, operands, &bindings, out) {
+                return Ok(chunks);
+            }
+            let part = Part { storage_only: true, ..Part::default() };
+            if let Some(l) = lower(nodes, i, device, limits, &part)? {
+                return Ok(vec![PlanChunk { launch: l.launch, bindings, copies: Vec::new() }]);
+            }
+        }
+        return Ok(vec![PlanChunk { launch: lowered.launch, bindings, copies: Vec::new() }]);
     }
     let largest = *bound.iter().max_by_key(|&&id| bytes(id)).unwrap_or(&NodeId(i));
     let too_big = |needed: u64| Error::AdapterLimit {
@@ -238,7 +264,8 @@ fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lower
     let mut r0 = 0;
     while r0 < rows {
         let r = per_chunk.min(rows - r0);
-        let mut part = Part { accumulate: accumulate && r0 > 0, first_row: r0 as usize, ..Part::default() };
+        let mut part =
+            Part { accumulate: accumulate && r0 > 0, first_row: r0 as usize, storage_only: true, ..Part::default() };
         for &id in &cut {
             let mut dims = nodes[id.index()].shape.dims().to_vec();
             dims[0] = r as usize;
@@ -251,7 +278,7 @@ fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lower
             .chain(&l.writes)
             .map(|&id| if cut.contains(&id) { (id, r0 * row_bytes(id), r * row_bytes(id)) } else { (id, 0, bytes(id)) })
             .collect();
-        chunks.push(Chunk { launch: l.launch, bindings });
+        chunks.push(PlanChunk { launch: l.launch, bindings, copies: Vec::new() });
         r0 += r;
     }
     Ok(chunks)
@@ -395,7 +422,7 @@ impl Plan {
         }
 
         // Launches and their parameter blocks, packed into one uniform buffer.
-        let mut launches: Vec<(NodeId, Chunk)> = Vec::new();
+        let mut launches: Vec<(NodeId, PlanChunk)> = Vec::new();
         for &i in &order {
             if let Some(lowered) = lower(nodes, i, device, &limits, &Part::default())? {
                 for chunk in split(nodes, i, device, &limits, lowered)? {
@@ -414,15 +441,20 @@ impl Plan {
         })?;
         counters.allocations += 1;
         counters.bytes_allocated += uniform_bytes;
+        let operand_textures =
+            OperandTextures::for_copies(device, launches.iter().flat_map(|(_, chunk)| &chunk.copies))?;
+        if let Some(t) = &operand_textures {
+            counters.allocations += 1;
+            counters.bytes_allocated += t.bytes();
+        }
 
         let mut steps = Vec::with_capacity(launches.len());
         let mut updates = Vec::new();
         let mut run_words = Vec::new();
-        for (k, (node, Chunk { launch, bindings })) in launches.into_iter().enumerate() {
+        for (k, (node, PlanChunk { launch, bindings, copies })) in launches.into_iter().enumerate() {
             let pipeline = device.pipeline(&launch.key)?;
             let binding = |&(id, offset, size): &(NodeId, u64, u64)| -> Result<wgpu::BufferBinding<'_>> {
-                let slot =
-                    slot_of[id.index()].ok_or_else(|| Error::Graph(format!("node {} has no buffer", id.index())))?;
+                let slot = slot_of[id.index()].ok_or_else(|| no_buffer(id))?;
                 Ok(wgpu::BufferBinding { buffer: &slots[slot].buffer, offset, size: wgpu::BufferSize::new(size) })
             };
             let mut entries = vec![wgpu::BindGroupEntry {
@@ -437,6 +469,15 @@ impl Plan {
                 entries.push(wgpu::BindGroupEntry {
                     binding: b as u32 + 1,
                     resource: wgpu::BindingResource::Buffer(binding(x)?),
+                });
+            }
+            if launch.key.textures > 0 {
+                let textures = operand_textures
+                    .as_ref()
+                    .ok_or_else(|| Error::Graph("a textured product has no operand textures".into()))?;
+                entries.push(wgpu::BindGroupEntry {
+                    binding: bindings.len() as u32 + 1,
+                    resource: wgpu::BindingResource::TextureView(textures.view()),
                 });
             }
             let bind_group = device.scoped(&op_name(&nodes[node.index()].op), || {
@@ -455,7 +496,11 @@ impl Plan {
             }
             let (op, shape) = (op_name(&nodes[node.index()].op), nodes[node.index()].shape.clone());
             let entry = launch.key.entry;
-            steps.push(Step { node, op, shape, entry, pipeline, bind_group, groups: launch.groups });
+            let copies = copies
+                .into_iter()
+                .map(|c| Ok((slots[slot_of[c.node.index()].ok_or_else(|| no_buffer(c.node))?].buffer.clone(), c)))
+                .collect::<Result<Vec<_>>>()?;
+            steps.push(Step { node, op, shape, entry, pipeline, bind_group, groups: launch.groups, copies });
         }
 
         let mut plan = Plan {
@@ -472,6 +517,7 @@ impl Plan {
             run_words,
             counters,
             timer: None,
+            operand_textures,
         };
         for (i, n) in nodes.iter().enumerate() {
             if let Op::Fill(value) | Op::State(value) = n.op {
@@ -702,16 +748,14 @@ impl Plan {
     pub fn buffer(&self, node: NodeId) -> Result<&wgpu::Buffer> {
         self.node_checked(node)?;
         self.check_readable(node)?;
-        let slot =
-            self.slot_of[node.index()].ok_or_else(|| Error::Graph(format!("node {} has no buffer", node.index())))?;
+        let slot = self.slot_of[node.index()].ok_or_else(|| no_buffer(node))?;
         Ok(&self.slots[slot].buffer)
     }
 
     /// The buffer holding `node`'s value, shared (an eager op's result outlives its plan).
     pub(crate) fn output_buffer(&self, node: NodeId) -> Result<Arc<wgpu::Buffer>> {
         self.node_checked(node)?;
-        let slot =
-            self.slot_of[node.index()].ok_or_else(|| Error::Graph(format!("node {} has no buffer", node.index())))?;
+        let slot = self.slot_of[node.index()].ok_or_else(|| no_buffer(node))?;
         Ok(self.slots[slot].buffer.clone())
     }
 
@@ -747,14 +791,34 @@ impl Plan {
             label: Some("shadergrad"),
             timestamp_writes: timer.map(|t| t.pass_writes(k)),
         };
+        let copy_operands = |encoder: &mut wgpu::CommandEncoder, step: &Step| {
+            if let Some(textures) = &self.operand_textures {
+                for (buffer, copy) in &step.copies {
+                    textures.record(encoder, buffer, copy);
+                }
+            }
+        };
         if timing == Timing::Launches {
             for (k, step) in self.steps.iter().enumerate() {
+                copy_operands(&mut encoder, step);
                 record(&mut encoder.begin_compute_pass(&pass(k)), step);
             }
         } else {
-            let mut pass = encoder.begin_compute_pass(&pass(0));
-            for step in &self.steps {
-                record(&mut pass, step);
+            // One pass, cut only where a launch copies operands into textures (copies are
+            // not pass commands); a timed run stamps the first pass's start and the last's end.
+            let starts: Vec<usize> =
+                (0..self.steps.len()).filter(|&k| k == 0 || !self.steps[k].copies.is_empty()).collect();
+            for (p, &start) in starts.iter().enumerate() {
+                let end = starts.get(p + 1).copied().unwrap_or(self.steps.len());
+                copy_operands(&mut encoder, &self.steps[start]);
+                let writes = timer.map(|t| t.span_writes(0, p == 0, p + 1 == starts.len()));
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("shadergrad"),
+                    timestamp_writes: writes.flatten(),
+                });
+                for step in &self.steps[start..end] {
+                    record(&mut pass, step);
+                }
             }
         }
         if let Some(timer) = timer {
@@ -842,27 +906,35 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
     let n = &nodes[i];
     let shape = |id: NodeId| part.shapes.get(&id.index()).unwrap_or(&nodes[id.index()].shape);
     let out = shape(NodeId(i));
+    let variant = match device.matmul_variant() {
+        MatmulVariant::Textured if part.storage_only => MatmulVariant::RegisterBlocked,
+        v => v,
+    };
+    let mut matmul = None;
     let launch = match n.op {
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) | Op::Reshape => return Ok(None),
         Op::Matmul { trans_a, trans_b } => {
             let (a, b) = (n.inputs[0], n.inputs[1]);
             let dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, Bias::None);
+            matmul = Some(dims);
             // No bias: A is bound in its place.
-            (kernels::matmul::launch(dims, device.matmul_variant(), out, limits)?, vec![a, b, a])
+            (kernels::matmul::launch(dims, variant, out, limits)?, vec![a, b, a])
         }
         Op::MatmulBias { trans_a, trans_b, per_row, relu } => {
             let (a, b) = (n.inputs[0], n.inputs[1]);
             let bias = if per_row { Bias::PerRow } else { Bias::PerColumn };
             let mut dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, bias);
             dims.relu = relu;
-            (kernels::matmul::launch(dims, device.matmul_variant(), out, limits)?, n.inputs.clone())
+            matmul = Some(dims);
+            (kernels::matmul::launch(dims, variant, out, limits)?, n.inputs.clone())
         }
         Op::MatmulBatchSum { trans_a, trans_b, sum_over } => {
             let (a, b) = (n.inputs[0], n.inputs[1]);
             let mut dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, Bias::None);
             dims.sum_over = sum_over;
             dims.batch = out.dims()[0];
-            (kernels::matmul::launch(dims, device.matmul_variant(), out, limits)?, vec![a, b, a])
+            matmul = Some(dims);
+            (kernels::matmul::launch(dims, variant, out, limits)?, vec![a, b, a])
         }
         Op::Elementwise { op, alpha } => {
             let a = n.inputs[0];
@@ -971,14 +1043,14 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
             let mut writes = vec![n.inputs[0]];
             writes.extend(&n.inputs[2..]);
             let launch = kernels::optim::launch(&opt, out, 1, limits)?;
-            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes }));
+            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes, matmul }));
         }
         Op::RunningAverage { momentum, factor } => {
             let launch = kernels::optim::running_average(out, momentum, factor, limits)?;
-            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes: vec![n.inputs[0]] }));
+            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes: vec![n.inputs[0]], matmul }));
         }
     };
-    Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)] }))
+    Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)], matmul }))
 }
 
 /// The sizes of op(a) · op(b) for operands of shapes `a` and `b` (matrices, or batches of

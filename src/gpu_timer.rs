@@ -66,6 +66,17 @@ impl GpuTimer {
         }
     }
 
+    /// Pass `k`'s start stamp, end stamp or both, for a pair spanning several passes (`None`
+    /// for a pass in the middle).
+    pub(crate) fn span_writes(&self, k: usize, start: bool, end: bool) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        let whole = self.pass_writes(k);
+        (start || end).then(|| wgpu::ComputePassTimestampWrites {
+            query_set: whole.query_set,
+            beginning_of_pass_write_index: whole.beginning_of_pass_write_index.filter(|_| start),
+            end_of_pass_write_index: whole.end_of_pass_write_index.filter(|_| end),
+        })
+    }
+
     /// Records the resolves and the copy to the host buffer, after the passes.
     pub(crate) fn record_resolve(&self, encoder: &mut wgpu::CommandEncoder) {
         let per_set = MAX_QUERIES / 2;

@@ -44,6 +44,7 @@ pub mod init;
 pub mod kernels;
 pub mod layout;
 pub mod nn;
+mod operand_textures;
 pub mod plot;
 pub mod recipes;
 pub mod reference;

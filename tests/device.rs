@@ -159,8 +159,15 @@ fn what_cannot_be_split_is_a_named_error() {
 #[test]
 fn every_matmul_variant_passes_the_matmul_checks() {
     use shadergrad::kernels::matmul::MatmulVariant;
-    // The large blocks are forced onto the suite's small shapes, so their edges are checked.
-    for variant in [MatmulVariant::RegisterBlocked, MatmulVariant::RegisterBlockedLarge, MatmulVariant::Tiled] {
+    // The large blocks are forced onto the suite's small shapes, so their edges are checked;
+    // the storage-reading blocks run the cases in fours too (software adapters read those
+    // from textures by default).
+    for variant in [
+        MatmulVariant::RegisterBlocked,
+        MatmulVariant::RegisterBlockedLarge,
+        MatmulVariant::Tiled,
+        MatmulVariant::Textured,
+    ] {
         let options = DeviceOptions { matmul: Some(variant), ..DeviceOptions::from_env().unwrap() };
         let device = Device::with_options(&options).expect("an adapter");
         assert_eq!(device.matmul_variant(), variant);
@@ -172,10 +179,10 @@ fn every_matmul_variant_passes_the_matmul_checks() {
 }
 
 #[test]
-fn software_adapters_default_to_register_blocking() {
+fn software_adapters_default_to_register_blocking_from_textures() {
     let device = Device::new().expect("an adapter");
     if device.is_software() && std::env::var("SHADERGRAD_MATMUL").is_err() {
-        assert_eq!(device.matmul_variant(), shadergrad::kernels::matmul::MatmulVariant::RegisterBlocked);
+        assert_eq!(device.matmul_variant(), shadergrad::kernels::matmul::MatmulVariant::Textured);
     }
 }
 

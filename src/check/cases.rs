@@ -63,6 +63,136 @@ fn matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+/// Products whose extents and strides all come in fours: on software adapters they read
+/// their operands from textures (`MatmulVariant::Textured`), every storage layout of A and
+/// B, every block shape, batched either side, summed over the batch, with a bias; the
+/// odd-sized cases above cover the storage-reading kernels.
+fn matmul_in_fours_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let fours = |rng: &mut Rng, lo: usize, hi: usize| 4 * rng.range(lo, hi);
+    // [m, k, n]: several 64×64 tiles; the large blocks' 256×128 tiles; the wide blocks'.
+    let sizes = [
+        [fours(rng, 9, 30), fours(rng, 3, 20), fours(rng, 17, 40)],
+        [fours(rng, 65, 72), fours(rng, 16, 19), fours(rng, 33, 45)],
+        [fours(rng, 17, 32), fours(rng, 16, 20), fours(rng, 33, 50)],
+    ];
+    for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+        for [m, k, n] in sizes {
+            let a = random(rng, &if ta { [k, m] } else { [m, k] });
+            let b = random(rng, &if tb { [n, k] } else { [k, n] });
+            cases.push(Case {
+                op: format!("matmul4_{}{}", if ta { 't' } else { 'n' }, if tb { 't' } else { 'n' }),
+                inputs: vec![a, b],
+                wrt: vec![0, 1],
+                build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
+                forward: Box::new(move |x| matmul::matmul(&x[0], &x[1], ta, tb)),
+                backward: Box::new(move |x, g| {
+                    let (da, db) = matmul::matmul_backward(&x[0], &x[1], ta, tb, g);
+                    vec![da, db]
+                }),
+            });
+        }
+    }
+    // B nearly the megabyte a textured launch copies at most: the product runs as bands of
+    // A's rows (and its input gradient, B transposed, too).
+    let (m, k, n) = (fours(rng, 9, 12), 512, fours(rng, 118, 120));
+    cases.push(Case {
+        op: "matmul4_bands".into(),
+        inputs: vec![random(rng, &[m, k]), random(rng, &[k, n])],
+        wrt: vec![0, 1],
+        build: Box::new(|g, x| g.matmul(x[0], x[1])),
+        forward: Box::new(|x| matmul::matmul(&x[0], &x[1], false, false)),
+        backward: Box::new(|x, g| {
+            let (da, db) = matmul::matmul_backward(&x[0], &x[1], false, false, g);
+            vec![da, db]
+        }),
+    });
+    let batch = rng.range(3, 6);
+    let (m, k, n) = (fours(rng, 5, 20), fours(rng, 3, 12), fours(rng, 10, 40));
+    let configs: [(Vec<usize>, Vec<usize>, bool, bool); 4] = [
+        (vec![batch, m, k], vec![batch, k, n], false, false),
+        (vec![m, k], vec![batch, n, k], false, true),
+        (vec![batch, k, m], vec![k, n], true, false),
+        (vec![batch, k, m], vec![batch, n, k], true, true),
+    ];
+    for (da, db, ta, tb) in configs {
+        cases.push(Case {
+            op: "matmul4_batched".into(),
+            inputs: vec![random(rng, &da), random(rng, &db)],
+            wrt: vec![0, 1],
+            build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
+            forward: Box::new(move |x| matmul::batched_matmul(&x[0], &x[1], ta, tb)),
+            backward: Box::new(move |x, g| {
+                let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], ta, tb, g);
+                vec![da, db]
+            }),
+        });
+    }
+    // A convolution's product and bias per row of each image's output, and a linear layer's.
+    for (da, db, dbias) in [(vec![m, k], vec![batch, k, n], vec![1, m, 1]), (vec![n, k], vec![k, m], vec![m])] {
+        cases.push(Case {
+            op: "matmul4_bias".into(),
+            inputs: vec![random(rng, &da), random(rng, &db), random(rng, &dbias)],
+            wrt: vec![0, 1, 2],
+            build: Box::new(move |g, x| {
+                let y = g.matmul(x[0], x[1])?;
+                g.add(y, x[2])
+            }),
+            forward: Box::new(move |x| {
+                ew::binary(ElementwiseOp::Add, 0.0, &matmul::batched_matmul(&x[0], &x[1], false, false), &x[2])
+            }),
+            backward: Box::new(move |x, g| {
+                let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, g);
+                vec![da, db, reduce::sum_to(g, &x[2].dims, 1.0)]
+            }),
+        });
+    }
+    // Batch entries of about 300 KB: a textured launch copies three or so, so the product
+    // runs as several launches, and each partial sum of its batch sum over several that add.
+    let (m, k, n, batch) = (fours(rng, 3, 5), 64, fours(rng, 290, 300), 8);
+    cases.push(Case {
+        op: "matmul4_launches".into(),
+        inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
+        wrt: vec![0, 1],
+        build: Box::new(|g, x| g.matmul(x[0], x[1])),
+        forward: Box::new(|x| matmul::batched_matmul(&x[0], &x[1], false, false)),
+        backward: Box::new(|x, g| {
+            let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, g);
+            vec![da, db]
+        }),
+    });
+    cases.push(Case {
+        op: "matmul4_batch_sum".into(),
+        inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
+        wrt: vec![0, 1],
+        build: Box::new(move |g, x| {
+            let y = g.matmul(x[0], x[1])?;
+            g.sum_to(y, &[m, n], 1.0)
+        }),
+        forward: Box::new(move |x| reduce::sum_to(&matmul::batched_matmul(&x[0], &x[1], false, false), &[m, n], 1.0)),
+        backward: Box::new(move |x, g| {
+            let g = reduce::expand(g, &[batch, m, n], 1.0);
+            let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, &g);
+            vec![da, db]
+        }),
+    });
+    let (m, k, n, batch) = (fours(rng, 25, 32), fours(rng, 2, 10), fours(rng, 33, 50), rng.range(7, 8));
+    cases.push(Case {
+        op: "matmul4_batch_sum".into(),
+        inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
+        wrt: vec![0, 1],
+        build: Box::new(move |g, x| {
+            let y = g.matmul(x[0], x[1])?;
+            g.sum_to(y, &[m, n], 1.0)
+        }),
+        forward: Box::new(move |x| reduce::sum_to(&matmul::batched_matmul(&x[0], &x[1], false, false), &[m, n], 1.0)),
+        backward: Box::new(move |x, g| {
+            let g = reduce::expand(g, &[batch, m, n], 1.0);
+            let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, &g);
+            vec![da, db]
+        }),
+    });
+}
+
 fn batched_matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let batch = rng.range(3, 6);
     // (a dims, b dims, trans_a, trans_b): both batched, a shared (as convolution filters are),
@@ -579,5 +709,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
     softmax_cases(&mut rng, &mut cases);
     batch_norm_cases(&mut rng, &mut cases);
     layout_cases(&mut rng, &mut cases);
+    // Last, so the shapes drawn for the cases above stay as they were.
+    matmul_in_fours_cases(&mut rng, &mut cases);
     cases
 }

@@ -63,7 +63,7 @@ fn params(x: &Shape, k: usize, window: &Window, out_hw: [usize; 2]) -> Vec<u32> 
 }
 
 fn key(entry: &'static str) -> KernelKey {
-    KernelKey { family: Family::Conv2d, entry, inputs: 2, outputs: 1, constants: vec![] }
+    KernelKey { family: Family::Conv2d, entry, inputs: 2, outputs: 1, textures: 0, constants: vec![] }
 }
 
 /// y = conv2d(x, w) for x [N, C, H, W], w [K, C, KH, KW], y [N, K, OH, OW].

@@ -127,6 +127,7 @@ pub fn launch(
             entry: "main",
             inputs: 2,
             outputs: 1,
+            textures: 0,
             constants: vec![("OP", op as u32)],
         },
         params,

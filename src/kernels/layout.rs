@@ -22,7 +22,7 @@ fn launch(
     params.extend(out.padded4().map(|d| d as u32));
     params.extend(strides.map(|s| s as u32));
     Ok(Launch {
-        key: KernelKey { family: Family::Layout, entry, inputs: 2, outputs: 1, constants: vec![] },
+        key: KernelKey { family: Family::Layout, entry, inputs: 2, outputs: 1, textures: 0, constants: vec![] },
         params,
         groups: grid(entry, out, (out.numel() as u64).div_ceil(256), limits)?,
     })

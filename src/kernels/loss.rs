@@ -51,7 +51,14 @@ fn params(kind: LossKind, part: &Shape, whole: &Shape, accumulate: bool) -> (Vec
 }
 
 fn key(kind: LossKind, entry: &'static str) -> KernelKey {
-    KernelKey { family: Family::Loss, entry, inputs: 3, outputs: 1, constants: vec![("LOSS", kind as u32)] }
+    KernelKey {
+        family: Family::Loss,
+        entry,
+        inputs: 3,
+        outputs: 1,
+        textures: 0,
+        constants: vec![("LOSS", kind as u32)],
+    }
 }
 
 /// The mean loss over `whole` of the rows in `pred` (all of them, unless split), into one

@@ -16,6 +16,125 @@ pub enum MatmulVariant {
     RegisterBlockedLarge,
     /// 64×64 tiles with operands staged in workgroup memory: best on hardware GPUs.
     Tiled,
+    /// [`MatmulVariant::RegisterBlocked`]'s 8×8 blocks reading A and B from textures that
+    /// the plan copies them into, four elements a texel: about three times the speed on
+    /// software adapters, whose storage loads walk the SIMD lanes one by one while a texel
+    /// fetch gathers. Products whose operands do not come in fours ([`textures_fit`]) run
+    /// the storage-reading blocks.
+    Textured,
+}
+
+/// Texels in a row of an operand texture: 16 KiB, a multiple of the 256 bytes a
+/// buffer-to-texture copy needs per row.
+pub const TEXEL_ROW: u32 = 1024;
+
+/// Whether `dims` can read its operands in texels: k and each operand's contiguous extent
+/// (the one its storage runs along) and batch stride multiples of 4, so a texel's four
+/// elements are four consecutive values of one row or column and every matrix starts on a
+/// texel.
+pub fn textures_fit(dims: &MatmulDims) -> bool {
+    let along_a = if dims.trans_a { dims.m } else { dims.k };
+    let along_b = if dims.trans_b { dims.k } else { dims.n };
+    [dims.k, along_a, along_b, dims.stride_a, dims.stride_b].iter().all(|v| v % 4 == 0)
+}
+
+/// Parameter words of a textured launch: its first matrix of C, the texels before each
+/// operand's first element in the texture (wrapping: B sits after A), and the batch entries
+/// it sums ([`TextureLaunch::entries`]).
+pub const Z0_WORD: usize = 11;
+/// See [`Z0_WORD`].
+pub const ORIGIN_A_WORD: usize = 12;
+/// See [`Z0_WORD`].
+pub const ORIGIN_B_WORD: usize = 13;
+/// See [`Z0_WORD`].
+pub const ENTRY_LO_WORD: usize = 14;
+/// See [`Z0_WORD`].
+pub const ENTRY_HI_WORD: usize = 15;
+/// The word that makes a launch add to C (see [`MatmulDims::accumulate`]).
+pub const ACCUMULATE_WORD: usize = 6;
+
+/// One launch of a product that reads its operands from a texture: matrices `z0 .. z0 + zs`
+/// of C, summing only the batch entries in `entries` (all of each matrix's, unless a
+/// matrix summed over many entries is cut into several launches, which then add to it),
+/// and the elements of A and B to copy in first, as (first, count): `None` where the
+/// texture already holds them (an operand every entry shares, after the first launch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextureLaunch {
+    /// The first matrix of C.
+    pub z0: usize,
+    /// Matrices of C.
+    pub zs: usize,
+    /// The batch entries summed.
+    pub entries: std::ops::Range<usize>,
+    /// Add to C rather than overwrite it.
+    pub accumulate: bool,
+    /// Elements of A to copy.
+    pub a: Option<(usize, usize)>,
+    /// Elements of B to copy.
+    pub b: Option<(usize, usize)>,
+}
+
+/// A plain product whose operands pass `budget` together, as a batch of bands of A's rows
+/// (A stored [m, k] and not batched, B not batched, no bias per row): the sizes of each band
+/// but the last, and the last band's rows. `None` where it cannot be cut so, or B alone
+/// leaves room for fewer than 4 rows of A.
+pub fn row_bands(dims: &MatmulDims, budget: usize) -> Option<(MatmulDims, usize)> {
+    let plain = dims.batch == 1 && dims.entries == 1 && dims.stride_a == 0 && dims.stride_b == 0;
+    if !plain || dims.trans_a || dims.bias == Bias::PerRow || dims.accumulate {
+        return None;
+    }
+    let rows = budget.checked_sub(4 * dims.k * dims.n)? / (4 * dims.k);
+    if rows < 4 || rows >= dims.m {
+        return None;
+    }
+    let bands = dims.m.div_ceil(rows);
+    let banded = MatmulDims { batch: bands, entries: bands, m: rows, stride_a: rows * dims.k, ..*dims };
+    Some((banded, dims.m - (bands - 1) * rows))
+}
+
+/// How a textured product (`dims`) is cut so that no launch copies more than `budget`
+/// bytes of operands, or `None` if one batch entry's operands alone pass it (the product
+/// then reads storage). Launches take as many matrices of C as fit; a matrix that sums more
+/// entries than fit (a convolution's filter gradient) is summed over several launches.
+pub fn texture_launches(dims: &MatmulDims, budget: usize) -> Option<Vec<TextureLaunch>> {
+    let whole = |stride: usize, size: usize| if stride == 0 { 4 * size } else { 0 };
+    let shared = whole(dims.stride_a, dims.m * dims.k) + whole(dims.stride_b, dims.k * dims.n);
+    let per_entry = 4 * (dims.stride_a + dims.stride_b);
+    if shared + per_entry > budget {
+        return None;
+    }
+    let room = budget - shared;
+    let region = |stride: usize, size: usize, entries: &std::ops::Range<usize>, first: bool| {
+        if stride == 0 {
+            first.then_some((0, size))
+        } else {
+            Some((entries.start * stride, (entries.len() - 1) * stride + size))
+        }
+    };
+    let mut launches = Vec::new();
+    let mut push = |z0: usize, zs: usize, entries: std::ops::Range<usize>, accumulate: bool| {
+        let first = launches.is_empty();
+        let a = region(dims.stride_a, dims.m * dims.k, &entries, first);
+        let b = region(dims.stride_b, dims.k * dims.n, &entries, first);
+        launches.push(TextureLaunch { z0, zs, entries, accumulate: accumulate || dims.accumulate, a, b });
+    };
+    let end = |z: usize| ((z + 1) * dims.sum_over).min(dims.entries);
+    let per_z = per_entry * dims.sum_over;
+    if per_z <= room {
+        let step = room.checked_div(per_z).unwrap_or(dims.batch).clamp(1, dims.batch.max(1));
+        for z0 in (0..dims.batch).step_by(step.max(1)) {
+            let zs = step.min(dims.batch - z0);
+            push(z0, zs, z0 * dims.sum_over..end(z0 + zs - 1), false);
+        }
+    } else {
+        let step = room / per_entry;
+        for z in 0..dims.batch {
+            for e0 in (z * dims.sum_over..end(z)).step_by(step) {
+                push(z, 1, e0..(e0 + step).min(end(z)), e0 > z * dims.sum_over);
+            }
+        }
+    }
+    Some(launches)
 }
 
 /// Rows, columns and depth from which the register-blocked variant uses 32×16 blocks: below
@@ -58,6 +177,7 @@ pub(crate) fn source() -> &'static str {
         s += &register_blocked_entry("main", BLOCK);
         s += &register_blocked_entry("main_large", BLOCK_LARGE);
         s += &register_blocked_entry("main_wide", BLOCK_WIDE);
+        s += &texture_entry("main_tex", BLOCK);
         s
     })
 }
@@ -130,15 +250,154 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
     w
 }
 
+/// The texture-reading twin of [`register_blocked_entry`]: per four steps along k, each
+/// invocation fetches `rows + cols` texels (four elements each) for `16 × rows × cols / 4`
+/// products. Whichever way an operand is stored, its four-element texels are regrouped into
+/// four k-values per row of A (`ak`) and per column of B (`bk`); on a SIMD-per-lane compiler
+/// that regrouping is only renaming. Needs k, and each operand's contiguous extent, to be
+/// multiples of 4 ([`textures_fit`]).
+fn texture_entry(name: &str, block: Block) -> String {
+    use std::fmt::Write;
+    const LANE: [&str; 4] = ["x", "y", "z", "w"];
+    let Block { rows, cols, wx, wy } = block;
+    let [tile_m, tile_n] = block.tile();
+    let groups = cols / 4;
+    let mut w = String::new();
+    let _ = writeln!(
+        w,
+        "\n// {rows}×{cols} outputs per invocation from texels; a {wx}×{wy} workgroup covers {tile_m}×{tile_n}."
+    );
+    let _ = writeln!(
+        w,
+        "@compute @workgroup_size({wx}, {wy}, 1)\nfn {name}(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
+         @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_id) lid: vec3<u32>,\n) {{"
+    );
+    let _ = writeln!(w, "    let tile = wid.y * groups.x + wid.x;");
+    let _ = writeln!(w, "    let tiles_n = (p.n + {}u) / {tile_n}u;", tile_n - 1);
+    let _ = writeln!(w, "    let row0 = ((tile / tiles_n) * {wy}u + lid.y) * {rows}u;");
+    let _ = writeln!(w, "    let col0 = ((tile % tiles_n) * {wx}u + lid.x) * {cols}u;");
+    let _ = writeln!(w, "    if (row0 >= p.m || col0 >= p.n) {{\n        return;\n    }}");
+    let _ = writeln!(w, "    let z = wid.z + p.z0;");
+    let _ = writeln!(w, "    let base_c = z * p.batch_stride_c;");
+    let _ = writeln!(w, "    let k4 = p.k / 4u;");
+    // Rows of A and columns of B clamped into range, singly and in fours (texels across
+    // rows of a transposed A, across columns of B).
+    for i in 0..rows {
+        let _ = writeln!(w, "    let r{i} = min(row0 + {i}u, p.m - 1u);");
+    }
+    for g in 0..rows / 4 {
+        let _ = writeln!(w, "    let rq{g} = min(row0 / 4u + {g}u, max(p.m / 4u, 1u) - 1u);");
+    }
+    for j in 0..cols {
+        let _ = writeln!(w, "    let c{j} = min(col0 + {j}u, p.n - 1u);");
+    }
+    for g in 0..groups {
+        let _ = writeln!(w, "    let cq{g} = min(col0 / 4u + {g}u, max(p.n / 4u, 1u) - 1u);");
+    }
+    for i in 0..rows {
+        for g in 0..groups {
+            let _ = writeln!(w, "    var acc{i}_{g} = vec4<f32>(0.0);");
+        }
+    }
+    let _ = writeln!(w, "    let first = max(z * p.sum_over, p.entry_lo);");
+    let _ = writeln!(w, "    let last = min(min(z * p.sum_over + p.sum_over, p.entries), p.entry_hi);");
+    let _ = writeln!(w, "    for (var entry = first; entry < last; entry = entry + 1u) {{");
+    let _ = writeln!(w, "    let ta0 = entry * (p.batch_stride_a / 4u) - p.origin_a;");
+    let _ = writeln!(w, "    let tb0 = entry * (p.batch_stride_b / 4u) - p.origin_b;");
+    let _ = writeln!(w, "    for (var t = 0u; t < k4; t = t + 1u) {{");
+    for i in 0..rows {
+        let _ = writeln!(w, "        var ak{i}: vec4<f32>;");
+    }
+    for j in 0..cols {
+        let _ = writeln!(w, "        var bk{j}: vec4<f32>;");
+    }
+    // A stored [m, k]: a texel is four k-values of one row. Stored [k, m]: four rows at one
+    // k, so four texels (four k) give four rows their four k-values.
+    let _ = writeln!(w, "        if (TRANS_A == 0u) {{");
+    for i in 0..rows {
+        let _ = writeln!(w, "            ak{i} = texel(ta0 + r{i} * k4 + t);");
+    }
+    let _ = writeln!(w, "        }} else {{");
+    for g in 0..rows / 4 {
+        for s in 0..4 {
+            let _ = writeln!(w, "            let a{g}_{s} = texel(ta0 + (4u * t + {s}u) * (p.m / 4u) + rq{g});");
+        }
+        for (l, lane) in LANE.iter().enumerate() {
+            let _ = writeln!(
+                w,
+                "            ak{} = vec4<f32>(a{g}_0.{lane}, a{g}_1.{lane}, a{g}_2.{lane}, a{g}_3.{lane});",
+                4 * g + l
+            );
+        }
+    }
+    let _ = writeln!(w, "        }}");
+    // B stored [n, k]: a texel is four k-values of one column; stored [k, n]: four columns.
+    let _ = writeln!(w, "        if (TRANS_B == 1u) {{");
+    for j in 0..cols {
+        let _ = writeln!(w, "            bk{j} = texel(tb0 + c{j} * k4 + t);");
+    }
+    let _ = writeln!(w, "        }} else {{");
+    for g in 0..groups {
+        for s in 0..4 {
+            let _ = writeln!(w, "            let b{g}_{s} = texel(tb0 + (4u * t + {s}u) * (p.n / 4u) + cq{g});");
+        }
+        for (l, lane) in LANE.iter().enumerate() {
+            let _ = writeln!(
+                w,
+                "            bk{} = vec4<f32>(b{g}_0.{lane}, b{g}_1.{lane}, b{g}_2.{lane}, b{g}_3.{lane});",
+                4 * g + l
+            );
+        }
+    }
+    let _ = writeln!(w, "        }}");
+    for lane in LANE {
+        for g in 0..groups {
+            let _ = writeln!(
+                w,
+                "        let bv{g}{lane} = vec4<f32>(bk{}.{lane}, bk{}.{lane}, bk{}.{lane}, bk{}.{lane});",
+                4 * g,
+                4 * g + 1,
+                4 * g + 2,
+                4 * g + 3
+            );
+        }
+        for i in 0..rows {
+            for g in 0..groups {
+                let _ = writeln!(w, "        acc{i}_{g} = fma(vec4<f32>(ak{i}.{lane}), bv{g}{lane}, acc{i}_{g});");
+            }
+        }
+    }
+    let _ = writeln!(w, "    }}\n    }}");
+    for g in 0..groups {
+        let _ = writeln!(w, "    let cb{g} = column_bias(col0 + {}u);", 4 * g);
+    }
+    for i in 0..rows {
+        let _ = writeln!(w, "    let rb{i} = vec4<f32>(row_bias(r{i}));");
+        for g in 0..groups {
+            let _ =
+                writeln!(w, "    store(base_c, row0 + {i}u, col0 + {}u, activate(acc{i}_{g} + rb{i} + cb{g}));", 4 * g);
+        }
+    }
+    let _ = writeln!(w, "}}");
+    w
+}
+
 impl MatmulVariant {
-    /// Parses `blocked` or `tiled` (as `SHADERGRAD_MATMUL` takes them).
+    /// Parses `blocked`, `blocked-large`, `textured` or `tiled` (as `SHADERGRAD_MATMUL`
+    /// takes them).
     pub fn parse(value: &str) -> Option<MatmulVariant> {
         match value.trim().to_ascii_lowercase().as_str() {
             "blocked" | "register" | "register-blocked" => Some(MatmulVariant::RegisterBlocked),
             "blocked-large" => Some(MatmulVariant::RegisterBlockedLarge),
             "tiled" | "shared" => Some(MatmulVariant::Tiled),
+            "textured" | "blocked-textures" => Some(MatmulVariant::Textured),
             _ => None,
         }
+    }
+
+    /// Whether products that [`textures_fit`] read their operands from textures.
+    pub fn reads_textures(self) -> bool {
+        self == MatmulVariant::Textured
     }
 
     /// The entry point for `dims` and the rows and columns of C one workgroup computes.
@@ -146,9 +405,12 @@ impl MatmulVariant {
         let large = dims.m >= LARGE[0] && dims.n >= LARGE[1] && dims.k >= LARGE[2];
         let wide = dims.m <= WIDE[0] && dims.n >= WIDE[1] && dims.k >= WIDE[2];
         match self {
-            MatmulVariant::RegisterBlocked if large => ("main_large", BLOCK_LARGE.tile()),
-            MatmulVariant::RegisterBlocked if wide => ("main_wide", BLOCK_WIDE.tile()),
-            MatmulVariant::RegisterBlocked => ("main", BLOCK.tile()),
+            // 8×8 blocks for every size: measured no slower than the larger blocks from
+            // texels (BENCHMARKS.md), which also compile for seconds and spill registers.
+            MatmulVariant::Textured if textures_fit(dims) => ("main_tex", BLOCK.tile()),
+            MatmulVariant::RegisterBlocked | MatmulVariant::Textured if large => ("main_large", BLOCK_LARGE.tile()),
+            MatmulVariant::RegisterBlocked | MatmulVariant::Textured if wide => ("main_wide", BLOCK_WIDE.tile()),
+            MatmulVariant::RegisterBlocked | MatmulVariant::Textured => ("main", BLOCK.tile()),
             MatmulVariant::RegisterBlockedLarge => ("main_large", BLOCK_LARGE.tile()),
             MatmulVariant::Tiled => ("main_tiled", [64, 64]),
         }
@@ -268,7 +530,13 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
         dims.sum_over,
         dims.entries,
         dims.relu as usize,
+        // The first matrix, the texture origins and the entries summed: set per launch by
+        // the plan where a textured product is cut along its batch.
         0,
+        0,
+        0,
+        0,
+        dims.entries,
     ];
     Ok(Launch {
         key: KernelKey {
@@ -277,9 +545,92 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
             // A, B and the bias (A again where there is none).
             inputs: 3,
             outputs: 1,
+            textures: if variant.reads_textures() && textures_fit(&dims) { 1 } else { 0 },
             constants: vec![("TRANS_A", dims.trans_a as u32), ("TRANS_B", dims.trans_b as u32)],
         },
         params: params.iter().map(|&v| v as u32).collect(),
         groups: [x, y, dims.batch as u32],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dims(batch: usize, [m, k, n]: [usize; 3], shared_a: bool, sum_over: usize) -> MatmulDims {
+        let entries = batch * sum_over;
+        MatmulDims {
+            batch,
+            m,
+            n,
+            k,
+            stride_a: if shared_a { 0 } else { m * k },
+            stride_b: k * n,
+            trans_a: false,
+            trans_b: false,
+            accumulate: false,
+            bias: Bias::None,
+            sum_over,
+            entries,
+            relu: false,
+        }
+    }
+
+    /// Every entry of every matrix of C is summed by exactly one launch, the first launch
+    /// of each matrix overwrites it, and no launch copies more than `budget` bytes.
+    fn check_cover(d: &MatmulDims, launches: &[TextureLaunch], budget: usize) {
+        let mut seen = vec![0; d.entries];
+        let mut written = vec![false; d.batch];
+        for l in launches {
+            let copied = l.a.map_or(0, |r| r.1) + l.b.map_or(0, |r| r.1);
+            assert!(copied * 4 <= budget, "{l:?} copies {} bytes", copied * 4);
+            for z in l.z0..l.z0 + l.zs {
+                assert_eq!(l.accumulate, written[z], "{l:?}");
+                written[z] = true;
+                let mine = (z * d.sum_over..((z + 1) * d.sum_over).min(d.entries)).filter(|e| l.entries.contains(e));
+                for e in mine {
+                    seen[e] += 1;
+                    // The copies hold the entry's operands.
+                    let (first, count) = l.b.unwrap();
+                    assert!(first <= e * d.stride_b && e * d.stride_b + d.k * d.n <= first + count, "{l:?} entry {e}");
+                }
+            }
+        }
+        assert!(seen.iter().all(|&s| s == 1), "{seen:?}");
+        assert!(written.iter().all(|&w| w));
+    }
+
+    #[test]
+    fn texture_launches_cover_each_entry_once_within_the_budget() {
+        let budget = 1 << 20;
+        // One launch; several launches with A copied by the first only; a batch sum whose
+        // matrices take several launches each.
+        for d in [dims(5, [16, 16, 64], true, 1), dims(8, [12, 64, 1160], true, 1), dims(2, [12, 64, 1160], true, 4)] {
+            let launches = texture_launches(&d, budget).unwrap();
+            check_cover(&d, &launches, budget);
+            assert!(launches[0].a.is_some() && launches[1..].iter().all(|l| l.a.is_none()));
+        }
+        assert_eq!(texture_launches(&dims(5, [16, 16, 64], true, 1), 1 << 20).unwrap().len(), 1);
+        assert_eq!(texture_launches(&dims(8, [12, 64, 1160], true, 1), 1 << 20).unwrap().len(), 3);
+        // Both operands batched: each launch copies its own entries of both.
+        let d = dims(6, [64, 288, 196], false, 1);
+        let launches = texture_launches(&d, budget).unwrap();
+        check_cover(&d, &launches, budget);
+        assert!(launches.iter().all(|l| l.a.is_some()));
+        // One entry past the budget: no textures.
+        assert!(texture_launches(&dims(2, [512, 512, 512], false, 1), budget).is_none());
+    }
+
+    #[test]
+    fn row_bands_fill_the_budget_beside_b_and_cover_every_row() {
+        let d = MatmulDims { batch: 1, entries: 1, ..dims(1, [100, 512, 480], true, 1) };
+        let d = MatmulDims { stride_b: 0, ..d };
+        let (bands, last) = row_bands(&d, 1 << 20).unwrap();
+        assert_eq!(bands.m, 32);
+        assert_eq!((bands.batch, last), (4, 4));
+        assert_eq!(bands.stride_a, 32 * 512);
+        // A transposed cannot be cut into contiguous rows; a per-row bias would shift.
+        assert!(row_bands(&MatmulDims { trans_a: true, ..d }, 1 << 20).is_none());
+        assert!(row_bands(&MatmulDims { bias: Bias::PerRow, ..d }, 1 << 20).is_none());
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! Every kernel binds the same way: binding 0 is a uniform block of parameters, bindings
 //! `1..=inputs` are read-only storage buffers, and the read-write outputs follow (one for
-//! every kernel but the optimizers, which also update their state).
+//! every kernel but the optimizers, which also update their state), then any textures (a
+//! matmul's operands, copied into texels on software adapters).
 
 pub mod conv2d;
 pub mod elementwise;
@@ -104,6 +105,8 @@ pub struct KernelKey {
     pub inputs: u32,
     /// Read-write storage outputs bound after the inputs.
     pub outputs: u32,
+    /// Sampled 2D float textures bound after the outputs (a matmul's operands in texels).
+    pub textures: u32,
     /// WGSL `override` constants, by name.
     pub constants: Vec<(&'static str, u32)>,
 }
@@ -204,6 +207,17 @@ fn create_pipeline(
     }];
     entries.extend((1..=key.inputs).map(|b| storage(b, true)));
     entries.extend((key.inputs + 1..=key.inputs + key.outputs).map(|b| storage(b, false)));
+    let first_texture = key.inputs + key.outputs + 1;
+    entries.extend((first_texture..first_texture + key.textures).map(|binding| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Texture {
+            sample_type: wgpu::TextureSampleType::Float { filterable: false },
+            view_dimension: wgpu::TextureViewDimension::D2,
+            multisampled: false,
+        },
+        count: None,
+    }));
     let constants: Vec<(&str, f64)> = key.constants.iter().map(|&(n, v)| (n, v as f64)).collect();
     error_scoped(device, &label, || {
         let layout = device

@@ -149,6 +149,7 @@ pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> 
             entry: opt.entry(),
             inputs: 1,
             outputs: 1 + opt.states().len() as u32,
+            textures: 0,
             constants: vec![],
         },
         params: opt.params(n, t),
@@ -165,7 +166,14 @@ pub fn running_average(shape: &Shape, momentum: f32, factor: f32, limits: &wgpu:
     params[1] = momentum.to_bits();
     params[2] = factor.to_bits();
     Ok(Launch {
-        key: KernelKey { family: Family::Optim, entry: "running_average", inputs: 1, outputs: 1, constants: vec![] },
+        key: KernelKey {
+            family: Family::Optim,
+            entry: "running_average",
+            inputs: 1,
+            outputs: 1,
+            textures: 0,
+            constants: vec![],
+        },
         params,
         groups: grid("running_average", shape, (n as u64).div_ceil(256), limits)?,
     })

@@ -30,7 +30,14 @@ fn launch(
         0,
     ];
     Ok(Launch {
-        key: KernelKey { family: Family::Pool2d, entry, inputs: 2, outputs: 1, constants: vec![("MAX", max as u32)] },
+        key: KernelKey {
+            family: Family::Pool2d,
+            entry,
+            inputs: 2,
+            outputs: 1,
+            textures: 0,
+            constants: vec![("MAX", max as u32)],
+        },
         params: params.iter().map(|&v| v as u32).collect(),
         groups: grid(if max { "max_pool2d" } else { "avg_pool2d" }, work, (work.numel() as u64).div_ceil(256), limits)?,
     })

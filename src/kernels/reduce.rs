@@ -64,7 +64,14 @@ pub fn launch(
     let (entry, groups) =
         if wide { ("reduce_wide", n_out as u64) } else { ("reduce_serial", (n_out as u64).div_ceil(256)) };
     Ok(Launch {
-        key: KernelKey { family: Family::Reduce, entry, inputs: 1, outputs: 1, constants: vec![("OP", op as u32)] },
+        key: KernelKey {
+            family: Family::Reduce,
+            entry,
+            inputs: 1,
+            outputs: 1,
+            textures: 0,
+            constants: vec![("OP", op as u32)],
+        },
         params,
         groups: grid(op.name(), input, groups, limits)?,
     })

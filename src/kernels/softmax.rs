@@ -11,7 +11,14 @@ fn launch(entry: &'static str, log: bool, shape: &Shape, limits: &wgpu::Limits) 
     let c = *shape.dims().last().unwrap_or(&1);
     let rows = shape.numel() / c;
     Ok(Launch {
-        key: KernelKey { family: Family::Softmax, entry, inputs: 2, outputs: 1, constants: vec![("LOG", log as u32)] },
+        key: KernelKey {
+            family: Family::Softmax,
+            entry,
+            inputs: 2,
+            outputs: 1,
+            textures: 0,
+            constants: vec![("LOG", log as u32)],
+        },
         params: vec![rows as u32, c as u32, 0, 0],
         groups: grid(if log { "log_softmax" } else { "softmax" }, shape, (rows as u64).div_ceil(GROUP), limits)?,
     })

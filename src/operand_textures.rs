@@ -1,0 +1,179 @@
+//! The texture a plan copies matrix operands into on software adapters
+//! ([`MatmulVariant::Textured`](crate::kernels::matmul::MatmulVariant::Textured)): one
+//! `rgba32float` texture shared by every textured product of the plan (each launch copies
+//! its operands in just before it runs, so the texture holds one launch's operands at a
+//! time). An operand fills whole texel rows, four elements a texel and [`TEXEL_ROW`] texels
+//! a row, in its storage order; A from the first row, B from the row after A's last.
+
+use crate::device::Device;
+use crate::error::Result;
+use crate::executor::PlanChunk;
+use crate::graph::NodeId;
+use crate::kernels::Launch;
+use crate::kernels::matmul::{
+    self, ACCUMULATE_WORD, ENTRY_HI_WORD, ENTRY_LO_WORD, MatmulDims, MatmulVariant, ORIGIN_A_WORD, ORIGIN_B_WORD,
+    TEXEL_ROW, Z0_WORD,
+};
+use crate::shape::Shape;
+
+/// Bytes of operands one launch copies at most, and so about the texture's size: small
+/// beside a plan's buffers (the memory target is 1.25× what training must keep), while a
+/// launch of fewer matrices costs little more than one of many. Products whose operands
+/// for one batch entry pass it read storage.
+pub(crate) const COPY_BUDGET: usize = 1 << 20;
+
+/// Bytes in a texel row.
+const ROW_BYTES: u64 = TEXEL_ROW as u64 * 16;
+
+/// One copy of an operand's elements into a texture, before a launch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OperandCopy {
+    /// The operand.
+    pub node: NodeId,
+    /// Where its elements start in its buffer, in bytes (a multiple of 16).
+    pub offset: u64,
+    /// Bytes to copy (a multiple of 16).
+    pub bytes: u64,
+    /// The texel row it starts at.
+    pub row: u64,
+}
+
+/// Texel rows that `bytes` fill.
+fn rows(bytes: u64) -> u64 {
+    bytes.div_ceil(ROW_BYTES)
+}
+
+/// The launches of a textured product `launch` of `dims`, reading A from `a` and B from `b`
+/// (bound whole, at offset 0), cut as [`matmul::texture_launches`] says, each with its
+/// copies; `None` if the product's operands do not fit the budget (it then reads storage).
+pub(crate) fn textured_chunks(
+    launch: &Launch,
+    dims: &MatmulDims,
+    (a, b): (NodeId, NodeId),
+    bindings: &[(NodeId, u64, u64)],
+    (out, limits): (&Shape, &wgpu::Limits),
+) -> Option<Vec<PlanChunk>> {
+    // A plain product too large for the budget runs as bands of A's rows, one a launch; the
+    // last band's launch has fewer rows.
+    let (launch, parts, last_rows) = match matmul::texture_launches(dims, COPY_BUDGET) {
+        Some(parts) => (launch.clone(), parts, None),
+        None => {
+            let (bands, last_rows) = matmul::row_bands(dims, COPY_BUDGET)?;
+            let launch = matmul::launch(bands, MatmulVariant::Textured, out, limits).ok()?;
+            let parts = matmul::texture_launches(&bands, COPY_BUDGET)?;
+            if parts.iter().any(|p| p.zs != 1) || launch.key.textures == 0 {
+                return None;
+            }
+            (launch, parts, Some(last_rows))
+        }
+    };
+    let last = parts.len() - 1;
+    // B starts after the most rows any launch copies of A, the same row for every launch
+    // (a shared B is copied by the first launch only).
+    let b_row = parts.iter().filter_map(|p| p.a).map(|(_, count)| rows(count as u64 * 4)).max().unwrap_or(0);
+    let chunks = parts
+        .into_iter()
+        .enumerate()
+        .map(|(k, part)| {
+            let mut launch = launch.clone();
+            let mut part_a = part.a;
+            if let (Some(rows), true) = (last_rows, k == last) {
+                launch.params[0] = rows as u32;
+                part_a = part.a.map(|(first, _)| (first, rows * dims.k));
+            }
+            launch.params[Z0_WORD] = part.z0 as u32;
+            launch.params[ENTRY_LO_WORD] = part.entries.start as u32;
+            launch.params[ENTRY_HI_WORD] = part.entries.end as u32;
+            launch.params[ACCUMULATE_WORD] = part.accumulate as u32;
+            launch.groups[2] = part.zs as u32;
+            let mut copies = Vec::new();
+            for (node, region, word, row) in [(a, part_a, ORIGIN_A_WORD, 0), (b, part.b, ORIGIN_B_WORD, b_row)] {
+                // A launch that copies nothing of an operand (a shared one, after the first
+                // launch) reads it where the first launch put it.
+                let first = region.map_or(0, |(first, _)| first);
+                launch.params[word] = ((first / 4) as u64).wrapping_sub(row * TEXEL_ROW as u64) as u32;
+                if let Some((first, count)) = region {
+                    copies.push(OperandCopy { node, offset: first as u64 * 4, bytes: count as u64 * 4, row });
+                }
+            }
+            PlanChunk { launch, bindings: bindings.to_vec(), copies }
+        })
+        .collect();
+    Some(chunks)
+}
+
+/// The operand texture of a plan.
+pub(crate) struct OperandTextures {
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+}
+
+impl OperandTextures {
+    /// A texture tall enough for every copy in `copies`, or `None` where there are none (the
+    /// budget keeps it to a few dozen rows, far inside any adapter's texture limits).
+    pub(crate) fn for_copies<'a>(
+        device: &Device,
+        copies: impl Iterator<Item = &'a OperandCopy>,
+    ) -> Result<Option<OperandTextures>> {
+        let Some(tallest) = copies.map(|c| c.row + rows(c.bytes)).max() else {
+            return Ok(None);
+        };
+        let label = "shadergrad matmul operands";
+        let texture = device.scoped(label, || {
+            device.wgpu_device().create_texture(&wgpu::TextureDescriptor {
+                label: Some(label),
+                size: wgpu::Extent3d { width: TEXEL_ROW, height: tallest.max(1) as u32, depth_or_array_layers: 1 },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba32Float,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            })
+        })?;
+        let view = texture.create_view(&Default::default());
+        Ok(Some(OperandTextures { texture, view }))
+    }
+
+    /// Bytes the texture takes.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.texture.height() as u64 * ROW_BYTES
+    }
+
+    /// The texture's view, for bind groups.
+    pub(crate) fn view(&self) -> &wgpu::TextureView {
+        &self.view
+    }
+
+    /// Records `copy` of `buffer`'s bytes into the texture: the whole texel rows, then what
+    /// is left into the start of the next row.
+    pub(crate) fn record(&self, encoder: &mut wgpu::CommandEncoder, buffer: &wgpu::Buffer, copy: &OperandCopy) {
+        let full = copy.bytes / ROW_BYTES;
+        let rest = (copy.bytes % ROW_BYTES) / 16;
+        let mut part = |offset: u64, y: u64, width: u64, height: u64| {
+            encoder.copy_buffer_to_texture(
+                wgpu::TexelCopyBufferInfo {
+                    buffer,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset,
+                        bytes_per_row: Some(ROW_BYTES as u32),
+                        rows_per_image: None,
+                    },
+                },
+                wgpu::TexelCopyTextureInfo {
+                    texture: &self.texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d { x: 0, y: y as u32, z: 0 },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                wgpu::Extent3d { width: width as u32, height: height as u32, depth_or_array_layers: 1 },
+            );
+        };
+        if full > 0 {
+            part(copy.offset, copy.row, TEXEL_ROW as u64, full);
+        }
+        if rest > 0 {
+            part(copy.offset + full * ROW_BYTES, copy.row + full, rest, 1);
+        }
+    }
+}

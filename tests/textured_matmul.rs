@@ -1,0 +1,99 @@
+//! Matrix products that read their operands from a texture (`MatmulVariant::Textured`, the
+//! default on software adapters): cut into launches that each copy at most a megabyte of
+//! operands, they compute what the storage-reading kernels compute, and the plan's memory
+//! counts the texture.
+
+use shadergrad::kernels::matmul::MatmulVariant;
+use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
+
+fn device(variant: MatmulVariant) -> Device {
+    let options = DeviceOptions { matmul: Some(variant), ..DeviceOptions::from_env().unwrap() };
+    Device::with_options(&options).expect("an adapter (install mesa-vulkan-drivers for lavapipe)")
+}
+
+fn wave(n: usize, k: usize) -> Vec<f32> {
+    let f = 0.31 + k as f32 * 0.17;
+    (0..n).map(|i| (i as f32 * f).sin() * 0.5 + 0.01).collect()
+}
+
+/// Runs `build`'s graph once on `device` with waves in its inputs `a` and `b`; the output's
+/// values, the launches' entry points and the plan's bytes.
+fn run(device: &Device, build: &dyn Fn(&mut Graph) -> NodeId, sizes: [usize; 2]) -> (Vec<f32>, Vec<String>, u64) {
+    let mut g = Graph::new();
+    let out = build(&mut g);
+    let mut plan = Plan::compile(device, &g, &[out]).unwrap();
+    plan.write_named("a", &wave(sizes[0], 0)).unwrap();
+    plan.write_named("b", &wave(sizes[1], 1)).unwrap();
+    let values = plan.run_and_read(&[out]).unwrap().remove(0);
+    let launches = plan.launch_ops().iter().map(|s| s.to_string()).collect();
+    (values, launches, plan.counters().bytes_allocated)
+}
+
+/// The textured and the storage-reading plans of `build`: their values, launches and bytes.
+fn both(build: &dyn Fn(&mut Graph) -> NodeId, sizes: [usize; 2]) -> [(Vec<f32>, Vec<String>, u64); 2] {
+    [run(&device(MatmulVariant::Textured), build, sizes), run(&device(MatmulVariant::RegisterBlocked), build, sizes)]
+}
+
+#[test]
+fn a_batch_too_large_for_one_copy_runs_as_several_launches_with_the_same_values() {
+    // Entries of 64 × 1160 floats (297 KB): three a launch, with the shared A.
+    let build = |g: &mut Graph| {
+        let a = g.input("a", &[12, 64]).unwrap();
+        let b = g.input("b", &[8, 64, 1160]).unwrap();
+        g.matmul(a, b).unwrap()
+    };
+    let [(textured, launches, bytes), (storage, storage_launches, storage_bytes)] =
+        both(&build, [12 * 64, 8 * 64 * 1160]);
+    assert_eq!(storage_launches.len(), 1);
+    assert_eq!(launches.len(), 3, "{launches:?}");
+    // The same products, k in the same order: the same floats.
+    assert_eq!(textured, storage);
+    // The texture: at most the megabyte a launch copies, plus a partial row per operand.
+    assert!(bytes > storage_bytes && bytes <= storage_bytes + (1 << 20) + 2 * 16384, "{bytes} vs {storage_bytes}");
+}
+
+#[test]
+fn a_batch_sum_over_more_than_one_copy_adds_launches_into_its_partial_sums() {
+    let build = |g: &mut Graph| {
+        let a = g.input("a", &[12, 64]).unwrap();
+        let b = g.input("b", &[8, 64, 1160]).unwrap();
+        let y = g.matmul(a, b).unwrap();
+        g.sum_to(y, &[12, 1160], 1.0).unwrap()
+    };
+    let [(textured, launches, _), (storage, storage_launches, _)] = both(&build, [12 * 64, 8 * 64 * 1160]);
+    // Partial sums, then their sum; the textured partial sums take more than one launch each.
+    assert!(launches.len() > storage_launches.len(), "{launches:?} vs {storage_launches:?}");
+    // Launches that add their entries' sum to a partial sum round differently from one
+    // running sum: close, not equal.
+    for (i, (t, s)) in textured.iter().zip(&storage).enumerate() {
+        assert!((t - s).abs() <= 1e-5 * (1.0 + s.abs()), "element {i}: {t} vs {s}");
+    }
+}
+
+#[test]
+fn a_layer_too_large_for_one_copy_runs_as_bands_of_rows_with_the_same_values() {
+    // B is 960 KB: bands of 32 rows of A fit beside it.
+    let build = |g: &mut Graph| {
+        let a = g.input("a", &[100, 512]).unwrap();
+        let b = g.input("b", &[512, 480]).unwrap();
+        let y = g.matmul(a, b).unwrap();
+        g.relu(y).unwrap()
+    };
+    let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [100 * 512, 512 * 480]);
+    assert_eq!(launches.len(), 100usize.div_ceil(32) + 1, "{launches:?}");
+    assert_eq!(textured, storage);
+    assert!(bytes <= storage_bytes + (1 << 20) + 2 * 16384);
+}
+
+#[test]
+fn products_whose_operands_do_not_come_in_fours_read_storage() {
+    let build = |g: &mut Graph| {
+        let a = g.input("a", &[20, 30]).unwrap();
+        let b = g.input("b", &[30, 10]).unwrap();
+        g.matmul(a, b).unwrap()
+    };
+    let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [600, 300]);
+    assert_eq!(launches.len(), 1);
+    assert_eq!(textured, storage);
+    assert_eq!(bytes, storage_bytes, "no texture for a plan without textured products");
+}
