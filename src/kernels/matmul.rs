@@ -584,9 +584,9 @@ mod tests {
         for l in launches {
             let copied = l.a.map_or(0, |r| r.1) + l.b.map_or(0, |r| r.1);
             assert!(copied * 4 <= budget, "{l:?} copies {} bytes", copied * 4);
-            for z in l.z0..l.z0 + l.zs {
-                assert_eq!(l.accumulate, written[z], "{l:?}");
-                written[z] = true;
+            for (z, done) in written.iter_mut().enumerate().skip(l.z0).take(l.zs) {
+                assert_eq!(l.accumulate, *done, "{l:?}");
+                *done = true;
                 let mine = (z * d.sum_over..((z + 1) * d.sum_over).min(d.entries)).filter(|e| l.entries.contains(e));
                 for e in mine {
                     seen[e] += 1;
