@@ -55,12 +55,13 @@ pub(crate) fn textured_chunks(
 ) -> Option<Vec<PlanChunk>> {
     // A plain product too large for the budget runs as bands of A's rows, one a launch; the
     // last band's launch has fewer rows.
-    let (launch, parts, last_rows) = match matmul::texture_launches(dims, COPY_BUDGET) {
+    let max_z = limits.max_compute_workgroups_per_dimension as usize;
+    let (launch, parts, last_rows) = match matmul::texture_launches(dims, COPY_BUDGET, max_z) {
         Some(parts) => (launch.clone(), parts, None),
         None => {
             let (bands, last_rows) = matmul::row_bands(dims, COPY_BUDGET)?;
             let launch = matmul::launch(bands, MatmulVariant::Textured, out, limits).ok()?;
-            let parts = matmul::texture_launches(&bands, COPY_BUDGET)?;
+            let parts = matmul::texture_launches(&bands, COPY_BUDGET, max_z)?;
             if parts.iter().any(|p| p.zs != 1) || launch.key.textures == 0 {
                 return None;
             }

@@ -94,9 +94,10 @@ pub fn row_bands(dims: &MatmulDims, budget: usize) -> Option<(MatmulDims, usize)
 
 /// How a textured product (`dims`) is cut so that no launch copies more than `budget`
 /// bytes of operands, or `None` if one batch entry's operands alone pass it (the product
-/// then reads storage). Launches take as many matrices of C as fit; a matrix that sums more
-/// entries than fit (a convolution's filter gradient) is summed over several launches.
-pub fn texture_launches(dims: &MatmulDims, budget: usize) -> Option<Vec<TextureLaunch>> {
+/// then reads storage). Launches take as many matrices of C as fit, at most `max_z` (the
+/// adapter's workgroups per dimension); a matrix that sums more entries than fit (a
+/// convolution's filter gradient) is summed over several launches.
+pub fn texture_launches(dims: &MatmulDims, budget: usize, max_z: usize) -> Option<Vec<TextureLaunch>> {
     let whole = |stride: usize, size: usize| if stride == 0 { 4 * size } else { 0 };
     let shared = whole(dims.stride_a, dims.m * dims.k) + whole(dims.stride_b, dims.k * dims.n);
     let per_entry = 4 * (dims.stride_a + dims.stride_b);
@@ -121,7 +122,7 @@ pub fn texture_launches(dims: &MatmulDims, budget: usize) -> Option<Vec<TextureL
     let end = |z: usize| ((z + 1) * dims.sum_over).min(dims.entries);
     let per_z = per_entry * dims.sum_over;
     if per_z <= room {
-        let step = room.checked_div(per_z).unwrap_or(dims.batch).clamp(1, dims.batch.max(1));
+        let step = room.checked_div(per_z).unwrap_or(dims.batch).clamp(1, dims.batch.clamp(1, max_z.max(1)));
         for z0 in (0..dims.batch).step_by(step.max(1)) {
             let zs = step.min(dims.batch - z0);
             push(z0, zs, z0 * dims.sum_over..end(z0 + zs - 1), false);
@@ -606,19 +607,24 @@ mod tests {
         // One launch; several launches with A copied by the first only; a batch sum whose
         // matrices take several launches each.
         for d in [dims(5, [16, 16, 64], true, 1), dims(8, [12, 64, 1160], true, 1), dims(2, [12, 64, 1160], true, 4)] {
-            let launches = texture_launches(&d, budget).unwrap();
+            let launches = texture_launches(&d, budget, 65535).unwrap();
             check_cover(&d, &launches, budget);
             assert!(launches[0].a.is_some() && launches[1..].iter().all(|l| l.a.is_none()));
         }
-        assert_eq!(texture_launches(&dims(5, [16, 16, 64], true, 1), 1 << 20).unwrap().len(), 1);
-        assert_eq!(texture_launches(&dims(8, [12, 64, 1160], true, 1), 1 << 20).unwrap().len(), 3);
+        assert_eq!(texture_launches(&dims(5, [16, 16, 64], true, 1), 1 << 20, 65535).unwrap().len(), 1);
+        assert_eq!(texture_launches(&dims(8, [12, 64, 1160], true, 1), 1 << 20, 65535).unwrap().len(), 3);
         // Both operands batched: each launch copies its own entries of both.
         let d = dims(6, [64, 288, 196], false, 1);
-        let launches = texture_launches(&d, budget).unwrap();
+        let launches = texture_launches(&d, budget, 65535).unwrap();
         check_cover(&d, &launches, budget);
         assert!(launches.iter().all(|l| l.a.is_some()));
         // One entry past the budget: no textures.
-        assert!(texture_launches(&dims(2, [512, 512, 512], false, 1), budget).is_none());
+        assert!(texture_launches(&dims(2, [512, 512, 512], false, 1), budget, 65535).is_none());
+        // No launch past the adapter's workgroups per dimension.
+        let d = dims(20, [16, 16, 64], true, 1);
+        let launches = texture_launches(&d, budget, 8).unwrap();
+        check_cover(&d, &launches, budget);
+        assert!(launches.len() == 3 && launches.iter().all(|l| l.zs <= 8));
     }
 
     #[test]
