@@ -32,15 +32,41 @@ pub(crate) struct OperandCopy {
     pub node: NodeId,
     /// Where its elements start in its buffer, in bytes (a multiple of 16).
     pub offset: u64,
-    /// Bytes to copy (a multiple of 16).
-    pub bytes: u64,
+    /// What is copied.
+    pub layout: CopyLayout,
     /// The texel row it starts at.
     pub row: u64,
+}
+
+/// The elements an [`OperandCopy`] takes from its buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum CopyLayout {
+    /// `bytes` in a row (a multiple of 16), filling the texture's rows in turn.
+    Flat { bytes: u64 },
+    /// `rows` runs of `texels` texels, `stride` bytes apart in the buffer (a band of k out of
+    /// an operand stored along k), packed `TEXEL_ROW / texels` runs to a texel row so that
+    /// they lie in the texture as if contiguous.
+    Strided { rows: u64, texels: u64, stride: u64 },
+}
+
+impl OperandCopy {
+    /// Texel rows the copy fills.
+    fn rows(&self) -> u64 {
+        match self.layout {
+            CopyLayout::Flat { bytes } => rows(bytes),
+            CopyLayout::Strided { rows, texels, .. } => rows.div_ceil(TEXEL_ROW as u64 / texels),
+        }
+    }
 }
 
 /// Texel rows that `bytes` fill.
 fn rows(bytes: u64) -> u64 {
     bytes.div_ceil(ROW_BYTES)
+}
+
+/// A flat copy of `count` elements from element `first`.
+fn flat(node: NodeId, (first, count): (usize, usize), row: u64) -> OperandCopy {
+    OperandCopy { node, offset: first as u64 * 4, layout: CopyLayout::Flat { bytes: count as u64 * 4 }, row }
 }
 
 /// The launches of a textured product `launch` of `dims`, reading A from `a` and B from `b`
@@ -59,7 +85,9 @@ pub(crate) fn textured_chunks(
     let (launch, parts, last_rows) = match matmul::texture_launches(dims, COPY_BUDGET, max_z) {
         Some(parts) => (launch.clone(), parts, None),
         None => {
-            let (bands, last_rows) = matmul::row_bands(dims, COPY_BUDGET)?;
+            let Some((bands, last_rows)) = matmul::row_bands(dims, COPY_BUDGET) else {
+                return depth_chunks(launch, dims, (a, b), bindings);
+            };
             let launch = matmul::launch(bands, MatmulVariant::Textured, out, limits).ok()?;
             let parts = matmul::texture_launches(&bands, COPY_BUDGET, max_z)?;
             if parts.iter().any(|p| p.zs != 1) || launch.key.textures == 0 {
@@ -93,10 +121,52 @@ pub(crate) fn textured_chunks(
                 // launch) reads it where the first launch put it.
                 let first = region.map_or(0, |(first, _)| first);
                 launch.params[word] = ((first / 4) as u64).wrapping_sub(row * TEXEL_ROW as u64) as u32;
-                if let Some((first, count)) = region {
-                    copies.push(OperandCopy { node, offset: first as u64 * 4, bytes: count as u64 * 4, row });
+                if let Some(region) = region {
+                    copies.push(flat(node, region, row));
                 }
             }
+            PlanChunk { launch, bindings: bindings.to_vec(), copies }
+        })
+        .collect();
+    Some(chunks)
+}
+
+/// The launches of a plain product cut along k ([`matmul::depth_bands`]): each copies its
+/// band of A and of B and adds its product to C (the first overwrites it and adds the bias).
+fn depth_chunks(
+    launch: &Launch,
+    dims: &MatmulDims,
+    (a, b): (NodeId, NodeId),
+    bindings: &[(NodeId, u64, u64)],
+) -> Option<Vec<PlanChunk>> {
+    let depth = matmul::depth_bands(dims, COPY_BUDGET)?;
+    let texels = depth as u64 / 4;
+    let stride = dims.k as u64 * 4;
+    // Runs of the strided operand packed to a texel row must start one buffer-copy row
+    // apart, whose size wgpu wants a multiple of 256 bytes.
+    if !(TEXEL_ROW as u64 / texels * stride).is_multiple_of(256) {
+        return None;
+    }
+    // The band of an operand stored along k: a run of `depth` from each of `rows` rows;
+    // of one stored across k: `depth` whole rows of `width`.
+    let band = |node: NodeId, along_k: bool, rows: usize, width: usize, k0: usize, row: u64| {
+        if along_k {
+            let layout = CopyLayout::Strided { rows: rows as u64, texels, stride };
+            OperandCopy { node, offset: k0 as u64 * 4, layout, row }
+        } else {
+            flat(node, (k0 * width, depth * width), row)
+        }
+    };
+    let a_rows = band(a, !dims.trans_a, dims.m, dims.m, 0, 0).rows();
+    let chunks = (0..dims.k / depth)
+        .map(|j| {
+            let k0 = j * depth;
+            let mut launch = launch.clone();
+            launch.params[2] = depth as u32;
+            launch.params[ACCUMULATE_WORD] = (j > 0) as u32;
+            launch.params[ORIGIN_B_WORD] = 0u32.wrapping_sub((a_rows * TEXEL_ROW as u64) as u32);
+            let copies =
+                vec![band(a, !dims.trans_a, dims.m, dims.m, k0, 0), band(b, dims.trans_b, dims.n, dims.n, k0, a_rows)];
             PlanChunk { launch, bindings: bindings.to_vec(), copies }
         })
         .collect();
@@ -116,7 +186,7 @@ impl OperandTextures {
         device: &Device,
         copies: impl Iterator<Item = &'a OperandCopy>,
     ) -> Result<Option<OperandTextures>> {
-        let Some(tallest) = copies.map(|c| c.row + rows(c.bytes)).max() else {
+        let Some(tallest) = copies.map(|c| c.row + c.rows()).max() else {
             return Ok(None);
         };
         let label = "shadergrad matmul operands";
@@ -146,35 +216,47 @@ impl OperandTextures {
         &self.view
     }
 
-    /// Records `copy` of `buffer`'s bytes into the texture: the whole texel rows, then what
-    /// is left into the start of the next row.
+    /// Records `copy` of `buffer`'s bytes into the texture: a flat copy's whole texel rows,
+    /// then what is left into the start of the next row; a strided copy's runs as one
+    /// copy per position in a texel row, each taking every `TEXEL_ROW / texels`-th run.
     pub(crate) fn record(&self, encoder: &mut wgpu::CommandEncoder, buffer: &wgpu::Buffer, copy: &OperandCopy) {
-        let full = copy.bytes / ROW_BYTES;
-        let rest = (copy.bytes % ROW_BYTES) / 16;
-        let mut part = |offset: u64, y: u64, width: u64, height: u64| {
+        let mut part = |offset: u64, bytes_per_row: u64, [x, y]: [u64; 2], [width, height]: [u64; 2]| {
             encoder.copy_buffer_to_texture(
                 wgpu::TexelCopyBufferInfo {
                     buffer,
                     layout: wgpu::TexelCopyBufferLayout {
                         offset,
-                        bytes_per_row: Some(ROW_BYTES as u32),
+                        bytes_per_row: Some(bytes_per_row as u32),
                         rows_per_image: None,
                     },
                 },
                 wgpu::TexelCopyTextureInfo {
                     texture: &self.texture,
                     mip_level: 0,
-                    origin: wgpu::Origin3d { x: 0, y: y as u32, z: 0 },
+                    origin: wgpu::Origin3d { x: x as u32, y: y as u32, z: 0 },
                     aspect: wgpu::TextureAspect::All,
                 },
                 wgpu::Extent3d { width: width as u32, height: height as u32, depth_or_array_layers: 1 },
             );
         };
-        if full > 0 {
-            part(copy.offset, copy.row, TEXEL_ROW as u64, full);
-        }
-        if rest > 0 {
-            part(copy.offset + full * ROW_BYTES, copy.row + full, rest, 1);
+        match copy.layout {
+            CopyLayout::Flat { bytes } => {
+                let full = bytes / ROW_BYTES;
+                let rest = (bytes % ROW_BYTES) / 16;
+                if full > 0 {
+                    part(copy.offset, ROW_BYTES, [0, copy.row], [TEXEL_ROW as u64, full]);
+                }
+                if rest > 0 {
+                    part(copy.offset + full * ROW_BYTES, ROW_BYTES, [0, copy.row + full], [rest, 1]);
+                }
+            }
+            CopyLayout::Strided { rows, texels, stride } => {
+                let per_row = TEXEL_ROW as u64 / texels;
+                for j in 0..per_row.min(rows) {
+                    let height = (rows - j).div_ceil(per_row);
+                    part(copy.offset + j * stride, per_row * stride, [j * texels, copy.row], [texels, height]);
+                }
+            }
         }
     }
 }

@@ -92,6 +92,26 @@ pub fn row_bands(dims: &MatmulDims, budget: usize) -> Option<(MatmulDims, usize)
     Some((banded, dims.m - (bands - 1) * rows))
 }
 
+/// A plain product too large for the budget that [`row_bands`] cannot cut either, as bands
+/// along k of `depth` each (the value returned), each launch adding its band's product to C.
+/// An operand stored along k (A as [m, k], B as [n, k]) has its band's rows packed
+/// `TEXEL_ROW / (depth / 4)` to a texel row, so `depth / 4` must divide [`TEXEL_ROW`] and
+/// `depth` divide k; the other operand's band is contiguous. `None` with a fused ReLU (it
+/// needs the whole sum) or where no such depth fits.
+pub fn depth_bands(dims: &MatmulDims, budget: usize) -> Option<usize> {
+    let plain = dims.batch == 1 && dims.entries == 1 && dims.stride_a == 0 && dims.stride_b == 0;
+    if !plain || dims.relu || dims.accumulate {
+        return None;
+    }
+    let most = budget / (4 * (dims.m + dims.n));
+    // The widest band in texels: a power of two within the budget, dividing k / 4.
+    let mut texels = (TEXEL_ROW as usize).min(most / 4);
+    while texels > 0 && (!texels.is_power_of_two() || !(dims.k / 4).is_multiple_of(texels)) {
+        texels -= 1;
+    }
+    (texels > 0 && 4 * texels < dims.k).then_some(4 * texels)
+}
+
 /// How a textured product (`dims`) is cut so that no launch copies more than `budget`
 /// bytes of operands, or `None` if one batch entry's operands alone pass it (the product
 /// then reads storage). Launches take as many matrices of C as fit, at most `max_z` (the
@@ -625,6 +645,17 @@ mod tests {
         let launches = texture_launches(&d, budget, 8).unwrap();
         check_cover(&d, &launches, budget);
         assert!(launches.len() == 3 && launches.iter().all(|l| l.zs <= 8));
+    }
+
+    #[test]
+    fn depth_bands_are_the_widest_power_of_two_texels_that_fit_and_divide_k() {
+        let plain = |[m, k, n]: [usize; 3]| MatmulDims { stride_b: 0, ..dims(1, [m, k, n], true, 1) };
+        // 4·depth·(1024 + 1024) ≤ 1 MiB: 128.
+        assert_eq!(depth_bands(&plain([1024, 1024, 1024]), 1 << 20), Some(128));
+        // k = 544 is 136 texels: 8 is the widest power of two that divides it.
+        assert_eq!(depth_bands(&plain([40, 544, 512]), 1 << 20), Some(32));
+        // A fused ReLU needs the whole sum.
+        assert_eq!(depth_bands(&MatmulDims { relu: true, ..plain([1024, 1024, 1024]) }, 1 << 20), None);
     }
 
     #[test]
