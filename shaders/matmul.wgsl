@@ -101,12 +101,17 @@ fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
         return;
     }
     let at = base + row * p.n + col0;
-    // select, not a multiply by 0: a reused buffer may hold infinities from its last tensor.
-    let add = p.accumulate == 1u;
-    c[at] = select(v.x, c[at] + v.x, add);
-    if (col0 + 1u < p.n) { c[at + 1u] = select(v.y, c[at + 1u] + v.y, add); }
-    if (col0 + 2u < p.n) { c[at + 2u] = select(v.z, c[at + 2u] + v.z, add); }
-    if (col0 + 3u < p.n) { c[at + 3u] = select(v.w, c[at + 3u] + v.w, add); }
+    // C is read only when adding to it (a load costs as much as a store on software
+    // adapters), never multiplied by 0: a reused buffer may hold infinities from its last
+    // tensor.
+    var w = v;
+    if (p.accumulate == 1u) {
+        w = v + vec4<f32>(c[at], c[min(at + 1u, at + p.n - col0 - 1u)], c[min(at + 2u, at + p.n - col0 - 1u)], c[min(at + 3u, at + p.n - col0 - 1u)]);
+    }
+    c[at] = w.x;
+    if (col0 + 1u < p.n) { c[at + 1u] = w.y; }
+    if (col0 + 2u < p.n) { c[at + 2u] = w.z; }
+    if (col0 + 3u < p.n) { c[at + 3u] = w.w; }
 }
 
 // The register-blocked entry points, `main` (8×8 outputs per invocation), `main_large` (32×16,
