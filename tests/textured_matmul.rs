@@ -87,20 +87,25 @@ fn a_layer_too_large_for_one_copy_runs_as_bands_of_rows_with_the_same_values() {
 
 #[test]
 fn a_product_whose_right_operand_alone_passes_the_budget_runs_as_bands_along_k() {
-    // B is 2 MiB: bands of 256 along k (A's rows strided, packed into the texture) add up.
-    let build = |g: &mut Graph| {
-        let a = g.input("a", &[64, 1024]).unwrap();
-        let b = g.input("b", &[1024, 512]).unwrap();
-        let bias = g.fill(&[512], 0.25).unwrap();
-        let y = g.matmul(a, b).unwrap();
-        g.add(y, bias).unwrap()
-    };
-    let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [64 * 1024, 1024 * 512]);
-    assert_eq!(launches.len(), 1024 / 256, "{launches:?}");
-    assert!(bytes <= storage_bytes + (1 << 20) + 2 * 16384);
-    // Each band's sum is added to C: close to one running sum, not equal.
-    for (i, (t, s)) in textured.iter().zip(&storage).enumerate() {
-        assert!((t - s).abs() <= 1e-5 * (1.0 + s.abs()), "element {i}: {t} vs {s}");
+    // B is 2 MiB, so neither whole operands nor bands of A's rows fit: bands of 256 along k
+    // add up, in every storage layout (an operand stored along k is copied as strided runs
+    // packed into texel rows). The suite cannot hold such a product: it also runs with 8
+    // workgroups per dimension, too few for its gradients' tiles.
+    for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+        let build = move |g: &mut Graph| {
+            let a = g.input("a", if ta { &[1024, 64] } else { &[64, 1024] }).unwrap();
+            let b = g.input("b", if tb { &[512, 1024] } else { &[1024, 512] }).unwrap();
+            let bias = g.fill(&[512], 0.25).unwrap();
+            let y = g.matmul_t(a, b, ta, tb).unwrap();
+            g.add(y, bias).unwrap()
+        };
+        let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [64 * 1024, 1024 * 512]);
+        assert_eq!(launches.len(), 1024 / 256, "{ta} {tb}: {launches:?}");
+        assert!(bytes <= storage_bytes + (1 << 20) + 2 * 16384);
+        // Each band's sum is added to C: close to one running sum, not equal.
+        for (i, (t, s)) in textured.iter().zip(&storage).enumerate() {
+            assert!((t - s).abs() <= 1e-5 * (1.0 + s.abs()), "{ta} {tb}: element {i}: {t} vs {s}");
+        }
     }
 }
 

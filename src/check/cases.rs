@@ -106,20 +106,6 @@ fn matmul_in_fours_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             vec![da, db]
         }),
     });
-    // B past the megabyte alone: the product runs as bands along k that add (and its input
-    // gradient, B transposed and k 544, as narrower ones).
-    let (m, k, n) = (fours(rng, 9, 12), 512, 544);
-    cases.push(Case {
-        op: "matmul4_depth".into(),
-        inputs: vec![random(rng, &[m, k]), random(rng, &[k, n])],
-        wrt: vec![0, 1],
-        build: Box::new(|g, x| g.matmul(x[0], x[1])),
-        forward: Box::new(|x| matmul::matmul(&x[0], &x[1], false, false)),
-        backward: Box::new(|x, g| {
-            let (da, db) = matmul::matmul_backward(&x[0], &x[1], false, false, g);
-            vec![da, db]
-        }),
-    });
     let batch = rng.range(3, 6);
     let (m, k, n) = (fours(rng, 5, 20), fours(rng, 3, 12), fours(rng, 10, 40));
     let configs: [(Vec<usize>, Vec<usize>, bool, bool); 4] = [
