@@ -49,7 +49,7 @@ struct Step {
     pipeline: Arc<Pipeline>,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
-    /// Operands copied into the plan's textures just before the launch, with their buffers.
+    /// Operands copied into the plan's texture just before the launch, with their buffers.
     copies: Vec<(Arc<wgpu::Buffer>, OperandCopy)>,
 }
 
@@ -143,8 +143,11 @@ struct Part {
 /// A launch ready to bind: each binding is (node, byte offset, byte size), reads then writes,
 /// and the operands to copy into textures before it runs.
 pub(crate) struct PlanChunk {
+    /// The kernel and its parameters.
     pub launch: Launch,
+    /// What it binds, reads then writes.
     pub bindings: Vec<(NodeId, u64, u64)>,
+    /// Operands copied into the plan's texture first.
     pub copies: Vec<OperandCopy>,
 }
 
