@@ -34,6 +34,14 @@ fn both(build: &dyn Fn(&mut Graph) -> NodeId, sizes: [usize; 2]) -> [(Vec<f32>, 
     [run(&device(MatmulVariant::Textured), build, sizes), run(&device(MatmulVariant::RegisterBlocked), build, sizes)]
 }
 
+/// Every element of `got` within 1e-5 (relative, past 1) of `want`'s.
+fn assert_close(case: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{case}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{case}: element {i}: {g} vs {w}");
+    }
+}
+
 #[test]
 fn a_batch_too_large_for_one_copy_runs_as_several_launches_with_the_same_values() {
     // Entries of 64 × 1160 floats (297 KB): three a launch, with the shared A.
@@ -65,9 +73,7 @@ fn a_batch_sum_over_more_than_one_copy_adds_launches_into_its_partial_sums() {
     assert!(launches.len() > storage_launches.len(), "{launches:?} vs {storage_launches:?}");
     // Launches that add their entries' sum to a partial sum round differently from one
     // running sum: close, not equal.
-    for (i, (t, s)) in textured.iter().zip(&storage).enumerate() {
-        assert!((t - s).abs() <= 1e-5 * (1.0 + s.abs()), "element {i}: {t} vs {s}");
-    }
+    assert_close("batch sum", &textured, &storage);
 }
 
 #[test]
@@ -103,9 +109,7 @@ fn a_product_whose_right_operand_alone_passes_the_budget_runs_as_bands_along_k()
         assert_eq!(launches.len(), 1024 / 256, "{ta} {tb}: {launches:?}");
         assert!(bytes <= storage_bytes + (1 << 20) + 2 * 16384);
         // Each band's sum is added to C: close to one running sum, not equal.
-        for (i, (t, s)) in textured.iter().zip(&storage).enumerate() {
-            assert!((t - s).abs() <= 1e-5 * (1.0 + s.abs()), "{ta} {tb}: element {i}: {t} vs {s}");
-        }
+        assert_close(&format!("{ta} {tb}"), &textured, &storage);
     }
 }
 

@@ -35,6 +35,48 @@ fn random(rng: &mut Rng, dims: &[usize]) -> Array {
     Array::new(dims, (0..n).map(|_| rng.nonzero() as f32 as f64).collect())
 }
 
+/// op(a) · op(b), plain or batched (a rank-3 operand), with its gradients.
+fn product_case(op: String, a: Array, b: Array, ta: bool, tb: bool) -> Case {
+    let batched = a.dims.len() == 3 || b.dims.len() == 3;
+    Case {
+        op,
+        inputs: vec![a, b],
+        wrt: vec![0, 1],
+        build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
+        forward: Box::new(move |x| {
+            if batched { matmul::batched_matmul(&x[0], &x[1], ta, tb) } else { matmul::matmul(&x[0], &x[1], ta, tb) }
+        }),
+        backward: Box::new(move |x, g| {
+            let (da, db) = if batched {
+                matmul::batched_matmul_backward(&x[0], &x[1], ta, tb, g)
+            } else {
+                matmul::matmul_backward(&x[0], &x[1], ta, tb, g)
+            };
+            vec![da, db]
+        }),
+    }
+}
+
+/// A batch of products of a shared [m, k] matrix with [k, n] ones, summed over the batch (the
+/// plan fuses it into partial sums on software adapters).
+fn batch_sum_case(rng: &mut Rng, op: &str, [m, k, n]: [usize; 3], batch: usize) -> Case {
+    Case {
+        op: op.into(),
+        inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
+        wrt: vec![0, 1],
+        build: Box::new(move |g, x| {
+            let y = g.matmul(x[0], x[1])?;
+            g.sum_to(y, &[m, n], 1.0)
+        }),
+        forward: Box::new(move |x| reduce::sum_to(&matmul::batched_matmul(&x[0], &x[1], false, false), &[m, n], 1.0)),
+        backward: Box::new(move |x, g| {
+            let g = reduce::expand(g, &[batch, m, n], 1.0);
+            let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, &g);
+            vec![da, db]
+        }),
+    }
+}
+
 fn matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let random_mkn = [rng.range(33, 100), rng.range(33, 100), rng.range(33, 100)];
     // The last spans several of the large register blocks' 256×128 tiles both ways (and is
@@ -48,17 +90,7 @@ fn matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             let a = random(rng, &if ta { [k, m] } else { [m, k] });
             let b = random(rng, &if tb { [n, k] } else { [k, n] });
             let name = format!("matmul_{}{}", if ta { 't' } else { 'n' }, if tb { 't' } else { 'n' });
-            cases.push(Case {
-                op: name,
-                inputs: vec![a, b],
-                wrt: vec![0, 1],
-                build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
-                forward: Box::new(move |x| matmul::matmul(&x[0], &x[1], ta, tb)),
-                backward: Box::new(move |x, g| {
-                    let (da, db) = matmul::matmul_backward(&x[0], &x[1], ta, tb, g);
-                    vec![da, db]
-                }),
-            });
+            cases.push(product_case(name, a, b, ta, tb));
         }
     }
 }
@@ -79,33 +111,15 @@ fn matmul_in_fours_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
         for [m, k, n] in sizes {
             let a = random(rng, &if ta { [k, m] } else { [m, k] });
             let b = random(rng, &if tb { [n, k] } else { [k, n] });
-            cases.push(Case {
-                op: format!("matmul4_{}{}", if ta { 't' } else { 'n' }, if tb { 't' } else { 'n' }),
-                inputs: vec![a, b],
-                wrt: vec![0, 1],
-                build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
-                forward: Box::new(move |x| matmul::matmul(&x[0], &x[1], ta, tb)),
-                backward: Box::new(move |x, g| {
-                    let (da, db) = matmul::matmul_backward(&x[0], &x[1], ta, tb, g);
-                    vec![da, db]
-                }),
-            });
+            let name = format!("matmul4_{}{}", if ta { 't' } else { 'n' }, if tb { 't' } else { 'n' });
+            cases.push(product_case(name, a, b, ta, tb));
         }
     }
     // B nearly the 896 KiB a textured launch copies at most: the product runs as bands of
     // A's rows (and its input gradient, B transposed, too).
     let (m, k, n) = (fours(rng, 13, 16), 512, fours(rng, 98, 100));
-    cases.push(Case {
-        op: "matmul4_bands".into(),
-        inputs: vec![random(rng, &[m, k]), random(rng, &[k, n])],
-        wrt: vec![0, 1],
-        build: Box::new(|g, x| g.matmul(x[0], x[1])),
-        forward: Box::new(|x| matmul::matmul(&x[0], &x[1], false, false)),
-        backward: Box::new(|x, g| {
-            let (da, db) = matmul::matmul_backward(&x[0], &x[1], false, false, g);
-            vec![da, db]
-        }),
-    });
+    let (a, b) = (random(rng, &[m, k]), random(rng, &[k, n]));
+    cases.push(product_case("matmul4_bands".into(), a, b, false, false));
     let batch = rng.range(3, 6);
     let (m, k, n) = (fours(rng, 5, 20), fours(rng, 3, 12), fours(rng, 10, 40));
     let configs: [(Vec<usize>, Vec<usize>, bool, bool); 4] = [
@@ -115,17 +129,8 @@ fn matmul_in_fours_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
         (vec![batch, k, m], vec![batch, n, k], true, true),
     ];
     for (da, db, ta, tb) in configs {
-        cases.push(Case {
-            op: "matmul4_batched".into(),
-            inputs: vec![random(rng, &da), random(rng, &db)],
-            wrt: vec![0, 1],
-            build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
-            forward: Box::new(move |x| matmul::batched_matmul(&x[0], &x[1], ta, tb)),
-            backward: Box::new(move |x, g| {
-                let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], ta, tb, g);
-                vec![da, db]
-            }),
-        });
+        let (a, b) = (random(rng, &da), random(rng, &db));
+        cases.push(product_case("matmul4_batched".into(), a, b, ta, tb));
     }
     // A convolution's product and bias per row of each image's output, and a linear layer's.
     for (da, db, dbias) in [(vec![m, k], vec![batch, k, n], vec![1, m, 1]), (vec![n, k], vec![k, m], vec![m])] {
@@ -150,48 +155,11 @@ fn matmul_in_fours_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     // runs as several launches, and each partial sum of its batch sum over several that add.
     // (Few rows: the suite also runs with 8 workgroups per dimension, at most 512 in all.)
     let (m, k, n, batch) = (fours(rng, 1, 2), 64, fours(rng, 290, 300), 8);
-    cases.push(Case {
-        op: "matmul4_launches".into(),
-        inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
-        wrt: vec![0, 1],
-        build: Box::new(|g, x| g.matmul(x[0], x[1])),
-        forward: Box::new(|x| matmul::batched_matmul(&x[0], &x[1], false, false)),
-        backward: Box::new(|x, g| {
-            let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, g);
-            vec![da, db]
-        }),
-    });
-    cases.push(Case {
-        op: "matmul4_batch_sum".into(),
-        inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
-        wrt: vec![0, 1],
-        build: Box::new(move |g, x| {
-            let y = g.matmul(x[0], x[1])?;
-            g.sum_to(y, &[m, n], 1.0)
-        }),
-        forward: Box::new(move |x| reduce::sum_to(&matmul::batched_matmul(&x[0], &x[1], false, false), &[m, n], 1.0)),
-        backward: Box::new(move |x, g| {
-            let g = reduce::expand(g, &[batch, m, n], 1.0);
-            let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, &g);
-            vec![da, db]
-        }),
-    });
+    let (a, b) = (random(rng, &[m, k]), random(rng, &[batch, k, n]));
+    cases.push(product_case("matmul4_launches".into(), a, b, false, false));
+    cases.push(batch_sum_case(rng, "matmul4_batch_sum", [m, k, n], batch));
     let (m, k, n, batch) = (fours(rng, 20, 25), fours(rng, 2, 10), fours(rng, 33, 40), rng.range(7, 8));
-    cases.push(Case {
-        op: "matmul4_batch_sum".into(),
-        inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
-        wrt: vec![0, 1],
-        build: Box::new(move |g, x| {
-            let y = g.matmul(x[0], x[1])?;
-            g.sum_to(y, &[m, n], 1.0)
-        }),
-        forward: Box::new(move |x| reduce::sum_to(&matmul::batched_matmul(&x[0], &x[1], false, false), &[m, n], 1.0)),
-        backward: Box::new(move |x, g| {
-            let g = reduce::expand(g, &[batch, m, n], 1.0);
-            let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, &g);
-            vec![da, db]
-        }),
-    });
+    cases.push(batch_sum_case(rng, "matmul4_batch_sum", [m, k, n], batch));
 }
 
 fn batched_matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
@@ -206,17 +174,8 @@ fn batched_matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
         (vec![batch, 65, 33], vec![batch, 7, 65], true, true),
     ];
     for (da, db, ta, tb) in configs {
-        cases.push(Case {
-            op: "matmul_batched".into(),
-            inputs: vec![random(rng, &da), random(rng, &db)],
-            wrt: vec![0, 1],
-            build: Box::new(move |g, x| g.matmul_t(x[0], x[1], ta, tb)),
-            forward: Box::new(move |x| matmul::batched_matmul(&x[0], &x[1], ta, tb)),
-            backward: Box::new(move |x, g| {
-                let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], ta, tb, g);
-                vec![da, db]
-            }),
-        });
+        let (a, b) = (random(rng, &da), random(rng, &db));
+        cases.push(product_case("matmul_batched".into(), a, b, ta, tb));
     }
 }
 
@@ -254,21 +213,7 @@ fn fused_matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     // under a cap of 8 workgroups per dimension (the input's gradient is one product each).
     let (m, k, n) = (rng.range(100, 130), rng.range(7, 40), rng.range(130, 200));
     let batch = rng.range(7, 8);
-    cases.push(Case {
-        op: "matmul_batch_sum".into(),
-        inputs: vec![random(rng, &[m, k]), random(rng, &[batch, k, n])],
-        wrt: vec![0, 1],
-        build: Box::new(move |g, x| {
-            let y = g.matmul(x[0], x[1])?;
-            g.sum_to(y, &[m, n], 1.0)
-        }),
-        forward: Box::new(move |x| reduce::sum_to(&matmul::batched_matmul(&x[0], &x[1], false, false), &[m, n], 1.0)),
-        backward: Box::new(move |x, g| {
-            let g = reduce::expand(g, &[batch, m, n], 1.0);
-            let (da, db) = matmul::batched_matmul_backward(&x[0], &x[1], false, false, &g);
-            vec![da, db]
-        }),
-    });
+    cases.push(batch_sum_case(rng, "matmul_batch_sum", [m, k, n], batch));
 }
 
 fn binary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {

@@ -211,35 +211,11 @@ pub(crate) fn source() -> &'static str {
 /// compute past the edge is never stored.
 fn register_blocked_entry(name: &str, block: Block) -> String {
     use std::fmt::Write;
-    let Block { rows, cols, wx, wy } = block;
-    let [tile_m, tile_n] = block.tile();
+    let Block { rows, cols, .. } = block;
     let groups = cols / 4;
-    let mut w = String::new();
-    let _ = writeln!(w, "\n// {rows}×{cols} outputs per invocation; a {wx}×{wy} workgroup covers {tile_m}×{tile_n}.");
-    let _ = writeln!(
-        w,
-        "@compute @workgroup_size({wx}, {wy}, 1)\nfn {name}(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
-         @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_id) lid: vec3<u32>,\n) {{"
-    );
-    let _ = writeln!(w, "    let tile = wid.y * groups.x + wid.x;");
-    let _ = writeln!(w, "    let tiles_n = (p.n + {}u) / {tile_n}u;", tile_n - 1);
-    let _ = writeln!(w, "    let row0 = ((tile / tiles_n) * {wy}u + lid.y) * {rows}u;");
-    let _ = writeln!(w, "    let col0 = ((tile % tiles_n) * {wx}u + lid.x) * {cols}u;");
-    let _ = writeln!(w, "    if (row0 >= p.m || col0 >= p.n) {{\n        return;\n    }}");
-    let _ = writeln!(w, "    let base_c = wid.z * p.batch_stride_c;");
-    for i in 0..rows {
-        let _ = writeln!(w, "    let r{i} = min(row0 + {i}u, p.m - 1u);");
-    }
-    for j in 0..cols {
-        let _ = writeln!(w, "    let c{j} = min(col0 + {j}u, p.n - 1u);");
-    }
-    for i in 0..rows {
-        for g in 0..groups {
-            let _ = writeln!(w, "    var acc{i}_{g} = vec4<f32>(0.0);");
-        }
-    }
+    let mut w = block_prologue(name, block, "");
     // Matrix z of C sums the products of batch entries z·sum_over onwards.
-    let _ = writeln!(w, "    let first = wid.z * p.sum_over;");
+    let _ = writeln!(w, "    let first = z * p.sum_over;");
     let _ = writeln!(w, "    let last = min(first + p.sum_over, p.entries);");
     let _ = writeln!(w, "    for (var entry = first; entry < last; entry = entry + 1u) {{");
     let _ = writeln!(w, "    let base_a = entry * p.batch_stride_a;");
@@ -256,11 +232,57 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
         }
     }
     let _ = writeln!(w, "    }}\n    }}");
-    // A fused bias: zeros where there is none.
+    block_epilogue(&mut w, block);
+    w
+}
+
+/// The start of a register-blocked entry point (`kind` says what it reads, for the comment):
+/// which block of C the invocation computes (returning if it lies outside C), its rows and
+/// columns clamped into range (`r0..`, `c0..`), the matrix `z` of C and its `base_c`, and
+/// the zeroed accumulators `acc{row}_{group of 4 columns}`.
+fn block_prologue(name: &str, block: Block, kind: &str) -> String {
+    use std::fmt::Write;
+    let Block { rows, cols, wx, wy } = block;
+    let [tile_m, tile_n] = block.tile();
+    let mut w = String::new();
+    let _ =
+        writeln!(w, "\n// {rows}×{cols} outputs per invocation{kind}; a {wx}×{wy} workgroup covers {tile_m}×{tile_n}.");
+    let _ = writeln!(
+        w,
+        "@compute @workgroup_size({wx}, {wy}, 1)\nfn {name}(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
+         @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_id) lid: vec3<u32>,\n) {{"
+    );
+    let _ = writeln!(w, "    let tile = wid.y * groups.x + wid.x;");
+    let _ = writeln!(w, "    let tiles_n = (p.n + {}u) / {tile_n}u;", tile_n - 1);
+    let _ = writeln!(w, "    let row0 = ((tile / tiles_n) * {wy}u + lid.y) * {rows}u;");
+    let _ = writeln!(w, "    let col0 = ((tile % tiles_n) * {wx}u + lid.x) * {cols}u;");
+    let _ = writeln!(w, "    if (row0 >= p.m || col0 >= p.n) {{\n        return;\n    }}");
+    // z0 is 0 but for a textured product cut into launches along its batch.
+    let _ = writeln!(w, "    let z = wid.z + p.z0;");
+    let _ = writeln!(w, "    let base_c = z * p.batch_stride_c;");
+    for i in 0..rows {
+        let _ = writeln!(w, "    let r{i} = min(row0 + {i}u, p.m - 1u);");
+    }
+    for j in 0..cols {
+        let _ = writeln!(w, "    let c{j} = min(col0 + {j}u, p.n - 1u);");
+    }
+    for i in 0..rows {
+        for g in 0..cols / 4 {
+            let _ = writeln!(w, "    var acc{i}_{g} = vec4<f32>(0.0);");
+        }
+    }
+    w
+}
+
+/// The end of a register-blocked entry point: each accumulator plus the fused bias (zeros
+/// where there is none), through the fused activation, stored into C.
+fn block_epilogue(w: &mut String, block: Block) {
+    use std::fmt::Write;
+    let groups = block.cols / 4;
     for g in 0..groups {
         let _ = writeln!(w, "    let cb{g} = column_bias(col0 + {}u);", 4 * g);
     }
-    for i in 0..rows {
+    for i in 0..block.rows {
         let _ = writeln!(w, "    let rb{i} = vec4<f32>(row_bias(r{i}));");
         for g in 0..groups {
             let _ =
@@ -268,7 +290,6 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
         }
     }
     let _ = writeln!(w, "}}");
-    w
 }
 
 /// The texture-reading twin of [`register_blocked_entry`]: per four steps along k, each
@@ -280,45 +301,17 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
 fn texture_entry(name: &str, block: Block) -> String {
     use std::fmt::Write;
     const LANE: [&str; 4] = ["x", "y", "z", "w"];
-    let Block { rows, cols, wx, wy } = block;
-    let [tile_m, tile_n] = block.tile();
+    let Block { rows, cols, .. } = block;
     let groups = cols / 4;
-    let mut w = String::new();
-    let _ = writeln!(
-        w,
-        "\n// {rows}×{cols} outputs per invocation from texels; a {wx}×{wy} workgroup covers {tile_m}×{tile_n}."
-    );
-    let _ = writeln!(
-        w,
-        "@compute @workgroup_size({wx}, {wy}, 1)\nfn {name}(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
-         @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_id) lid: vec3<u32>,\n) {{"
-    );
-    let _ = writeln!(w, "    let tile = wid.y * groups.x + wid.x;");
-    let _ = writeln!(w, "    let tiles_n = (p.n + {}u) / {tile_n}u;", tile_n - 1);
-    let _ = writeln!(w, "    let row0 = ((tile / tiles_n) * {wy}u + lid.y) * {rows}u;");
-    let _ = writeln!(w, "    let col0 = ((tile % tiles_n) * {wx}u + lid.x) * {cols}u;");
-    let _ = writeln!(w, "    if (row0 >= p.m || col0 >= p.n) {{\n        return;\n    }}");
-    let _ = writeln!(w, "    let z = wid.z + p.z0;");
-    let _ = writeln!(w, "    let base_c = z * p.batch_stride_c;");
+    let mut w = block_prologue(name, block, " from texels");
     let _ = writeln!(w, "    let k4 = p.k / 4u;");
-    // Rows of A and columns of B clamped into range, singly and in fours (texels across
-    // rows of a transposed A, across columns of B).
-    for i in 0..rows {
-        let _ = writeln!(w, "    let r{i} = min(row0 + {i}u, p.m - 1u);");
-    }
+    // Rows of A and columns of B clamped into range in fours too (texels across rows of a
+    // transposed A, across columns of B).
     for g in 0..rows / 4 {
         let _ = writeln!(w, "    let rq{g} = min(row0 / 4u + {g}u, max(p.m / 4u, 1u) - 1u);");
     }
-    for j in 0..cols {
-        let _ = writeln!(w, "    let c{j} = min(col0 + {j}u, p.n - 1u);");
-    }
     for g in 0..groups {
         let _ = writeln!(w, "    let cq{g} = min(col0 / 4u + {g}u, max(p.n / 4u, 1u) - 1u);");
-    }
-    for i in 0..rows {
-        for g in 0..groups {
-            let _ = writeln!(w, "    var acc{i}_{g} = vec4<f32>(0.0);");
-        }
     }
     let _ = writeln!(w, "    let first = max(z * p.sum_over, p.entry_lo);");
     let _ = writeln!(w, "    let last = min(min(z * p.sum_over + p.sum_over, p.entries), p.entry_hi);");
@@ -389,17 +382,7 @@ fn texture_entry(name: &str, block: Block) -> String {
         }
     }
     let _ = writeln!(w, "    }}\n    }}");
-    for g in 0..groups {
-        let _ = writeln!(w, "    let cb{g} = column_bias(col0 + {}u);", 4 * g);
-    }
-    for i in 0..rows {
-        let _ = writeln!(w, "    let rb{i} = vec4<f32>(row_bias(r{i}));");
-        for g in 0..groups {
-            let _ =
-                writeln!(w, "    store(base_c, row0 + {i}u, col0 + {}u, activate(acc{i}_{g} + rb{i} + cb{g}));", 4 * g);
-        }
-    }
-    let _ = writeln!(w, "}}");
+    block_epilogue(&mut w, block);
     w
 }
 
