@@ -48,14 +48,15 @@ override TRANS_B: u32 = 0u;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 // `main_tex` reads A and B from this instead (A and B stay bound): each texel holds four
 // consecutive elements of an operand's storage, TEXEL_ROW texels a row, A's first and B's
-// after. On software adapters a texel fetch costs about what one element's storage load
-// does (a storage load is a loop over the SIMD lanes there), so four elements come for one.
-@group(0) @binding(5) var operands: texture_2d<f32>;
+// after. On software adapters a storage load is a loop over the SIMD lanes, one element each,
+// while a texel load from a storage texture is a gather of four elements inlined in the
+// shader (a sampled texture's fetch of this format is a call into a function there).
+@group(0) @binding(5) var operands: texture_storage_2d<rgba32float, read>;
 
 const TEXEL_ROW: u32 = 1024u;
 
 fn texel(v: u32) -> vec4<f32> {
-    return textureLoad(operands, vec2<u32>(v % TEXEL_ROW, v / TEXEL_ROW), 0);
+    return textureLoad(operands, vec2<u32>(v % TEXEL_ROW, v / TEXEL_ROW));
 }
 
 fn load_a(base: u32, row: u32, kk: u32) -> f32 {

@@ -16,11 +16,11 @@ pub enum MatmulVariant {
     RegisterBlockedLarge,
     /// 64×64 tiles with operands staged in workgroup memory: best on hardware GPUs.
     Tiled,
-    /// [`MatmulVariant::RegisterBlocked`]'s 8×8 blocks reading A and B from textures that
-    /// the plan copies them into, four elements a texel: about three times the speed on
-    /// software adapters, whose storage loads walk the SIMD lanes one by one while a texel
-    /// fetch gathers. Products whose operands do not come in fours ([`textures_fit`]) run
-    /// the storage-reading blocks.
+    /// [`MatmulVariant::RegisterBlocked`]'s 8×8 blocks reading A and B from a read-only
+    /// storage texture that the plan copies them into, four elements a texel: several times
+    /// the speed on software adapters, whose storage loads walk the SIMD lanes one by one
+    /// while a texel load gathers. Products whose operands do not come in fours
+    /// ([`textures_fit`]) run the storage-reading blocks.
     Textured,
 }
 
