@@ -33,6 +33,9 @@ struct Params {
     // over several launches).
     entry_lo: u32,
     entry_hi: u32,
+    // How an operand stored along k lies in the texture: 0, its rows one after another; else
+    // (a band of k out of it) this many rows to a texel row, each at a multiple of k / 4.
+    runs: u32,
 }
 
 // 1: A is stored [K, M] and read transposed.
@@ -57,6 +60,15 @@ const TEXEL_ROW: u32 = 1024u;
 
 fn texel(v: u32) -> vec4<f32> {
     return textureLoad(operands, vec2<u32>(v % TEXEL_ROW, v / TEXEL_ROW));
+}
+
+// The first texel of row `row` of an operand stored along k (`k4` texels a row), counted
+// from the operand's first texel.
+fn run_start(row: u32, k4: u32) -> u32 {
+    if (p.runs == 0u) {
+        return row * k4;
+    }
+    return (row / p.runs) * TEXEL_ROW + (row % p.runs) * k4;
 }
 
 fn load_a(base: u32, row: u32, kk: u32) -> f32 {

@@ -12,7 +12,7 @@ use crate::graph::NodeId;
 use crate::kernels::Launch;
 use crate::kernels::matmul::{
     self, ACCUMULATE_WORD, ENTRY_HI_WORD, ENTRY_LO_WORD, MatmulDims, MatmulVariant, ORIGIN_A_WORD, ORIGIN_B_WORD,
-    TEXEL_ROW, Z0_WORD,
+    RUNS_WORD, TEXEL_ROW, Z0_WORD,
 };
 use crate::shape::Shape;
 
@@ -46,9 +46,9 @@ pub(crate) enum CopyLayout {
     /// `bytes` in a row (a multiple of 16), filling the texture's rows in turn.
     Flat { bytes: u64 },
     /// `rows` runs of `texels` texels, `stride` bytes apart in the buffer (a band of k out of
-    /// an operand stored along k), packed `TEXEL_ROW / texels` runs to a texel row so that
-    /// they lie in the texture as if contiguous.
-    Strided { rows: u64, texels: u64, stride: u64 },
+    /// an operand stored along k), packed `per_row` runs to a texel row (the kernel's
+    /// `run_start` finds them).
+    Strided { rows: u64, texels: u64, per_row: u64, stride: u64 },
 }
 
 impl OperandCopy {
@@ -56,7 +56,7 @@ impl OperandCopy {
     fn rows(&self) -> u64 {
         match self.layout {
             CopyLayout::Flat { bytes } => rows(bytes),
-            CopyLayout::Strided { rows, texels, .. } => rows.div_ceil(TEXEL_ROW as u64 / texels),
+            CopyLayout::Strided { rows, per_row, .. } => rows.div_ceil(per_row),
         }
     }
 }
@@ -141,37 +141,31 @@ fn depth_chunks(
     (a, b): (NodeId, NodeId),
     bindings: &[(NodeId, u64, u64)],
 ) -> Option<Vec<PlanChunk>> {
-    let depth = matmul::depth_bands(dims, COPY_BUDGET)?;
-    let texels = depth as u64 / 4;
     let stride = dims.k as u64 * 4;
-    // Runs of the strided operand packed to a texel row must start one buffer-copy row
-    // apart, whose size wgpu wants a multiple of 256 bytes.
-    if !(TEXEL_ROW as u64 / texels * stride).is_multiple_of(256) {
-        return None;
-    }
-    // The band of an operand stored along k: a run of `depth` from each of `rows` rows;
-    // of one stored across k: `depth` whole rows of `width`.
-    let band = |node: NodeId, along_k: bool, rows: usize, width: usize, k0: usize, row: u64| {
+    // The band of an operand stored along k: a run of the band's depth from each of `rows`
+    // rows; of one stored across k: `depth` whole rows of `width`.
+    let band = |node: NodeId, along_k: bool, width: usize, k: &std::ops::Range<usize>, row: u64| {
         if along_k {
-            let layout = CopyLayout::Strided { rows: rows as u64, texels, stride };
-            OperandCopy { node, offset: k0 as u64 * 4, layout, row }
+            let per_row = matmul::runs_per_row(k.len(), dims.k)? as u64;
+            let layout = CopyLayout::Strided { rows: width as u64, texels: k.len() as u64 / 4, per_row, stride };
+            Some(OperandCopy { node, offset: k.start as u64 * 4, layout, row })
         } else {
-            flat(node, (k0 * width, depth * width), row)
+            Some(flat(node, (k.start * width, k.len() * width), row))
         }
     };
-    let a_rows = band(a, !dims.trans_a, dims.m, dims.m, 0, 0).rows();
-    let chunks = (0..dims.k / depth)
-        .map(|j| {
-            let k0 = j * depth;
+    let chunks = matmul::depth_bands(dims, COPY_BUDGET)?
+        .into_iter()
+        .map(|k| {
+            let a_copy = band(a, !dims.trans_a, dims.m, &k, 0)?;
+            let b_copy = band(b, dims.trans_b, dims.n, &k, a_copy.rows())?;
             let mut launch = launch.clone();
-            launch.params[2] = depth as u32;
-            launch.params[ACCUMULATE_WORD] = (j > 0) as u32;
-            launch.params[ORIGIN_B_WORD] = 0u32.wrapping_sub((a_rows * TEXEL_ROW as u64) as u32);
-            let copies =
-                vec![band(a, !dims.trans_a, dims.m, dims.m, k0, 0), band(b, dims.trans_b, dims.n, dims.n, k0, a_rows)];
-            PlanChunk { launch, bindings: bindings.to_vec(), copies }
+            launch.params[2] = k.len() as u32;
+            launch.params[ACCUMULATE_WORD] = (k.start > 0) as u32;
+            launch.params[ORIGIN_B_WORD] = 0u32.wrapping_sub((b_copy.row * TEXEL_ROW as u64) as u32);
+            launch.params[RUNS_WORD] = matmul::runs_per_row(k.len(), dims.k)? as u32;
+            Some(PlanChunk { launch, bindings: bindings.to_vec(), copies: vec![a_copy, b_copy] })
         })
-        .collect();
+        .collect::<Option<Vec<_>>>()?;
     Some(chunks)
 }
 
@@ -252,8 +246,7 @@ impl OperandTextures {
                     part(copy.offset + full * ROW_BYTES, ROW_BYTES, [0, copy.row + full], [rest, 1]);
                 }
             }
-            CopyLayout::Strided { rows, texels, stride } => {
-                let per_row = TEXEL_ROW as u64 / texels;
+            CopyLayout::Strided { rows, texels, per_row, stride } => {
                 for j in 0..per_row.min(rows) {
                     let height = (rows - j).div_ceil(per_row);
                     part(copy.offset + j * stride, per_row * stride, [j * texels, copy.row], [texels, height]);

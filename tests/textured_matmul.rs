@@ -93,23 +93,26 @@ fn a_layer_too_large_for_one_copy_runs_as_bands_of_rows_with_the_same_values() {
 
 #[test]
 fn a_product_whose_right_operand_alone_passes_the_budget_runs_as_bands_along_k() {
-    // B is 2 MiB, so neither whole operands nor bands of A's rows fit: bands of 256 along k
-    // add up, in every storage layout (an operand stored along k is copied as strided runs
-    // packed into texel rows). The suite cannot hold such a product: it also runs with 8
-    // workgroups per dimension, too few for its gradients' tiles.
-    for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-        let build = move |g: &mut Graph| {
-            let a = g.input("a", if ta { &[1024, 64] } else { &[64, 1024] }).unwrap();
-            let b = g.input("b", if tb { &[512, 1024] } else { &[1024, 512] }).unwrap();
-            let bias = g.fill(&[512], 0.25).unwrap();
-            let y = g.matmul_t(a, b, ta, tb).unwrap();
-            g.add(y, bias).unwrap()
-        };
-        let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [64 * 1024, 1024 * 512]);
-        assert_eq!(launches.len(), 1024 / 256, "{ta} {tb}: {launches:?}");
-        assert!(bytes <= storage_bytes + (1 << 20) + 2 * 16384);
-        // Each band's sum is added to C: close to one running sum, not equal.
-        assert_close(&format!("{ta} {tb}"), &textured, &storage);
+    // With k = 1024, B is 2 MiB, so neither whole operands nor bands of A's rows fit: three
+    // bands along k (344, 344 and 336 deep) add up, in every storage layout (an operand
+    // stored along k is copied as strided runs packed into texel rows, with room left at
+    // each row's end). With k = 544, two bands of 272, 14 runs to a texel row rather than
+    // the 15 that fit (wgpu copies rows from multiples of 256 bytes).
+    for (k, bands) in [(1024, 3), (544, 2)] {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let build = move |g: &mut Graph| {
+                let a = g.input("a", &if ta { [k, 64] } else { [64, k] }).unwrap();
+                let b = g.input("b", &if tb { [512, k] } else { [k, 512] }).unwrap();
+                let bias = g.fill(&[512], 0.25).unwrap();
+                let y = g.matmul_t(a, b, ta, tb).unwrap();
+                g.add(y, bias).unwrap()
+            };
+            let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [64 * k, k * 512]);
+            assert_eq!(launches.len(), bands, "{k} {ta} {tb}: {launches:?}");
+            assert!(bytes <= storage_bytes + (1 << 20) + 2 * 16384);
+            // Each band's sum is added to C: close to one running sum, not equal.
+            assert_close(&format!("{k} {ta} {tb}"), &textured, &storage);
+        }
     }
 }
 

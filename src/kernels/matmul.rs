@@ -50,6 +50,10 @@ pub const ORIGIN_B_WORD: usize = 13;
 pub const ENTRY_LO_WORD: usize = 14;
 /// See [`Z0_WORD`].
 pub const ENTRY_HI_WORD: usize = 15;
+/// The parameter word that says how an operand stored along k lies in the texture: 0, its
+/// rows contiguous; else this many rows (runs of k / 4 texels) to a texel row (a band of k,
+/// [`depth_bands`]).
+pub const RUNS_WORD: usize = 16;
 /// The word that makes a launch add to C (see [`MatmulDims::accumulate`]).
 pub const ACCUMULATE_WORD: usize = 6;
 
@@ -93,23 +97,45 @@ pub fn row_bands(dims: &MatmulDims, budget: usize) -> Option<(MatmulDims, usize)
 }
 
 /// A plain product too large for the budget that [`row_bands`] cannot cut either, as bands
-/// along k of `depth` each (the value returned), each launch adding its band's product to C.
-/// An operand stored along k (A as [m, k], B as [n, k]) has its band's rows packed
-/// `TEXEL_ROW / (depth / 4)` to a texel row, so `depth / 4` must divide [`TEXEL_ROW`] and
-/// `depth` divide k; the other operand's band is contiguous. `None` with a fused ReLU (it
-/// needs the whole sum) or where no such depth fits.
-pub fn depth_bands(dims: &MatmulDims, budget: usize) -> Option<usize> {
+/// along k (the ranges returned): as few as fit, of about equal depth (multiples of 4), each
+/// launch adding its band's product to C. An operand stored along k (A as [m, k], B as
+/// [n, k]) has its band's rows packed [`runs_per_row`] to a texel row, the other operand's
+/// band is contiguous; the texel rows both fill stay within `budget` bytes. `None` with a
+/// fused ReLU (it needs the whole sum) or where nothing fits.
+pub fn depth_bands(dims: &MatmulDims, budget: usize) -> Option<Vec<std::ops::Range<usize>>> {
     let plain = dims.batch == 1 && dims.entries == 1 && dims.stride_a == 0 && dims.stride_b == 0;
     if !plain || dims.relu || dims.accumulate {
         return None;
     }
-    let most = budget / (4 * (dims.m + dims.n));
-    // The widest band in texels: a power of two within the budget, dividing k / 4.
-    let mut texels = (TEXEL_ROW as usize).min(most / 4);
-    while texels > 0 && (!texels.is_power_of_two() || !(dims.k / 4).is_multiple_of(texels)) {
-        texels -= 1;
-    }
-    (texels > 0 && 4 * texels < dims.k).then_some(4 * texels)
+    let row_bytes = TEXEL_ROW as usize * 16;
+    let texel_rows = |along_k: bool, width: usize, depth: usize| match along_k {
+        true => runs_per_row(depth, dims.k).map(|runs| width.div_ceil(runs)),
+        false => Some((4 * depth * width).div_ceil(row_bytes)),
+    };
+    let fits = |depth: usize| {
+        let a = texel_rows(!dims.trans_a, dims.m, depth);
+        let b = texel_rows(dims.trans_b, dims.n, depth);
+        matches!((a, b), (Some(a), Some(b)) if (a + b) * row_bytes <= budget)
+    };
+    // Fewer bands cannot fit: their elements alone would pass the budget.
+    let fewest = (4 * dims.k * (dims.m + dims.n)).div_ceil(budget.max(1)).max(2);
+    (fewest..=dims.k / 4).find_map(|bands| {
+        let depth = dims.k.div_ceil(bands).next_multiple_of(4);
+        let last = dims.k.checked_sub((bands - 1) * depth)?;
+        (fits(depth) && fits(last)).then(|| (0..bands).map(|j| j * depth..((j + 1) * depth).min(dims.k)).collect())
+    })
+}
+
+/// How many rows of an operand stored along `k` share a texel row, each a run of `depth`
+/// of them (a band along k): as many as fit, but a multiple of what makes the texel row's
+/// first run start a multiple of 256 bytes into the buffer (wgpu's rule for the rows of a
+/// copy). `None` if not even that many fit, or `depth` is 0.
+pub fn runs_per_row(depth: usize, k: usize) -> Option<usize> {
+    let fit = (TEXEL_ROW as usize).checked_div(depth / 4)?;
+    // runs·k·4 bytes must be a multiple of 256: runs a multiple of 64 / gcd(k, 64).
+    let step = 64usize >> k.trailing_zeros().min(6);
+    let runs = fit / step * step;
+    (runs > 0).then_some(runs)
 }
 
 /// How a textured product (`dims`) is cut so that no launch copies more than `budget`
@@ -313,6 +339,13 @@ fn texture_entry(name: &str, block: Block) -> String {
     for g in 0..groups {
         let _ = writeln!(w, "    let cq{g} = min(col0 / 4u + {g}u, max(p.n / 4u, 1u) - 1u);");
     }
+    // Where each row of A and column of B starts, for an operand stored along k.
+    for i in 0..rows {
+        let _ = writeln!(w, "    let ka{i} = run_start(r{i}, k4);");
+    }
+    for j in 0..cols {
+        let _ = writeln!(w, "    let kb{j} = run_start(c{j}, k4);");
+    }
     let _ = writeln!(w, "    let first = max(z * p.sum_over, p.entry_lo);");
     let _ = writeln!(w, "    let last = min(min(z * p.sum_over + p.sum_over, p.entries), p.entry_hi);");
     let _ = writeln!(w, "    for (var entry = first; entry < last; entry = entry + 1u) {{");
@@ -329,7 +362,7 @@ fn texture_entry(name: &str, block: Block) -> String {
     // k, so four texels (four k) give four rows their four k-values.
     let _ = writeln!(w, "        if (TRANS_A == 0u) {{");
     for i in 0..rows {
-        let _ = writeln!(w, "            ak{i} = texel(ta0 + r{i} * k4 + t);");
+        let _ = writeln!(w, "            ak{i} = texel(ta0 + ka{i} + t);");
     }
     let _ = writeln!(w, "        }} else {{");
     for g in 0..rows / 4 {
@@ -348,7 +381,7 @@ fn texture_entry(name: &str, block: Block) -> String {
     // B stored [n, k]: a texel is four k-values of one column; stored [k, n]: four columns.
     let _ = writeln!(w, "        if (TRANS_B == 1u) {{");
     for j in 0..cols {
-        let _ = writeln!(w, "            bk{j} = texel(tb0 + c{j} * k4 + t);");
+        let _ = writeln!(w, "            bk{j} = texel(tb0 + kb{j} + t);");
     }
     let _ = writeln!(w, "        }} else {{");
     for g in 0..groups {
@@ -541,6 +574,7 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
         0,
         0,
         dims.entries,
+        0,
     ];
     Ok(Launch {
         key: KernelKey {
@@ -631,12 +665,34 @@ mod tests {
     }
 
     #[test]
-    fn depth_bands_are_the_widest_power_of_two_texels_that_fit_and_divide_k() {
+    fn depth_bands_are_as_few_as_fit_and_cover_k() {
         let plain = |[m, k, n]: [usize; 3]| MatmulDims { stride_b: 0, ..dims(1, [m, k, n], true, 1) };
-        // 4·depth·(1024 + 1024) ≤ 1 MiB: 128.
-        assert_eq!(depth_bands(&plain([1024, 1024, 1024]), 1 << 20), Some(128));
-        // k = 544 is 136 texels: 8 is the widest power of two that divides it.
-        assert_eq!(depth_bands(&plain([40, 544, 512]), 1 << 20), Some(32));
+        let cover = |bands: &[std::ops::Range<usize>], k: usize| {
+            bands.windows(2).all(|w| w[0].end == w[1].start)
+                && bands.first().map(|b| b.start) == Some(0)
+                && bands.last().map(|b| b.end) == Some(k)
+                && bands.iter().all(|b| b.len() % 4 == 0 && !b.is_empty())
+        };
+        // 4·depth·2048 ≤ 1 MiB: 128, in 8 bands; 896 KiB: 112 at most, so 10 bands of 104
+        // (the last 88) rather than 16 of 64.
+        let d = plain([1024, 1024, 1024]);
+        assert_eq!(depth_bands(&d, 1 << 20).unwrap(), (0..8).map(|j| j * 128..(j + 1) * 128).collect::<Vec<_>>());
+        let bands = depth_bands(&d, 896 << 10).unwrap();
+        assert!(cover(&bands, 1024) && bands.len() == 10 && bands[0].len() == 104, "{bands:?}");
+        // B stored [n, k] is packed too; k = 544 needs no power of two.
+        for d in [plain([40, 544, 512]), MatmulDims { trans_b: true, ..plain([300, 1000, 700]) }] {
+            let bands = depth_bands(&d, 1 << 20).unwrap();
+            assert!(cover(&bands, d.k), "{bands:?}");
+            for depth in bands.iter().map(|b| b.len()) {
+                let runs = runs_per_row(depth, d.k).unwrap();
+                assert!(runs * depth / 4 <= 1024 && (runs * d.k * 4).is_multiple_of(256), "{depth} {runs}");
+                let rows = |along_k: bool, width: usize| {
+                    if along_k { width.div_ceil(runs) } else { (4 * depth * width).div_ceil(16 << 10) }
+                };
+                assert!((rows(!d.trans_a, d.m) + rows(d.trans_b, d.n)) * (16 << 10) <= 1 << 20);
+            }
+            assert!(bands.len() <= 4 * d.k * (d.m + d.n) / (1 << 20) + 2, "{bands:?}");
+        }
         // A fused ReLU needs the whole sum.
         assert_eq!(depth_bands(&MatmulDims { relu: true, ..plain([1024, 1024, 1024]) }, 1 << 20), None);
     }
