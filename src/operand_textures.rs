@@ -24,6 +24,15 @@ use crate::shape::Shape;
 /// k, or read storage.
 pub(crate) const COPY_BUDGET: usize = 896 << 10;
 
+/// The budget of a plain product (one matrix each) too large for [`COPY_BUDGET`], which runs
+/// in bands: a quarter of the bytes its operands and result take already (the memory
+/// target's 1.25×, applied to the product), and at least [`COPY_BUDGET`]. Fewer bands each
+/// add to C fewer times, and on software adapters reading and writing C costs a band about
+/// half what its products do.
+pub(crate) fn plain_budget(dims: &MatmulDims) -> usize {
+    COPY_BUDGET.max(dims.m * dims.k + dims.k * dims.n + dims.m * dims.n)
+}
+
 /// Bytes in a texel row.
 const ROW_BYTES: u64 = TEXEL_ROW as u64 * 16;
 
@@ -87,11 +96,12 @@ pub(crate) fn textured_chunks(
     let (launch, parts, last_rows) = match matmul::texture_launches(dims, COPY_BUDGET, max_z) {
         Some(parts) => (launch.clone(), parts, None),
         None => {
-            let Some((bands, last_rows)) = matmul::row_bands(dims, COPY_BUDGET) else {
-                return depth_chunks(launch, dims, (a, b), bindings);
+            let budget = plain_budget(dims);
+            let Some((bands, last_rows)) = matmul::row_bands(dims, budget) else {
+                return depth_chunks(launch, dims, (a, b), bindings, budget);
             };
             let launch = matmul::launch(bands, MatmulVariant::Textured, out, limits).ok()?;
-            let parts = matmul::texture_launches(&bands, COPY_BUDGET, max_z)?;
+            let parts = matmul::texture_launches(&bands, budget, max_z)?;
             if parts.iter().any(|p| p.zs != 1) || launch.key.textures == 0 {
                 return None;
             }
@@ -140,6 +150,7 @@ fn depth_chunks(
     dims: &MatmulDims,
     (a, b): (NodeId, NodeId),
     bindings: &[(NodeId, u64, u64)],
+    budget: usize,
 ) -> Option<Vec<PlanChunk>> {
     let stride = dims.k as u64 * 4;
     // The band of an operand stored along k: a run of the band's depth from each of `rows`
@@ -153,7 +164,7 @@ fn depth_chunks(
             Some(flat(node, (k.start * width, k.len() * width), row))
         }
     };
-    let chunks = matmul::depth_bands(dims, COPY_BUDGET)?
+    let chunks = matmul::depth_bands(dims, budget)?
         .into_iter()
         .map(|k| {
             let a_copy = band(a, !dims.trans_a, dims.m, &k, 0)?;

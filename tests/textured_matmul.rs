@@ -117,6 +117,22 @@ fn a_product_whose_right_operand_alone_passes_the_budget_runs_as_bands_along_k()
 }
 
 #[test]
+fn a_large_plain_product_may_copy_a_quarter_of_its_own_bytes() {
+    // A, B and C take 6 MiB: bands may copy 1.5 MiB (not 896 KiB), so 4 bands of 256
+    // along k rather than 6 of about 172, and the texture stays within a quarter of them.
+    let build = |g: &mut Graph| {
+        let a = g.input("a", &[256, 1024]).unwrap();
+        let b = g.input("b", &[1024, 1024]).unwrap();
+        g.matmul(a, b).unwrap()
+    };
+    let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [256 * 1024, 1024 * 1024]);
+    assert_eq!(launches.len(), 4, "{launches:?}");
+    let own = 4 * (256 * 1024 + 1024 * 1024 + 256 * 1024);
+    assert!(bytes - storage_bytes <= own / 4, "{bytes} vs {storage_bytes}");
+    assert_close("256x1024x1024", &textured, &storage);
+}
+
+#[test]
 fn products_whose_operands_do_not_come_in_fours_read_storage() {
     let build = |g: &mut Graph| {
         let a = g.input("a", &[20, 30]).unwrap();
