@@ -26,6 +26,10 @@ struct Params {
 }
 
 override MAX: u32 = 1u;
+// 1: 2×2 windows at stride 2 without padding (the usual pool): a window's four inputs are
+// read as straight-line code, with no loop or bounds check (on software adapters each load
+// is already a loop over the SIMD lanes).
+override PAIRS: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -38,6 +42,9 @@ fn linear_id(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
 
 // The flat index in x of the first maximum of window (oy, ox) of `plane`, reading `b`.
 fn window_argmax(plane: u32, oy: u32, ox: u32) -> u32 {
+    if (PAIRS == 1u) {
+        return pair_argmax(plane, oy, ox);
+    }
     var best = -3.4028235e38;
     var at = 0xffffffffu;
     for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
@@ -57,6 +64,25 @@ fn window_argmax(plane: u32, oy: u32, ox: u32) -> u32 {
             }
         }
     }
+    return at;
+}
+
+// window_argmax for a 2×2 window at stride 2 without padding (PAIRS), which lies inside x.
+fn pair_argmax(plane: u32, oy: u32, ox: u32) -> u32 {
+    let i0 = (plane * p.h + 2u * oy) * p.w + 2u * ox;
+    let i2 = i0 + p.w;
+    let v0 = b[i0];
+    let v1 = b[i0 + 1u];
+    let v2 = b[i2];
+    let v3 = b[i2 + 1u];
+    // Strictly greater: the first maximum in row-major order wins, and NaNs never do.
+    var at = i0;
+    var best = v0;
+    at = select(at, i0 + 1u, v1 > best);
+    best = select(best, v1, v1 > best);
+    at = select(at, i2, v2 > best);
+    best = select(best, v2, v2 > best);
+    at = select(at, i2 + 1u, v3 > best);
     return at;
 }
 
@@ -153,6 +179,22 @@ fn max_backward_tiling(
         if (p.relu == 1u && !(b[at] > 0.0)) {
             g = 0.0;
         }
+    }
+    if (PAIRS == 1u) {
+        // A cell past the last window (odd h or w) is cut by the input's edge.
+        let i0 = (plane * p.h + 2u * cy) * p.w + 2u * cx;
+        let right = 2u * cx + 1u < p.w;
+        out[i0] = select(0.0, g, i0 == at);
+        if (right) {
+            out[i0 + 1u] = select(0.0, g, i0 + 1u == at);
+        }
+        if (2u * cy + 1u < p.h) {
+            out[i0 + p.w] = select(0.0, g, i0 + p.w == at);
+            if (right) {
+                out[i0 + p.w + 1u] = select(0.0, g, i0 + p.w + 1u == at);
+            }
+        }
+        return;
     }
     for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
         let iy = i32(cy * p.kh + dy) - i32(p.pad_h);

@@ -450,7 +450,7 @@ fn conv_block_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 fn pool2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let h = rng.range(9, 16);
     // The course's 2×2 pools (10-2's with padding 1 on 7×7), overlapping 3×3/2, rectangular.
-    let configs: [WindowConfig; 6] = [
+    let configs: [WindowConfig; 7] = [
         ([2, 3, 28, 28], [0, 0, 2, 2], [2, 2], [0, 0]),
         // Windows that tile the input but leave its last row and column out.
         ([3, 2, 7, 9], [0, 0, 2, 3], [2, 3], [0, 1]),
@@ -458,6 +458,8 @@ fn pool2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
         ([2, 5, h, h + 1], [0, 0, 3, 3], [2, 2], [1, 1]),
         ([1, 33, 9, 8], [0, 0, 3, 2], [1, 2], [0, 1]),
         ([257, 1, 2, 2], [0, 0, 2, 2], [2, 2], [0, 0]),
+        // 2×2 at stride 2 on odd sizes: the last row and column in no window.
+        ([2, 3, 7, 9], [0, 0, 2, 2], [2, 2], [0, 0]),
     ];
     for max in [true, false] {
         for (xd, [_, _, kh, kw], stride, padding) in configs {

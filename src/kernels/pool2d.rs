@@ -36,7 +36,7 @@ fn launch(
             inputs: 2,
             outputs: 1,
             textures: 0,
-            constants: vec![("MAX", max as u32)],
+            constants: vec![("MAX", max as u32), ("PAIRS", pairs(window) as u32)],
         },
         params: params.iter().map(|&v| v as u32).collect(),
         groups: grid(if max { "max_pool2d" } else { "avg_pool2d" }, work, (work.numel() as u64).div_ceil(256), limits)?,
@@ -60,6 +60,12 @@ pub fn max_relu_backward(y: &Shape, window: &Window, pooled: &Shape, limits: &wg
     let mut launch = backward(true, y, window, pooled, limits)?;
     launch.params[RELU_WORD] = 1;
     Ok(launch)
+}
+
+/// Whether `window` is the usual 2×2 pool at stride 2 without padding, whose windows the
+/// kernels read without loops (`PAIRS`).
+fn pairs(window: &Window) -> bool {
+    window.kernel == [2, 2] && window.stride == [2, 2] && window.padding == [0, 0]
 }
 
 /// The parameter word that masks the gradient by the ReLU's output.
