@@ -24,6 +24,9 @@ struct Params {
     _pad2: u32,
 }
 
+// 1: both strides are 1 (window_of needs no division).
+override UNIT_STRIDE: u32 = 0u;
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -88,14 +91,15 @@ fn conv2d_forward(
 
 // The output position whose window reads input position `at` through tap `tap` along one
 // axis (o·stride + tap − pad = at), or `extent` if no output's window does. Stride 1, the
-// usual, takes no division: software adapters are slow at it.
+// usual, takes no division: software adapters are slow at it, and run both sides of a branch
+// unless the compiler removes one (UNIT_STRIDE).
 fn window_of(at: u32, tap: u32, stride: u32, pad: u32, extent: u32) -> u32 {
     let t = i32(at + pad) - i32(tap);
     if (t < 0) {
         return extent;
     }
     var o = u32(t);
-    if (stride != 1u) {
+    if (UNIT_STRIDE == 0u && stride != 1u) {
         if (o % stride != 0u) {
             return extent;
         }

@@ -62,8 +62,18 @@ fn params(x: &Shape, k: usize, window: &Window, out_hw: [usize; 2]) -> Vec<u32> 
     .collect()
 }
 
-fn key(entry: &'static str) -> KernelKey {
-    KernelKey { family: Family::Conv2d, entry, inputs: 2, outputs: 1, textures: 0, constants: vec![] }
+/// `UNIT_STRIDE` lets the shader compiler drop the divisions by the stride (software
+/// adapters run a vector division as one division per lane).
+fn key(entry: &'static str, window: &Window) -> KernelKey {
+    let unit = window.stride == [1, 1];
+    KernelKey {
+        family: Family::Conv2d,
+        entry,
+        inputs: 2,
+        outputs: 1,
+        textures: 0,
+        constants: vec![("UNIT_STRIDE", unit as u32)],
+    }
 }
 
 /// y = conv2d(x, w) for x [N, C, H, W], w [K, C, KH, KW], y [N, K, OH, OW].
@@ -71,7 +81,7 @@ pub fn forward(x: &Shape, k: usize, window: &Window, y: &Shape, limits: &wgpu::L
     let d = y.dims();
     let invocations = d[0] * k.div_ceil(4) * d[2] * d[3];
     Ok(Launch {
-        key: key("conv2d_forward"),
+        key: key("conv2d_forward", window),
         params: params(x, k, window, [d[2], d[3]]),
         groups: grid("conv2d", y, (invocations as u64).div_ceil(256), limits)?,
     })
@@ -81,7 +91,7 @@ pub fn forward(x: &Shape, k: usize, window: &Window, y: &Shape, limits: &wgpu::L
 pub fn backward_input(x: &Shape, k: usize, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
     let d = y.dims();
     Ok(Launch {
-        key: key("conv2d_backward_input"),
+        key: key("conv2d_backward_input", window),
         params: params(x, k, window, [d[2], d[3]]),
         groups: grid("conv2d_backward_input", x, (x.numel() as u64).div_ceil(256), limits)?,
     })
@@ -91,7 +101,7 @@ pub fn backward_input(x: &Shape, k: usize, window: &Window, y: &Shape, limits: &
 pub fn backward_weight(x: &Shape, w: &Shape, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
     let d = y.dims();
     Ok(Launch {
-        key: key("conv2d_backward_weight"),
+        key: key("conv2d_backward_weight", window),
         params: params(x, w.dims()[0], window, [d[2], d[3]]),
         groups: grid("conv2d_backward_weight", w, w.numel() as u64, limits)?,
     })
@@ -101,7 +111,7 @@ pub fn backward_weight(x: &Shape, w: &Shape, window: &Window, y: &Shape, limits:
 /// output shape, for OH and OW).
 pub fn im2col(x: &Shape, window: &Window, cols: &Shape, out_hw: [usize; 2], limits: &wgpu::Limits) -> Result<Launch> {
     Ok(Launch {
-        key: key("im2col"),
+        key: key("im2col", window),
         params: params(x, 0, window, out_hw),
         // One invocation per row of output pixels.
         groups: grid("im2col", cols, (cols.numel() as u64 / out_hw[1] as u64).div_ceil(256), limits)?,
@@ -111,7 +121,7 @@ pub fn im2col(x: &Shape, window: &Window, cols: &Shape, out_hw: [usize; 2], limi
 /// The gradient of x from the gradient of its columns.
 pub fn col2im(x: &Shape, window: &Window, out_hw: [usize; 2], limits: &wgpu::Limits) -> Result<Launch> {
     Ok(Launch {
-        key: key("col2im"),
+        key: key("col2im", window),
         params: params(x, 0, window, out_hw),
         // One invocation per row of the image.
         groups: grid("col2im", x, (x.numel() as u64 / x.dims()[3] as u64).div_ceil(256), limits)?,
