@@ -26,9 +26,9 @@ pub(crate) const COPY_BUDGET: usize = 896 << 10;
 
 /// The budget of a plain product (one matrix each) too large for [`COPY_BUDGET`], which runs
 /// in bands: a quarter of the bytes its operands and result take already (the memory
-/// target's 1.25×, applied to the product), and at least [`COPY_BUDGET`]. Fewer bands each
-/// add to C fewer times, and on software adapters reading and writing C costs a band about
-/// half what its products do.
+/// target's 1.25×, applied to the product), and at least [`COPY_BUDGET`]. Fewer bands read
+/// and write C fewer times: on software adapters that costs a band about as long as its
+/// products take.
 pub(crate) fn plain_budget(dims: &MatmulDims) -> usize {
     COPY_BUDGET.max(dims.m * dims.k + dims.k * dims.n + dims.m * dims.n)
 }

@@ -115,7 +115,7 @@ pub fn depth_bands(dims: &MatmulDims, budget: usize) -> Option<Vec<std::ops::Ran
     let fits = |depth: usize| {
         let a = texel_rows(!dims.trans_a, dims.m, depth);
         let b = texel_rows(dims.trans_b, dims.n, depth);
-        matches!((a, b), (Some(a), Some(b)) if (a + b) * row_bytes <= budget)
+        depth > 0 && matches!((a, b), (Some(a), Some(b)) if (a + b) * row_bytes <= budget)
     };
     // Fewer bands cannot fit: their elements alone would pass the budget.
     let fewest = (4 * dims.k * (dims.m + dims.n)).div_ceil(budget.max(1)).max(2);
