@@ -154,26 +154,30 @@ fn depth_chunks(
 ) -> Option<Vec<PlanChunk>> {
     let stride = dims.k as u64 * 4;
     // The band of an operand stored along k: a run of the band's depth from each of `rows`
-    // rows; of one stored across k: `depth` whole rows of `width`.
-    let band = |node: NodeId, along_k: bool, width: usize, k: &std::ops::Range<usize>, row: u64| {
-        if along_k {
-            let per_row = matmul::runs_per_row(k.len(), dims.k)? as u64;
-            let layout = CopyLayout::Strided { rows: width as u64, texels: k.len() as u64 / 4, per_row, stride };
-            Some(OperandCopy { node, offset: k.start as u64 * 4, layout, row })
-        } else {
-            Some(flat(node, (k.start * width, k.len() * width), row))
-        }
-    };
+    // rows, `runs` to a texel row; of one stored across k: `depth` whole rows of `width`.
+    let band =
+        |node: NodeId, along_k: bool, width: usize, k: &std::ops::Range<usize>, runs: Option<usize>, row: u64| {
+            if along_k {
+                let per_row = runs? as u64;
+                let layout = CopyLayout::Strided { rows: width as u64, texels: k.len() as u64 / 4, per_row, stride };
+                Some(OperandCopy { node, offset: k.start as u64 * 4, layout, row })
+            } else {
+                Some(flat(node, (k.start * width, k.len() * width), row))
+            }
+        };
     let chunks = matmul::depth_bands(dims, budget)?
         .into_iter()
         .map(|k| {
-            let a_copy = band(a, !dims.trans_a, dims.m, &k, 0)?;
-            let b_copy = band(b, dims.trans_b, dims.n, &k, a_copy.rows())?;
+            // Only an operand stored along k needs its rows packed (and the kernel reads
+            // `runs` only for such an operand).
+            let runs = matmul::runs_per_row(k.len(), dims.k);
+            let a_copy = band(a, !dims.trans_a, dims.m, &k, runs, 0)?;
+            let b_copy = band(b, dims.trans_b, dims.n, &k, runs, a_copy.rows())?;
             let mut launch = launch.clone();
             launch.params[2] = k.len() as u32;
             launch.params[ACCUMULATE_WORD] = (k.start > 0) as u32;
             launch.params[ORIGIN_B_WORD] = 0u32.wrapping_sub((b_copy.row * TEXEL_ROW as u64) as u32);
-            launch.params[RUNS_WORD] = matmul::runs_per_row(k.len(), dims.k)? as u32;
+            launch.params[RUNS_WORD] = runs.unwrap_or(0) as u32;
             Some(PlanChunk { launch, bindings: bindings.to_vec(), copies: vec![a_copy, b_copy] })
         })
         .collect::<Option<Vec<_>>>()?;
