@@ -36,6 +36,11 @@ struct Params {
     // How an operand stored along k lies in the texture: 0, its rows one after another; else
     // (a band of k out of it) this many rows to a texel row, each at a multiple of k / 4.
     runs: u32,
+    // Texels between consecutive matrices of A and of B in the texture: a quarter of the
+    // batch strides where the operands were copied, the padded matrices' size where they
+    // were packed (pack.wgsl), 0 for an operand all entries share.
+    tex_stride_a: u32,
+    tex_stride_b: u32,
 }
 
 // 1: A is stored [K, M] and read transposed.
@@ -50,8 +55,9 @@ override TRANS_B: u32 = 0u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 // `main_tex` reads A and B from this instead (A and B stay bound): each texel holds four
-// consecutive elements of an operand's storage, TEXEL_ROW texels a row, A's first and B's
-// after. On software adapters a storage load is a loop over the SIMD lanes, one element each,
+// consecutive elements of a row of an operand as stored (a row that does not come in fours
+// ends in zeros, and k rows of an operand stored across k are padded to fours with zero
+// rows), TEXEL_ROW texels a row, A's first and B's after. On software adapters a storage load is a loop over the SIMD lanes, one element each,
 // while a texel load from a storage texture is a gather of four elements inlined in the
 // shader (a sampled texture's fetch of this format is a call into a function there).
 @group(0) @binding(5) var operands: texture_storage_2d<rgba32float, read>;

@@ -7,7 +7,7 @@ use crate::gpu_timer::GpuTimer;
 use crate::graph::{Graph, Node, NodeId, Op};
 use crate::kernels::reduce::ReduceOp;
 use crate::kernels::{
-    self, Launch, PARAMS_SLOT, Pipeline,
+    self, Family, Launch, PARAMS_SLOT, Pipeline, TextureBinding,
     elementwise::ElementwiseOp,
     matmul::{Bias, MatmulDims, MatmulVariant},
     optim::Optimizer,
@@ -149,6 +149,8 @@ pub(crate) struct PlanChunk {
     pub bindings: Vec<(NodeId, u64, u64)>,
     /// Operands copied into the plan's texture first.
     pub copies: Vec<OperandCopy>,
+    /// Texel rows of the plan's texture that the launch's product uses (0: none).
+    pub texture_rows: u64,
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -223,7 +225,7 @@ fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lower
     let bound: Vec<NodeId> = lowered.reads.iter().chain(&lowered.writes).copied().collect();
     if bound.iter().all(|&id| bytes(id) <= limit) {
         let bindings: Vec<_> = bound.iter().map(|&id| (id, 0, bytes(id))).collect();
-        if let (Some(dims), true) = (lowered.matmul, lowered.launch.key.textures > 0) {
+        if let (Some(dims), TextureBinding::Read) = (lowered.matmul, lowered.launch.key.texture) {
             let operands = (lowered.reads[0], lowered.reads[1]);
             let out = (&nodes[i].shape, limits);
             if let Some(chunks) = textured_chunks(&lowered.launch, &dims, operands, &bindings, out) {
@@ -231,10 +233,10 @@ fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lower
             }
             let part = Part { storage_only: true, ..Part::default() };
             if let Some(l) = lower(nodes, i, device, limits, &part)? {
-                return Ok(vec![PlanChunk { launch: l.launch, bindings, copies: Vec::new() }]);
+                return Ok(vec![PlanChunk { launch: l.launch, bindings, copies: Vec::new(), texture_rows: 0 }]);
             }
         }
-        return Ok(vec![PlanChunk { launch: lowered.launch, bindings, copies: Vec::new() }]);
+        return Ok(vec![PlanChunk { launch: lowered.launch, bindings, copies: Vec::new(), texture_rows: 0 }]);
     }
     let largest = *bound.iter().max_by_key(|&&id| bytes(id)).unwrap_or(&NodeId(i));
     let too_big = |needed: u64| Error::AdapterLimit {
@@ -281,7 +283,7 @@ fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lower
             .chain(&l.writes)
             .map(|&id| if cut.contains(&id) { (id, r0 * row_bytes(id), r * row_bytes(id)) } else { (id, 0, bytes(id)) })
             .collect();
-        chunks.push(PlanChunk { launch: l.launch, bindings, copies: Vec::new() });
+        chunks.push(PlanChunk { launch: l.launch, bindings, copies: Vec::new(), texture_rows: 0 });
         r0 += r;
     }
     Ok(chunks)
@@ -445,7 +447,7 @@ impl Plan {
         counters.allocations += 1;
         counters.bytes_allocated += uniform_bytes;
         let operand_textures =
-            OperandTextures::for_copies(device, launches.iter().flat_map(|(_, chunk)| &chunk.copies))?;
+            OperandTextures::new(device, launches.iter().map(|(_, chunk)| chunk.texture_rows).max().unwrap_or(0))?;
         if let Some(t) = &operand_textures {
             counters.allocations += 1;
             counters.bytes_allocated += t.bytes();
@@ -454,7 +456,7 @@ impl Plan {
         let mut steps = Vec::with_capacity(launches.len());
         let mut updates = Vec::new();
         let mut run_words = Vec::new();
-        for (k, (node, PlanChunk { launch, bindings, copies })) in launches.into_iter().enumerate() {
+        for (k, (node, PlanChunk { launch, bindings, copies, .. })) in launches.into_iter().enumerate() {
             let pipeline = device.pipeline(&launch.key)?;
             let binding = |&(id, offset, size): &(NodeId, u64, u64)| -> Result<wgpu::BufferBinding<'_>> {
                 let slot = slot_of[id.index()].ok_or_else(|| no_buffer(id))?;
@@ -474,7 +476,7 @@ impl Plan {
                     resource: wgpu::BindingResource::Buffer(binding(x)?),
                 });
             }
-            if launch.key.textures > 0 {
+            if launch.key.texture != TextureBinding::None {
                 let textures = operand_textures
                     .as_ref()
                     .ok_or_else(|| Error::Graph("a textured product has no operand textures".into()))?;
@@ -497,7 +499,12 @@ impl Plan {
                 Op::Dropout { .. } => run_words.push((k, kernels::elementwise::STEP_WORD)),
                 _ => {}
             }
-            let (op, shape) = (op_name(&nodes[node.index()].op), nodes[node.index()].shape.clone());
+            // A pack launch is named apart from the product it feeds, so profiles show its cost.
+            let op = match launch.key.family {
+                Family::Pack => "pack".to_string(),
+                _ => op_name(&nodes[node.index()].op),
+            };
+            let shape = nodes[node.index()].shape.clone();
             let entry = launch.key.entry;
             let copies = copies
                 .into_iter()

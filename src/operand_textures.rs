@@ -3,17 +3,19 @@
 //! `rgba32float` texture shared by every textured product of the plan (each launch copies
 //! its operands in just before it runs, so the texture holds one launch's operands at a
 //! time). An operand fills whole texel rows, four elements a texel and [`TEXEL_ROW`] texels
-//! a row, in its storage order; A from the first row, B from the row after A's last.
+//! a row, in its storage order; A from the first row, B from the row after A's last. An
+//! operand whose rows do not come in fours is packed there by a kernel launch
+//! ([`crate::kernels::pack`]) instead of copied, each row padded to whole texels.
 
 use crate::device::Device;
 use crate::error::Result;
 use crate::executor::PlanChunk;
 use crate::graph::NodeId;
-use crate::kernels::Launch;
 use crate::kernels::matmul::{
     self, ACCUMULATE_WORD, ENTRY_HI_WORD, ENTRY_LO_WORD, MatmulDims, MatmulVariant, ORIGIN_A_WORD, ORIGIN_B_WORD,
-    RUNS_WORD, TEXEL_ROW, Z0_WORD,
+    RUNS_WORD, TEX_STRIDE_A_WORD, TEX_STRIDE_B_WORD, TEXEL_ROW, Z0_WORD,
 };
+use crate::kernels::{Launch, pack};
 use crate::shape::Shape;
 
 /// Bytes of operands one launch copies at most, and so about the texture's size: small
@@ -82,7 +84,8 @@ fn flat(node: NodeId, (first, count): (usize, usize), row: u64) -> OperandCopy {
 
 /// The launches of a textured product `launch` of `dims`, reading A from `a` and B from `b`
 /// (bound whole, at offset 0), cut as [`matmul::texture_launches`] says, each with its
-/// copies; `None` if the product's operands do not fit the budget (it then reads storage).
+/// copies, or after the launches that pack its operands ([`matmul::packings`]); `None` if
+/// the product's operands do not fit the budget (it then reads storage).
 pub(crate) fn textured_chunks(
     launch: &Launch,
     dims: &MatmulDims,
@@ -95,6 +98,8 @@ pub(crate) fn textured_chunks(
     let max_z = limits.max_compute_workgroups_per_dimension as usize;
     let (launch, parts, last_rows) = match matmul::texture_launches(dims, COPY_BUDGET, max_z) {
         Some(parts) => (launch.clone(), parts, None),
+        // Packed operands are not cut into bands.
+        None if !matmul::textures_fit(dims) => return None,
         None => {
             let budget = plain_budget(dims);
             let Some((bands, last_rows)) = matmul::row_bands(dims, budget) else {
@@ -102,7 +107,7 @@ pub(crate) fn textured_chunks(
             };
             let launch = matmul::launch(bands, MatmulVariant::Textured, out, limits).ok()?;
             let parts = matmul::texture_launches(&bands, budget, max_z)?;
-            if parts.iter().any(|p| p.zs != 1) || launch.key.textures == 0 {
+            if parts.iter().any(|p| p.zs != 1) || !matmul::textures_fit(&bands) {
                 return None;
             }
             (launch, parts, Some(last_rows))
@@ -112,34 +117,50 @@ pub(crate) fn textured_chunks(
     // B starts after the most rows any launch copies of A, the same row for every launch
     // (a shared B is copied by the first launch only).
     let b_row = parts.iter().filter_map(|p| p.a).map(|(_, count)| rows(count as u64 * 4)).max().unwrap_or(0);
-    let chunks = parts
-        .into_iter()
-        .enumerate()
-        .map(|(k, part)| {
-            let mut launch = launch.clone();
-            let mut part_a = part.a;
-            if let (Some(rows), true) = (last_rows, k == last) {
-                launch.params[0] = rows as u32;
-                part_a = part.a.map(|(first, _)| (first, rows * dims.k));
-            }
-            launch.params[Z0_WORD] = part.z0 as u32;
-            launch.params[ENTRY_LO_WORD] = part.entries.start as u32;
-            launch.params[ENTRY_HI_WORD] = part.entries.end as u32;
-            launch.params[ACCUMULATE_WORD] = part.accumulate as u32;
-            launch.groups[2] = part.zs as u32;
-            let mut copies = Vec::new();
-            for (node, region, word, row) in [(a, part_a, ORIGIN_A_WORD, 0), (b, part.b, ORIGIN_B_WORD, b_row)] {
-                // A launch that copies nothing of an operand (a shared one, after the first
-                // launch) reads it where the first launch put it.
-                let first = region.map_or(0, |(first, _)| first);
-                launch.params[word] = ((first / 4) as u64).wrapping_sub(row * TEXEL_ROW as u64) as u32;
-                if let Some(region) = region {
-                    copies.push(flat(node, region, row));
+    let texture_rows = b_row + parts.iter().filter_map(|p| p.b).map(|(_, count)| rows(count as u64 * 4)).max()?;
+    let [packed_a, packed_b] = matmul::packings(dims);
+    let mut chunks = Vec::new();
+    for (k, part) in parts.into_iter().enumerate() {
+        let mut launch = launch.clone();
+        let mut part_a = part.a;
+        if let (Some(rows), true) = (last_rows, k == last) {
+            launch.params[0] = rows as u32;
+            part_a = part.a.map(|(first, _)| (first, rows * dims.k));
+        }
+        launch.params[Z0_WORD] = part.z0 as u32;
+        launch.params[ENTRY_LO_WORD] = part.entries.start as u32;
+        launch.params[ENTRY_HI_WORD] = part.entries.end as u32;
+        launch.params[ACCUMULATE_WORD] = part.accumulate as u32;
+        launch.groups[2] = part.zs as u32;
+        let mut copies = Vec::new();
+        let operands = [
+            (a, part_a, packed_a, dims.stride_a, ORIGIN_A_WORD, TEX_STRIDE_A_WORD, 0),
+            (b, part.b, packed_b, dims.stride_b, ORIGIN_B_WORD, TEX_STRIDE_B_WORD, b_row),
+        ];
+        for (slot, (node, region, packing, stride, origin_word, stride_word, row)) in operands.into_iter().enumerate() {
+            // A launch that copies nothing of an operand (a shared one, after the first
+            // launch) reads it where the first launch put it.
+            let first = region.map_or(0, |(first, _)| first);
+            launch.params[origin_word] = ((first / 4) as u64).wrapping_sub(row * TEXEL_ROW as u64) as u32;
+            match (region, packing) {
+                (Some(region), None) => copies.push(flat(node, region, row)),
+                (region, Some(packing)) => {
+                    let texels = packing.texels();
+                    launch.params[stride_word] = if stride == 0 { 0 } else { texels as u32 };
+                    if let Some((first, count)) = region {
+                        // Regions count the texture's (padded) elements: whole matrices.
+                        let (entry, matrices) = (first / (4 * texels), count / (4 * texels));
+                        let source = (entry * stride, stride, matrices);
+                        let pack = pack::launch(&packing, source, row * TEXEL_ROW as u64, out, limits).ok()?;
+                        let binding = vec![bindings[slot]];
+                        chunks.push(PlanChunk { launch: pack, bindings: binding, copies: Vec::new(), texture_rows });
+                    }
                 }
+                (None, None) => {}
             }
-            PlanChunk { launch, bindings: bindings.to_vec(), copies }
-        })
-        .collect();
+        }
+        chunks.push(PlanChunk { launch, bindings: bindings.to_vec(), copies, texture_rows });
+    }
     Some(chunks)
 }
 
@@ -178,7 +199,8 @@ fn depth_chunks(
             launch.params[ACCUMULATE_WORD] = (k.start > 0) as u32;
             launch.params[ORIGIN_B_WORD] = 0u32.wrapping_sub((b_copy.row * TEXEL_ROW as u64) as u32);
             launch.params[RUNS_WORD] = runs.unwrap_or(0) as u32;
-            Some(PlanChunk { launch, bindings: bindings.to_vec(), copies: vec![a_copy, b_copy] })
+            let texture_rows = b_copy.row + b_copy.rows();
+            Some(PlanChunk { launch, bindings: bindings.to_vec(), copies: vec![a_copy, b_copy], texture_rows })
         })
         .collect::<Option<Vec<_>>>()?;
     Some(chunks)
@@ -191,20 +213,17 @@ pub(crate) struct OperandTextures {
 }
 
 impl OperandTextures {
-    /// A texture tall enough for every copy in `copies`, or `None` where there are none (the
+    /// A texture of `rows` texel rows (the most any launch fills), or `None` for 0 (the
     /// budget keeps it to a few dozen rows, far inside any adapter's texture limits).
-    pub(crate) fn for_copies<'a>(
-        device: &Device,
-        copies: impl Iterator<Item = &'a OperandCopy>,
-    ) -> Result<Option<OperandTextures>> {
-        let Some(tallest) = copies.map(|c| c.row + c.rows()).max() else {
+    pub(crate) fn new(device: &Device, rows: u64) -> Result<Option<OperandTextures>> {
+        if rows == 0 {
             return Ok(None);
-        };
+        }
         let label = "shadergrad matmul operands";
         let texture = device.scoped(label, || {
             device.wgpu_device().create_texture(&wgpu::TextureDescriptor {
                 label: Some(label),
-                size: wgpu::Extent3d { width: TEXEL_ROW, height: tallest.max(1) as u32, depth_or_array_layers: 1 },
+                size: wgpu::Extent3d { width: TEXEL_ROW, height: rows as u32, depth_or_array_layers: 1 },
                 mip_level_count: 1,
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,

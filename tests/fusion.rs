@@ -4,7 +4,8 @@
 //! output, which keeps it unfused, and against plain CPU loops), with fewer launches and bytes.
 
 use shadergrad::autodiff::gradients;
-use shadergrad::{Device, Graph, NodeId, Plan};
+use shadergrad::kernels::matmul::MatmulVariant;
+use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
 
 fn device() -> Device {
     Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)")
@@ -14,6 +15,12 @@ fn device() -> Device {
 fn wave(n: usize, k: usize) -> Vec<f32> {
     let f = 0.37 + k as f32 * 0.11;
     (0..n).map(|i| (i as f32 * f).sin() * 0.5 + 0.01).collect()
+}
+
+/// The plan's launches but those that pack operands into texels on software adapters (one
+/// per operand of a product whose rows do not come in fours), which fusion leaves as they are.
+fn op_launches(plan: &Plan) -> usize {
+    plan.launch_ops().iter().filter(|&&op| op != "pack").count()
 }
 
 /// Compiles `g` for `outputs`, writes each input of `inputs` (name, elements) with its own
@@ -52,8 +59,8 @@ fn a_linear_layer_with_its_bias_is_one_launch_and_equals_the_unfused_ops_bit_for
     let (fused, fused_plan) = run(&device, &g, &inputs, &[y], y);
     // Declaring the product an output keeps it: the add runs apart.
     let (unfused, unfused_plan) = run(&device, &g, &inputs, &[y, product], y);
-    assert_eq!(fused_plan.launches(), 1);
-    assert_eq!(unfused_plan.launches(), 2);
+    assert_eq!(op_launches(&fused_plan), 1);
+    assert_eq!(op_launches(&unfused_plan), 2);
     assert!(fused_plan.counters().bytes_allocated < unfused_plan.counters().bytes_allocated);
     assert_eq!(fused, unfused, "the fused kernel adds the bias to the same f32 product");
     // And both are the product plus the bias, by plain loops.
@@ -81,8 +88,8 @@ fn a_convolution_with_its_bias_writes_its_output_once() {
     let (fused, fused_plan) = run(&device, &g, &inputs, &[y], y);
     let (unfused, unfused_plan) = run(&device, &g, &inputs, &[y, conv], y);
     // im2col and the product with its bias; unfused, the add too.
-    assert_eq!(fused_plan.launches(), 2);
-    assert_eq!(unfused_plan.launches(), 3);
+    assert_eq!(op_launches(&fused_plan), 2);
+    assert_eq!(op_launches(&unfused_plan), 3);
     assert_eq!(fused, unfused);
 }
 
@@ -96,7 +103,7 @@ fn a_bias_that_is_not_a_row_or_column_vector_is_added_apart() {
     let product = g.matmul(a, b).unwrap();
     let y = g.add(product, full).unwrap();
     let (fused, plan) = run(&device, &g, &[("a", 24), ("b", 20), ("full", 30)], &[y], y);
-    assert_eq!(plan.launches(), 2, "a full matrix is no bias");
+    assert_eq!(op_launches(&plan), 2, "a full matrix is no bias");
     let (av, bv, fv) = (wave(24, 0), wave(20, 1), wave(30, 2));
     let want: Vec<f64> = (0..30)
         .map(|e| fv[e] as f64 + (0..4).map(|k| av[e / 5 * 4 + k] as f64 * bv[k * 5 + e % 5] as f64).sum::<f64>())
@@ -115,7 +122,7 @@ fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
     let y = g.matmul(w, x).unwrap();
     let dw = gradients(&mut g, y, Some(seed), &[w]).unwrap()[0];
     let inputs = [("w", m * k), ("x", batch * k * n), ("seed", batch * m * n)];
-    let (got, plan) = run(&device, &g, &inputs, &[dw], dw);
+    let (got, _) = run(&device, &g, &inputs, &[dw], dw);
     // dW = Σ_e seed[e] · x[e]ᵀ.
     let (xv, sv) = (wave(batch * k * n, 1), wave(batch * m * n, 2));
     let want: Vec<f64> = (0..m * k)
@@ -131,7 +138,12 @@ fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
     if device.info().device_type == wgpu::DeviceType::Cpu {
         // One product per entry would need batch·m·k floats on top of the inputs, the output
         // and its staging copy; the partial sums need fewer (the launches' parameter blocks,
-        // 256 bytes each, fit in the difference).
+        // 256 bytes each, fit in the difference). Counted with storage-reading products: the
+        // texture the default plan packs these odd-sized operands into is another matter.
+        let options = DeviceOptions { matmul: Some(MatmulVariant::RegisterBlocked), ..DeviceOptions::from_env().unwrap() };
+        let storage = Device::with_options(&options).unwrap();
+        let (same, plan) = run(&storage, &g, &inputs, &[dw], dw);
+        assert_close("batch-summed product, from storage", &same, &want, 1e-5);
         let fixed: usize = inputs.iter().map(|&(_, n)| n).sum::<usize>() + 2 * m * k;
         let per_entry = (fixed + batch * m * k) as u64 * 4;
         let bytes = plan.counters().bytes_allocated;

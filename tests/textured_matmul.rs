@@ -133,14 +133,54 @@ fn a_large_plain_product_may_copy_a_quarter_of_its_own_bytes() {
 }
 
 #[test]
-fn products_whose_operands_do_not_come_in_fours_read_storage() {
+fn products_whose_operands_do_not_come_in_fours_are_packed_into_texels() {
+    // [m, k, n] with k, m or n not in fours, every storage layout (in some, the operands
+    // whose rows do come in fours are copied), then batched
+    // (a convolution's filters times 100 images of 9×784 patches takes two launches of
+    // packed images; 49×576 patches, as 7×7 images with 64 channels, take several).
+    let sizes = [[20, 30, 10], [33, 9, 70], [12, 49, 40], [7, 5, 3], [6, 8, 10], [13, 12, 6]];
+    for [m, k, n] in sizes {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let build = move |g: &mut Graph| {
+                let a = g.input("a", &if ta { [k, m] } else { [m, k] }).unwrap();
+                let b = g.input("b", &if tb { [n, k] } else { [k, n] }).unwrap();
+                g.matmul_t(a, b, ta, tb).unwrap()
+            };
+            let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [m * k, k * n]);
+            // Both operands packed where k is odd, else the one whose rows are.
+            let packs = launches.iter().filter(|l| *l == "pack").count();
+            let want =
+                if k % 4 != 0 { 2 } else { [ta && m % 4 != 0, !tb && n % 4 != 0].iter().filter(|&&p| p).count() };
+            assert_eq!((packs, launches.len()), (want, want + 1), "{m}x{k}x{n} {ta} {tb}: {launches:?}");
+            assert!(bytes > storage_bytes, "{m}x{k}x{n}: no texture");
+            // The same terms in the same order, the padding adding zeros: the same floats.
+            assert_eq!(textured, storage, "{m}x{k}x{n} {ta} {tb}");
+        }
+    }
+    for (m, k, n, batch) in [(32, 9, 784, 100), (128, 576, 49, 30)] {
+        let build = move |g: &mut Graph| {
+            let a = g.input("a", &[m, k]).unwrap();
+            let b = g.input("b", &[batch, k, n]).unwrap();
+            g.matmul(a, b).unwrap()
+        };
+        let [(textured, launches, _), (storage, _, _)] = both(&build, [m * k, batch * k * n]);
+        let products = launches.iter().filter(|l| *l == "matmul").count();
+        assert!(products > 1, "{m}x{k}x{n} x{batch}: {launches:?}");
+        assert_eq!(textured, storage, "{m}x{k}x{n} x{batch}");
+    }
+}
+
+#[test]
+fn a_batch_sum_of_packed_operands_matches_storage() {
+    // A convolution's filter gradient at 7×7: [128, 49] times [49, 576] per image (k odd),
+    // summed over 30 images, in partial sums of several launches.
     let build = |g: &mut Graph| {
-        let a = g.input("a", &[20, 30]).unwrap();
-        let b = g.input("b", &[30, 10]).unwrap();
-        g.matmul(a, b).unwrap()
+        let a = g.input("a", &[30, 128, 49]).unwrap();
+        let b = g.input("b", &[30, 576, 49]).unwrap();
+        let y = g.matmul_t(a, b, false, true).unwrap();
+        g.sum_to(y, &[128, 576], 1.0).unwrap()
     };
-    let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [600, 300]);
-    assert_eq!(launches.len(), 1);
-    assert_eq!(textured, storage);
-    assert_eq!(bytes, storage_bytes, "no texture for a plan without textured products");
+    let [(textured, launches, _), (storage, _, _)] = both(&build, [30 * 128 * 49, 30 * 576 * 49]);
+    assert!(launches.iter().filter(|l| *l == "pack").count() >= 4, "{launches:?}");
+    assert_close("packed batch sum", &textured, &storage);
 }

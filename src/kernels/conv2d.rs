@@ -1,6 +1,6 @@
 //! `shaders/conv2d.wgsl`: 2-D convolution on NCHW and its gradients.
 
-use super::{Family, KernelKey, Launch, grid};
+use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 
@@ -71,7 +71,7 @@ fn key(entry: &'static str, window: &Window) -> KernelKey {
         entry,
         inputs: 2,
         outputs: 1,
-        textures: 0,
+        texture: TextureBinding::None,
         constants: vec![("UNIT_STRIDE", unit as u32)],
     }
 }

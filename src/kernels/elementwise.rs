@@ -1,6 +1,6 @@
 //! `shaders/elementwise.wgsl`: element-by-element ops with NumPy broadcasting.
 
-use super::{Family, KernelKey, Launch, grid, words4};
+use super::{Family, KernelKey, Launch, TextureBinding, grid, words4};
 use crate::error::Result;
 use crate::shape::Shape;
 
@@ -127,7 +127,7 @@ pub fn launch(
             entry: "main",
             inputs: 2,
             outputs: 1,
-            textures: 0,
+            texture: TextureBinding::None,
             constants: vec![("OP", op as u32)],
         },
         params,

@@ -1,7 +1,7 @@
 //! `shaders/layout.wgsl`: kernels that move elements without arithmetic (narrow, select,
 //! permute, pad, concat, one-hot).
 
-use super::{Family, KernelKey, Launch, grid};
+use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
 use crate::shape::{MAX_RANK, Shape};
 
@@ -22,7 +22,14 @@ fn launch(
     params.extend(out.padded4().map(|d| d as u32));
     params.extend(strides.map(|s| s as u32));
     Ok(Launch {
-        key: KernelKey { family: Family::Layout, entry, inputs: 2, outputs: 1, textures: 0, constants: vec![] },
+        key: KernelKey {
+            family: Family::Layout,
+            entry,
+            inputs: 2,
+            outputs: 1,
+            texture: TextureBinding::None,
+            constants: vec![],
+        },
         params,
         groups: grid(entry, out, (out.numel() as u64).div_ceil(256), limits)?,
     })

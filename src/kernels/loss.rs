@@ -1,6 +1,6 @@
 //! `shaders/loss.wgsl`: losses reduced to their mean, and their gradients.
 
-use super::{Family, KernelKey, Launch, grid};
+use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
 use crate::shape::Shape;
 
@@ -56,7 +56,7 @@ fn key(kind: LossKind, entry: &'static str) -> KernelKey {
         entry,
         inputs: 3,
         outputs: 1,
-        textures: 0,
+        texture: TextureBinding::None,
         constants: vec![("LOSS", kind as u32)],
     }
 }

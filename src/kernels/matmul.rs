@@ -1,6 +1,7 @@
 //! `shaders/matmul.wgsl`: batched matrix products with either operand transposed.
 
-use super::{Family, KernelKey, Launch, grid};
+use super::pack::Packing;
+use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 
@@ -19,8 +20,9 @@ pub enum MatmulVariant {
     /// [`MatmulVariant::RegisterBlocked`]'s 8×8 blocks reading A and B from a read-only
     /// storage texture that the plan copies them into, four elements a texel: several times
     /// the speed on software adapters, whose storage loads walk the SIMD lanes one by one
-    /// while a texel load gathers. Products whose operands do not come in fours
-    /// ([`textures_fit`]) run the storage-reading blocks.
+    /// while a texel load gathers. Operands that do not come in fours ([`packings`]) are
+    /// packed into padded texels by a kernel rather than copied; products too large for the
+    /// texture's budget run the storage-reading blocks.
     Textured,
 }
 
@@ -28,14 +30,29 @@ pub enum MatmulVariant {
 /// buffer-to-texture copy needs per row.
 pub const TEXEL_ROW: u32 = 1024;
 
-/// Whether `dims` can read its operands in texels: k and each operand's contiguous extent
-/// (the one its storage runs along) and batch stride multiples of 4, so a texel's four
-/// elements are four consecutive values of one row or column and every matrix starts on a
-/// texel.
+/// Whether plain copies put `dims`'s operands in texels: k and each operand's contiguous
+/// extent (the one its storage runs along) and batch stride multiples of 4, so a texel's
+/// four elements are four consecutive values of one row or column and every matrix starts
+/// on a texel. Otherwise [`packings`] says which operands a kernel packs.
 pub fn textures_fit(dims: &MatmulDims) -> bool {
-    let along_a = if dims.trans_a { dims.m } else { dims.k };
-    let along_b = if dims.trans_b { dims.k } else { dims.n };
-    [dims.k, along_a, along_b, dims.stride_a, dims.stride_b].iter().all(|v| v % 4 == 0)
+    packings(dims) == [None, None]
+}
+
+/// How each operand of `dims` (A, B) is packed into texels, or `None` for one a plain copy
+/// lays out (see [`textures_fit`]). Where k is not a multiple of 4 both are packed, so the
+/// padded k reads as zeros on both sides.
+pub fn packings(dims: &MatmulDims) -> [Option<Packing>; 2] {
+    let odd_k = !dims.k.is_multiple_of(4);
+    let a = match dims.trans_a {
+        false => Packing::new(dims.m, dims.k, false),
+        true => Packing::new(dims.k, dims.m, true),
+    };
+    let b = match dims.trans_b {
+        true => Packing::new(dims.n, dims.k, false),
+        false => Packing::new(dims.k, dims.n, true),
+    };
+    let needs = |p: &Packing, stride: usize| odd_k || !p.cols.is_multiple_of(4) || !stride.is_multiple_of(4);
+    [needs(&a, dims.stride_a).then_some(a), needs(&b, dims.stride_b).then_some(b)]
 }
 
 /// Parameter words of a textured launch: its first matrix of C, the texels before each
@@ -54,6 +71,11 @@ pub const ENTRY_HI_WORD: usize = 15;
 /// rows contiguous; else this many rows (runs of k / 4 texels) to a texel row (a band of k,
 /// [`depth_bands`]).
 pub const RUNS_WORD: usize = 16;
+/// The parameter words that hold the texels between consecutive matrices of A and of B in
+/// the texture (a quarter of the batch strides unless an operand is packed).
+pub const TEX_STRIDE_A_WORD: usize = 17;
+/// See [`TEX_STRIDE_A_WORD`].
+pub const TEX_STRIDE_B_WORD: usize = 18;
 /// The word that makes a launch add to C (see [`MatmulDims::accumulate`]).
 pub const ACCUMULATE_WORD: usize = 6;
 
@@ -142,11 +164,21 @@ pub fn runs_per_row(depth: usize, k: usize) -> Option<usize> {
 /// bytes of operands, or `None` if one batch entry's operands alone pass it (the product
 /// then reads storage). Launches take as many matrices of C as fit, at most `max_z` (the
 /// adapter's workgroups per dimension); a matrix that sums more entries than fit (a
-/// convolution's filter gradient) is summed over several launches.
+/// convolution's filter gradient) is summed over several launches. Regions count elements
+/// as they lie in the texture: as stored for a copied operand, padded for a packed one
+/// ([`packings`]; matrices [`Packing::texels`] apart).
 pub fn texture_launches(dims: &MatmulDims, budget: usize, max_z: usize) -> Option<Vec<TextureLaunch>> {
+    // (stride, size) of each operand's matrices in the texture, in elements.
+    let [packed_a, packed_b] = packings(dims);
+    let footprint = |packing: Option<Packing>, stride: usize, size: usize| match packing {
+        Some(p) => (if stride == 0 { 0 } else { 4 * p.texels() }, 4 * p.texels()),
+        None => (stride, size),
+    };
+    let (stride_a, size_a) = footprint(packed_a, dims.stride_a, dims.m * dims.k);
+    let (stride_b, size_b) = footprint(packed_b, dims.stride_b, dims.k * dims.n);
     let whole = |stride: usize, size: usize| if stride == 0 { 4 * size } else { 0 };
-    let shared = whole(dims.stride_a, dims.m * dims.k) + whole(dims.stride_b, dims.k * dims.n);
-    let per_entry = 4 * (dims.stride_a + dims.stride_b);
+    let shared = whole(stride_a, size_a) + whole(stride_b, size_b);
+    let per_entry = 4 * (stride_a + stride_b);
     if shared + per_entry > budget {
         return None;
     }
@@ -161,8 +193,8 @@ pub fn texture_launches(dims: &MatmulDims, budget: usize, max_z: usize) -> Optio
     let mut launches = Vec::new();
     let mut push = |z0: usize, zs: usize, entries: std::ops::Range<usize>, accumulate: bool| {
         let first = launches.is_empty();
-        let a = region(dims.stride_a, dims.m * dims.k, &entries, first);
-        let b = region(dims.stride_b, dims.k * dims.n, &entries, first);
+        let a = region(stride_a, size_a, &entries, first);
+        let b = region(stride_b, size_b, &entries, first);
         launches.push(TextureLaunch { z0, zs, entries, accumulate: accumulate || dims.accumulate, a, b });
     };
     let end = |z: usize| ((z + 1) * dims.sum_over).min(dims.entries);
@@ -322,22 +354,25 @@ fn block_epilogue(w: &mut String, block: Block) {
 /// invocation fetches `rows + cols` texels (four elements each) for `16 × rows × cols / 4`
 /// products. Whichever way an operand is stored, its four-element texels are regrouped into
 /// four k-values per row of A (`ak`) and per column of B (`bk`); on a SIMD-per-lane compiler
-/// that regrouping is only renaming. Needs k, and each operand's contiguous extent, to be
-/// multiples of 4 ([`textures_fit`]).
+/// that regrouping is only renaming. Rows that do not come in fours lie in the texture
+/// padded to whole texels ([`packings`]), so texel counts round up.
 fn texture_entry(name: &str, block: Block) -> String {
     use std::fmt::Write;
     const LANE: [&str; 4] = ["x", "y", "z", "w"];
     let Block { rows, cols, .. } = block;
     let groups = cols / 4;
     let mut w = block_prologue(name, block, " from texels");
-    let _ = writeln!(w, "    let k4 = p.k / 4u;");
+    // Texels a row of k, of m and of n takes (rows that do not come in fours are padded).
+    let _ = writeln!(w, "    let k4 = (p.k + 3u) / 4u;");
+    let _ = writeln!(w, "    let m4 = (p.m + 3u) / 4u;");
+    let _ = writeln!(w, "    let n4 = (p.n + 3u) / 4u;");
     // Rows of A and columns of B clamped into range in fours too (texels across rows of a
     // transposed A, across columns of B).
     for g in 0..rows / 4 {
-        let _ = writeln!(w, "    let rq{g} = min(row0 / 4u + {g}u, max(p.m / 4u, 1u) - 1u);");
+        let _ = writeln!(w, "    let rq{g} = min(row0 / 4u + {g}u, m4 - 1u);");
     }
     for g in 0..groups {
-        let _ = writeln!(w, "    let cq{g} = min(col0 / 4u + {g}u, max(p.n / 4u, 1u) - 1u);");
+        let _ = writeln!(w, "    let cq{g} = min(col0 / 4u + {g}u, n4 - 1u);");
     }
     // Where each row of A and column of B starts, for an operand stored along k.
     for i in 0..rows {
@@ -349,8 +384,8 @@ fn texture_entry(name: &str, block: Block) -> String {
     let _ = writeln!(w, "    let first = max(z * p.sum_over, p.entry_lo);");
     let _ = writeln!(w, "    let last = min(min(z * p.sum_over + p.sum_over, p.entries), p.entry_hi);");
     let _ = writeln!(w, "    for (var entry = first; entry < last; entry = entry + 1u) {{");
-    let _ = writeln!(w, "    let ta0 = entry * (p.batch_stride_a / 4u) - p.origin_a;");
-    let _ = writeln!(w, "    let tb0 = entry * (p.batch_stride_b / 4u) - p.origin_b;");
+    let _ = writeln!(w, "    let ta0 = entry * p.tex_stride_a - p.origin_a;");
+    let _ = writeln!(w, "    let tb0 = entry * p.tex_stride_b - p.origin_b;");
     let _ = writeln!(w, "    for (var t = 0u; t < k4; t = t + 1u) {{");
     for i in 0..rows {
         let _ = writeln!(w, "        var ak{i}: vec4<f32>;");
@@ -367,7 +402,7 @@ fn texture_entry(name: &str, block: Block) -> String {
     let _ = writeln!(w, "        }} else {{");
     for g in 0..rows / 4 {
         for s in 0..4 {
-            let _ = writeln!(w, "            let a{g}_{s} = texel(ta0 + (4u * t + {s}u) * (p.m / 4u) + rq{g});");
+            let _ = writeln!(w, "            let a{g}_{s} = texel(ta0 + (4u * t + {s}u) * m4 + rq{g});");
         }
         for (l, lane) in LANE.iter().enumerate() {
             let _ = writeln!(
@@ -386,7 +421,7 @@ fn texture_entry(name: &str, block: Block) -> String {
     let _ = writeln!(w, "        }} else {{");
     for g in 0..groups {
         for s in 0..4 {
-            let _ = writeln!(w, "            let b{g}_{s} = texel(tb0 + (4u * t + {s}u) * (p.n / 4u) + cq{g});");
+            let _ = writeln!(w, "            let b{g}_{s} = texel(tb0 + (4u * t + {s}u) * n4 + cq{g});");
         }
         for (l, lane) in LANE.iter().enumerate() {
             let _ = writeln!(
@@ -444,10 +479,10 @@ impl MatmulVariant {
         match self {
             // 8×8 blocks for every size: measured no slower than the larger blocks from
             // texels (BENCHMARKS.md), which also compile for seconds and spill registers.
-            MatmulVariant::Textured if textures_fit(dims) => ("main_tex", BLOCK.tile()),
-            MatmulVariant::RegisterBlocked | MatmulVariant::Textured if large => ("main_large", BLOCK_LARGE.tile()),
-            MatmulVariant::RegisterBlocked | MatmulVariant::Textured if wide => ("main_wide", BLOCK_WIDE.tile()),
-            MatmulVariant::RegisterBlocked | MatmulVariant::Textured => ("main", BLOCK.tile()),
+            MatmulVariant::Textured => ("main_tex", BLOCK.tile()),
+            MatmulVariant::RegisterBlocked if large => ("main_large", BLOCK_LARGE.tile()),
+            MatmulVariant::RegisterBlocked if wide => ("main_wide", BLOCK_WIDE.tile()),
+            MatmulVariant::RegisterBlocked => ("main", BLOCK.tile()),
             MatmulVariant::RegisterBlockedLarge => ("main_large", BLOCK_LARGE.tile()),
             MatmulVariant::Tiled => ("main_tiled", [64, 64]),
         }
@@ -575,6 +610,9 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
         0,
         dims.entries,
         0,
+        // Texel strides: the copied layout's; the plan sets a packed operand's.
+        dims.stride_a / 4,
+        dims.stride_b / 4,
     ];
     Ok(Launch {
         key: KernelKey {
@@ -583,7 +621,7 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
             // A, B and the bias (A again where there is none).
             inputs: 3,
             outputs: 1,
-            textures: if variant.reads_textures() && textures_fit(&dims) { 1 } else { 0 },
+            texture: if variant.reads_textures() { TextureBinding::Read } else { TextureBinding::None },
             constants: vec![("TRANS_A", dims.trans_a as u32), ("TRANS_B", dims.trans_b as u32)],
         },
         params: params.iter().map(|&v| v as u32).collect(),
@@ -695,6 +733,38 @@ mod tests {
         }
         // A fused ReLU needs the whole sum.
         assert_eq!(depth_bands(&MatmulDims { relu: true, ..plain([1024, 1024, 1024]) }, 1 << 20), None);
+    }
+
+    #[test]
+    fn packings_pad_what_a_copy_cannot_lay_out_in_fours() {
+        let d = |[m, k, n]: [usize; 3], trans_a: bool, trans_b: bool| MatmulDims {
+            trans_a,
+            trans_b,
+            stride_a: 0,
+            ..dims(3, [m, k, n], true, 1)
+        };
+        // In fours: copied.
+        assert_eq!(packings(&d([8, 12, 16], false, false)), [None, None]);
+        assert!(textures_fit(&d([8, 12, 16], true, true)));
+        // n odd: only B stored [k, n] is packed, rows of 10 in 3 texels; stored [n, k], copied.
+        assert_eq!(packings(&d([8, 12, 10], false, false)), [None, Some(Packing::new(12, 10, true))]);
+        assert_eq!(packings(&d([8, 12, 10], false, true)), [None, None]);
+        assert_eq!(Packing::new(12, 10, true).texels(), 12 * 3);
+        // k odd: both, the one stored across k with zero rows up to 12.
+        let [a, b] = packings(&d([8, 9, 16], true, false));
+        assert_eq!((a.unwrap().padded_rows, a.unwrap().cols4, b.unwrap().padded_rows), (12, 2, 12));
+        let [a, b] = packings(&d([8, 9, 16], false, true));
+        assert_eq!((a.unwrap().padded_rows, a.unwrap().cols4, b.unwrap().padded_rows), (8, 3, 16));
+        // A batch stride out of fours (k and m in fours): A is packed.
+        assert!(packings(&MatmulDims { stride_a: 8 * 12 + 2, ..d([8, 12, 16], false, false) })[0].is_some());
+        // The budget counts packed matrices: a convolution's 9 taps × 784 pixels per image
+        // padded to 12 rows (37,632 bytes), beside the shared 32×9 filters in rows of 3
+        // texels (1,536 bytes): 24 images to a launch under 896 KiB.
+        let conv = dims(100, [32, 9, 784], true, 1);
+        let launches = texture_launches(&conv, 896 << 10, 65535).unwrap();
+        assert_eq!(launches.iter().map(|l| l.zs).collect::<Vec<_>>(), [24, 24, 24, 24, 4]);
+        assert_eq!(launches[0].a, Some((0, 32 * 12)));
+        assert_eq!(launches[1].b, Some((24 * 12 * 784, 24 * 12 * 784)));
     }
 
     #[test]

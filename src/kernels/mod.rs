@@ -3,8 +3,9 @@
 //!
 //! Every kernel binds the same way: binding 0 is a uniform block of parameters, bindings
 //! `1..=inputs` are read-only storage buffers, and the read-write outputs follow (one for
-//! every kernel but the optimizers, which also update their state), then any textures (a
-//! matmul's operands, copied into texels on software adapters).
+//! every kernel but the optimizers, which also update their state), then the plan's operand
+//! texture where a kernel uses it (a matmul's operands in texels on software adapters, and
+//! the pack kernel that writes them).
 
 pub mod conv2d;
 pub mod elementwise;
@@ -12,6 +13,7 @@ pub mod layout;
 pub mod loss;
 pub mod matmul;
 pub mod optim;
+pub mod pack;
 pub mod pool2d;
 pub mod reduce;
 pub mod softmax;
@@ -47,11 +49,13 @@ pub enum Family {
     Pool2d,
     /// `shaders/layout.wgsl`
     Layout,
+    /// `shaders/pack.wgsl`
+    Pack,
 }
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 9] = [
+    pub const ALL: [Family; 10] = [
         Family::Matmul,
         Family::Elementwise,
         Family::Reduce,
@@ -61,6 +65,7 @@ impl Family {
         Family::Conv2d,
         Family::Pool2d,
         Family::Layout,
+        Family::Pack,
     ];
 
     /// The file's name in `shaders/`.
@@ -75,6 +80,7 @@ impl Family {
             Family::Conv2d => "conv2d.wgsl",
             Family::Pool2d => "pool2d.wgsl",
             Family::Layout => "layout.wgsl",
+            Family::Pack => "pack.wgsl",
         }
     }
 
@@ -90,6 +96,7 @@ impl Family {
             Family::Conv2d => include_str!("../../shaders/conv2d.wgsl"),
             Family::Pool2d => include_str!("../../shaders/pool2d.wgsl"),
             Family::Layout => include_str!("../../shaders/layout.wgsl"),
+            Family::Pack => include_str!("../../shaders/pack.wgsl"),
         }
     }
 }
@@ -105,10 +112,21 @@ pub struct KernelKey {
     pub inputs: u32,
     /// Read-write storage outputs bound after the inputs.
     pub outputs: u32,
-    /// Sampled 2D float textures bound after the outputs (a matmul's operands in texels).
-    pub textures: u32,
+    /// Whether the plan's operand texture is bound after the outputs, and how.
+    pub texture: TextureBinding,
     /// WGSL `override` constants, by name.
     pub constants: Vec<(&'static str, u32)>,
+}
+
+/// How a kernel binds the plan's operand texture (`rgba32float`, 2D, as a storage texture).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TextureBinding {
+    /// Not at all.
+    None,
+    /// Read-only: a matmul reading its operands in texels.
+    Read,
+    /// Write-only: the pack kernel putting an operand there.
+    Write,
 }
 
 /// One kernel launch as the executor records it.
@@ -207,12 +225,16 @@ fn create_pipeline(
     }];
     entries.extend((1..=key.inputs).map(|b| storage(b, true)));
     entries.extend((key.inputs + 1..=key.inputs + key.outputs).map(|b| storage(b, false)));
-    let first_texture = key.inputs + key.outputs + 1;
-    entries.extend((first_texture..first_texture + key.textures).map(|binding| wgpu::BindGroupLayoutEntry {
-        binding,
+    let access = match key.texture {
+        TextureBinding::None => None,
+        TextureBinding::Read => Some(wgpu::StorageTextureAccess::ReadOnly),
+        TextureBinding::Write => Some(wgpu::StorageTextureAccess::WriteOnly),
+    };
+    entries.extend(access.map(|access| wgpu::BindGroupLayoutEntry {
+        binding: key.inputs + key.outputs + 1,
         visibility: wgpu::ShaderStages::COMPUTE,
         ty: wgpu::BindingType::StorageTexture {
-            access: wgpu::StorageTextureAccess::ReadOnly,
+            access,
             format: wgpu::TextureFormat::Rgba32Float,
             view_dimension: wgpu::TextureViewDimension::D2,
         },

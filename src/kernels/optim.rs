@@ -1,6 +1,6 @@
 //! `shaders/optim.wgsl`: optimizer updates, in place, with PyTorch's formulas.
 
-use super::{Family, KernelKey, Launch, grid};
+use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
 use crate::shape::Shape;
 
@@ -149,7 +149,7 @@ pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> 
             entry: opt.entry(),
             inputs: 1,
             outputs: 1 + opt.states().len() as u32,
-            textures: 0,
+            texture: TextureBinding::None,
             constants: vec![],
         },
         params: opt.params(n, t),
@@ -171,7 +171,7 @@ pub fn running_average(shape: &Shape, momentum: f32, factor: f32, limits: &wgpu:
             entry: "running_average",
             inputs: 1,
             outputs: 1,
-            textures: 0,
+            texture: TextureBinding::None,
             constants: vec![],
         },
         params,

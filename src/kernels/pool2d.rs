@@ -1,6 +1,6 @@
 //! `shaders/pool2d.wgsl`: max and average pooling and their gradients.
 
-use super::{Family, KernelKey, Launch, conv2d::Window, grid};
+use super::{Family, KernelKey, Launch, TextureBinding, conv2d::Window, grid};
 use crate::error::Result;
 use crate::shape::Shape;
 
@@ -35,7 +35,7 @@ fn launch(
             entry,
             inputs: 2,
             outputs: 1,
-            textures: 0,
+            texture: TextureBinding::None,
             constants: vec![("MAX", max as u32), ("PAIRS", pairs(window) as u32)],
         },
         params: params.iter().map(|&v| v as u32).collect(),

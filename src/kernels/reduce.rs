@@ -1,6 +1,6 @@
 //! `shaders/reduce.wgsl`: sums (and means) over chosen axes.
 
-use super::{Family, KernelKey, Launch, grid, words4};
+use super::{Family, KernelKey, Launch, TextureBinding, grid, words4};
 use crate::error::Result;
 use crate::shape::{MAX_RANK, Shape};
 
@@ -69,7 +69,7 @@ pub fn launch(
             entry,
             inputs: 1,
             outputs: 1,
-            textures: 0,
+            texture: TextureBinding::None,
             constants: vec![("OP", op as u32)],
         },
         params,

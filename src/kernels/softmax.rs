@@ -1,6 +1,6 @@
 //! `shaders/softmax.wgsl`: softmax and log-softmax along the last axis.
 
-use super::{Family, KernelKey, Launch, grid};
+use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
 use crate::shape::Shape;
 
@@ -16,7 +16,7 @@ fn launch(entry: &'static str, log: bool, shape: &Shape, limits: &wgpu::Limits) 
             entry,
             inputs: 2,
             outputs: 1,
-            textures: 0,
+            texture: TextureBinding::None,
             constants: vec![("LOG", log as u32)],
         },
         params: vec![rows as u32, c as u32, 0, 0],

@@ -1,0 +1,71 @@
+//! `shaders/pack.wgsl`: a matrix operand written into the plan's operand texture in padded
+//! texels, for the products whose operands a plain copy cannot lay out in fours.
+
+use super::{Family, KernelKey, Launch, TextureBinding, grid};
+use crate::error::Result;
+use crate::shape::Shape;
+
+/// How the matrices of an operand lie in storage, and in the texture once packed: each
+/// stored row becomes `cols4` texels (zeros past its end), then zero rows up to
+/// `padded_rows`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packing {
+    /// Stored rows of a matrix.
+    pub rows: usize,
+    /// Elements in a stored row (the operand's contiguous extent).
+    pub cols: usize,
+    /// Rows in the texture: `rows`, or k rounded up to four for an operand stored across k.
+    pub padded_rows: usize,
+    /// Texels a row takes.
+    pub cols4: usize,
+}
+
+impl Packing {
+    /// A matrix stored as `rows` rows of `cols`; `pad_rows_to_four` for one stored across k
+    /// (k rows), whose missing k must read as zeros.
+    pub fn new(rows: usize, cols: usize, pad_rows_to_four: bool) -> Packing {
+        let padded_rows = if pad_rows_to_four { rows.next_multiple_of(4) } else { rows };
+        Packing { rows, cols, padded_rows, cols4: cols.div_ceil(4) }
+    }
+
+    /// Texels one matrix takes in the texture.
+    pub fn texels(&self) -> usize {
+        self.padded_rows * self.cols4
+    }
+}
+
+/// The launch that packs `matrices` matrices laid out as `packing` says, the first at
+/// element `offset` of its buffer and each `matrix_stride` elements after the last, into
+/// the texture from texel `first_texel` on (one matrix after another, `packing.texels()`
+/// apart). `out` names the shape in limit errors.
+pub fn launch(
+    packing: &Packing,
+    (offset, matrix_stride, matrices): (usize, usize, usize),
+    first_texel: u64,
+    out: &Shape,
+    limits: &wgpu::Limits,
+) -> Result<Launch> {
+    let texels = (matrices * packing.texels()) as u64;
+    let params = [
+        offset,
+        matrix_stride,
+        matrices,
+        packing.rows,
+        packing.cols,
+        packing.padded_rows,
+        packing.cols4,
+        first_texel as usize,
+    ];
+    Ok(Launch {
+        key: KernelKey {
+            family: Family::Pack,
+            entry: "pack",
+            inputs: 1,
+            outputs: 0,
+            texture: TextureBinding::Write,
+            constants: vec![],
+        },
+        params: params.iter().map(|&v| v as u32).collect(),
+        groups: grid("pack", out, texels.div_ceil(64), limits)?,
+    })
+}
