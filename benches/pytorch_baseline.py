@@ -151,6 +151,13 @@ def main():
         torch.nn.Flatten(), linear(3136, 10),
     )
     cases.append(case("mnist_cnn_step", *training_step(cnn, [1, 28, 28], device, conv_reps, sync)))
+    deep_cnn = torch.nn.Sequential(
+        conv(1, 32), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        conv(32, 64), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        conv(64, 128), torch.nn.ReLU(), torch.nn.MaxPool2d(2, padding=1),
+        torch.nn.Flatten(), linear(2048, 625), torch.nn.ReLU(), torch.nn.Dropout(0.5), linear(625, 10),
+    )
+    cases.append(case("mnist_deep_cnn_step", *training_step(deep_cnn, [1, 28, 28], device, conv_reps, sync)))
 
     adapter = torch.cuda.get_device_name(device) if cuda else cpu_name()
     print(json.dumps({

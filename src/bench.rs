@@ -311,6 +311,12 @@ pub fn each_case(
         let cnn = (recipes::find("mnist-cnn")?.model)();
         each(training_step(device, "mnist_cnn_step", cnn, &[1, 28, 28], reps.min(5))?)?;
     }
+    // The course's deeper CNN (lab 10-2, and each model of its ensemble): a third convolution
+    // at 7×7, whose products do not come in fours.
+    if wanted("mnist_deep_cnn_step") {
+        let deep = (recipes::find("mnist-deep-cnn")?.model)();
+        each(training_step(device, "mnist_deep_cnn_step", deep, &[1, 28, 28], reps.min(5))?)?;
+    }
     Ok(())
 }
 
