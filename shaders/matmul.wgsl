@@ -109,12 +109,14 @@ fn column_bias(col0: u32) -> vec4<f32> {
     return vec4<f32>(0.0);
 }
 
-// The value stored for a biased product: its ReLU where one is fused.
+// The value stored for a biased product (summed with C's, accumulating): its ReLU where one
+// is fused (only the last launch of a product summed over several sets the flag).
 fn activate(v: vec4<f32>) -> vec4<f32> {
     return select(v, max(v, vec4<f32>(0.0)), p.relu == 1u);
 }
 
-// Writes (or adds, accumulating) C[row, col0 .. col0 + 4], inside C only.
+// Writes (or adds, accumulating) C[row, col0 .. col0 + 4], inside C only, through the fused
+// activation.
 fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
     if (row >= p.m || col0 >= p.n) {
         return;
@@ -127,6 +129,7 @@ fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
     if (p.accumulate == 1u) {
         w = v + vec4<f32>(c[at], c[min(at + 1u, at + p.n - col0 - 1u)], c[min(at + 2u, at + p.n - col0 - 1u)], c[min(at + 3u, at + p.n - col0 - 1u)]);
     }
+    w = activate(w);
     c[at] = w.x;
     if (col0 + 1u < p.n) { c[at + 1u] = w.y; }
     if (col0 + 2u < p.n) { c[at + 2u] = w.z; }
@@ -211,8 +214,8 @@ fn main_tiled(
         return;
     }
     let cb = column_bias(col0);
-    store(base_c, row0, col0, activate(acc0 + row_bias(min(row0, p.m - 1u)) + cb));
-    store(base_c, row0 + 1u, col0, activate(acc1 + row_bias(min(row0 + 1u, p.m - 1u)) + cb));
-    store(base_c, row0 + 2u, col0, activate(acc2 + row_bias(min(row0 + 2u, p.m - 1u)) + cb));
-    store(base_c, row0 + 3u, col0, activate(acc3 + row_bias(min(row0 + 3u, p.m - 1u)) + cb));
+    store(base_c, row0, col0, acc0 + row_bias(min(row0, p.m - 1u)) + cb);
+    store(base_c, row0 + 1u, col0, acc1 + row_bias(min(row0 + 1u, p.m - 1u)) + cb);
+    store(base_c, row0 + 2u, col0, acc2 + row_bias(min(row0 + 2u, p.m - 1u)) + cb);
+    store(base_c, row0 + 3u, col0, acc3 + row_bias(min(row0 + 3u, p.m - 1u)) + cb);
 }

@@ -18,6 +18,9 @@ struct Params {
     cols4: u32,
     // The texel (counted row-major through the texture) the first matrix starts at.
     first_texel: u32,
+    // Elements between the starts of consecutive stored rows (`cols` but for a band of k
+    // cut out of wider rows).
+    row_stride: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -42,7 +45,7 @@ fn pack(
     let col = (t % p.cols4) * 4u;
     var v = vec4<f32>(0.0);
     if (row < p.rows) {
-        let at = p.offset + matrix * p.matrix_stride + row * p.cols;
+        let at = p.offset + matrix * p.matrix_stride + row * p.row_stride;
         let left = p.cols - col;
         v.x = src[at + col];
         if (left > 1u) { v.y = src[at + col + 1u]; }

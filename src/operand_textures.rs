@@ -13,7 +13,7 @@ use crate::executor::PlanChunk;
 use crate::graph::NodeId;
 use crate::kernels::matmul::{
     self, ACCUMULATE_WORD, ENTRY_HI_WORD, ENTRY_LO_WORD, MatmulDims, MatmulVariant, ORIGIN_A_WORD, ORIGIN_B_WORD,
-    RUNS_WORD, TEX_STRIDE_A_WORD, TEX_STRIDE_B_WORD, TEXEL_ROW, Z0_WORD,
+    RELU_WORD, RUNS_WORD, TEX_STRIDE_A_WORD, TEX_STRIDE_B_WORD, TEXEL_ROW, Z0_WORD,
 };
 use crate::kernels::{Launch, pack};
 use crate::shape::Shape;
@@ -98,12 +98,20 @@ pub(crate) fn textured_chunks(
     let max_z = limits.max_compute_workgroups_per_dimension as usize;
     let (launch, parts, last_rows) = match matmul::texture_launches(dims, COPY_BUDGET, max_z) {
         Some(parts) => (launch.clone(), parts, None),
-        // Packed operands are not cut into bands.
-        None if !matmul::textures_fit(dims) => return None,
+        // A plain product with packed operands packs up to its own budget in one launch, or
+        // runs in packed bands along k.
+        None if !matmul::textures_fit(dims) => {
+            let budget = plain_budget(dims);
+            let plain = dims.batch == 1 && dims.entries == 1;
+            match matmul::texture_launches(dims, budget, max_z) {
+                Some(parts) if plain => (launch.clone(), parts, None),
+                _ => return depth_chunks(launch, dims, (a, b), bindings, (out, limits), budget),
+            }
+        }
         None => {
             let budget = plain_budget(dims);
             let Some((bands, last_rows)) = matmul::row_bands(dims, budget) else {
-                return depth_chunks(launch, dims, (a, b), bindings, budget);
+                return depth_chunks(launch, dims, (a, b), bindings, (out, limits), budget);
             };
             let launch = matmul::launch(bands, MatmulVariant::Textured, out, limits).ok()?;
             let parts = matmul::texture_launches(&bands, budget, max_z)?;
@@ -165,12 +173,14 @@ pub(crate) fn textured_chunks(
 }
 
 /// The launches of a plain product cut along k ([`matmul::depth_bands`]): each copies its
-/// band of A and of B and adds its product to C (the first overwrites it and adds the bias).
+/// band of A and of B and adds its product to C (the first overwrites it and adds the bias,
+/// the last applies a fused ReLU to the sum).
 fn depth_chunks(
     launch: &Launch,
     dims: &MatmulDims,
     (a, b): (NodeId, NodeId),
     bindings: &[(NodeId, u64, u64)],
+    (out, limits): (&Shape, &wgpu::Limits),
     budget: usize,
 ) -> Option<Vec<PlanChunk>> {
     let stride = dims.k as u64 * 4;
@@ -186,7 +196,12 @@ fn depth_chunks(
                 Some(flat(node, (k.start * width, k.len() * width), row))
             }
         };
-    let chunks = matmul::depth_bands(dims, budget)?
+    let bands = matmul::depth_bands(dims, budget)?;
+    let last = bands.last()?.end;
+    if !matmul::textures_fit(dims) {
+        return packed_depth_chunks(launch, dims, bindings, (out, limits), bands);
+    }
+    let chunks = bands
         .into_iter()
         .map(|k| {
             // Only an operand stored along k needs its rows packed (and the kernel reads
@@ -197,12 +212,54 @@ fn depth_chunks(
             let mut launch = launch.clone();
             launch.params[2] = k.len() as u32;
             launch.params[ACCUMULATE_WORD] = (k.start > 0) as u32;
+            launch.params[RELU_WORD] = (dims.relu && k.end == last) as u32;
             launch.params[ORIGIN_B_WORD] = 0u32.wrapping_sub((b_copy.row * TEXEL_ROW as u64) as u32);
             launch.params[RUNS_WORD] = runs.unwrap_or(0) as u32;
             let texture_rows = b_copy.row + b_copy.rows();
             Some(PlanChunk { launch, bindings: bindings.to_vec(), copies: vec![a_copy, b_copy], texture_rows })
         })
         .collect::<Option<Vec<_>>>()?;
+    Some(chunks)
+}
+
+/// [`depth_chunks`] for operands a copy cannot lay out: before each band's product, a launch
+/// packs each operand's band (A's bound first, B's second) ([`matmul::band_packing`]; A's from the texture's first row, B's
+/// after), padded with zeros where the band's depth is not a multiple of 4.
+fn packed_depth_chunks(
+    launch: &Launch,
+    dims: &MatmulDims,
+    bindings: &[(NodeId, u64, u64)],
+    (out, limits): (&Shape, &wgpu::Limits),
+    bands: Vec<std::ops::Range<usize>>,
+) -> Option<Vec<PlanChunk>> {
+    let last = bands.last()?.end;
+    let mut chunks = Vec::new();
+    for k in bands {
+        let a_band = matmul::band_packing(!dims.trans_a, dims.m, k.len(), dims.k);
+        let b_band = matmul::band_packing(dims.trans_b, dims.n, k.len(), dims.k);
+        let b_row = (a_band.texels() as u64).div_ceil(TEXEL_ROW as u64);
+        let texture_rows = b_row + (b_band.texels() as u64).div_ceil(TEXEL_ROW as u64);
+        // A band's first element: column k.start of an operand stored along k, else row k.start.
+        let start = |along_k: bool, width: usize| if along_k { k.start } else { k.start * width };
+        let operands = [
+            (a_band, start(!dims.trans_a, dims.m), 0, bindings[0]),
+            (b_band, start(dims.trans_b, dims.n), b_row, bindings[1]),
+        ];
+        for (packing, first, row, binding) in operands {
+            let pack = pack::launch(&packing, (first, 0, 1), row * TEXEL_ROW as u64, out, limits).ok()?;
+            chunks.push(PlanChunk { launch: pack, bindings: vec![binding], copies: Vec::new(), texture_rows });
+        }
+        let mut launch = launch.clone();
+        launch.params[2] = k.len() as u32;
+        launch.params[ACCUMULATE_WORD] = (k.start > 0) as u32;
+        launch.params[RELU_WORD] = (dims.relu && k.end == last) as u32;
+        launch.params[ORIGIN_A_WORD] = 0;
+        launch.params[ORIGIN_B_WORD] = 0u32.wrapping_sub((b_row * TEXEL_ROW as u64) as u32);
+        launch.params[RUNS_WORD] = 0;
+        launch.params[TEX_STRIDE_A_WORD] = 0;
+        launch.params[TEX_STRIDE_B_WORD] = 0;
+        chunks.push(PlanChunk { launch, bindings: bindings.to_vec(), copies: Vec::new(), texture_rows });
+    }
     Some(chunks)
 }
 

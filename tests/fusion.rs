@@ -140,7 +140,8 @@ fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
         // and its staging copy; the partial sums need fewer (the launches' parameter blocks,
         // 256 bytes each, fit in the difference). Counted with storage-reading products: the
         // texture the default plan packs these odd-sized operands into is another matter.
-        let options = DeviceOptions { matmul: Some(MatmulVariant::RegisterBlocked), ..DeviceOptions::from_env().unwrap() };
+        let options =
+            DeviceOptions { matmul: Some(MatmulVariant::RegisterBlocked), ..DeviceOptions::from_env().unwrap() };
         let storage = Device::with_options(&options).unwrap();
         let (same, plan) = run(&storage, &g, &inputs, &[dw], dw);
         assert_close("batch-summed product, from storage", &same, &want, 1e-5);

@@ -184,3 +184,50 @@ fn a_batch_sum_of_packed_operands_matches_storage() {
     assert!(launches.iter().filter(|l| *l == "pack").count() >= 4, "{launches:?}");
     assert_close("packed batch sum", &textured, &storage);
 }
+
+#[test]
+fn a_fused_relu_over_bands_along_k_applies_to_the_whole_sum() {
+    // B [600, 512] is 1.2 MiB: two bands along k, the ReLU applied by the second to the sum
+    // (a ReLU of each band's part would differ wherever the parts' signs differ).
+    let build = |g: &mut Graph| {
+        let a = g.input("a", &[8, 512]).unwrap();
+        let b = g.input("b", &[600, 512]).unwrap();
+        let bias = g.fill(&[600], -0.05).unwrap();
+        let y = g.matmul_t(a, b, false, true).unwrap();
+        let y = g.add(y, bias).unwrap();
+        g.relu(y).unwrap()
+    };
+    let [(textured, launches, _), (storage, _, _)] = both(&build, [8 * 512, 600 * 512]);
+    assert_eq!(launches, ["matmulbias", "matmulbias"]);
+    assert!(storage.contains(&0.0) && storage.iter().any(|&v| v > 0.0));
+    assert_close("relu over bands", &textured, &storage);
+}
+
+#[test]
+fn a_packed_product_too_large_for_one_launch_runs_in_packed_bands_along_k() {
+    // k = 301: no copy lays either operand out; B (1.3 MB packed) passes the budget, so
+    // two bands along k are packed in turn, the last 149 deep (padded to 152), in every
+    // storage layout. A packed product within its own budget (a quarter of its bytes) is
+    // one launch.
+    for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+        let build = move |g: &mut Graph| {
+            let a = g.input("a", &if ta { [301, 8] } else { [8, 301] }).unwrap();
+            let b = g.input("b", &if tb { [1100, 301] } else { [301, 1100] }).unwrap();
+            g.matmul_t(a, b, ta, tb).unwrap()
+        };
+        let [(textured, launches, _), (storage, _, _)] = both(&build, [8 * 301, 301 * 1100]);
+        assert_eq!(launches, ["pack", "pack", "matmul", "pack", "pack", "matmul"], "{ta} {tb}");
+        assert_close(&format!("packed bands {ta} {tb}"), &textured, &storage);
+    }
+    // Aᵀ [40, 402] (rows of 402 packed) and B [40, 6000] copied: 1.0 MB, past 896 KiB but
+    // within a quarter of the product's 10.7 MB.
+    let build = |g: &mut Graph| {
+        let a = g.input("a", &[40, 402]).unwrap();
+        let b = g.input("b", &[40, 6000]).unwrap();
+        g.matmul_t(a, b, true, false).unwrap()
+    };
+    let [(textured, launches, bytes), (storage, _, storage_bytes)] = both(&build, [40 * 402, 40 * 6000]);
+    assert_eq!(launches, ["pack", "matmul"]);
+    assert!(bytes - storage_bytes > 896 << 10, "{bytes} vs {storage_bytes}");
+    assert_eq!(textured, storage);
+}

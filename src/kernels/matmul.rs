@@ -76,6 +76,8 @@ pub const RUNS_WORD: usize = 16;
 pub const TEX_STRIDE_A_WORD: usize = 17;
 /// See [`TEX_STRIDE_A_WORD`].
 pub const TEX_STRIDE_B_WORD: usize = 18;
+/// The word that makes a launch store the ReLU of what it writes (a fused ReLU).
+pub const RELU_WORD: usize = 10;
 /// The word that makes a launch add to C (see [`MatmulDims::accumulate`]).
 pub const ACCUMULATE_WORD: usize = 6;
 
@@ -122,17 +124,21 @@ pub fn row_bands(dims: &MatmulDims, budget: usize) -> Option<(MatmulDims, usize)
 /// along k (the ranges returned): as few as fit, of about equal depth (multiples of 4), each
 /// launch adding its band's product to C. An operand stored along k (A as [m, k], B as
 /// [n, k]) has its band's rows packed [`runs_per_row`] to a texel row, the other operand's
-/// band is contiguous; the texel rows both fill stay within `budget` bytes. `None` with a
-/// fused ReLU (it needs the whole sum) or where nothing fits.
+/// band is contiguous; the texel rows both fill stay within `budget` bytes. Where a copy
+/// cannot lay the operands out ([`textures_fit`]), each band is packed ([`band_packing`]),
+/// so k need not come in fours. A fused ReLU is applied by the last band's launch, to the
+/// whole sum. `None` where nothing fits.
 pub fn depth_bands(dims: &MatmulDims, budget: usize) -> Option<Vec<std::ops::Range<usize>>> {
     let plain = dims.batch == 1 && dims.entries == 1 && dims.stride_a == 0 && dims.stride_b == 0;
-    if !plain || dims.relu || dims.accumulate {
+    if !plain || dims.accumulate {
         return None;
     }
+    let packed = !textures_fit(dims);
     let row_bytes = TEXEL_ROW as usize * 16;
-    let texel_rows = |along_k: bool, width: usize, depth: usize| match along_k {
-        true => runs_per_row(depth, dims.k).map(|runs| width.div_ceil(runs)),
-        false => Some((4 * depth * width).div_ceil(row_bytes)),
+    let texel_rows = |along_k: bool, width: usize, depth: usize| match (packed, along_k) {
+        (true, _) => Some(band_packing(along_k, width, depth, dims.k).texels().div_ceil(TEXEL_ROW as usize)),
+        (false, true) => runs_per_row(depth, dims.k).map(|runs| width.div_ceil(runs)),
+        (false, false) => Some((4 * depth * width).div_ceil(row_bytes)),
     };
     let fits = |depth: usize| {
         let a = texel_rows(!dims.trans_a, dims.m, depth);
@@ -141,11 +147,21 @@ pub fn depth_bands(dims: &MatmulDims, budget: usize) -> Option<Vec<std::ops::Ran
     };
     // Fewer bands cannot fit: their elements alone would pass the budget.
     let fewest = (4 * dims.k * (dims.m + dims.n)).div_ceil(budget.max(1)).max(2);
-    (fewest..=dims.k / 4).find_map(|bands| {
+    (fewest..=dims.k.div_ceil(4)).find_map(|bands| {
         let depth = dims.k.div_ceil(bands).next_multiple_of(4);
         let last = dims.k.checked_sub((bands - 1) * depth)?;
         (fits(depth) && fits(last)).then(|| (0..bands).map(|j| j * depth..((j + 1) * depth).min(dims.k)).collect())
     })
+}
+
+/// How a band of `depth` along k of an operand of a plain product is packed: `width` rows
+/// of `depth` (out of rows of `k`) for one stored along k, else `depth` rows of `width`
+/// padded to four rows.
+pub fn band_packing(along_k: bool, width: usize, depth: usize, k: usize) -> Packing {
+    match along_k {
+        true => Packing::new(width, depth, false).with_row_stride(k),
+        false => Packing::new(depth, width, true),
+    }
 }
 
 /// How many rows of an operand stored along `k` share a texel row, each a run of `depth`
@@ -333,7 +349,7 @@ fn block_prologue(name: &str, block: Block, kind: &str) -> String {
 }
 
 /// The end of a register-blocked entry point: each accumulator plus the fused bias (zeros
-/// where there is none), through the fused activation, stored into C.
+/// where there is none) stored into C (through the fused activation, in `store`).
 fn block_epilogue(w: &mut String, block: Block) {
     use std::fmt::Write;
     let groups = block.cols / 4;
@@ -343,8 +359,7 @@ fn block_epilogue(w: &mut String, block: Block) {
     for i in 0..block.rows {
         let _ = writeln!(w, "    let rb{i} = vec4<f32>(row_bias(r{i}));");
         for g in 0..groups {
-            let _ =
-                writeln!(w, "    store(base_c, row0 + {i}u, col0 + {}u, activate(acc{i}_{g} + rb{i} + cb{g}));", 4 * g);
+            let _ = writeln!(w, "    store(base_c, row0 + {i}u, col0 + {}u, acc{i}_{g} + rb{i} + cb{g});", 4 * g);
         }
     }
     let _ = writeln!(w, "}}");
@@ -731,8 +746,9 @@ mod tests {
             }
             assert!(bands.len() <= 4 * d.k * (d.m + d.n) / (1 << 20) + 2, "{bands:?}");
         }
-        // A fused ReLU needs the whole sum.
-        assert_eq!(depth_bands(&MatmulDims { relu: true, ..plain([1024, 1024, 1024]) }, 1 << 20), None);
+        // A fused ReLU (applied by the last band) does not change the bands.
+        let relu = MatmulDims { relu: true, ..plain([1024, 1024, 1024]) };
+        assert_eq!(depth_bands(&relu, 1 << 20), depth_bands(&plain([1024, 1024, 1024]), 1 << 20));
     }
 
     #[test]

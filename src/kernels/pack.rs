@@ -14,6 +14,9 @@ pub struct Packing {
     pub rows: usize,
     /// Elements in a stored row (the operand's contiguous extent).
     pub cols: usize,
+    /// Elements between the starts of consecutive rows (`cols`, unless the rows are a band
+    /// of k out of wider ones).
+    pub row_stride: usize,
     /// Rows in the texture: `rows`, or k rounded up to four for an operand stored across k.
     pub padded_rows: usize,
     /// Texels a row takes.
@@ -25,7 +28,12 @@ impl Packing {
     /// (k rows), whose missing k must read as zeros.
     pub fn new(rows: usize, cols: usize, pad_rows_to_four: bool) -> Packing {
         let padded_rows = if pad_rows_to_four { rows.next_multiple_of(4) } else { rows };
-        Packing { rows, cols, padded_rows, cols4: cols.div_ceil(4) }
+        Packing { rows, cols, row_stride: cols, padded_rows, cols4: cols.div_ceil(4) }
+    }
+
+    /// The same rows, `row_stride` elements apart in storage.
+    pub fn with_row_stride(self, row_stride: usize) -> Packing {
+        Packing { row_stride, ..self }
     }
 
     /// Texels one matrix takes in the texture.
@@ -55,6 +63,7 @@ pub fn launch(
         packing.padded_rows,
         packing.cols4,
         first_texel as usize,
+        packing.row_stride,
     ];
     Ok(Launch {
         key: KernelKey {
