@@ -1,14 +1,14 @@
 //! Every optimizer matches the reference step by step, parameters and states alike.
 
 use shadergrad::Device;
-use shadergrad::check::{describe_failure, optimizer_configurations, run_optimizer_case};
+use shadergrad::check::{OPTIMIZER_SHAPES, describe_failure, optimizer_configurations, run_optimizer_case};
 
 #[test]
 fn optimizers_match_the_reference_over_several_steps() {
     let device = Device::new().expect("an adapter");
     let mut failures = Vec::new();
     for (k, (name, opt)) in optimizer_configurations().into_iter().enumerate() {
-        for dims in [&[257, 7][..], &[33], &[1]] {
+        for dims in OPTIMIZER_SHAPES {
             let report = run_optimizer_case(&device, &name, opt, dims, 1000 + k as u64).unwrap();
             if !report.passed() {
                 failures.push(describe_failure(&report));

@@ -10,7 +10,7 @@ mod cases;
 mod optim;
 
 pub use cases::{Case, all_cases};
-pub use optim::{configurations as optimizer_configurations, run_optimizer_case};
+pub use optim::{SHAPES as OPTIMIZER_SHAPES, configurations as optimizer_configurations, run_optimizer_case};
 
 use crate::autodiff::gradients;
 use crate::device::Device;
@@ -181,7 +181,7 @@ pub fn run_suite(device: &Device, seed: u64, filter: Option<&str>) -> Result<Vec
     }
     for (k, (name, opt)) in optimizer_configurations().into_iter().enumerate() {
         if wanted(&name) {
-            for dims in [&[257, 7][..], &[1]] {
+            for dims in OPTIMIZER_SHAPES {
                 reports.push(run_optimizer_case(device, &name, opt, dims, seed.wrapping_add(k as u64))?);
             }
         }
