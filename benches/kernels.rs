@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the cases `shadergrad bench` times (src/bench.rs prepares them
 //! for both): matmuls, convolutions and both gradients at the course's shapes, max pooling,
-//! fused cross-entropy, and the MLP and CNN training steps. Each iteration waits for the GPU,
-//! so it measures finished work. Run: `cargo bench --bench kernels`.
+//! fused cross-entropy, and the MLP, CNN and deep-CNN training steps. Each iteration waits
+//! for the GPU, so it measures finished work. Run: `cargo bench --bench kernels`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use shadergrad::Device;

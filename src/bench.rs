@@ -280,9 +280,9 @@ pub fn mlp() -> Sequential {
 }
 
 /// Prepares every case in turn (one plan alive at a time) and hands it to `each`: matmuls,
-/// convolutions and pooling, cross-entropy, then the MLP and CNN training steps. `quick`
-/// uses fewer repetitions and smaller matmuls; cases whose names `wanted` refuses are not
-/// prepared.
+/// convolutions and pooling, cross-entropy, then the MLP, CNN and deep-CNN training steps.
+/// `quick` uses fewer repetitions and smaller matmuls; cases whose names `wanted` refuses
+/// are not prepared.
 pub fn each_case(
     device: &Device,
     quick: bool,

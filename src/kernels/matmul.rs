@@ -3,6 +3,7 @@
 use super::pack::Packing;
 use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::{Error, Result};
+use crate::operand_textures::COPY_BUDGET;
 use crate::shape::Shape;
 
 /// Which matmul kernel runs: the same results either way, each faster on its kind of adapter.
@@ -540,6 +541,10 @@ pub struct MatmulDims {
 /// summed over its batch keeps at least this many in flight.
 const CPU_WORKGROUPS: u64 = 32;
 
+/// Workgroups one launch of a textured product summed over its batch should have at least,
+/// where its partial sums stay small: a few per core of the machines software adapters run on.
+const LAUNCH_WORKGROUPS: usize = 8;
+
 /// Into how many partial sums a batched product that is summed over its batch (`dims`, one
 /// product per entry) should be cut: enough that the partial sums' tiles keep the adapter
 /// busy, and fewer than the entries (else nothing is gained). `None`: keep one product per
@@ -557,7 +562,20 @@ pub fn batch_sum_groups(
     let (_, [tile_m, tile_n]) = variant.kernel(dims);
     let tiles = (dims.m as u64).div_ceil(tile_m) * (dims.n as u64).div_ceil(tile_n);
     let most = limits.max_compute_workgroups_per_dimension as u64;
-    let groups = CPU_WORKGROUPS.div_ceil(tiles).clamp(2, most.max(2)) as usize;
+    let mut groups = CPU_WORKGROUPS.div_ceil(tiles).clamp(2, most.max(2)) as usize;
+    // A textured product runs in launches of the entries the copy budget holds, one after
+    // another, so each launch must keep the adapter busy on its own: partial sums of fewer
+    // entries (one each, at the least) where their matrices stay small beside the budget.
+    // (A filter gradient of few taps, 32×9, summed four entries a partial sum, ran 25
+    // launches of one workgroup each.)
+    let held = texture_launches(dims, COPY_BUDGET, most as usize).and_then(|l| l.first().map(|l| l.entries.len()));
+    if let (Some(held), true) = (held, variant.reads_textures()) {
+        let per = (held * tiles as usize / LAUNCH_WORKGROUPS).max(1);
+        let finer = dims.entries.div_ceil(per).min(most as usize);
+        if finer * dims.m * dims.n * 4 <= COPY_BUDGET / 4 {
+            groups = groups.max(finer);
+        }
+    }
     // Whole groups: the last one may sum fewer entries.
     let per = dims.entries.div_ceil(groups);
     let groups = dims.entries.div_ceil(per);
@@ -781,6 +799,22 @@ mod tests {
         assert_eq!(launches.iter().map(|l| l.zs).collect::<Vec<_>>(), [24, 24, 24, 24, 4]);
         assert_eq!(launches[0].a, Some((0, 32 * 12)));
         assert_eq!(launches[1].b, Some((24 * 12 * 784, 24 * 12 * 784)));
+    }
+
+    #[test]
+    fn textured_batch_sums_keep_each_launch_busy_where_partial_sums_stay_small() {
+        let limits = wgpu::Limits::default();
+        // conv1's filter gradient: g [32, 784] times each image's 9×784 patches, transposed.
+        let conv1 = MatmulDims { trans_b: true, ..dims(100, [32, 784, 9], false, 1) };
+        assert_eq!(batch_sum_groups(&conv1, MatmulVariant::RegisterBlocked, true, &limits), Some(25));
+        // Textured, 7 images a launch of one tile each: one product per image (a launch of 7
+        // workgroups rather than partial sums of 4 in launches of one).
+        assert_eq!(texture_launches(&conv1, COPY_BUDGET, 65535).unwrap()[0].entries.len(), 7);
+        assert_eq!(batch_sum_groups(&conv1, MatmulVariant::Textured, true, &limits), None);
+        // conv2's: 64×288 partial sums of 74 KB; 100 of them would not stay small.
+        let conv2 = MatmulDims { trans_b: true, ..dims(100, [64, 196, 288], false, 1) };
+        assert_eq!(batch_sum_groups(&conv2, MatmulVariant::Textured, true, &limits), Some(7));
+        assert_eq!(batch_sum_groups(&conv2, MatmulVariant::Textured, false, &limits), None);
     }
 
     #[test]
