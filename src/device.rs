@@ -23,6 +23,9 @@ pub struct DeviceOptions {
     pub cap_workgroups_per_dimension: Option<u32>,
     /// Request at most this storage-binding size in bytes (below the adapter's own).
     pub cap_storage_binding_size: Option<u64>,
+    /// Request 2-D textures at most this many texels high and wide (below the adapter's
+    /// own), to test products whose operand texture would not fit.
+    pub cap_texture_dimension_2d: Option<u32>,
     /// The matmul kernel to use; `None` picks by adapter (register-blocked from textures on
     /// software adapters, tiled on GPUs).
     pub matmul: Option<MatmulVariant>,
@@ -63,7 +66,7 @@ impl DeviceOptions {
             Ok(value) if !value.trim().is_empty() => Some(MatmulVariant::parse(&value).ok_or(Error::BadSetting {
                 name: "SHADERGRAD_MATMUL",
                 value,
-                expected: "blocked, blocked-large or tiled",
+                expected: "textured, blocked, blocked-large or tiled",
             })?),
             _ => None,
         };
@@ -197,6 +200,9 @@ impl Device {
         }
         if let Some(cap) = options.cap_storage_binding_size {
             limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+        }
+        if let Some(cap) = options.cap_texture_dimension_2d {
+            limits.max_texture_dimension_2d = limits.max_texture_dimension_2d.min(cap);
         }
         let desc = wgpu::DeviceDescriptor {
             label: Some("shadergrad"),

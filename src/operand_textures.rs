@@ -85,8 +85,22 @@ fn flat(node: NodeId, (first, count): (usize, usize), row: u64) -> OperandCopy {
 /// The launches of a textured product `launch` of `dims`, reading A from `a` and B from `b`
 /// (bound whole, at offset 0), cut as [`matmul::texture_launches`] says, each with its
 /// copies, or after the launches that pack its operands ([`matmul::packings`]); `None` if
-/// the product's operands do not fit the budget (it then reads storage).
+/// the product's operands do not fit the budget, or its launches would need a texture
+/// taller than the adapter's `max_texture_dimension_2d` (it then reads storage).
 pub(crate) fn textured_chunks(
+    launch: &Launch,
+    dims: &MatmulDims,
+    operands: (NodeId, NodeId),
+    bindings: &[(NodeId, u64, u64)],
+    out: (&Shape, &wgpu::Limits),
+) -> Option<Vec<PlanChunk>> {
+    let chunks = chunks_within_budget(launch, dims, operands, bindings, out)?;
+    let tallest = chunks.iter().map(|c| c.texture_rows).max()?;
+    (tallest <= out.1.max_texture_dimension_2d as u64).then_some(chunks)
+}
+
+/// [`textured_chunks`] before the texture's height is checked.
+fn chunks_within_budget(
     launch: &Launch,
     dims: &MatmulDims,
     (a, b): (NodeId, NodeId),
@@ -223,8 +237,8 @@ fn depth_chunks(
 }
 
 /// [`depth_chunks`] for operands a copy cannot lay out: before each band's product, a launch
-/// packs each operand's band (A's bound first, B's second) ([`matmul::band_packing`]; A's from the texture's first row, B's
-/// after), padded with zeros where the band's depth is not a multiple of 4.
+/// packs each operand's band ([`matmul::band_packing`]; A's, bound first, from the
+/// texture's first row, B's after it), padded with zeros where the band is not 4-deep.
 fn packed_depth_chunks(
     launch: &Launch,
     dims: &MatmulDims,
@@ -270,8 +284,9 @@ pub(crate) struct OperandTextures {
 }
 
 impl OperandTextures {
-    /// A texture of `rows` texel rows (the most any launch fills), or `None` for 0 (the
-    /// budget keeps it to a few dozen rows, far inside any adapter's texture limits).
+    /// A texture of `rows` texel rows (the most any launch fills), or `None` for 0 (a few
+    /// dozen rows for the copy budget, never past the adapter's `max_texture_dimension_2d`:
+    /// [`textured_chunks`] sends products that would need more to storage).
     pub(crate) fn new(device: &Device, rows: u64) -> Result<Option<OperandTextures>> {
         if rows == 0 {
             return Ok(None);

@@ -11,6 +11,16 @@ fn device(variant: MatmulVariant) -> Device {
     Device::with_options(&options).expect("an adapter (install mesa-vulkan-drivers for lavapipe)")
 }
 
+/// A textured device whose 2-D textures are at most `rows` texels high.
+fn device_with_texture_rows(rows: u32) -> Device {
+    let options = DeviceOptions {
+        matmul: Some(MatmulVariant::Textured),
+        cap_texture_dimension_2d: Some(rows),
+        ..DeviceOptions::from_env().unwrap()
+    };
+    Device::with_options(&options).expect("an adapter (install mesa-vulkan-drivers for lavapipe)")
+}
+
 fn wave(n: usize, k: usize) -> Vec<f32> {
     let f = 0.31 + k as f32 * 0.17;
     (0..n).map(|i| (i as f32 * f).sin() * 0.5 + 0.01).collect()
@@ -230,4 +240,23 @@ fn a_packed_product_too_large_for_one_launch_runs_in_packed_bands_along_k() {
     assert_eq!(launches, ["pack", "matmul"]);
     assert!(bytes - storage_bytes > 896 << 10, "{bytes} vs {storage_bytes}");
     assert_eq!(textured, storage);
+}
+
+#[test]
+fn a_product_whose_texture_would_pass_the_adapters_limit_reads_storage() {
+    // 100×1024 · 1024×1024 runs in bands along k of up to a quarter of its 5 MB (about 80
+    // texel rows); where textures may be only 64 rows high it reads storage instead.
+    let build = |g: &mut Graph| {
+        let a = g.input("a", &[100, 1024]).unwrap();
+        let b = g.input("b", &[1024, 1024]).unwrap();
+        g.matmul(a, b).unwrap()
+    };
+    let sizes = [100 * 1024, 1024 * 1024];
+    let [(textured, launches, _), (storage, _, storage_bytes)] = both(&build, sizes);
+    assert!(launches.len() > 1, "{launches:?}");
+    let (capped, capped_launches, capped_bytes) = run(&device_with_texture_rows(64), &build, sizes);
+    assert_eq!(capped_launches, ["matmul"]);
+    assert_eq!(capped_bytes, storage_bytes, "no texture");
+    assert_eq!(capped, storage);
+    assert_close("bands", &textured, &storage);
 }
