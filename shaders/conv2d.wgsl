@@ -225,6 +225,62 @@ fn im2col(
     }
 }
 
+// The same columns for a 3×3 window at stride 1 (the course's convolutions), one invocation
+// per (image, channel, oy) writing all nine column rows: a sliding window along ox loads
+// three new values a step where the general entry loads nine (storage loads are what
+// software adapters spend im2col on; stores cost little).
+@compute @workgroup_size(256)
+fn im2col_3x3(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let id = linear_id(wid, groups, lid);
+    if (id >= p.n * p.c * p.oh) {
+        return;
+    }
+    let oy = id % p.oh;
+    let plane = id / p.oh;
+    let iy = vec3<i32>(i32(oy)) + vec3<i32>(0, 1, 2) - vec3<i32>(i32(p.pad_h));
+    let inside = iy >= vec3<i32>(0) & iy < vec3<i32>(i32(p.h));
+    let rows = (plane * p.h + vec3<u32>(max(iy, vec3<i32>(0)))) * p.w;
+    // Column row (ci·9 + tap) of image n starts at ((n·C·9 + ci·9 + tap)·OH + oy)·OW, and
+    // plane = n·C + ci, so tap 0's is (plane·9·OH + oy)·OW; each next tap's is OH·OW on.
+    let first = (plane * 9u * p.oh + oy) * p.ow;
+    let step = p.oh * p.ow;
+    // At output column ox, `left`, `mid` and `right` hold x's columns ox - pad, ox + 1 - pad
+    // and ox + 2 - pad of the window's three rows (one row a component).
+    var left = vec3<f32>(0.0);
+    var mid = load3(rows, inside, i32(0) - i32(p.pad_w));
+    var right = load3(rows, inside, i32(1) - i32(p.pad_w));
+    for (var ox = 0u; ox < p.ow; ox = ox + 1u) {
+        left = mid;
+        mid = right;
+        right = load3(rows, inside, i32(ox + 2u) - i32(p.pad_w));
+        let at = first + ox;
+        out[at] = left.x;
+        out[at + step] = mid.x;
+        out[at + 2u * step] = right.x;
+        out[at + 3u * step] = left.y;
+        out[at + 4u * step] = mid.y;
+        out[at + 5u * step] = right.y;
+        out[at + 6u * step] = left.z;
+        out[at + 7u * step] = mid.z;
+        out[at + 8u * step] = right.z;
+    }
+}
+
+// x at column ix of the three rows starting at `rows` (zero outside the image).
+fn load3(rows: vec3<u32>, inside: vec3<bool>, ix: i32) -> vec3<f32> {
+    var v = vec3<f32>(0.0);
+    if (ix >= 0 && ix < i32(p.w)) {
+        if (inside.x) { v.x = a[rows.x + u32(ix)]; }
+        if (inside.y) { v.y = a[rows.y + u32(ix)]; }
+        if (inside.z) { v.z = a[rows.z + u32(ix)]; }
+    }
+    return v;
+}
+
 // One invocation per input row (image, channel, y), walking x: each element sums the column
 // entries that copied it.
 @compute @workgroup_size(256)

@@ -383,12 +383,14 @@ fn max_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 type WindowConfig = ([usize; 4], [usize; 4], [usize; 2], [usize; 2]);
 
 fn conv2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
-    // (x dims, w dims, stride, padding): the course's 3×3 same-padding convs, LeNet's 5×5
-    // valid ones, strided and rectangular windows, and a 1×1.
+    // (x dims, w dims, stride, padding): the course's 3×3 same-padding convs (and a 3×3 at
+    // stride 1 with other padding: its im2col slides a window), LeNet's 5×5 valid ones,
+    // strided and rectangular windows, and a 1×1.
     let h = rng.range(9, 15);
-    let configs: [WindowConfig; 6] = [
+    let configs: [WindowConfig; 7] = [
         ([2, 1, 28, 28], [7, 1, 3, 3], [1, 1], [1, 1]),
         ([3, 5, h, h + 2], [6, 5, 3, 3], [1, 1], [1, 1]),
+        ([2, 3, 8, h], [4, 3, 3, 3], [1, 1], [0, 2]),
         ([2, 3, 13, 11], [5, 3, 5, 5], [1, 1], [0, 0]),
         ([2, 4, 9, 10], [3, 4, 3, 2], [2, 3], [1, 0]),
         ([1, 33, 7, 7], [9, 33, 1, 1], [1, 1], [0, 0]),

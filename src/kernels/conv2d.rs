@@ -110,11 +110,16 @@ pub fn backward_weight(x: &Shape, w: &Shape, window: &Window, y: &Shape, limits:
 /// The patches of x [N, C, H, W] as columns [N, C·KH·KW, OH·OW] (`y` is the convolution's
 /// output shape, for OH and OW).
 pub fn im2col(x: &Shape, window: &Window, cols: &Shape, out_hw: [usize; 2], limits: &wgpu::Limits) -> Result<Launch> {
+    // One invocation per row of output pixels, or for a 3×3 window at stride 1 per row of
+    // output pixels of the nine taps together (a sliding window).
+    let (entry, rows) = match (window.kernel, window.stride) {
+        ([3, 3], [1, 1]) => ("im2col_3x3", cols.numel() / out_hw[1] / 9),
+        _ => ("im2col", cols.numel() / out_hw[1]),
+    };
     Ok(Launch {
-        key: key("im2col", window),
+        key: key(entry, window),
         params: params(x, 0, window, out_hw),
-        // One invocation per row of output pixels.
-        groups: grid("im2col", cols, (cols.numel() as u64 / out_hw[1] as u64).div_ceil(256), limits)?,
+        groups: grid("im2col", cols, (rows as u64).div_ceil(256), limits)?,
     })
 }
 
