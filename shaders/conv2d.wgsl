@@ -250,11 +250,10 @@ fn im2col_3x3(
     let step = p.oh * p.ow;
     // At output column ox, `left`, `mid` and `right` hold x's columns ox - pad, ox + 1 - pad
     // and ox + 2 - pad of the window's three rows (one row a component).
-    var left = vec3<f32>(0.0);
     var mid = load3(rows, inside, i32(0) - i32(p.pad_w));
     var right = load3(rows, inside, i32(1) - i32(p.pad_w));
     for (var ox = 0u; ox < p.ow; ox = ox + 1u) {
-        left = mid;
+        let left = mid;
         mid = right;
         right = load3(rows, inside, i32(ox + 2u) - i32(p.pad_w));
         let at = first + ox;

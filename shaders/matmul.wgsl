@@ -57,9 +57,10 @@ override TRANS_B: u32 = 0u;
 // `main_tex` reads A and B from this instead (A and B stay bound): each texel holds four
 // consecutive elements of a row of an operand as stored (a row that does not come in fours
 // ends in zeros, and k rows of an operand stored across k are padded to fours with zero
-// rows), TEXEL_ROW texels a row, A's first and B's after. On software adapters a storage load is a loop over the SIMD lanes, one element each,
-// while a texel load from a storage texture is a gather of four elements inlined in the
-// shader (a sampled texture's fetch of this format is a call into a function there).
+// rows), TEXEL_ROW texels a row, A's first and B's after. On software adapters a storage
+// load is a loop over the SIMD lanes, one element each, while a texel load from a storage
+// texture is a gather of four elements inlined in the shader (a sampled texture's fetch of
+// this format is a call into a function there).
 @group(0) @binding(5) var operands: texture_storage_2d<rgba32float, read>;
 
 const TEXEL_ROW: u32 = 1024u;

@@ -197,6 +197,11 @@ fn depth_chunks(
     (out, limits): (&Shape, &wgpu::Limits),
     budget: usize,
 ) -> Option<Vec<PlanChunk>> {
+    let bands = matmul::depth_bands(dims, budget)?;
+    if !matmul::textures_fit(dims) {
+        return packed_depth_chunks(launch, dims, bindings, (out, limits), bands);
+    }
+    let last = bands.last()?.end;
     let stride = dims.k as u64 * 4;
     // The band of an operand stored along k: a run of the band's depth from each of `rows`
     // rows, `runs` to a texel row; of one stored across k: `depth` whole rows of `width`.
@@ -210,11 +215,6 @@ fn depth_chunks(
                 Some(flat(node, (k.start * width, k.len() * width), row))
             }
         };
-    let bands = matmul::depth_bands(dims, budget)?;
-    let last = bands.last()?.end;
-    if !matmul::textures_fit(dims) {
-        return packed_depth_chunks(launch, dims, bindings, (out, limits), bands);
-    }
     let chunks = bands
         .into_iter()
         .map(|k| {

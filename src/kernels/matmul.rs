@@ -568,8 +568,8 @@ pub fn batch_sum_groups(
     // entries (one each, at the least) where their matrices stay small beside the budget.
     // (A filter gradient of few taps, 32×9, summed four entries a partial sum, ran 25
     // launches of one workgroup each.)
-    let held = texture_launches(dims, COPY_BUDGET, most as usize).and_then(|l| l.first().map(|l| l.entries.len()));
-    if let (Some(held), true) = (held, variant.reads_textures()) {
+    let held = || texture_launches(dims, COPY_BUDGET, most as usize)?.first().map(|l| l.entries.len());
+    if let Some(held) = variant.reads_textures().then(held).flatten() {
         let per = (held * tiles as usize / LAUNCH_WORKGROUPS).max(1);
         let finer = dims.entries.div_ceil(per).min(most as usize);
         if finer * dims.m * dims.n * 4 <= COPY_BUDGET / 4 {
@@ -786,9 +786,9 @@ mod tests {
         assert_eq!(Packing::new(12, 10, true).texels(), 12 * 3);
         // k odd: both, the one stored across k with zero rows up to 12.
         let [a, b] = packings(&d([8, 9, 16], true, false));
-        assert_eq!((a.unwrap().padded_rows, a.unwrap().cols4, b.unwrap().padded_rows), (12, 2, 12));
+        assert_eq!((a.unwrap().padded_rows, a.unwrap().cols4(), b.unwrap().padded_rows), (12, 2, 12));
         let [a, b] = packings(&d([8, 9, 16], false, true));
-        assert_eq!((a.unwrap().padded_rows, a.unwrap().cols4, b.unwrap().padded_rows), (8, 3, 16));
+        assert_eq!((a.unwrap().padded_rows, a.unwrap().cols4(), b.unwrap().padded_rows), (8, 3, 16));
         // A batch stride out of fours (k and m in fours): A is packed.
         assert!(packings(&MatmulDims { stride_a: 8 * 12 + 2, ..d([8, 12, 16], false, false) })[0].is_some());
         // The budget counts packed matrices: a convolution's 9 taps × 784 pixels per image

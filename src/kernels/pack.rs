@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::shape::Shape;
 
 /// How the matrices of an operand lie in storage, and in the texture once packed: each
-/// stored row becomes `cols4` texels (zeros past its end), then zero rows up to
+/// stored row becomes [`Packing::cols4`] texels (zeros past its end), then zero rows up to
 /// `padded_rows`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packing {
@@ -19,8 +19,6 @@ pub struct Packing {
     pub row_stride: usize,
     /// Rows in the texture: `rows`, or k rounded up to four for an operand stored across k.
     pub padded_rows: usize,
-    /// Texels a row takes.
-    pub cols4: usize,
 }
 
 impl Packing {
@@ -28,7 +26,7 @@ impl Packing {
     /// (k rows), whose missing k must read as zeros.
     pub fn new(rows: usize, cols: usize, pad_rows_to_four: bool) -> Packing {
         let padded_rows = if pad_rows_to_four { rows.next_multiple_of(4) } else { rows };
-        Packing { rows, cols, row_stride: cols, padded_rows, cols4: cols.div_ceil(4) }
+        Packing { rows, cols, row_stride: cols, padded_rows }
     }
 
     /// The same rows, `row_stride` elements apart in storage.
@@ -38,7 +36,12 @@ impl Packing {
 
     /// Texels one matrix takes in the texture.
     pub fn texels(&self) -> usize {
-        self.padded_rows * self.cols4
+        self.padded_rows * self.cols4()
+    }
+
+    /// Texels a row takes.
+    pub fn cols4(&self) -> usize {
+        self.cols.div_ceil(4)
     }
 }
 
@@ -61,7 +64,7 @@ pub fn launch(
         packing.rows,
         packing.cols,
         packing.padded_rows,
-        packing.cols4,
+        packing.cols4(),
         first_texel as usize,
         packing.row_stride,
     ];
