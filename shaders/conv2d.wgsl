@@ -19,7 +19,8 @@ struct Params {
     stride_w: u32,
     pad_h: u32,
     pad_w: u32,
-    _pad0: u32,
+    // col2im_tex: the launch's first image (it covers `n` of them).
+    first: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -31,6 +32,12 @@ override UNIT_STRIDE: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// col2im_tex reads the columns from here instead: the launch's images, four elements a texel,
+// TEXEL_ROW texels a row, from the texture's second row (a tap left of the first column
+// reads the first row, not past the texture's start). On software adapters a storage load
+// is a loop over the SIMD lanes, one element each, while a texel load gathers four.
+@group(0) @binding(4) var cols_texels: texture_storage_2d<rgba32float, read>;
+const TEXEL_ROW: u32 = 1024u;
 
 const WIDE: u32 = 256u;
 var<workgroup> partial: array<f32, WIDE>;
@@ -315,4 +322,66 @@ fn col2im(
         }
         out[id * p.w + x] = sum;
     }
+}
+
+// col2im for stride 1, reading the columns from the texture: one invocation per four
+// consecutive elements of an input row, each tap's four entries two texel loads.
+@compute @workgroup_size(256)
+fn col2im_tex(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let id = linear_id(wid, groups, lid);
+    let quads = (p.w + 3u) / 4u;
+    if (id >= p.n * p.c * p.h * quads) {
+        return;
+    }
+    let x0 = (id % quads) * 4u;
+    let y = (id / quads) % p.h;
+    let ci = (id / (quads * p.h)) % p.c;
+    let n = id / (quads * p.h * p.c);
+    let pixels = p.oh * p.ow;
+    let rows = p.c * p.kh * p.kw;
+    let lanes = vec4<i32>(0, 1, 2, 3);
+    var sum = vec4<f32>(0.0);
+    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
+        let oy = i32(y + p.pad_h) - i32(dy);
+        if (oy < 0 || oy >= i32(p.oh)) {
+            continue;
+        }
+        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
+            // The outputs ox .. ox + 3 whose windows read x0 .. x0 + 3 through this tap.
+            let ox = i32(x0 + p.pad_w) - i32(dx);
+            let r = (ci * p.kh + dy) * p.kw + dx;
+            let at = i32(4u * TEXEL_ROW + (n * rows + r) * pixels + u32(oy) * p.ow) + ox;
+            let column = vec4<i32>(ox) + lanes;
+            let inside = column >= vec4<i32>(0) & column < vec4<i32>(i32(p.ow));
+            sum = sum + select(vec4<f32>(0.0), four_texels_from(u32(at)), inside);
+        }
+    }
+    let base = ((p.first + n) * p.c + ci) * p.h * p.w + y * p.w + x0;
+    out[base] = sum.x;
+    if (x0 + 1u < p.w) { out[base + 1u] = sum.y; }
+    if (x0 + 2u < p.w) { out[base + 2u] = sum.z; }
+    if (x0 + 3u < p.w) { out[base + 3u] = sum.w; }
+}
+
+// Elements f .. f + 3 of the texture, from the one or two texels that hold them.
+fn four_texels_from(f: u32) -> vec4<f32> {
+    let t = f / 4u;
+    let lo = textureLoad(cols_texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
+    let shift = f % 4u;
+    if (shift == 0u) {
+        return lo;
+    }
+    let u = t + 1u;
+    let hi = textureLoad(cols_texels, vec2<u32>(u % TEXEL_ROW, u / TEXEL_ROW));
+    if (shift == 1u) {
+        return vec4<f32>(lo.yzw, hi.x);
+    }
+    if (shift == 2u) {
+        return vec4<f32>(lo.zw, hi.xy);
+    }
+    return vec4<f32>(lo.w, hi.xyz);
 }

@@ -7,6 +7,12 @@
 //   pool_backward         a = dy, b = x           → dx [N, C, H, W]
 //   max_backward_tiling   the same, for max pooling whose windows tile the input
 //                         (stride = kernel)
+//   max_pool_tex, max_backward_tiling_tex
+//                         max pooling and its gradient with 2×2 windows at stride 2 on rows
+//                         of even width, reading x from the plan's texture (`x_texels`)
+//
+// A launch covers the planes `first .. first + planes` of its tensors (all of them, but for
+// the `_tex` entry points, whose x in the texture is just those planes').
 
 struct Params {
     planes: u32,
@@ -23,6 +29,7 @@ struct Params {
     // max_backward_tiling: 1 when x is a ReLU's output and the gradient goes through that
     // ReLU too (kept only where x > 0).
     relu: u32,
+    first: u32,
 }
 
 override MAX: u32 = 1u;
@@ -35,13 +42,25 @@ override PAIRS: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// The `_tex` entry points read x from here instead of `b`: four elements a texel from the
+// launch's first plane on, TEXEL_ROW texels a row. On software adapters a storage load is a
+// loop over the SIMD lanes, one element each, while a texel load gathers four (the plan
+// copies x in, which costs little beside the loads it saves).
+@group(0) @binding(4) var x_texels: texture_storage_2d<rgba32float, read>;
+const TEXEL_ROW: u32 = 1024u;
 
 fn linear_id(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
     return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
 }
 
-// The flat index in x of the first maximum of window (oy, ox) of `plane`, reading `b`.
-fn window_argmax(plane: u32, oy: u32, ox: u32) -> u32 {
+// Where a window's first maximum is (its flat index in x) and its value.
+struct Argmax {
+    at: u32,
+    best: f32,
+}
+
+// The first maximum of window (oy, ox) of `plane`.
+fn window_argmax(plane: u32, oy: u32, ox: u32) -> Argmax {
     if (PAIRS == 1u) {
         return pair_argmax(plane, oy, ox);
     }
@@ -64,26 +83,49 @@ fn window_argmax(plane: u32, oy: u32, ox: u32) -> u32 {
             }
         }
     }
-    return at;
+    return Argmax(at, best);
 }
 
 // window_argmax for a 2×2 window at stride 2 without padding (PAIRS), which lies inside x.
-fn pair_argmax(plane: u32, oy: u32, ox: u32) -> u32 {
+fn pair_argmax(plane: u32, oy: u32, ox: u32) -> Argmax {
     let i0 = (plane * p.h + 2u * oy) * p.w + 2u * ox;
+    return argmax_of_pairs(i0, vec2<f32>(b[i0], b[i0 + 1u]), vec2<f32>(b[i0 + p.w], b[i0 + p.w + 1u]));
+}
+
+// pair_argmax reading x from the texture (rows of even width: a window's row of two lies in
+// one texel).
+fn pair_argmax_tex(plane: u32, oy: u32, ox: u32) -> Argmax {
+    let i0 = (plane * p.h + 2u * oy) * p.w + 2u * ox;
+    let local = i0 - p.first * p.h * p.w;
+    return argmax_of_pairs(i0, texel_pair(local), texel_pair(local + p.w));
+}
+
+// Elements i and i + 1 of the texture, for an even i.
+fn texel_pair(i: u32) -> vec2<f32> {
+    let t = i / 4u;
+    let v = textureLoad(x_texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
+    return select(v.zw, v.xy, i % 4u == 0u);
+}
+
+// The first maximum of the 2×2 window whose rows are `top` (from flat index i0) and `bottom`.
+fn argmax_of_pairs(i0: u32, top: vec2<f32>, bottom: vec2<f32>) -> Argmax {
     let i2 = i0 + p.w;
-    let v0 = b[i0];
-    let v1 = b[i0 + 1u];
-    let v2 = b[i2];
-    let v3 = b[i2 + 1u];
     // Strictly greater: the first maximum in row-major order wins, and NaNs never do.
     var at = i0;
-    var best = v0;
-    at = select(at, i0 + 1u, v1 > best);
-    best = select(best, v1, v1 > best);
-    at = select(at, i2, v2 > best);
-    best = select(best, v2, v2 > best);
-    at = select(at, i2 + 1u, v3 > best);
-    return at;
+    var best = top.x;
+    at = select(at, i0 + 1u, top.y > best);
+    best = select(best, top.y, top.y > best);
+    at = select(at, i2, bottom.x > best);
+    best = select(best, bottom.x, bottom.x > best);
+    at = select(at, i2 + 1u, bottom.y > best);
+    best = select(best, bottom.y, bottom.y > best);
+    return Argmax(at, best);
+}
+
+// (x, y, plane) of the output of invocation `local`, or of none past the launch's planes.
+fn output_of(local: u32) -> vec3<u32> {
+    let id = local + p.first * p.oh * p.ow;
+    return vec3<u32>(id % p.ow, (id / p.ow) % p.oh, id / (p.ow * p.oh));
 }
 
 @compute @workgroup_size(256)
@@ -92,15 +134,17 @@ fn pool_forward(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let id = linear_id(wid, groups, lid);
-    if (id >= p.planes * p.oh * p.ow) {
+    let local = linear_id(wid, groups, lid);
+    if (local >= p.planes * p.oh * p.ow) {
         return;
     }
-    let ox = id % p.ow;
-    let oy = (id / p.ow) % p.oh;
-    let plane = id / (p.ow * p.oh);
+    let id = local + p.first * p.oh * p.ow;
+    let o = output_of(local);
+    let ox = o.x;
+    let oy = o.y;
+    let plane = o.z;
     if (MAX == 1u) {
-        out[id] = b[window_argmax(plane, oy, ox)];
+        out[id] = window_argmax(plane, oy, ox).best;
         return;
     }
     var sum = 0.0;
@@ -116,6 +160,20 @@ fn pool_forward(
     out[id] = sum / f32(p.kh * p.kw);
 }
 
+@compute @workgroup_size(256)
+fn max_pool_tex(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let local = linear_id(wid, groups, lid);
+    if (local >= p.planes * p.oh * p.ow) {
+        return;
+    }
+    let o = output_of(local);
+    out[local + p.first * p.oh * p.ow] = pair_argmax_tex(o.z, o.y, o.x).best;
+}
+
 // One invocation per input element: the gradient of every window that took it.
 @compute @workgroup_size(256)
 fn pool_backward(
@@ -123,10 +181,11 @@ fn pool_backward(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let id = linear_id(wid, groups, lid);
-    if (id >= p.planes * p.h * p.w) {
+    let local = linear_id(wid, groups, lid);
+    if (local >= p.planes * p.h * p.w) {
         return;
     }
+    let id = local + p.first * p.h * p.w;
     let x = id % p.w;
     let y = (id / p.w) % p.h;
     let plane = id / (p.w * p.h);
@@ -140,7 +199,7 @@ fn pool_backward(
         for (var ox = x_start; ox < x_end; ox = ox + 1u) {
             let g = a[(plane * p.oh + oy) * p.ow + ox];
             if (MAX == 1u) {
-                if (window_argmax(plane, oy, ox) == id) {
+                if (window_argmax(plane, oy, ox).at == id) {
                     sum = sum + g;
                 }
             } else {
@@ -162,21 +221,64 @@ fn max_backward_tiling(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let cells_y = (p.h + p.pad_h + p.kh - 1u) / p.kh;
-    let cells_x = (p.w + p.pad_w + p.kw - 1u) / p.kw;
-    let id = linear_id(wid, groups, lid);
-    if (id >= p.planes * cells_y * cells_x) {
+    let local = linear_id(wid, groups, lid);
+    if (local >= p.planes * cells_y() * cells_x()) {
         return;
     }
-    let cx = id % cells_x;
-    let cy = (id / cells_x) % cells_y;
-    let plane = id / (cells_x * cells_y);
-    var at = 0xffffffffu;
+    let c = cell_of(local);
+    // A cell past the last window has no maximum.
+    var max = Argmax(0xffffffffu, 0.0);
+    if (c.y < p.oh && c.x < p.ow) {
+        max = window_argmax(c.z, c.y, c.x);
+    }
+    write_cell(c, max);
+}
+
+@compute @workgroup_size(256)
+fn max_backward_tiling_tex(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let local = linear_id(wid, groups, lid);
+    if (local >= p.planes * cells_y() * cells_x()) {
+        return;
+    }
+    let c = cell_of(local);
+    var max = Argmax(0xffffffffu, 0.0);
+    if (c.y < p.oh && c.x < p.ow) {
+        max = pair_argmax_tex(c.z, c.y, c.x);
+    }
+    write_cell(c, max);
+}
+
+// Window-sized cells of the padded input, down and across.
+fn cells_y() -> u32 {
+    return (p.h + p.pad_h + p.kh - 1u) / p.kh;
+}
+
+fn cells_x() -> u32 {
+    return (p.w + p.pad_w + p.kw - 1u) / p.kw;
+}
+
+// (x, y, plane) of the cell of invocation `local`.
+fn cell_of(local: u32) -> vec3<u32> {
+    let id = local + p.first * cells_y() * cells_x();
+    return vec3<u32>(id % cells_x(), (id / cells_x()) % cells_y(), id / (cells_x() * cells_y()));
+}
+
+// Writes the gradient of every input in cell `c` (x, y, plane): the window's at its first
+// maximum `max` (through the ReLU where one is fused), 0 elsewhere and in a cell with no
+// maximum.
+fn write_cell(c: vec3<u32>, max: Argmax) {
+    let cx = c.x;
+    let cy = c.y;
+    let plane = c.z;
+    let at = max.at;
     var g = 0.0;
-    if (cy < p.oh && cx < p.ow) {
-        at = window_argmax(plane, cy, cx);
+    if (at != 0xffffffffu) {
         g = a[(plane * p.oh + cy) * p.ow + cx];
-        if (p.relu == 1u && !(b[at] > 0.0)) {
+        if (p.relu == 1u && !(max.best > 0.0)) {
             g = 0.0;
         }
     }

@@ -12,7 +12,7 @@ use crate::kernels::{
     matmul::{Bias, MatmulDims, MatmulVariant},
     optim::Optimizer,
 };
-use crate::operand_textures::{OperandCopy, OperandTextures, textured_chunks};
+use crate::operand_textures::{OperandCopy, OperandTextures, TextureInput, input_chunks, textured_chunks};
 use crate::shape::Shape;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -126,6 +126,8 @@ struct Lowered {
     writes: Vec<NodeId>,
     /// A matrix product's sizes (its operands are the first two reads).
     matmul: Option<MatmulDims>,
+    /// An input the kernel can read from the plan's texture instead.
+    texture_input: Option<TextureInput>,
 }
 
 /// A chunk of a launch split to keep every binding within `max_storage_buffer_binding_size`:
@@ -235,6 +237,9 @@ fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lower
             if let Some(l) = lower(nodes, i, device, limits, &part)? {
                 return Ok(vec![PlanChunk { launch: l.launch, bindings, copies: Vec::new(), texture_rows: 0 }]);
             }
+        }
+        if let Some(chunks) = lowered.texture_input.and_then(|t| input_chunks(&lowered.launch, &t, &bindings, limits)) {
+            return Ok(chunks);
         }
         return Ok(vec![PlanChunk { launch: lowered.launch, bindings, copies: Vec::new(), texture_rows: 0 }]);
     }
@@ -1053,14 +1058,52 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
             let mut writes = vec![n.inputs[0]];
             writes.extend(&n.inputs[2..]);
             let launch = kernels::optim::launch(&opt, out, 1, limits)?;
-            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes, matmul }));
+            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes, matmul, texture_input: None }));
         }
         Op::RunningAverage { momentum, factor } => {
             let launch = kernels::optim::running_average(out, momentum, factor, limits)?;
-            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes: vec![n.inputs[0]], matmul }));
+            return Ok(Some(Lowered {
+                launch,
+                reads: vec![n.inputs[1]],
+                writes: vec![n.inputs[0]],
+                matmul,
+                texture_input: None,
+            }));
         }
     };
-    Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)], matmul }))
+    let texture_input = if variant.reads_textures() { texture_input(n, &shape) } else { None };
+    Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)], matmul, texture_input }))
+}
+
+/// The input of storage kernel `n` that it can read from the plan's texture (where products
+/// read theirs from textures): max pooling's, forward and back, and col2im's columns.
+fn texture_input<'a>(n: &Node, shape: &dyn Fn(NodeId) -> &'a Shape) -> Option<TextureInput> {
+    let pooled = |x: NodeId, window: &kernels::conv2d::Window| {
+        let d = shape(x).dims();
+        kernels::pool2d::reads_texture(shape(x), window).then_some(TextureInput {
+            node: x,
+            units: d[0] * d[1],
+            unit_elements: d[2] * d[3],
+            row: 0,
+            launch_for: kernels::pool2d::textured,
+        })
+    };
+    match n.op {
+        Op::Pool2d { max: true, window } => pooled(n.inputs[0], &window),
+        Op::Pool2dBackward { max: true, window } if kernels::pool2d::tiles(&window) => pooled(n.inputs[1], &window),
+        Op::MaxPoolReluBackward { window } => pooled(n.inputs[1], &window),
+        Op::Col2im(window) if window.stride == [1, 1] => {
+            let cols = shape(n.inputs[0]);
+            Some(TextureInput {
+                node: n.inputs[0],
+                units: cols.dims()[0],
+                unit_elements: cols.numel() / cols.dims()[0],
+                row: 1,
+                launch_for: kernels::conv2d::col2im_textured,
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The sizes of op(a) · op(b) for operands of shapes `a` and `b` (matrices, or batches of

@@ -186,6 +186,52 @@ fn chunks_within_budget(
     Some(chunks)
 }
 
+/// An input that a storage kernel can read from the plan's texture instead of its buffer,
+/// in units (planes, images) that launches take whole.
+#[derive(Clone, Copy)]
+pub(crate) struct TextureInput {
+    /// The input.
+    pub node: NodeId,
+    /// Units in it.
+    pub units: usize,
+    /// Elements in a unit.
+    pub unit_elements: usize,
+    /// The texel row the units start at (rows before it are a margin the kernel may read
+    /// into without leaving the texture).
+    pub row: u64,
+    /// The kernel's launch for a range of units, reading them from texel row `row` on.
+    pub launch_for: fn(&Launch, std::ops::Range<usize>, &wgpu::Limits) -> Result<Launch>,
+}
+
+/// The launches of a storage kernel that reads `input` from the texture: each copies in as
+/// many units as [`COPY_BUDGET`] holds; `None` where a unit is not whole texels, passes the
+/// budget, or the adapter's textures are too short.
+pub(crate) fn input_chunks(
+    launch: &Launch,
+    input: &TextureInput,
+    bindings: &[(NodeId, u64, u64)],
+    limits: &wgpu::Limits,
+) -> Option<Vec<PlanChunk>> {
+    let per_unit = input.unit_elements;
+    let per_launch = COPY_BUDGET.checked_div(per_unit * 4)?.min(input.units);
+    if !per_unit.is_multiple_of(4) || per_launch == 0 {
+        return None;
+    }
+    let texture_rows = input.row + rows((per_launch * per_unit * 4) as u64);
+    if texture_rows > limits.max_texture_dimension_2d as u64 {
+        return None;
+    }
+    (0..input.units)
+        .step_by(per_launch)
+        .map(|first| {
+            let units = first..(first + per_launch).min(input.units);
+            let copy = flat(input.node, (units.start * per_unit, units.len() * per_unit), input.row);
+            let launch = (input.launch_for)(launch, units, limits).ok()?;
+            Some(PlanChunk { launch, bindings: bindings.to_vec(), copies: vec![copy], texture_rows })
+        })
+        .collect()
+}
+
 /// The launches of a plain product cut along k ([`matmul::depth_bands`]): each copies its
 /// band of A and of B and adds its product to C (the first overwrites it and adds the bias,
 /// the last applies a fused ReLU to the sum).

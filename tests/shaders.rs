@@ -31,3 +31,18 @@ fn every_file_in_shaders_is_a_known_family() {
         assert!(Family::ALL.iter().any(|f| f.file() == name), "shaders/{name} is not listed in kernels::Family::ALL");
     }
 }
+
+#[test]
+fn every_shader_reading_the_operand_texture_lays_texels_out_as_the_plan_copies_them() {
+    let declared = format!("const TEXEL_ROW: u32 = {}u;", shadergrad::kernels::matmul::TEXEL_ROW);
+    let mut readers = 0;
+    for family in Family::ALL {
+        let source = family.source();
+        if source.contains("texture_storage_2d<rgba32float, read>") {
+            readers += 1;
+            assert!(source.contains(&declared), "shaders/{} does not declare `{declared}`", family.file());
+        }
+    }
+    // matmul, pool2d and conv2d.
+    assert!(readers >= 3, "{readers} shaders read the texture");
+}

@@ -123,6 +123,24 @@ pub fn im2col(x: &Shape, window: &Window, cols: &Shape, out_hw: [usize; 2], limi
     })
 }
 
+/// The parameter word holding a textured launch's first image.
+const FIRST_WORD: usize = 13;
+
+/// `launch` (a col2im at stride 1) for the images `images` only, reading their columns from
+/// the plan's texture, from its second texel row.
+pub fn col2im_textured(launch: &Launch, images: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
+    let word = |k: usize| launch.params[k] as usize;
+    let mut textured = launch.clone();
+    textured.key.entry = "col2im_tex";
+    textured.key.texture = TextureBinding::Read;
+    textured.params[0] = images.len() as u32;
+    textured.params[FIRST_WORD] = images.start as u32;
+    // One invocation per four consecutive elements of an input row.
+    let work = Shape::new(&[images.len(), word(1), word(2), word(3).div_ceil(4)])?;
+    textured.groups = grid("col2im", &work, (work.numel() as u64).div_ceil(256), limits)?;
+    Ok(textured)
+}
+
 /// The gradient of x from the gradient of its columns.
 pub fn col2im(x: &Shape, window: &Window, out_hw: [usize; 2], limits: &wgpu::Limits) -> Result<Launch> {
     Ok(Launch {

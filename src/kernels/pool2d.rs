@@ -28,6 +28,7 @@ fn launch(
         window.padding[0],
         window.padding[1],
         0,
+        0,
     ];
     Ok(Launch {
         key: KernelKey {
@@ -70,6 +71,37 @@ fn pairs(window: &Window) -> bool {
 
 /// The parameter word that masks the gradient by the ReLU's output.
 const RELU_WORD: usize = 11;
+
+/// The parameter word holding a launch's first plane.
+const FIRST_WORD: usize = 12;
+
+/// Whether max pooling of `x` by `window` (forward, or its gradient) can read x from the
+/// plan's texture: 2×2 windows at stride 2 on rows of even width, whose pairs of inputs lie
+/// in one texel, and planes of whole texels, so each launch's first plane starts one.
+pub fn reads_texture(x: &Shape, window: &Window) -> bool {
+    let d = x.dims();
+    pairs(window) && d[3].is_multiple_of(2) && (d[2] * d[3]).is_multiple_of(4)
+}
+
+/// `launch` (a max pooling or its gradient, for which [`reads_texture`] holds) for the planes
+/// `planes` only, reading their inputs from the plan's texture, where they start at texel 0.
+pub fn textured(launch: &Launch, planes: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
+    let word = |k: usize| launch.params[k] as usize;
+    let (entry, per_plane) = match (launch.key.entry, launch.key.constants.contains(&("MAX", 1))) {
+        ("pool_forward", true) => ("max_pool_tex", word(3) * word(4)),
+        // One invocation per window-sized cell of the input.
+        ("max_backward_tiling", _) => ("max_backward_tiling_tex", word(1).div_ceil(2) * word(2).div_ceil(2)),
+        (entry, _) => return Err(crate::error::Error::Graph(format!("pool2d's {entry} does not read textures"))),
+    };
+    let mut textured = launch.clone();
+    textured.key.entry = entry;
+    textured.key.texture = TextureBinding::Read;
+    textured.params[0] = planes.len() as u32;
+    textured.params[FIRST_WORD] = planes.start as u32;
+    let work = Shape::new(&[planes.len(), per_plane])?;
+    textured.groups = grid("max_pool2d", &work, (work.numel() as u64).div_ceil(256), limits)?;
+    Ok(textured)
+}
 
 /// Whether `window`'s windows tile the input (stride = kernel, the usual 2×2 pool), so max
 /// pooling's gradient can visit each window once (`max_backward_tiling`).

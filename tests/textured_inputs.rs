@@ -1,0 +1,97 @@
+//! Storage kernels that read their input from the plan's texture on software adapters (max
+//! pooling forward and back, col2im at stride 1): cut into launches that each copy at most
+//! 896 KiB of that input, they compute what the kernels reading storage compute.
+
+use shadergrad::autodiff::gradients;
+use shadergrad::kernels::conv2d::Window;
+use shadergrad::kernels::matmul::MatmulVariant;
+use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
+
+fn device(variant: MatmulVariant) -> Device {
+    let options = DeviceOptions { matmul: Some(variant), ..DeviceOptions::from_env().unwrap() };
+    Device::with_options(&options).expect("an adapter (install mesa-vulkan-drivers for lavapipe)")
+}
+
+/// Values with ties (so the first maximum of a window must win) and signs (so a fused ReLU
+/// masks some windows).
+fn wave(n: usize, k: usize) -> Vec<f32> {
+    let f = 0.29 + k as f32 * 0.13;
+    (0..n).map(|i| ((i as f32 * f).sin() * 4.0).round() * 0.25 + 0.01 * (i % 7) as f32).collect()
+}
+
+/// Runs `build`'s graph on `device` with waves in its inputs (name, elements); the outputs'
+/// values and how many launches each op name took.
+fn run(
+    device: &Device,
+    build: &dyn Fn(&mut Graph) -> Vec<NodeId>,
+    inputs: &[(&str, usize)],
+) -> (Vec<Vec<f32>>, Vec<String>) {
+    let mut g = Graph::new();
+    let outs = build(&mut g);
+    let mut plan = Plan::compile(device, &g, &outs).unwrap();
+    for (k, &(name, n)) in inputs.iter().enumerate() {
+        plan.write_named(name, &wave(n, k)).unwrap();
+    }
+    let values = plan.run_and_read(&outs).unwrap();
+    (values, plan.launch_ops().iter().map(|s| s.to_string()).collect())
+}
+
+/// The textured and the storage-reading plans' outputs, and the textured plan's launches.
+fn both(build: &dyn Fn(&mut Graph) -> Vec<NodeId>, inputs: &[(&str, usize)]) -> [(Vec<Vec<f32>>, Vec<String>); 2] {
+    [run(&device(MatmulVariant::Textured), build, inputs), run(&device(MatmulVariant::RegisterBlocked), build, inputs)]
+}
+
+fn count(launches: &[String], op: &str) -> usize {
+    launches.iter().filter(|l| l.as_str() == op).count()
+}
+
+#[test]
+fn max_pooling_over_more_planes_than_one_copy_holds_matches_storage() {
+    // 384 planes of 28×28 (1.2 MB), 4608 of 7×8 (1 MB): two launches each; 7×8 leaves a row of cells
+    // past the last window. The gradient of a ReLU before the pool is fused into its pass.
+    for dims in [[6, 64, 28, 28], [64, 72, 7, 8]] {
+        let n: usize = dims.iter().product();
+        let build = move |g: &mut Graph| {
+            let x = g.input("x", &dims).unwrap();
+            let pooled = g.max_pool2d(x, [2, 2], [2, 2], [0, 0]).unwrap();
+            let relu = g.relu(x).unwrap();
+            let pooled_relu = g.max_pool2d(relu, [2, 2], [2, 2], [0, 0]).unwrap();
+            let loss = g.sum(pooled_relu).unwrap();
+            let mut outs = vec![pooled];
+            outs.extend(gradients(g, loss, None, &[x]).unwrap());
+            let window = Window { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
+            let dy = g.relu(pooled).unwrap();
+            outs.push(g.pool2d_backward(true, window, dy, x).unwrap());
+            outs
+        };
+        let [(textured, launches), (storage, storage_launches)] = both(&build, &[("x", n)]);
+        for op in ["pool2d", "maxpoolrelubackward", "pool2dbackward"] {
+            assert_eq!(count(&storage_launches, op), 1, "{storage_launches:?}");
+            assert_eq!(count(&launches, op), 2, "{launches:?}");
+        }
+        // The same maxima, the same gradients: equal, not close.
+        assert_eq!(textured, storage, "{dims:?}");
+    }
+}
+
+#[test]
+fn col2im_over_more_images_than_one_copy_holds_matches_storage() {
+    // 20 images of 144 × 196 columns (113 KB each): three launches, seven images a launch.
+    // Padding 1: the taps left of an image's first column read the texture's margin row.
+    let window = Window { kernel: [3, 3], stride: [1, 1], padding: [1, 1] };
+    for (x_dims, cols) in [([20, 16, 14, 14], [20, 144, 196]), ([3, 2, 5, 6], [3, 18, 30])] {
+        let n: usize = cols.iter().product();
+        let build = move |g: &mut Graph| {
+            let grad = g.input("cols", &cols).unwrap();
+            vec![g.col2im(window, grad, &x_dims).unwrap()]
+        };
+        let [(textured, launches), (storage, storage_launches)] = both(&build, &[("cols", n)]);
+        assert_eq!(count(&storage_launches, "col2im"), 1);
+        assert_eq!(count(&launches, "col2im"), x_dims[0].div_ceil(7).min(x_dims[0]), "{launches:?}");
+        let (got, want) = (&textured[0], &storage[0]);
+        // Nine taps summed in the same order, but four at a time: equal within a rounding.
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= 1e-6 * (1.0 + w.abs()), "{x_dims:?}: element {i}: {g} vs {w}");
+        }
+    }
+}
