@@ -35,8 +35,27 @@ struct Params {
 override MAX: u32 = 1u;
 // 1: 2×2 windows at stride 2 without padding (the usual pool): a window's four inputs are
 // read as straight-line code, with no loop or bounds check (on software adapters each load
-// is already a loop over the SIMD lanes).
+// is already a loop over the SIMD lanes). 2: 2×2 windows at stride 2 with padding, read by
+// the general loops with constant bounds.
 override PAIRS: u32 = 0u;
+
+// The window's extents and strides: constants for 2×2 windows at stride 2 (PAIRS), so the
+// loops over a window unroll and divisions by them are shifts.
+fn kh() -> u32 {
+    return select(p.kh, 2u, PAIRS != 0u);
+}
+
+fn kw() -> u32 {
+    return select(p.kw, 2u, PAIRS != 0u);
+}
+
+fn stride_h() -> u32 {
+    return select(p.stride_h, 2u, PAIRS != 0u);
+}
+
+fn stride_w() -> u32 {
+    return select(p.stride_w, 2u, PAIRS != 0u);
+}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -66,13 +85,13 @@ fn window_argmax(plane: u32, oy: u32, ox: u32) -> Argmax {
     }
     var best = -3.4028235e38;
     var at = 0xffffffffu;
-    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
-        let iy = i32(oy * p.stride_h + dy) - i32(p.pad_h);
+    for (var dy = 0u; dy < kh(); dy = dy + 1u) {
+        let iy = i32(oy * stride_h() + dy) - i32(p.pad_h);
         if (iy < 0 || iy >= i32(p.h)) {
             continue;
         }
-        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
-            let ix = i32(ox * p.stride_w + dx) - i32(p.pad_w);
+        for (var dx = 0u; dx < kw(); dx = dx + 1u) {
+            let ix = i32(ox * stride_w() + dx) - i32(p.pad_w);
             if (ix < 0 || ix >= i32(p.w)) {
                 continue;
             }
@@ -148,16 +167,16 @@ fn pool_forward(
         return;
     }
     var sum = 0.0;
-    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
-        let iy = i32(oy * p.stride_h + dy) - i32(p.pad_h);
-        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
-            let ix = i32(ox * p.stride_w + dx) - i32(p.pad_w);
+    for (var dy = 0u; dy < kh(); dy = dy + 1u) {
+        let iy = i32(oy * stride_h() + dy) - i32(p.pad_h);
+        for (var dx = 0u; dx < kw(); dx = dx + 1u) {
+            let ix = i32(ox * stride_w() + dx) - i32(p.pad_w);
             if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
                 sum = sum + a[(plane * p.h + u32(iy)) * p.w + u32(ix)];
             }
         }
     }
-    out[id] = sum / f32(p.kh * p.kw);
+    out[id] = sum / f32(kh() * kw());
 }
 
 @compute @workgroup_size(256)
@@ -190,10 +209,10 @@ fn pool_backward(
     let y = (id / p.w) % p.h;
     let plane = id / (p.w * p.h);
     // Windows oy with oy·stride − pad ≤ y < oy·stride − pad + kh, likewise for x.
-    let y_end = min((y + p.pad_h) / p.stride_h + 1u, p.oh);
-    let x_end = min((x + p.pad_w) / p.stride_w + 1u, p.ow);
-    let y_start = select(0u, (y + p.pad_h + 1u - p.kh + p.stride_h - 1u) / p.stride_h, y + p.pad_h + 1u > p.kh);
-    let x_start = select(0u, (x + p.pad_w + 1u - p.kw + p.stride_w - 1u) / p.stride_w, x + p.pad_w + 1u > p.kw);
+    let y_end = min((y + p.pad_h) / stride_h() + 1u, p.oh);
+    let x_end = min((x + p.pad_w) / stride_w() + 1u, p.ow);
+    let y_start = select(0u, (y + p.pad_h + 1u - kh() + stride_h() - 1u) / stride_h(), y + p.pad_h + 1u > kh());
+    let x_start = select(0u, (x + p.pad_w + 1u - kw() + stride_w() - 1u) / stride_w(), x + p.pad_w + 1u > kw());
     var sum = 0.0;
     for (var oy = y_start; oy < y_end; oy = oy + 1u) {
         for (var ox = x_start; ox < x_end; ox = ox + 1u) {
@@ -203,7 +222,7 @@ fn pool_backward(
                     sum = sum + g;
                 }
             } else {
-                sum = sum + g / f32(p.kh * p.kw);
+                sum = sum + g / f32(kh() * kw());
             }
         }
     }
@@ -254,11 +273,11 @@ fn max_backward_tiling_tex(
 
 // Window-sized cells of the padded input, down and across.
 fn cells_y() -> u32 {
-    return (p.h + p.pad_h + p.kh - 1u) / p.kh;
+    return (p.h + p.pad_h + kh() - 1u) / kh();
 }
 
 fn cells_x() -> u32 {
-    return (p.w + p.pad_w + p.kw - 1u) / p.kw;
+    return (p.w + p.pad_w + kw() - 1u) / kw();
 }
 
 // (x, y, plane) of the cell of invocation `local`.
@@ -298,13 +317,13 @@ fn write_cell(c: vec3<u32>, max: Argmax) {
         }
         return;
     }
-    for (var dy = 0u; dy < p.kh; dy = dy + 1u) {
-        let iy = i32(cy * p.kh + dy) - i32(p.pad_h);
+    for (var dy = 0u; dy < kh(); dy = dy + 1u) {
+        let iy = i32(cy * kh() + dy) - i32(p.pad_h);
         if (iy < 0 || iy >= i32(p.h)) {
             continue;
         }
-        for (var dx = 0u; dx < p.kw; dx = dx + 1u) {
-            let ix = i32(cx * p.kw + dx) - i32(p.pad_w);
+        for (var dx = 0u; dx < kw(); dx = dx + 1u) {
+            let ix = i32(cx * kw() + dx) - i32(p.pad_w);
             if (ix < 0 || ix >= i32(p.w)) {
                 continue;
             }

@@ -37,7 +37,7 @@ fn launch(
             inputs: 2,
             outputs: 1,
             texture: TextureBinding::None,
-            constants: vec![("MAX", max as u32), ("PAIRS", pairs(window) as u32)],
+            constants: vec![("MAX", max as u32), ("PAIRS", pair_kind(window))],
         },
         params: params.iter().map(|&v| v as u32).collect(),
         groups: grid(if max { "max_pool2d" } else { "avg_pool2d" }, work, (work.numel() as u64).div_ceil(256), limits)?,
@@ -66,7 +66,17 @@ pub fn max_relu_backward(y: &Shape, window: &Window, pooled: &Shape, limits: &wg
 /// Whether `window` is the usual 2×2 pool at stride 2 without padding, whose windows the
 /// kernels read without loops (`PAIRS`).
 fn pairs(window: &Window) -> bool {
-    window.kernel == [2, 2] && window.stride == [2, 2] && window.padding == [0, 0]
+    pair_kind(window) == 1
+}
+
+/// The shader's `PAIRS`: 1 for 2×2 windows at stride 2 without padding, 2 with padding
+/// (lab 10-2's last pool), 0 for other windows.
+fn pair_kind(window: &Window) -> u32 {
+    match (window.kernel, window.stride, window.padding) {
+        ([2, 2], [2, 2], [0, 0]) => 1,
+        ([2, 2], [2, 2], _) => 2,
+        _ => 0,
+    }
 }
 
 /// The parameter word that masks the gradient by the ReLU's output.
