@@ -66,7 +66,7 @@ impl DeviceOptions {
             Ok(value) if !value.trim().is_empty() => Some(MatmulVariant::parse(&value).ok_or(Error::BadSetting {
                 name: "SHADERGRAD_MATMUL",
                 value,
-                expected: "textured, blocked, blocked-large or tiled",
+                expected: "textured, textured-subgroups, blocked, blocked-large or tiled",
             })?),
             _ => None,
         };
@@ -106,9 +106,11 @@ pub struct AdapterSummary {
     pub features: wgpu::Features,
 }
 
-/// Features shadergrad turns on where an adapter has them: GPU timestamps (for `bench`) and
-/// the pipeline cache (Vulkan: compiled shaders kept between runs).
-pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::PIPELINE_CACHE);
+/// Features shadergrad turns on where an adapter has them: GPU timestamps (for `bench`), the
+/// pipeline cache (Vulkan: compiled shaders kept between runs) and subgroups (lavapipe's
+/// products share their loads: [`MatmulVariant::TexturedSubgroups`]).
+pub const OPTIONAL_FEATURES: wgpu::Features =
+    wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::PIPELINE_CACHE).union(wgpu::Features::SUBGROUP);
 
 /// Every adapter the chosen backends expose, best first.
 pub fn list_adapters(options: &DeviceOptions) -> Vec<AdapterSummary> {
@@ -220,6 +222,14 @@ impl Device {
             }
             _ => None,
         };
+        if let Some(variant) = options.matmul.filter(|v| !v.runs_on(device.features(), &info)) {
+            return Err(Error::BadSetting {
+                name: "matmul (SHADERGRAD_MATMUL)",
+                value: format!("{variant:?} on {}", info.name),
+                expected: "a variant the adapter runs: textured-subgroups needs the SUBGROUP feature and \
+                           subgroups of exactly 8 lanes (lavapipe on 256-bit vectors)",
+            });
+        }
         let opened = Device::assemble(device, queue, info, options.matmul, disk_cache);
         // Only for devices we open: an application's own device keeps its own callback.
         let lost = opened.inner.lost.clone();
@@ -246,7 +256,12 @@ impl Device {
         disk_cache: Option<DiskCache>,
     ) -> Device {
         let software = info.device_type == wgpu::DeviceType::Cpu;
-        let matmul = matmul.unwrap_or(if software { MatmulVariant::Textured } else { MatmulVariant::Tiled });
+        let subgroups = MatmulVariant::TexturedSubgroups;
+        let matmul = matmul.unwrap_or(match software {
+            true if subgroups.runs_on(device.features(), &info) => subgroups,
+            true => MatmulVariant::Textured,
+            false => MatmulVariant::Tiled,
+        });
         let lost = Arc::new(std::sync::Mutex::new(None));
         Device {
             inner: Arc::new(DeviceInner {

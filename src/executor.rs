@@ -922,7 +922,7 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
     let shape = |id: NodeId| part.shapes.get(&id.index()).unwrap_or(&nodes[id.index()].shape);
     let out = shape(NodeId(i));
     let variant = match device.matmul_variant() {
-        MatmulVariant::Textured if part.storage_only => MatmulVariant::RegisterBlocked,
+        v if v.reads_textures() && part.storage_only => MatmulVariant::RegisterBlocked,
         v => v,
     };
     let mut matmul = None;

@@ -1,10 +1,18 @@
-//! Matrix products that read their operands from a texture (`MatmulVariant::Textured`, the
-//! default on software adapters): cut into launches that each copy at most 896 KiB of
-//! operands, they compute what the storage-reading kernels compute, and the plan's memory
-//! counts the texture.
+//! Matrix products that read their operands from a texture (`MatmulVariant::Textured`, or
+//! `TexturedSubgroups` where the adapter has subgroups of eight: the default on software
+//! adapters): cut into launches that each copy at most 896 KiB of operands, they compute
+//! what the storage-reading kernels compute, and the plan's memory counts the texture.
 
 use shadergrad::kernels::matmul::MatmulVariant;
 use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
+
+/// The textured variant a software adapter runs by default: with subgroups where it has them.
+fn textured() -> MatmulVariant {
+    let device = device(MatmulVariant::RegisterBlocked);
+    let info = device.info();
+    let eight_lanes = MatmulVariant::TexturedSubgroups.runs_on(device.wgpu_device().features(), info);
+    if eight_lanes { MatmulVariant::TexturedSubgroups } else { MatmulVariant::Textured }
+}
 
 fn device(variant: MatmulVariant) -> Device {
     let options = DeviceOptions { matmul: Some(variant), ..DeviceOptions::from_env().unwrap() };
@@ -14,7 +22,7 @@ fn device(variant: MatmulVariant) -> Device {
 /// A textured device whose 2-D textures are at most `rows` texels high.
 fn device_with_texture_rows(rows: u32) -> Device {
     let options = DeviceOptions {
-        matmul: Some(MatmulVariant::Textured),
+        matmul: Some(textured()),
         cap_texture_dimension_2d: Some(rows),
         ..DeviceOptions::from_env().unwrap()
     };
@@ -41,7 +49,7 @@ fn run(device: &Device, build: &dyn Fn(&mut Graph) -> NodeId, sizes: [usize; 2])
 
 /// The textured and the storage-reading plans of `build`: their values, launches and bytes.
 fn both(build: &dyn Fn(&mut Graph) -> NodeId, sizes: [usize; 2]) -> [(Vec<f32>, Vec<String>, u64); 2] {
-    [run(&device(MatmulVariant::Textured), build, sizes), run(&device(MatmulVariant::RegisterBlocked), build, sizes)]
+    [run(&device(textured()), build, sizes), run(&device(MatmulVariant::RegisterBlocked), build, sizes)]
 }
 
 /// Every element of `got` within 1e-5 (relative, past 1) of `want`'s.

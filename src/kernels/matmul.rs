@@ -25,6 +25,12 @@ pub enum MatmulVariant {
     /// packed into padded texels by a kernel rather than copied; products too large for the
     /// texture's budget run the storage-reading blocks.
     Textured,
+    /// [`MatmulVariant::Textured`] with each row of a workgroup one subgroup of eight lanes
+    /// (lavapipe with 256-bit vectors): each lane fetches one of the eight texels of A that
+    /// the row shares, and broadcasts hand them round, instead of every lane fetching all
+    /// eight. Needs the adapter's `SUBGROUP` feature and subgroups of exactly eight
+    /// ([`MatmulVariant::runs_on`]).
+    TexturedSubgroups,
 }
 
 /// Texels in a row of an operand texture: 16 KiB, a multiple of the 256 bytes a
@@ -273,9 +279,16 @@ pub(crate) fn source() -> &'static str {
         s += &register_blocked_entry("main", BLOCK);
         s += &register_blocked_entry("main_large", BLOCK_LARGE);
         s += &register_blocked_entry("main_wide", BLOCK_WIDE);
-        s += &texture_entry("main_tex", BLOCK);
+        s += &texture_entry("main_tex", BLOCK, false);
         s
     })
+}
+
+/// [`source`] with the subgroup entry point `main_tex_sg`: a module of its own, which only
+/// devices with the `SUBGROUP` feature can create.
+pub(crate) fn subgroup_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| source().to_string() + &texture_entry("main_tex_sg", BLOCK, true))
 }
 
 /// A WGSL entry point in which each invocation of an 8×8 workgroup computes a `rows × cols`
@@ -288,7 +301,7 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
     use std::fmt::Write;
     let Block { rows, cols, .. } = block;
     let groups = cols / 4;
-    let mut w = block_prologue(name, block, "");
+    let mut w = block_prologue(name, block, "", false);
     // Matrix z of C sums the products of batch entries z·sum_over onwards.
     let _ = writeln!(w, "    let first = z * p.sum_over;");
     let _ = writeln!(w, "    let last = min(first + p.sum_over, p.entries);");
@@ -315,23 +328,40 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
 /// which block of C the invocation computes (returning if it lies outside C), its rows and
 /// columns clamped into range (`r0..`, `c0..`), the matrix `z` of C and its `base_c`, and
 /// the zeroed accumulators `acc{row}_{group of 4 columns}`.
-fn block_prologue(name: &str, block: Block, kind: &str) -> String {
+fn block_prologue(name: &str, block: Block, kind: &str, subgroup: bool) -> String {
     use std::fmt::Write;
     let Block { rows, cols, wx, wy } = block;
     let [tile_m, tile_n] = block.tile();
     let mut w = String::new();
     let _ =
         writeln!(w, "\n// {rows}×{cols} outputs per invocation{kind}; a {wx}×{wy} workgroup covers {tile_m}×{tile_n}.");
-    let _ = writeln!(
-        w,
-        "@compute @workgroup_size({wx}, {wy}, 1)\nfn {name}(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
-         @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_id) lid: vec3<u32>,\n) {{"
-    );
+    if subgroup {
+        // Naga takes subgroup builtins only in one-dimensional workgroups: the invocation's
+        // place in the wx × wy grid is rebuilt from its index.
+        let _ = writeln!(
+            w,
+            "@compute @workgroup_size({}, 1, 1)\nfn {name}(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
+             @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_index) index: u32,\n    \
+             @builtin(subgroup_invocation_id) lane: u32,\n) {{",
+            wx * wy
+        );
+        let _ = writeln!(w, "    let lid = vec2<u32>(index % {wx}u, index / {wx}u);");
+    } else {
+        let _ = writeln!(
+            w,
+            "@compute @workgroup_size({wx}, {wy}, 1)\nfn {name}(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
+             @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_id) lid: vec3<u32>,\n) {{"
+        );
+    }
     let _ = writeln!(w, "    let tile = wid.y * groups.x + wid.x;");
     let _ = writeln!(w, "    let tiles_n = (p.n + {}u) / {tile_n}u;", tile_n - 1);
     let _ = writeln!(w, "    let row0 = ((tile / tiles_n) * {wy}u + lid.y) * {rows}u;");
     let _ = writeln!(w, "    let col0 = ((tile % tiles_n) * {wx}u + lid.x) * {cols}u;");
-    let _ = writeln!(w, "    if (row0 >= p.m || col0 >= p.n) {{\n        return;\n    }}");
+    // Every lane of a subgroup takes part in its broadcasts: one past C computes clamped
+    // values that `store` drops.
+    if !subgroup {
+        let _ = writeln!(w, "    if (row0 >= p.m || col0 >= p.n) {{\n        return;\n    }}");
+    }
     // z0 is 0 but for a textured product cut into launches along its batch.
     let _ = writeln!(w, "    let z = wid.z + p.z0;");
     let _ = writeln!(w, "    let base_c = z * p.batch_stride_c;");
@@ -372,12 +402,12 @@ fn block_epilogue(w: &mut String, block: Block) {
 /// four k-values per row of A (`ak`) and per column of B (`bk`); on a SIMD-per-lane compiler
 /// that regrouping is only renaming. Rows that do not come in fours lie in the texture
 /// padded to whole texels ([`packings`]), so texel counts round up.
-fn texture_entry(name: &str, block: Block) -> String {
+fn texture_entry(name: &str, block: Block, subgroup: bool) -> String {
     use std::fmt::Write;
     const LANE: [&str; 4] = ["x", "y", "z", "w"];
     let Block { rows, cols, .. } = block;
     let groups = cols / 4;
-    let mut w = block_prologue(name, block, " from texels");
+    let mut w = block_prologue(name, block, " from texels", subgroup);
     // Texels a row of k, of m and of n takes (rows that do not come in fours are padded).
     let _ = writeln!(w, "    let k4 = (p.k + 3u) / 4u;");
     let _ = writeln!(w, "    let m4 = (p.m + 3u) / 4u;");
@@ -391,8 +421,15 @@ fn texture_entry(name: &str, block: Block) -> String {
         let _ = writeln!(w, "    let cq{g} = min(col0 / 4u + {g}u, n4 - 1u);");
     }
     // Where each row of A and column of B starts, for an operand stored along k.
-    for i in 0..rows {
-        let _ = writeln!(w, "    let ka{i} = run_start(r{i}, k4);");
+    if subgroup {
+        // Lane l fetches row l's texels (A stored [m, k]), or texel l of the eight that hold
+        // the rows' four k-values (stored [k, m]); the subgroup shares them by broadcasts.
+        let _ = writeln!(w, "    let ka_lane = run_start(min(row0 + lane, p.m - 1u), k4);");
+        let _ = writeln!(w, "    let rq_lane = min(row0 / 4u + lane / 4u, m4 - 1u);");
+    } else {
+        for i in 0..rows {
+            let _ = writeln!(w, "    let ka{i} = run_start(r{i}, k4);");
+        }
     }
     for j in 0..cols {
         let _ = writeln!(w, "    let kb{j} = run_start(c{j}, k4);");
@@ -412,13 +449,27 @@ fn texture_entry(name: &str, block: Block) -> String {
     // A stored [m, k]: a texel is four k-values of one row. Stored [k, m]: four rows at one
     // k, so four texels (four k) give four rows their four k-values.
     let _ = writeln!(w, "        if (TRANS_A == 0u) {{");
+    if subgroup {
+        let _ = writeln!(w, "            let mine = texel(ta0 + ka_lane + t);");
+    }
     for i in 0..rows {
-        let _ = writeln!(w, "            ak{i} = texel(ta0 + ka{i} + t);");
+        if subgroup {
+            let _ = writeln!(w, "            ak{i} = subgroupBroadcast(mine, {i}u);");
+        } else {
+            let _ = writeln!(w, "            ak{i} = texel(ta0 + ka{i} + t);");
+        }
     }
     let _ = writeln!(w, "        }} else {{");
+    if subgroup {
+        let _ = writeln!(w, "            let mine = texel(ta0 + (4u * t + lane % 4u) * m4 + rq_lane);");
+    }
     for g in 0..rows / 4 {
         for s in 0..4 {
-            let _ = writeln!(w, "            let a{g}_{s} = texel(ta0 + (4u * t + {s}u) * m4 + rq{g});");
+            if subgroup {
+                let _ = writeln!(w, "            let a{g}_{s} = subgroupBroadcast(mine, {}u);", 4 * g + s);
+            } else {
+                let _ = writeln!(w, "            let a{g}_{s} = texel(ta0 + (4u * t + {s}u) * m4 + rq{g});");
+            }
         }
         for (l, lane) in LANE.iter().enumerate() {
             let _ = writeln!(
@@ -471,21 +522,31 @@ fn texture_entry(name: &str, block: Block) -> String {
 }
 
 impl MatmulVariant {
-    /// Parses `blocked`, `blocked-large`, `textured` or `tiled` (as `SHADERGRAD_MATMUL`
-    /// takes them).
+    /// Parses `blocked`, `blocked-large`, `textured`, `textured-subgroups` or `tiled` (as
+    /// `SHADERGRAD_MATMUL` takes them).
     pub fn parse(value: &str) -> Option<MatmulVariant> {
         match value.trim().to_ascii_lowercase().as_str() {
             "blocked" | "register" | "register-blocked" => Some(MatmulVariant::RegisterBlocked),
             "blocked-large" => Some(MatmulVariant::RegisterBlockedLarge),
             "tiled" | "shared" => Some(MatmulVariant::Tiled),
             "textured" | "blocked-textures" => Some(MatmulVariant::Textured),
+            "textured-subgroups" => Some(MatmulVariant::TexturedSubgroups),
             _ => None,
         }
     }
 
     /// Whether products that [`textures_fit`] read their operands from textures.
     pub fn reads_textures(self) -> bool {
-        self == MatmulVariant::Textured
+        matches!(self, MatmulVariant::Textured | MatmulVariant::TexturedSubgroups)
+    }
+
+    /// Whether a device with `features` on an adapter described by `info` can run this
+    /// variant: [`MatmulVariant::TexturedSubgroups`] needs subgroups, all of eight lanes.
+    pub fn runs_on(self, features: wgpu::Features, info: &wgpu::AdapterInfo) -> bool {
+        self != MatmulVariant::TexturedSubgroups
+            || (features.contains(wgpu::Features::SUBGROUP)
+                && info.subgroup_min_size == 8
+                && info.subgroup_max_size == 8)
     }
 
     /// The entry point for `dims` and the rows and columns of C one workgroup computes.
@@ -496,6 +557,7 @@ impl MatmulVariant {
             // 8×8 blocks for every size: measured no slower than the larger blocks from
             // texels (BENCHMARKS.md), which also compile for seconds and spill registers.
             MatmulVariant::Textured => ("main_tex", BLOCK.tile()),
+            MatmulVariant::TexturedSubgroups => ("main_tex_sg", BLOCK.tile()),
             MatmulVariant::RegisterBlocked if large => ("main_large", BLOCK_LARGE.tile()),
             MatmulVariant::RegisterBlocked if wide => ("main_wide", BLOCK_WIDE.tile()),
             MatmulVariant::RegisterBlocked => ("main", BLOCK.tile()),
@@ -649,7 +711,7 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
     ];
     Ok(Launch {
         key: KernelKey {
-            family: Family::Matmul,
+            family: if variant == MatmulVariant::TexturedSubgroups { Family::MatmulSubgroups } else { Family::Matmul },
             entry,
             // A, B and the bias (A again where there is none).
             inputs: 3,

@@ -33,6 +33,9 @@ pub const PARAMS_SLOT: u64 = 256;
 pub enum Family {
     /// `shaders/matmul.wgsl`
     Matmul,
+    /// `shaders/matmul.wgsl` with its subgroup entry point (a module only devices with the
+    /// `SUBGROUP` feature create).
+    MatmulSubgroups,
     /// `shaders/elementwise.wgsl`
     Elementwise,
     /// `shaders/reduce.wgsl`
@@ -55,8 +58,9 @@ pub enum Family {
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 10] = [
+    pub const ALL: [Family; 11] = [
         Family::Matmul,
+        Family::MatmulSubgroups,
         Family::Elementwise,
         Family::Reduce,
         Family::Loss,
@@ -71,7 +75,7 @@ impl Family {
     /// The file's name in `shaders/`.
     pub fn file(self) -> &'static str {
         match self {
-            Family::Matmul => "matmul.wgsl",
+            Family::Matmul | Family::MatmulSubgroups => "matmul.wgsl",
             Family::Elementwise => "elementwise.wgsl",
             Family::Reduce => "reduce.wgsl",
             Family::Loss => "loss.wgsl",
@@ -88,6 +92,7 @@ impl Family {
     pub fn source(self) -> &'static str {
         match self {
             Family::Matmul => matmul::source(),
+            Family::MatmulSubgroups => matmul::subgroup_source(),
             Family::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Family::Loss => include_str!("../../shaders/loss.wgsl"),
