@@ -357,9 +357,12 @@ fn block_prologue(name: &str, block: Block, kind: &str, subgroup: bool) -> Strin
     let _ = writeln!(w, "    let tiles_n = (p.n + {}u) / {tile_n}u;", tile_n - 1);
     let _ = writeln!(w, "    let row0 = ((tile / tiles_n) * {wy}u + lid.y) * {rows}u;");
     let _ = writeln!(w, "    let col0 = ((tile % tiles_n) * {wx}u + lid.x) * {cols}u;");
-    // Every lane of a subgroup takes part in its broadcasts: one past C computes clamped
-    // values that `store` drops.
-    if !subgroup {
+    if subgroup {
+        // A subgroup (a row of the workgroup) leaves together or not at all: every lane of
+        // it takes part in its broadcasts, and one past C's columns computes clamped values
+        // that `store` drops.
+        let _ = writeln!(w, "    if (row0 >= p.m) {{\n        return;\n    }}");
+    } else {
         let _ = writeln!(w, "    if (row0 >= p.m || col0 >= p.n) {{\n        return;\n    }}");
     }
     // z0 is 0 but for a textured product cut into launches along its batch.
