@@ -6,6 +6,8 @@
 //
 // reduce_serial: one invocation per output; for short reductions with many outputs.
 // reduce_wide: one workgroup per output, 256 partial sums and a tree; for long reductions.
+// sum_channels_tex: OP 0 over axes 0, 2 and 3 of x [N, C, H, W] (a convolution's bias
+// gradient), reading x from the plan's texture: one workgroup of eight per channel.
 // How a workgroup's invocations share the elements does not change which maximum wins:
 // `combine` breaks ties between invocations by index.
 
@@ -26,12 +28,22 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+// sum_channels_tex reads x from here instead: the launch's images (red_shape.x of them),
+// four elements a texel (H·W comes in fours), TEXEL_ROW texels a row. On software adapters a
+// storage load is a loop over the SIMD lanes, one element each; a texel load gathers four.
+@group(0) @binding(3) var x_texels: texture_storage_2d<rgba32float, read>;
+const TEXEL_ROW: u32 = 1024u;
 
 override OP: u32 = 0u;
 
 const WIDE: u32 = 256u;
 var<workgroup> partial: array<f32, WIDE>;
 var<workgroup> partial_at: array<u32, WIDE>;
+// sum_channels_tex's workgroup: one SIMD row of a software adapter, whose barriers cost little
+// (a workgroup of 256 is 32 rows switched at every barrier: launches that each sum a few
+// images spent more on their trees than on their loads).
+const NARROW: u32 = 8u;
+var<workgroup> narrow_partial: array<f32, NARROW>;
 
 // A running reduction: the sum, or the best value and where it was.
 struct Acc {
@@ -151,5 +163,37 @@ fn reduce_wide(
     }
     if (lid == 0u) {
         out[j] = finish(Acc(partial[0], partial_at[0]), out[j]);
+    }
+}
+
+@compute @workgroup_size(8)
+fn sum_channels_tex(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let c = (wid.z * groups.y + wid.y) * groups.x + wid.x;
+    if (c >= p.n_out) {
+        return;
+    }
+    let plane = p.red_shape.z * p.red_shape.w / 4u;
+    var sum = vec4<f32>(0.0);
+    for (var image = 0u; image < p.red_shape.x; image = image + 1u) {
+        let first = (image * p.out_shape.y + c) * plane;
+        for (var t = lid; t < plane; t = t + NARROW) {
+            let at = first + t;
+            sum = sum + textureLoad(x_texels, vec2<u32>(at % TEXEL_ROW, at / TEXEL_ROW));
+        }
+    }
+    narrow_partial[lid] = sum.x + sum.y + sum.z + sum.w;
+    workgroupBarrier();
+    for (var half = NARROW / 2u; half > 0u; half = half / 2u) {
+        if (lid < half) {
+            narrow_partial[lid] = narrow_partial[lid] + narrow_partial[lid + half];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        out[c] = finish(Acc(narrow_partial[0], 0u), out[c]);
     }
 }

@@ -1071,13 +1071,14 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
             }));
         }
     };
-    let texture_input = if variant.reads_textures() { texture_input(n, &shape) } else { None };
+    let texture_input = if variant.reads_textures() { texture_input(n, &launch.0, &shape) } else { None };
     Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)], matmul, texture_input }))
 }
 
 /// The input of storage kernel `n` that it can read from the plan's texture (where products
-/// read theirs from textures): max pooling's, forward and back, and col2im's columns.
-fn texture_input<'a>(n: &Node, shape: &dyn Fn(NodeId) -> &'a Shape) -> Option<TextureInput> {
+/// read theirs from textures): max pooling's, forward and back, col2im's columns, and the
+/// input of a convolution's bias gradient.
+fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Shape) -> Option<TextureInput> {
     let pooled = |x: NodeId, window: &kernels::conv2d::Window| {
         let d = shape(x).dims();
         kernels::pool2d::reads_texture(shape(x), window).then_some(TextureInput {
@@ -1100,6 +1101,16 @@ fn texture_input<'a>(n: &Node, shape: &dyn Fn(NodeId) -> &'a Shape) -> Option<Te
                 unit_elements: cols.numel() / cols.dims()[0],
                 row: 1,
                 launch_for: kernels::conv2d::col2im_textured,
+            })
+        }
+        Op::Reduce { op: ReduceOp::Sum, .. } => {
+            let x = shape(n.inputs[0]);
+            kernels::reduce::sums_channels(launch, x, &n.shape).then(|| TextureInput {
+                node: n.inputs[0],
+                units: x.dims()[0],
+                unit_elements: x.numel() / x.dims()[0],
+                row: 0,
+                launch_for: kernels::reduce::channel_sums_textured,
             })
         }
         _ => None,

@@ -95,3 +95,23 @@ fn col2im_over_more_images_than_one_copy_holds_matches_storage() {
         }
     }
 }
+
+#[test]
+fn a_bias_gradient_over_more_images_than_one_copy_holds_matches_storage() {
+    // 20 images of 32 × 28 × 28 (100 KB each): three launches of eight images, each adding
+    // its sums to the last; 5 × 6 planes are whole texels too.
+    for dims in [[20, 32, 28, 28], [3, 7, 5, 4]] {
+        let n: usize = dims.iter().product();
+        let build = move |g: &mut Graph| {
+            let x = g.input("x", &dims).unwrap();
+            vec![g.sum_to(x, &[1, dims[1], 1, 1], 1.0).unwrap()]
+        };
+        let [(textured, launches), (storage, storage_launches)] = both(&build, &[("x", n)]);
+        assert_eq!(count(&storage_launches, "sum"), 1);
+        assert_eq!(count(&launches, "sum"), dims[0].div_ceil(8), "{launches:?}");
+        // Sums of 3 920 and 78 400 elements, in another order: close, not equal.
+        for (c, (g, w)) in textured[0].iter().zip(&storage[0]).enumerate() {
+            assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{dims:?}: channel {c}: {g} vs {w}");
+        }
+    }
+}

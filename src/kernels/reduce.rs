@@ -76,3 +76,32 @@ pub fn launch(
         groups: grid(op.name(), input, groups, limits)?,
     })
 }
+
+/// Parameter words: the reduced extent of axis 0, and whether to add to the output.
+const IMAGES_WORD: usize = 4;
+const ACCUMULATE_WORD: usize = 15;
+
+/// Whether `launch` (a reduction of `input` down to `kept`) is a sum over axes 0, 2 and 3 of
+/// [N, C, H, W] with H·W in fours (a convolution's bias gradient), which
+/// [`channel_sums_textured`] can read from the plan's texture.
+pub fn sums_channels(launch: &Launch, input: &Shape, kept: &Shape) -> bool {
+    let (d, k) = (input.dims(), kept.dims());
+    launch.key.constants.contains(&("OP", ReduceOp::Sum as u32))
+        && d.len() == 4
+        && k == [1, d[1], 1, 1]
+        && (d[2] * d[3]).is_multiple_of(4)
+}
+
+/// `launch` (for which [`sums_channels`] holds) for the images `images` only, reading them
+/// from the plan's texture (texel 0 on); each launch after the first adds to the sums.
+pub fn channel_sums_textured(launch: &Launch, images: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
+    let mut textured = launch.clone();
+    textured.key.entry = "sum_channels_tex";
+    textured.key.texture = TextureBinding::Read;
+    textured.params[IMAGES_WORD] = images.len() as u32;
+    textured.params[ACCUMULATE_WORD] |= (images.start > 0) as u32;
+    // One workgroup per channel.
+    let channels = Shape::new(&[launch.params[1] as usize])?;
+    textured.groups = grid("sum", &channels, channels.numel() as u64, limits)?;
+    Ok(textured)
+}
