@@ -141,9 +141,13 @@ fn argmax_of_pairs(i0: u32, top: vec2<f32>, bottom: vec2<f32>) -> Argmax {
     return Argmax(at, best);
 }
 
-// (x, y, plane) of the output of invocation `local`, or of none past the launch's planes.
-fn output_of(local: u32) -> vec3<u32> {
-    let id = local + p.first * p.oh * p.ow;
+// The flat index in y of invocation `local`'s output (the launch's planes start at `first`).
+fn output_index(local: u32) -> u32 {
+    return local + p.first * p.oh * p.ow;
+}
+
+// (x, y, plane) of output `id`.
+fn output_of(id: u32) -> vec3<u32> {
     return vec3<u32>(id % p.ow, (id / p.ow) % p.oh, id / (p.ow * p.oh));
 }
 
@@ -157,8 +161,8 @@ fn pool_forward(
     if (local >= p.planes * p.oh * p.ow) {
         return;
     }
-    let id = local + p.first * p.oh * p.ow;
-    let o = output_of(local);
+    let id = output_index(local);
+    let o = output_of(id);
     let ox = o.x;
     let oy = o.y;
     let plane = o.z;
@@ -189,8 +193,9 @@ fn max_pool_tex(
     if (local >= p.planes * p.oh * p.ow) {
         return;
     }
-    let o = output_of(local);
-    out[local + p.first * p.oh * p.ow] = pair_argmax_tex(o.z, o.y, o.x).best;
+    let id = output_index(local);
+    let o = output_of(id);
+    out[id] = pair_argmax_tex(o.z, o.y, o.x).best;
 }
 
 // One invocation per input element: the gradient of every window that took it.

@@ -1089,29 +1089,20 @@ fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Sh
             launch_for: kernels::pool2d::textured,
         })
     };
+    // The first input, a launch per copy of as many images (its leading axis) as fit.
+    let by_image = |row: u64, launch_for| {
+        let x = shape(n.inputs[0]);
+        TextureInput { node: n.inputs[0], units: x.dims()[0], unit_elements: x.numel() / x.dims()[0], row, launch_for }
+    };
     match n.op {
         Op::Pool2d { max: true, window } => pooled(n.inputs[0], &window),
         Op::Pool2dBackward { max: true, window } if kernels::pool2d::tiles(&window) => pooled(n.inputs[1], &window),
         Op::MaxPoolReluBackward { window } => pooled(n.inputs[1], &window),
-        Op::Col2im(window) if window.stride == [1, 1] => {
-            let cols = shape(n.inputs[0]);
-            Some(TextureInput {
-                node: n.inputs[0],
-                units: cols.dims()[0],
-                unit_elements: cols.numel() / cols.dims()[0],
-                row: 1,
-                launch_for: kernels::conv2d::col2im_textured,
-            })
-        }
-        Op::Reduce { op: ReduceOp::Sum, .. } => {
-            let x = shape(n.inputs[0]);
-            kernels::reduce::sums_channels(launch, x, &n.shape).then(|| TextureInput {
-                node: n.inputs[0],
-                units: x.dims()[0],
-                unit_elements: x.numel() / x.dims()[0],
-                row: 0,
-                launch_for: kernels::reduce::channel_sums_textured,
-            })
+        Op::Col2im(window) if window.stride == [1, 1] => Some(by_image(1, kernels::conv2d::col2im_textured)),
+        Op::Reduce { op: ReduceOp::Sum, .. }
+            if kernels::reduce::sums_channels(launch, shape(n.inputs[0]), &n.shape) =>
+        {
+            Some(by_image(0, kernels::reduce::channel_sums_textured))
         }
         _ => None,
     }

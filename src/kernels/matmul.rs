@@ -417,8 +417,11 @@ fn texture_entry(name: &str, block: Block, subgroup: bool) -> String {
     let _ = writeln!(w, "    let n4 = (p.n + 3u) / 4u;");
     // Rows of A and columns of B clamped into range in fours too (texels across rows of a
     // transposed A, across columns of B).
-    for g in 0..rows / 4 {
-        let _ = writeln!(w, "    let rq{g} = min(row0 / 4u + {g}u, m4 - 1u);");
+    // (The subgroup variant finds only its lane's, below.)
+    if !subgroup {
+        for g in 0..rows / 4 {
+            let _ = writeln!(w, "    let rq{g} = min(row0 / 4u + {g}u, m4 - 1u);");
+        }
     }
     for g in 0..groups {
         let _ = writeln!(w, "    let cq{g} = min(col0 / 4u + {g}u, n4 - 1u);");

@@ -99,8 +99,7 @@ pub fn textured(launch: &Launch, planes: std::ops::Range<usize>, limits: &wgpu::
     let word = |k: usize| launch.params[k] as usize;
     let (entry, per_plane) = match (launch.key.entry, launch.key.constants.contains(&("MAX", 1))) {
         ("pool_forward", true) => ("max_pool_tex", word(3) * word(4)),
-        // One invocation per window-sized cell of the input.
-        ("max_backward_tiling", _) => ("max_backward_tiling_tex", word(1).div_ceil(2) * word(2).div_ceil(2)),
+        ("max_backward_tiling", _) => ("max_backward_tiling_tex", cells_per_plane(&launch.params)),
         (entry, _) => return Err(crate::error::Error::Graph(format!("pool2d's {entry} does not read textures"))),
     };
     let mut textured = launch.clone();
@@ -113,6 +112,13 @@ pub fn textured(launch: &Launch, planes: std::ops::Range<usize>, limits: &wgpu::
     Ok(textured)
 }
 
+/// Invocations of `max_backward_tiling` per plane, from its parameter words: one per
+/// window-sized cell of the padded input.
+fn cells_per_plane(params: &[u32]) -> usize {
+    let word = |k: usize| params[k] as usize;
+    (word(1) + word(9)).div_ceil(word(5)) * (word(2) + word(10)).div_ceil(word(6))
+}
+
 /// Whether `window`'s windows tile the input (stride = kernel, the usual 2×2 pool), so max
 /// pooling's gradient can visit each window once (`max_backward_tiling`).
 pub fn tiles(window: &Window) -> bool {
@@ -122,11 +128,9 @@ pub fn tiles(window: &Window) -> bool {
 /// dx from dy and x.
 pub fn backward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu::Limits) -> Result<Launch> {
     if max && tiles(window) {
-        // One invocation per window-sized cell of the padded input.
-        let d = x.dims();
-        let cells = |axis: usize| (d[2 + axis] + window.padding[axis]).div_ceil(window.kernel[axis]);
         let mut launch = launch("max_backward_tiling", max, x, window, y, x, limits)?;
-        let work = (d[0] * d[1] * cells(0) * cells(1)) as u64;
+        let d = x.dims();
+        let work = (d[0] * d[1] * cells_per_plane(&launch.params)) as u64;
         launch.groups = grid("max_pool2d", x, work.div_ceil(256), limits)?;
         return Ok(launch);
     }
