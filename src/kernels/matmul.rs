@@ -516,8 +516,10 @@ fn texture_entry(name: &str, block: Block, subgroup: bool) -> String {
                 4 * g + 3
             );
         }
-        for i in 0..rows {
-            for g in 0..groups {
+    }
+    for i in 0..rows {
+        for g in 0..groups {
+            for lane in LANE {
                 let _ = writeln!(w, "        acc{i}_{g} = fma(vec4<f32>(ak{i}.{lane}), bv{g}{lane}, acc{i}_{g});");
             }
         }
