@@ -28,6 +28,12 @@ struct Params {
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
+    // `adam_tex`: the first element the launch updates (a multiple of 4), and the texels
+    // from one array to the next in the texture (the parameter's, the gradient's, m's, v's).
+    first: u32,
+    tex_stride: u32,
+    _pad3: u32,
+    _pad4: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -42,6 +48,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> param4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> m4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> v4: array<vec4<f32>>;
+
+// `adam_tex` reads instead from the plan's operand texture (on software adapters, where a
+// storage load is a loop over the SIMD lanes and a texel load one gather): a range of the
+// parameter, its gradient, m and v, copied there one after another, four elements a texel
+// and TEXEL_ROW texels a row.
+@group(0) @binding(5) var operands: texture_storage_2d<rgba32float, read>;
+
+const TEXEL_ROW: u32 = 1024u;
 
 fn index(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
     return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
@@ -99,6 +113,21 @@ fn adam(
     param[i] = param[i] - p.step_size * m / denom;
 }
 
+// Adam's step for four elements: the new parameter, m and v.
+struct Adam4 {
+    param: vec4<f32>,
+    m: vec4<f32>,
+    v: vec4<f32>,
+}
+
+fn adam4(w: vec4<f32>, grad: vec4<f32>, m_old: vec4<f32>, v_old: vec4<f32>) -> Adam4 {
+    let g = grad + p.weight_decay * w;
+    let m = p.beta1 * m_old + (1.0 - p.beta1) * g;
+    let v = p.beta2 * v_old + (1.0 - p.beta2) * g * g;
+    let denom = sqrt(v) / p.bias2_sqrt + p.eps;
+    return Adam4(w - p.step_size * m / denom, m, v);
+}
+
 // `adam` four elements at a time, for parameters of a multiple of 4 elements: each storage
 // load and store moves a vector (one loop over the SIMD lanes on software adapters instead
 // of four), the arithmetic per element unchanged.
@@ -112,14 +141,35 @@ fn adam_vec4(
     if (i >= p.n / 4u) {
         return;
     }
-    let w = param4[i];
-    let g = grad4[i] + p.weight_decay * w;
-    let m = p.beta1 * m4[i] + (1.0 - p.beta1) * g;
-    let v = p.beta2 * v4[i] + (1.0 - p.beta2) * g * g;
-    m4[i] = m;
-    v4[i] = v;
-    let denom = sqrt(v) / p.bias2_sqrt + p.eps;
-    param4[i] = w - p.step_size * m / denom;
+    let s = adam4(param4[i], grad4[i], m4[i], v4[i]);
+    m4[i] = s.m;
+    v4[i] = s.v;
+    param4[i] = s.param;
+}
+
+// Texel `t` of array `array` (0 the parameter, 1 the gradient, 2 m, 3 v) of the launch's
+// copies.
+fn copied(array: u32, t: u32) -> vec4<f32> {
+    let v = array * p.tex_stride + t;
+    return textureLoad(operands, vec2<u32>(v % TEXEL_ROW, v / TEXEL_ROW));
+}
+
+// `adam_vec4` for elements p.first .. p.n, reading from the texture.
+@compute @workgroup_size(256)
+fn adam_tex(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let t = index(wid, groups, lid);
+    let i = p.first / 4u + t;
+    if (i >= p.n / 4u) {
+        return;
+    }
+    let s = adam4(copied(0u, t), copied(1u, t), copied(2u, t), copied(3u, t));
+    m4[i] = s.m;
+    v4[i] = s.v;
+    param4[i] = s.param;
 }
 
 @compute @workgroup_size(256)

@@ -12,7 +12,9 @@ use crate::kernels::{
     matmul::{Bias, MatmulDims, MatmulVariant},
     optim::Optimizer,
 };
-use crate::operand_textures::{OperandCopy, OperandTextures, TextureInput, input_chunks, textured_chunks};
+use crate::operand_textures::{
+    OperandCopy, OperandTextures, TextureInput, input_chunks, textured_chunks, update_chunks,
+};
 use crate::shape::Shape;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -126,8 +128,33 @@ struct Lowered {
     writes: Vec<NodeId>,
     /// A matrix product's sizes (its operands are the first two reads).
     matmul: Option<MatmulDims>,
-    /// An input the kernel can read from the plan's texture instead.
-    texture_input: Option<TextureInput>,
+    /// What the kernel can read from the plan's texture instead of storage.
+    texture_read: Option<TextureRead>,
+}
+
+/// Inputs a storage kernel can read from the plan's texture (where products read theirs
+/// from textures), copied in before each of its launches.
+enum TextureRead {
+    /// One input, in units (planes, images) that launches take whole.
+    Units(TextureInput),
+    /// An optimizer update's parameter, gradient and states, a range of elements of each a
+    /// launch.
+    Update { arrays: Vec<NodeId>, elements: usize },
+}
+
+impl TextureRead {
+    /// The launches of `launch`, each with its copies; `None` where they cannot be made.
+    fn chunks(
+        &self,
+        launch: &Launch,
+        bindings: &[(NodeId, u64, u64)],
+        limits: &wgpu::Limits,
+    ) -> Option<Vec<PlanChunk>> {
+        match self {
+            TextureRead::Units(input) => input_chunks(launch, input, bindings, limits),
+            TextureRead::Update { arrays, elements } => update_chunks(launch, arrays, *elements, bindings, limits),
+        }
+    }
 }
 
 /// A chunk of a launch split to keep every binding within `max_storage_buffer_binding_size`:
@@ -238,7 +265,7 @@ fn split(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, lower
                 return Ok(vec![PlanChunk { launch: l.launch, bindings, copies: Vec::new(), texture_rows: 0 }]);
             }
         }
-        if let Some(chunks) = lowered.texture_input.and_then(|t| input_chunks(&lowered.launch, &t, &bindings, limits)) {
+        if let Some(chunks) = lowered.texture_read.and_then(|t| t.chunks(&lowered.launch, &bindings, limits)) {
             return Ok(chunks);
         }
         return Ok(vec![PlanChunk { launch: lowered.launch, bindings, copies: Vec::new(), texture_rows: 0 }]);
@@ -1058,7 +1085,10 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
             let mut writes = vec![n.inputs[0]];
             writes.extend(&n.inputs[2..]);
             let launch = kernels::optim::launch(&opt, out, 1, limits)?;
-            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes, matmul, texture_input: None }));
+            // The texture holds the arrays in the kernel's order: parameter, gradient, states.
+            let texture_read = (variant.reads_textures() && kernels::optim::reads_texture(&launch))
+                .then(|| TextureRead::Update { arrays: n.inputs.clone(), elements: out.numel() });
+            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes, matmul, texture_read }));
         }
         Op::RunningAverage { momentum, factor } => {
             let launch = kernels::optim::running_average(out, momentum, factor, limits)?;
@@ -1067,18 +1097,18 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
                 reads: vec![n.inputs[1]],
                 writes: vec![n.inputs[0]],
                 matmul,
-                texture_input: None,
+                texture_read: None,
             }));
         }
     };
-    let texture_input = if variant.reads_textures() { texture_input(n, &launch.0, &shape) } else { None };
-    Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)], matmul, texture_input }))
+    let texture_read = if variant.reads_textures() { texture_input(n, &launch.0, &shape) } else { None };
+    Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)], matmul, texture_read }))
 }
 
 /// The input of storage kernel `n` that it can read from the plan's texture (where products
 /// read theirs from textures): max pooling's, forward and back, col2im's columns, and the
 /// input of a convolution's bias gradient.
-fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Shape) -> Option<TextureInput> {
+fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Shape) -> Option<TextureRead> {
     let pooled = |x: NodeId, window: &kernels::conv2d::Window| {
         let d = shape(x).dims();
         kernels::pool2d::reads_texture(shape(x), window).then_some(TextureInput {
@@ -1094,7 +1124,7 @@ fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Sh
         let x = shape(n.inputs[0]);
         TextureInput { node: n.inputs[0], units: x.dims()[0], unit_elements: x.numel() / x.dims()[0], row, launch_for }
     };
-    match n.op {
+    let input = match n.op {
         Op::Pool2d { max: true, window } => pooled(n.inputs[0], &window),
         Op::Pool2dBackward { max: true, window } if kernels::pool2d::tiles(&window) => pooled(n.inputs[1], &window),
         Op::MaxPoolReluBackward { window } => pooled(n.inputs[1], &window),
@@ -1105,7 +1135,8 @@ fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Sh
             Some(by_image(0, kernels::reduce::channel_sums_textured))
         }
         _ => None,
-    }
+    };
+    input.map(TextureRead::Units)
 }
 
 /// The sizes of op(a) · op(b) for operands of shapes `a` and `b` (matrices, or batches of

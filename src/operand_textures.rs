@@ -235,6 +235,39 @@ pub(crate) fn input_chunks(
         .collect()
 }
 
+/// The launches of an optimizer update that reads its arrays from the texture
+/// ([`crate::kernels::optim::textured`]): `arrays` (the parameter, its gradient, its
+/// states, of `elements` each, a multiple of 4) copied one after another, each launch as
+/// many elements of each as [`COPY_BUDGET`] holds. `None` where the adapter's textures are
+/// too short.
+pub(crate) fn update_chunks(
+    launch: &Launch,
+    arrays: &[NodeId],
+    elements: usize,
+    bindings: &[(NodeId, u64, u64)],
+    limits: &wgpu::Limits,
+) -> Option<Vec<PlanChunk>> {
+    let per_texel_row = 4 * TEXEL_ROW as usize;
+    let rows_each = ((COPY_BUDGET as u64 / ROW_BYTES) / arrays.len() as u64).min(rows(elements as u64 * 4));
+    let texture_rows = rows_each * arrays.len() as u64;
+    if rows_each == 0 || texture_rows > limits.max_texture_dimension_2d as u64 {
+        return None;
+    }
+    let per_launch = rows_each as usize * per_texel_row;
+    (0..elements)
+        .step_by(per_launch)
+        .map(|first| {
+            let part = first..(first + per_launch).min(elements);
+            let copies = (0..arrays.len() as u64)
+                .map(|j| flat(arrays[j as usize], (first, part.len()), j * rows_each))
+                .collect();
+            let stride = rows_each as usize * TEXEL_ROW as usize;
+            let launch = crate::kernels::optim::textured(launch, part, stride, limits).ok()?;
+            Some(PlanChunk { launch, bindings: bindings.to_vec(), copies, texture_rows })
+        })
+        .collect()
+}
+
 /// The launches of a plain product cut along k ([`matmul::depth_bands`]): each copies its
 /// band of A and of B and adds its product to C (the first overwrites it and adds the bias,
 /// the last applies a fused ReLU to the sum).

@@ -1,10 +1,12 @@
 //! Storage kernels that read their input from the plan's texture on software adapters (max
-//! pooling forward and back, col2im at stride 1): cut into launches that each copy at most
-//! 896 KiB of that input, they compute what the kernels reading storage compute.
+//! pooling forward and back, col2im at stride 1, bias gradients, Adam's update): cut into
+//! launches that each copy at most 896 KiB of that input, they compute what the kernels
+//! reading storage compute.
 
 use shadergrad::autodiff::gradients;
 use shadergrad::kernels::conv2d::Window;
 use shadergrad::kernels::matmul::MatmulVariant;
+use shadergrad::kernels::optim::Optimizer;
 use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
 
 fn device(variant: MatmulVariant) -> Device {
@@ -112,6 +114,49 @@ fn a_bias_gradient_over_more_images_than_one_copy_holds_matches_storage() {
         // Sums of 3 920 and 78 400 elements, in another order: close, not equal.
         for (c, (g, w)) in textured[0].iter().zip(&storage[0]).enumerate() {
             assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{dims:?}: channel {c}: {g} vs {w}");
+        }
+    }
+}
+
+#[test]
+fn adam_over_more_elements_than_one_copy_holds_matches_storage() {
+    // 241 × 256 elements: a launch copies 57 344 of each of the parameter, gradient, m and v
+    // (14 texel rows each), so two launches, the second short of its rows. Three steps, so
+    // that m and v read back non-zero.
+    let dims = [241, 256];
+    let n = dims[0] * dims[1];
+    let opt = Optimizer::Adam { lr: 1e-2, beta1: 0.8, beta2: 0.99, eps: 1e-6, weight_decay: 0.1 };
+    let steps = |variant: MatmulVariant| {
+        let mut g = Graph::new();
+        let p = g.param("p", &dims).unwrap();
+        let grad = g.input("grad", &dims).unwrap();
+        g.optimizer_update(p, grad, opt).unwrap();
+        let reads = vec![p, g.find("p.m").unwrap(), g.find("p.v").unwrap()];
+        let mut plan = Plan::compile(&device(variant), &g, &reads).unwrap();
+        plan.write(p, &wave(n, 0)).unwrap();
+        let values: Vec<_> = (1..=3)
+            .map(|t| {
+                plan.write(grad, &wave(n, t)).unwrap();
+                plan.run_and_read(&reads).unwrap()
+            })
+            .collect();
+        (values, plan.launch_ops().iter().filter(|&&op| op == "update").count())
+    };
+    let (textured, launches) = steps(MatmulVariant::Textured);
+    let (storage, storage_launches) = steps(MatmulVariant::RegisterBlocked);
+    assert_eq!((launches, storage_launches), (2, 1));
+    // The same arithmetic on the same values: equal, not close.
+    for (t, (got, want)) in textured.iter().zip(&storage).enumerate() {
+        for (k, what) in ["parameter", "m", "v"].iter().enumerate() {
+            let wrong = got[k].iter().zip(&want[k]).position(|(a, b)| a != b);
+            assert!(
+                wrong.is_none(),
+                "step {}: {what}[{}]: {:?} vs {:?}",
+                t + 1,
+                wrong.unwrap(),
+                got[k][wrong.unwrap()],
+                want[k][wrong.unwrap()]
+            );
         }
     }
 }

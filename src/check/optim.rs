@@ -12,9 +12,10 @@ use crate::rng::Rng;
 /// Steps taken per check: enough for Adam's bias correction and momentum to matter.
 const STEPS: u64 = 5;
 
-/// The parameter shapes each configuration is checked on: odd sizes, one element, and one
-/// in fours (Adam's vector kernel) over several workgroups.
-pub const SHAPES: &[&[usize]] = &[&[257, 7], &[33], &[1], &[64, 36]];
+/// The parameter shapes each configuration is checked on: odd sizes, one element, one in
+/// fours (Adam's vector kernel) over several workgroups, and one larger than a launch of
+/// the texture-reading update copies on software adapters.
+pub const SHAPES: &[&[usize]] = &[&[257, 7], &[33], &[1], &[64, 36], &[241, 256]];
 
 /// The optimizer configurations checked.
 pub fn configurations() -> Vec<(String, Optimizer)> {

@@ -145,11 +145,53 @@ pub fn adam_corrections(lr: f32, beta1: f32, beta2: f32, t: u64) -> (f32, f32) {
     ((lr as f64 / bias1) as f32, bias2.sqrt() as f32)
 }
 
+/// Parameter words of an update launch: [`Optimizer::params`]'s block, which the plan
+/// rewrites every step, then [`FIRST_WORD`] and [`TEX_STRIDE_WORD`], set once.
+const PARAMS_WORDS: usize = 16;
+
+/// The parameter word of a textured update ([`textured`]) that holds the first element it
+/// updates.
+pub const FIRST_WORD: usize = 12;
+
+/// The parameter word of a textured update that holds the texels from one copied array to
+/// the next.
+pub const TEX_STRIDE_WORD: usize = 13;
+
+/// Whether `launch` (an update) has a twin that reads the parameter, its gradient and its
+/// states from the plan's texture ([`textured`]): Adam on vectors of four.
+pub fn reads_texture(launch: &Launch) -> bool {
+    launch.key.entry == "adam_vec4"
+}
+
+/// `launch` (an update that [`reads_texture`]) for `elements` of its parameter (a range
+/// starting at a multiple of 4), reading them from the plan's texture, where the parameter,
+/// gradient, m and v lie in that order, `tex_stride` texels apart.
+pub fn textured(
+    launch: &Launch,
+    elements: std::ops::Range<usize>,
+    tex_stride: usize,
+    limits: &wgpu::Limits,
+) -> Result<Launch> {
+    let mut textured = launch.clone();
+    textured.key.entry = "adam_tex";
+    textured.key.texture = TextureBinding::Read;
+    // The plan rewrites the first words every step with this count: the launch's last
+    // element, past which it stops.
+    textured.params[0] = elements.end as u32;
+    textured.params[FIRST_WORD] = elements.start as u32;
+    textured.params[TEX_STRIDE_WORD] = tex_stride as u32;
+    let part = Shape::new(&[elements.len()])?;
+    textured.groups = grid("adam", &part, (elements.len() as u64).div_ceil(4 * 256), limits)?;
+    Ok(textured)
+}
+
 /// The update of a parameter of `shape` at step `t`.
 pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> Result<Launch> {
     let n = shape.numel();
     let (entry, per_invocation) = opt.entry(n);
     let invocations = (n as u64).div_ceil(per_invocation);
+    let mut params = opt.params(n, t);
+    params.resize(PARAMS_WORDS, 0);
     Ok(Launch {
         key: KernelKey {
             family: Family::Optim,
@@ -159,7 +201,7 @@ pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> 
             texture: TextureBinding::None,
             constants: vec![],
         },
-        params: opt.params(n, t),
+        params,
         groups: grid(opt.name(), shape, invocations.div_ceil(256), limits)?,
     })
 }
@@ -168,7 +210,7 @@ pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> 
 /// value`, as batch norm keeps its running mean and variance.
 pub fn running_average(shape: &Shape, momentum: f32, factor: f32, limits: &wgpu::Limits) -> Result<Launch> {
     let n = shape.numel();
-    let mut params = vec![0u32; 12];
+    let mut params = vec![0u32; PARAMS_WORDS];
     params[0] = n as u32;
     params[1] = momentum.to_bits();
     params[2] = factor.to_bits();
