@@ -34,9 +34,11 @@ override UNIT_STRIDE: u32 = 0u;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 // col2im_tex reads the columns from here instead: the launch's images, four elements a texel,
 // TEXEL_ROW texels a row, from the texture's second row (a tap left of the first column
-// reads the first row, not past the texture's start). On software adapters a storage load
-// is a loop over the SIMD lanes, one element each, while a texel load gathers four.
-@group(0) @binding(4) var cols_texels: texture_storage_2d<rgba32float, read>;
+// reads the first row, not past the texture's start); im2col_3x3_tex reads x, from the
+// first row. On software adapters a storage load is a loop over the SIMD lanes, one element
+// each, while a texel load gathers four (even one element of a texel costs a tenth of a
+// storage load there).
+@group(0) @binding(4) var texels: texture_storage_2d<rgba32float, read>;
 const TEXEL_ROW: u32 = 1024u;
 
 const WIDE: u32 = 256u;
@@ -248,43 +250,103 @@ fn im2col_3x3(
     }
     let oy = id % p.oh;
     let plane = id / p.oh;
-    let iy = vec3<i32>(i32(oy)) + vec3<i32>(0, 1, 2) - vec3<i32>(i32(p.pad_h));
-    let inside = iy >= vec3<i32>(0) & iy < vec3<i32>(i32(p.h));
-    let rows = (plane * p.h + vec3<u32>(max(iy, vec3<i32>(0)))) * p.w;
-    // Column row (ci·9 + tap) of image n starts at ((n·C·9 + ci·9 + tap)·OH + oy)·OW, and
-    // plane = n·C + ci, so tap 0's is (plane·9·OH + oy)·OW; each next tap's is OH·OW on.
-    let first = (plane * 9u * p.oh + oy) * p.ow;
-    let step = p.oh * p.ow;
+    let window = window3(plane, oy);
     // At output column ox, `left`, `mid` and `right` hold x's columns ox - pad, ox + 1 - pad
     // and ox + 2 - pad of the window's three rows (one row a component).
-    var mid = load3(rows, inside, i32(0) - i32(p.pad_w));
-    var right = load3(rows, inside, i32(1) - i32(p.pad_w));
+    var mid = load3(window, i32(0) - i32(p.pad_w));
+    var right = load3(window, i32(1) - i32(p.pad_w));
     for (var ox = 0u; ox < p.ow; ox = ox + 1u) {
         let left = mid;
         mid = right;
-        right = load3(rows, inside, i32(ox + 2u) - i32(p.pad_w));
-        let at = first + ox;
-        out[at] = left.x;
-        out[at + step] = mid.x;
-        out[at + 2u * step] = right.x;
-        out[at + 3u * step] = left.y;
-        out[at + 4u * step] = mid.y;
-        out[at + 5u * step] = right.y;
-        out[at + 6u * step] = left.z;
-        out[at + 7u * step] = mid.z;
-        out[at + 8u * step] = right.z;
+        right = load3(window, i32(ox + 2u) - i32(p.pad_w));
+        store_taps(plane, oy, ox, left, mid, right);
     }
 }
 
-// x at column ix of the three rows starting at `rows` (zero outside the image).
-fn load3(rows: vec3<u32>, inside: vec3<bool>, ix: i32) -> vec3<f32> {
+// `im2col_3x3` for the launch's images (p.n of them from image p.first), reading x from the
+// texture.
+@compute @workgroup_size(256)
+fn im2col_3x3_tex(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let id = linear_id(wid, groups, lid);
+    if (id >= p.n * p.c * p.oh) {
+        return;
+    }
+    let oy = id % p.oh;
+    // The plane's place in the texture, and in the whole batch's columns.
+    let copied = id / p.oh;
+    let plane = p.first * p.c + copied;
+    let window = window3(copied, oy);
+    var mid = load3_tex(window, i32(0) - i32(p.pad_w));
+    var right = load3_tex(window, i32(1) - i32(p.pad_w));
+    for (var ox = 0u; ox < p.ow; ox = ox + 1u) {
+        let left = mid;
+        mid = right;
+        right = load3_tex(window, i32(ox + 2u) - i32(p.pad_w));
+        store_taps(plane, oy, ox, left, mid, right);
+    }
+}
+
+// The three rows of x under a 3×3 window: where each starts (its first element, counted
+// from the plane's first) and whether it lies inside the image.
+struct Window3 {
+    rows: vec3<u32>,
+    inside: vec3<bool>,
+}
+
+// The window over output row `oy` of plane `plane` (counted where x is read from).
+fn window3(plane: u32, oy: u32) -> Window3 {
+    let iy = vec3<i32>(i32(oy)) + vec3<i32>(0, 1, 2) - vec3<i32>(i32(p.pad_h));
+    let rows = (plane * p.h + vec3<u32>(max(iy, vec3<i32>(0)))) * p.w;
+    return Window3(rows, iy >= vec3<i32>(0) & iy < vec3<i32>(i32(p.h)));
+}
+
+// The nine taps' values at output (oy, ox) of `plane`, stored into its nine column rows:
+// column row (ci·9 + tap) of image n starts at ((n·C·9 + ci·9 + tap)·OH + oy)·OW, and
+// plane = n·C + ci, so tap 0's is (plane·9·OH + oy)·OW; each next tap's is OH·OW on.
+fn store_taps(plane: u32, oy: u32, ox: u32, left: vec3<f32>, mid: vec3<f32>, right: vec3<f32>) {
+    let at = (plane * 9u * p.oh + oy) * p.ow + ox;
+    let step = p.oh * p.ow;
+    out[at] = left.x;
+    out[at + step] = mid.x;
+    out[at + 2u * step] = right.x;
+    out[at + 3u * step] = left.y;
+    out[at + 4u * step] = mid.y;
+    out[at + 5u * step] = right.y;
+    out[at + 6u * step] = left.z;
+    out[at + 7u * step] = mid.z;
+    out[at + 8u * step] = right.z;
+}
+
+// x at column ix of the window's three rows (zero outside the image).
+fn load3(window: Window3, ix: i32) -> vec3<f32> {
     var v = vec3<f32>(0.0);
     if (ix >= 0 && ix < i32(p.w)) {
-        if (inside.x) { v.x = a[rows.x + u32(ix)]; }
-        if (inside.y) { v.y = a[rows.y + u32(ix)]; }
-        if (inside.z) { v.z = a[rows.z + u32(ix)]; }
+        if (window.inside.x) { v.x = a[window.rows.x + u32(ix)]; }
+        if (window.inside.y) { v.y = a[window.rows.y + u32(ix)]; }
+        if (window.inside.z) { v.z = a[window.rows.z + u32(ix)]; }
     }
     return v;
+}
+
+// `load3` from the texture.
+fn load3_tex(window: Window3, ix: i32) -> vec3<f32> {
+    var v = vec3<f32>(0.0);
+    if (ix >= 0 && ix < i32(p.w)) {
+        if (window.inside.x) { v.x = texel_element(window.rows.x + u32(ix)); }
+        if (window.inside.y) { v.y = texel_element(window.rows.y + u32(ix)); }
+        if (window.inside.z) { v.z = texel_element(window.rows.z + u32(ix)); }
+    }
+    return v;
+}
+
+// Element `e` of what the launch copied into the texture (from its first row).
+fn texel_element(e: u32) -> f32 {
+    let t = e / 4u;
+    return textureLoad(texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW))[e % 4u];
 }
 
 // One invocation per input row (image, channel, y), walking x: each element sums the column
@@ -370,13 +432,13 @@ fn col2im_tex(
 // Elements f .. f + 3 of the texture, from the one or two texels that hold them.
 fn four_texels_from(f: u32) -> vec4<f32> {
     let t = f / 4u;
-    let lo = textureLoad(cols_texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
+    let lo = textureLoad(texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
     let shift = f % 4u;
     if (shift == 0u) {
         return lo;
     }
     let u = t + 1u;
-    let hi = textureLoad(cols_texels, vec2<u32>(u % TEXEL_ROW, u / TEXEL_ROW));
+    let hi = textureLoad(texels, vec2<u32>(u % TEXEL_ROW, u / TEXEL_ROW));
     if (shift == 1u) {
         return vec4<f32>(lo.yzw, hi.x);
     }

@@ -1106,8 +1106,8 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
 }
 
 /// The input of storage kernel `n` that it can read from the plan's texture (where products
-/// read theirs from textures): max pooling's, forward and back, col2im's columns, and the
-/// input of a convolution's bias gradient.
+/// read theirs from textures): max pooling's, forward and back, im2col's and col2im's, and
+/// the input of a convolution's bias gradient.
 fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Shape) -> Option<TextureRead> {
     let pooled = |x: NodeId, window: &kernels::conv2d::Window| {
         let d = shape(x).dims();
@@ -1129,6 +1129,9 @@ fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Sh
         Op::Pool2dBackward { max: true, window } if kernels::pool2d::tiles(&window) => pooled(n.inputs[1], &window),
         Op::MaxPoolReluBackward { window } => pooled(n.inputs[1], &window),
         Op::Col2im(window) if window.stride == [1, 1] => Some(by_image(1, kernels::conv2d::col2im_textured)),
+        Op::Im2col(_) if kernels::conv2d::im2col_reads_texture(launch) => {
+            Some(by_image(0, kernels::conv2d::im2col_textured))
+        }
         Op::Reduce { op: ReduceOp::Sum, .. }
             if kernels::reduce::sums_channels(launch, shape(n.inputs[0]), &n.shape) =>
         {

@@ -1,5 +1,6 @@
 //! Storage kernels that read their input from the plan's texture on software adapters (max
-//! pooling forward and back, col2im at stride 1, bias gradients, Adam's update): cut into
+//! pooling forward and back, im2col of a 3×3 window and col2im at stride 1, bias gradients,
+//! Adam's update): cut into
 //! launches that each copy at most 896 KiB of that input, they compute what the kernels
 //! reading storage compute.
 
@@ -95,6 +96,28 @@ fn col2im_over_more_images_than_one_copy_holds_matches_storage() {
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             assert!((g - w).abs() <= 1e-6 * (1.0 + w.abs()), "{x_dims:?}: element {i}: {g} vs {w}");
         }
+    }
+}
+
+#[test]
+fn im2col_over_more_images_than_one_copy_holds_matches_storage() {
+    // 100 images of 32 × 14 × 14 (25 KB each): three launches of 35 images; with padding 1
+    // and without; 5 × 6 images of two channels are whole texels too.
+    for (x_dims, filters, padding) in
+        [([100, 32, 14, 14], [8, 32, 3, 3], 1), ([3, 2, 5, 6], [4, 2, 3, 3], 0), ([3, 2, 5, 6], [4, 2, 3, 3], 1)]
+    {
+        let build = move |g: &mut Graph| {
+            let x = g.input("x", &x_dims).unwrap();
+            let w = g.input("w", &filters).unwrap();
+            vec![g.conv2d(x, w, [1, 1], [padding, padding]).unwrap()]
+        };
+        let inputs = [("x", x_dims.iter().product()), ("w", filters.iter().product())];
+        let [(textured, launches), (storage, storage_launches)] = both(&build, &inputs);
+        assert_eq!(count(&storage_launches, "im2col"), 1);
+        assert_eq!(count(&launches, "im2col"), x_dims[0].div_ceil(35).min(x_dims[0]), "{launches:?}");
+        // The same columns into products that sum k in the same order: equal, not close.
+        let wrong = textured[0].iter().zip(&storage[0]).position(|(a, b)| a != b);
+        assert!(wrong.is_none(), "{x_dims:?}: element {wrong:?}");
     }
 }
 

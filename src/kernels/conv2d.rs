@@ -123,6 +123,27 @@ pub fn im2col(x: &Shape, window: &Window, cols: &Shape, out_hw: [usize; 2], limi
     })
 }
 
+/// Whether `launch` (an im2col) has a twin that reads x from the plan's texture
+/// ([`im2col_textured`]): the 3×3 window at stride 1.
+pub fn im2col_reads_texture(launch: &Launch) -> bool {
+    launch.key.entry == "im2col_3x3"
+}
+
+/// `launch` (an im2col that [`im2col_reads_texture`]) for the images `images` only,
+/// reading them from the plan's texture, from its first texel row.
+pub fn im2col_textured(launch: &Launch, images: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
+    let word = |k: usize| launch.params[k] as usize;
+    let mut textured = launch.clone();
+    textured.key.entry = "im2col_3x3_tex";
+    textured.key.texture = TextureBinding::Read;
+    textured.params[0] = images.len() as u32;
+    textured.params[FIRST_WORD] = images.start as u32;
+    // One invocation per plane and output row.
+    let work = Shape::new(&[images.len(), word(1), word(5)])?;
+    textured.groups = grid("im2col", &work, (work.numel() as u64).div_ceil(256), limits)?;
+    Ok(textured)
+}
+
 /// The parameter word holding a textured launch's first image.
 const FIRST_WORD: usize = 13;
 
