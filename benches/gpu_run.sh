@@ -29,3 +29,12 @@ tail -1 "$OUT/check.txt"
 "$BIN" bench --json > "$OUT/shadergrad.json" 2> "$OUT/bench.err"
 python3 benches/pytorch_baseline.py --device cuda > "$OUT/pytorch.json" 2> "$OUT/pytorch.err"
 python3 benches/compare.py "$OUT/shadergrad.json" "$OUT/pytorch.json" | tee "$OUT/compare.md"
+# The large tiles (`tiled-large`, not yet measured on a GPU) beside the default 64×64 ones:
+# their checks, then the matmul cases and the training steps, against the same PyTorch run.
+export SHADERGRAD_MATMUL=tiled-large
+"$BIN" check --op matmul > "$OUT/check-tiled-large.txt" 2>&1
+tail -1 "$OUT/check-tiled-large.txt"
+"$BIN" bench --json --only matmul > "$OUT/shadergrad-tiled-large.json" 2> "$OUT/bench-tiled-large.err"
+"$BIN" bench --json --only step > "$OUT/shadergrad-tiled-large-steps.json" 2>> "$OUT/bench-tiled-large.err"
+python3 benches/compare.py "$OUT/shadergrad-tiled-large.json" "$OUT/pytorch.json" | tee "$OUT/compare-tiled-large.md"
+python3 benches/compare.py "$OUT/shadergrad-tiled-large-steps.json" "$OUT/pytorch.json" | tee -a "$OUT/compare-tiled-large.md"

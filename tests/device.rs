@@ -166,6 +166,7 @@ fn every_matmul_variant_passes_the_matmul_checks() {
         MatmulVariant::RegisterBlocked,
         MatmulVariant::RegisterBlockedLarge,
         MatmulVariant::Tiled,
+        MatmulVariant::TiledLarge,
         MatmulVariant::Textured,
         MatmulVariant::TexturedSubgroups,
     ] {

@@ -18,6 +18,11 @@ pub enum MatmulVariant {
     RegisterBlockedLarge,
     /// 64×64 tiles with operands staged in workgroup memory: best on hardware GPUs.
     Tiled,
+    /// 128×128 tiles, 8×8 outputs a thread, operands staged in workgroup memory as vectors
+    /// ([`tiled_large_entry`]): the usual shape of a fast single-precision product on
+    /// hardware GPUs, for large products; not yet measured on one (`benches/gpu_run.sh`
+    /// times it beside [`MatmulVariant::Tiled`]).
+    TiledLarge,
     /// [`MatmulVariant::RegisterBlocked`]'s 8×8 blocks reading A and B from a read-only
     /// storage texture that the plan copies them into, four elements a texel: several times
     /// the speed on software adapters, whose storage loads walk the SIMD lanes one by one
@@ -280,8 +285,115 @@ pub(crate) fn source() -> &'static str {
         s += &register_blocked_entry("main_large", BLOCK_LARGE);
         s += &register_blocked_entry("main_wide", BLOCK_WIDE);
         s += &texture_entry("main_tex", BLOCK, false);
+        s += &tiled_large_entry();
         s
     })
+}
+
+/// Rows and columns of C a workgroup of [`tiled_large_entry`] computes.
+const BIG_TILE: usize = 128;
+
+/// The entry point `main_tiled_large`: a 128×128 tile of C per workgroup of 16×16 threads,
+/// each computing rows `4·ty .. 4·ty + 4` and `64 + 4·ty ..` by columns `4·tx .. 4·tx + 4`
+/// and `64 + 4·tx ..` (so that a warp's reads of workgroup memory are consecutive vectors),
+/// along k in slices of 8 staged in workgroup memory: A's slice transposed and B's as
+/// vectors of four along the tile's rows and columns. Each thread stages four elements of
+/// each operand per slice and makes 64 products per pair of vector reads. Straight-line code
+/// per thread, as the register-blocked entries, so the 64 accumulators stay in registers.
+fn tiled_large_entry() -> String {
+    use std::fmt::Write;
+    const LANE: [&str; 4] = ["x", "y", "z", "w"];
+    let half = BIG_TILE / 2;
+    let mut w = String::new();
+    let _ = writeln!(w, "\n// A slice of 8 along k of A's tile (transposed: [k][row / 4]) and of B's ([k][col / 4]).");
+    let _ = writeln!(w, "var<workgroup> big_a: array<vec4<f32>, {}>;", 8 * BIG_TILE / 4);
+    let _ = writeln!(w, "var<workgroup> big_b: array<vec4<f32>, {}>;", 8 * BIG_TILE / 4);
+    let _ = writeln!(
+        w,
+        "@compute @workgroup_size(16, 16, 1)\nfn main_tiled_large(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
+         @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_id) lid: vec3<u32>,\n    \
+         @builtin(local_invocation_index) flat: u32,\n) {{"
+    );
+    let _ = writeln!(w, "    let tile = wid.y * groups.x + wid.x;");
+    let _ = writeln!(w, "    let tiles_n = (p.n + {}u) / {BIG_TILE}u;", BIG_TILE - 1);
+    // Uniform across the workgroup, so the barriers stay in uniform control flow.
+    let _ =
+        writeln!(w, "    if (tile >= tiles_n * ((p.m + {}u) / {BIG_TILE}u)) {{\n        return;\n    }}", BIG_TILE - 1);
+    let _ = writeln!(w, "    let tile_row = (tile / tiles_n) * {BIG_TILE}u;");
+    let _ = writeln!(w, "    let tile_col = (tile % tiles_n) * {BIG_TILE}u;");
+    let _ = writeln!(w, "    let base_c = wid.z * p.batch_stride_c;");
+    for i in 0..8 {
+        for g in 0..2 {
+            let _ = writeln!(w, "    var acc{i}_{g} = vec4<f32>(0.0);");
+        }
+    }
+    // What each thread stages: four consecutive elements of a stored row (along k for A
+    // stored [m, k] and B stored [n, k]; along the tile for the other layouts).
+    let _ = writeln!(w, "    let along_k = vec2<u32>(flat / 2u, (flat % 2u) * 4u);");
+    let _ = writeln!(w, "    let across_k = vec2<u32>((flat % 32u) * 4u, flat / 32u);");
+    let _ = writeln!(w, "    let first = wid.z * p.sum_over;");
+    let _ = writeln!(w, "    let last = min(first + p.sum_over, p.entries);");
+    let _ = writeln!(w, "    for (var entry = first; entry < last; entry = entry + 1u) {{");
+    let _ = writeln!(w, "    let base_a = entry * p.batch_stride_a;");
+    let _ = writeln!(w, "    let base_b = entry * p.batch_stride_b;");
+    let _ = writeln!(w, "    for (var k0 = 0u; k0 < p.k; k0 = k0 + 8u) {{");
+    // A: stored [m, k], a thread takes row along_k.x, k along_k.y .. + 4, each into its own
+    // k row of the slice; stored [k, m], four rows at one k, one vector.
+    let _ = writeln!(w, "        if (TRANS_A == 0u) {{");
+    let _ = writeln!(w, "            let row = tile_row + along_k.x;");
+    for s in 0..4 {
+        let _ = writeln!(
+            w,
+            "            big_a[(along_k.y + {s}u) * 32u + along_k.x / 4u][along_k.x % 4u] = fetch_a(base_a, row, k0 + along_k.y + {s}u);"
+        );
+    }
+    let _ = writeln!(w, "        }} else {{");
+    let loads: Vec<String> =
+        (0..4).map(|s| format!("fetch_a(base_a, tile_row + across_k.x + {s}u, k0 + across_k.y)")).collect();
+    let _ = writeln!(w, "            big_a[across_k.y * 32u + across_k.x / 4u] = vec4<f32>({});", loads.join(", "));
+    let _ = writeln!(w, "        }}");
+    // B: stored [k, n], four columns at one k, one vector; stored [n, k], column along_k.x.
+    let _ = writeln!(w, "        if (TRANS_B == 0u) {{");
+    let loads: Vec<String> =
+        (0..4).map(|s| format!("fetch_b(base_b, k0 + across_k.y, tile_col + across_k.x + {s}u)")).collect();
+    let _ = writeln!(w, "            big_b[across_k.y * 32u + across_k.x / 4u] = vec4<f32>({});", loads.join(", "));
+    let _ = writeln!(w, "        }} else {{");
+    let _ = writeln!(w, "            let col = tile_col + along_k.x;");
+    for s in 0..4 {
+        let _ = writeln!(
+            w,
+            "            big_b[(along_k.y + {s}u) * 32u + along_k.x / 4u][along_k.x % 4u] = fetch_b(base_b, k0 + along_k.y + {s}u, col);"
+        );
+    }
+    let _ = writeln!(w, "        }}");
+    let _ = writeln!(w, "        workgroupBarrier();");
+    let _ = writeln!(w, "        for (var kk = 0u; kk < 8u; kk = kk + 1u) {{");
+    let _ = writeln!(w, "            let a0 = big_a[kk * 32u + lid.y];");
+    let _ = writeln!(w, "            let a1 = big_a[kk * 32u + 16u + lid.y];");
+    let _ = writeln!(w, "            let b0 = big_b[kk * 32u + lid.x];");
+    let _ = writeln!(w, "            let b1 = big_b[kk * 32u + 16u + lid.x];");
+    for i in 0..8 {
+        let a = format!("a{}.{}", i / 4, LANE[i % 4]);
+        for g in 0..2 {
+            let _ = writeln!(w, "            acc{i}_{g} = fma(vec4<f32>({a}), b{g}, acc{i}_{g});");
+        }
+    }
+    let _ = writeln!(w, "        }}");
+    let _ = writeln!(w, "        workgroupBarrier();");
+    let _ = writeln!(w, "    }}\n    }}");
+    for g in 0..2 {
+        let _ = writeln!(w, "    let col{g} = tile_col + {}u + lid.x * 4u;", g * half);
+        let _ = writeln!(w, "    let cb{g} = column_bias(col{g});");
+    }
+    for i in 0..8 {
+        let _ = writeln!(w, "    let row{i} = tile_row + {}u + lid.y * 4u;", (i / 4) * half + i % 4);
+        let _ = writeln!(w, "    let rb{i} = vec4<f32>(row_bias(min(row{i}, p.m - 1u)));");
+        for g in 0..2 {
+            let _ = writeln!(w, "    store(base_c, row{i}, col{g}, acc{i}_{g} + rb{i} + cb{g});");
+        }
+    }
+    let _ = writeln!(w, "}}");
+    w
 }
 
 /// [`source`] with the subgroup entry point `main_tex_sg`: a module of its own, which only
@@ -530,13 +642,14 @@ fn texture_entry(name: &str, block: Block, subgroup: bool) -> String {
 }
 
 impl MatmulVariant {
-    /// Parses `blocked`, `blocked-large`, `textured`, `textured-subgroups` or `tiled` (as
-    /// `SHADERGRAD_MATMUL` takes them).
+    /// Parses `blocked`, `blocked-large`, `textured`, `textured-subgroups`, `tiled` or
+    /// `tiled-large` (as `SHADERGRAD_MATMUL` takes them).
     pub fn parse(value: &str) -> Option<MatmulVariant> {
         match value.trim().to_ascii_lowercase().as_str() {
             "blocked" | "register" | "register-blocked" => Some(MatmulVariant::RegisterBlocked),
             "blocked-large" => Some(MatmulVariant::RegisterBlockedLarge),
             "tiled" | "shared" => Some(MatmulVariant::Tiled),
+            "tiled-large" => Some(MatmulVariant::TiledLarge),
             "textured" | "blocked-textures" => Some(MatmulVariant::Textured),
             "textured-subgroups" => Some(MatmulVariant::TexturedSubgroups),
             _ => None,
@@ -571,6 +684,7 @@ impl MatmulVariant {
             MatmulVariant::RegisterBlocked => ("main", BLOCK.tile()),
             MatmulVariant::RegisterBlockedLarge => ("main_large", BLOCK_LARGE.tile()),
             MatmulVariant::Tiled => ("main_tiled", [64, 64]),
+            MatmulVariant::TiledLarge => ("main_tiled_large", [BIG_TILE as u64; 2]),
         }
     }
 }
