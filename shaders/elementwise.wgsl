@@ -110,3 +110,18 @@ fn main(
     }
     out[i] = apply(a[ia], b[ib], i);
 }
+
+// `main` where both operands have the output's shape: element i of each, without the four
+// divisions a broadcast index takes (software adapters divide lane by lane).
+@compute @workgroup_size(256)
+fn main_dense(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    out[i] = apply(a[i], b[i], i);
+}

@@ -124,7 +124,8 @@ pub fn launch(
     Ok(Launch {
         key: KernelKey {
             family: Family::Elementwise,
-            entry: "main",
+            // Operands of the output's shape need no broadcast index.
+            entry: if a == out && b == out { "main_dense" } else { "main" },
             inputs: 2,
             outputs: 1,
             texture: TextureBinding::None,
