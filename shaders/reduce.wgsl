@@ -110,10 +110,26 @@ fn reduce_serial(
     }
     let base = offset(j, p.out_shape);
     var acc = start();
-    for (var t = 0u; t < p.n_red; t = t + 1u) {
-        acc = fold(acc, x[base + offset(t, p.red_shape)], t);
+    // Runs of the innermost reduced axis, walked by its stride: the divisions of `offset`
+    // once per run (software adapters make them lane by lane), the same order of elements.
+    let inner = innermost_reduced();
+    let run = p.red_shape[inner];
+    let step = p.in_stride[inner];
+    for (var t0 = 0u; t0 < p.n_red; t0 = t0 + run) {
+        var at = base + offset(t0, p.red_shape);
+        for (var s = 0u; s < run; s = s + 1u) {
+            acc = fold(acc, x[at], t0 + s);
+            at = at + step;
+        }
     }
     out[j] = finish(acc, out[j]);
+}
+
+// The innermost axis with a reduced extent over 1 (axis 0 if there is none).
+fn innermost_reduced() -> i32 {
+    var inner = 3i;
+    for (; inner > 0i && p.red_shape[inner] == 1u; inner = inner - 1i) {}
+    return inner;
 }
 
 @compute @workgroup_size(256)
@@ -131,8 +147,7 @@ fn reduce_wide(
     // The innermost reduced axis: its runs of elements are walked by a stride, with the
     // divisions of `offset` once per run (software adapters are slow at them), where there
     // are runs enough to keep the workgroup busy.
-    var inner = 3i;
-    for (; inner > 0i && p.red_shape[inner] == 1u; inner = inner - 1i) {}
+    let inner = innermost_reduced();
     let run = p.red_shape[inner];
     let runs = p.n_red / run;
     if (runs >= WIDE) {
