@@ -23,6 +23,9 @@ struct Params {
 // (and y = b for binary ones). A backward op reads the output's gradient as a and, as b, the
 // op's input (relu, leaky relu, selu) or its output (sigmoid, tanh), whichever is cheaper.
 override OP: u32 = 0u;
+// 1: both operands have the output's shape, so element i of each is read without the
+// broadcast index's divisions (software adapters make them lane by lane).
+override DENSE: u32 = 0u;
 
 const SELU_ALPHA: f32 = 1.6732632423543772;
 const SELU_SCALE: f32 = 1.0507009873554805;
@@ -98,6 +101,10 @@ fn main(
     if (i >= p.n) {
         return;
     }
+    if (DENSE == 1u) {
+        out[i] = apply(a[i], b[i], i);
+        return;
+    }
     var rest = i;
     var ia = 0u;
     var ib = 0u;
@@ -109,19 +116,4 @@ fn main(
         ib = ib + coord * p.stride_b[d];
     }
     out[i] = apply(a[ia], b[ib], i);
-}
-
-// `main` where both operands have the output's shape: element i of each, without the four
-// divisions a broadcast index takes (software adapters divide lane by lane).
-@compute @workgroup_size(256)
-fn main_dense(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
-    if (i >= p.n) {
-        return;
-    }
-    out[i] = apply(a[i], b[i], i);
 }

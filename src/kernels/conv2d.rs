@@ -132,33 +132,39 @@ pub fn im2col_reads_texture(launch: &Launch) -> bool {
 /// `launch` (an im2col that [`im2col_reads_texture`]) for the images `images` only,
 /// reading them from the plan's texture, from its first texel row.
 pub fn im2col_textured(launch: &Launch, images: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
-    let word = |k: usize| launch.params[k] as usize;
-    let mut textured = launch.clone();
-    textured.key.entry = "im2col_3x3_tex";
-    textured.key.texture = TextureBinding::Read;
-    textured.params[0] = images.len() as u32;
-    textured.params[FIRST_WORD] = images.start as u32;
     // One invocation per plane and output row.
-    let work = Shape::new(&[images.len(), word(1), word(5)])?;
-    textured.groups = grid("im2col", &work, (work.numel() as u64).div_ceil(256), limits)?;
-    Ok(textured)
+    let work = [images.len(), launch.params[1] as usize, launch.params[5] as usize];
+    textured(launch, "im2col_3x3_tex", images, &work, limits)
 }
-
-/// The parameter word holding a textured launch's first image.
-const FIRST_WORD: usize = 13;
 
 /// `launch` (a col2im at stride 1) for the images `images` only, reading their columns from
 /// the plan's texture, from its second texel row.
 pub fn col2im_textured(launch: &Launch, images: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
     let word = |k: usize| launch.params[k] as usize;
+    // One invocation per four consecutive elements of an input row.
+    let work = [images.len(), word(1), word(2), word(3).div_ceil(4)];
+    textured(launch, "col2im_tex", images, &work, limits)
+}
+
+/// The parameter word holding a textured launch's first image.
+const FIRST_WORD: usize = 13;
+
+/// `launch` as `entry`, reading `images` from the plan's texture, with an invocation per
+/// element of `work`.
+fn textured(
+    launch: &Launch,
+    entry: &'static str,
+    images: std::ops::Range<usize>,
+    work: &[usize],
+    limits: &wgpu::Limits,
+) -> Result<Launch> {
     let mut textured = launch.clone();
-    textured.key.entry = "col2im_tex";
+    textured.key.entry = entry;
     textured.key.texture = TextureBinding::Read;
     textured.params[0] = images.len() as u32;
     textured.params[FIRST_WORD] = images.start as u32;
-    // One invocation per four consecutive elements of an input row.
-    let work = Shape::new(&[images.len(), word(1), word(2), word(3).div_ceil(4)])?;
-    textured.groups = grid("col2im", &work, (work.numel() as u64).div_ceil(256), limits)?;
+    let work = Shape::new(work)?;
+    textured.groups = grid(entry, &work, (work.numel() as u64).div_ceil(256), limits)?;
     Ok(textured)
 }
 

@@ -124,12 +124,12 @@ pub fn launch(
     Ok(Launch {
         key: KernelKey {
             family: Family::Elementwise,
-            // Operands of the output's shape need no broadcast index.
-            entry: if a == out && b == out { "main_dense" } else { "main" },
+            entry: "main",
             inputs: 2,
             outputs: 1,
             texture: TextureBinding::None,
-            constants: vec![("OP", op as u32)],
+            // Operands of the output's shape need no broadcast index.
+            constants: vec![("OP", op as u32), ("DENSE", (a == out && b == out) as u32)],
         },
         params,
         groups: grid(op.name(), out, (n as u64).div_ceil(GROUP), limits)?,

@@ -337,35 +337,31 @@ fn tiled_large_entry() -> String {
     let _ = writeln!(w, "    let base_a = entry * p.batch_stride_a;");
     let _ = writeln!(w, "    let base_b = entry * p.batch_stride_b;");
     let _ = writeln!(w, "    for (var k0 = 0u; k0 < p.k; k0 = k0 + 8u) {{");
-    // A: stored [m, k], a thread takes row along_k.x, k along_k.y .. + 4, each into its own
-    // k row of the slice; stored [k, m], four rows at one k, one vector.
-    let _ = writeln!(w, "        if (TRANS_A == 0u) {{");
-    let _ = writeln!(w, "            let row = tile_row + along_k.x;");
-    for s in 0..4 {
-        let _ = writeln!(
-            w,
-            "            big_a[(along_k.y + {s}u) * 32u + along_k.x / 4u][along_k.x % 4u] = fetch_a(base_a, row, k0 + along_k.y + {s}u);"
-        );
+    // An operand stored along k (A as [m, k], B as [n, k]): a thread takes four k of one
+    // row or column, each into its own k row of the slice; stored across k: four rows or
+    // columns at one k, one vector. (slice, when it lies along k, the tile's origin, the
+    // fetch of (place in the operand's rows or columns, k)).
+    type Fetch = fn(&str, &str) -> String;
+    let operands: [(&str, &str, &str, Fetch); 2] = [
+        ("big_a", "TRANS_A == 0u", "tile_row", |at, k| format!("fetch_a(base_a, {at}, {k})")),
+        ("big_b", "TRANS_B == 1u", "tile_col", |at, k| format!("fetch_b(base_b, {k}, {at})")),
+    ];
+    for (slice, along, origin, fetch) in operands {
+        let _ = writeln!(w, "        if ({along}) {{");
+        for s in 0..4 {
+            let value = fetch(&format!("{origin} + along_k.x"), &format!("k0 + along_k.y + {s}u"));
+            let _ = writeln!(
+                w,
+                "            {slice}[(along_k.y + {s}u) * 32u + along_k.x / 4u][along_k.x % 4u] = {value};"
+            );
+        }
+        let _ = writeln!(w, "        }} else {{");
+        let loads: Vec<String> =
+            (0..4).map(|s| fetch(&format!("{origin} + across_k.x + {s}u"), "k0 + across_k.y")).collect();
+        let _ =
+            writeln!(w, "            {slice}[across_k.y * 32u + across_k.x / 4u] = vec4<f32>({});", loads.join(", "));
+        let _ = writeln!(w, "        }}");
     }
-    let _ = writeln!(w, "        }} else {{");
-    let loads: Vec<String> =
-        (0..4).map(|s| format!("fetch_a(base_a, tile_row + across_k.x + {s}u, k0 + across_k.y)")).collect();
-    let _ = writeln!(w, "            big_a[across_k.y * 32u + across_k.x / 4u] = vec4<f32>({});", loads.join(", "));
-    let _ = writeln!(w, "        }}");
-    // B: stored [k, n], four columns at one k, one vector; stored [n, k], column along_k.x.
-    let _ = writeln!(w, "        if (TRANS_B == 0u) {{");
-    let loads: Vec<String> =
-        (0..4).map(|s| format!("fetch_b(base_b, k0 + across_k.y, tile_col + across_k.x + {s}u)")).collect();
-    let _ = writeln!(w, "            big_b[across_k.y * 32u + across_k.x / 4u] = vec4<f32>({});", loads.join(", "));
-    let _ = writeln!(w, "        }} else {{");
-    let _ = writeln!(w, "            let col = tile_col + along_k.x;");
-    for s in 0..4 {
-        let _ = writeln!(
-            w,
-            "            big_b[(along_k.y + {s}u) * 32u + along_k.x / 4u][along_k.x % 4u] = fetch_b(base_b, k0 + along_k.y + {s}u, col);"
-        );
-    }
-    let _ = writeln!(w, "        }}");
     let _ = writeln!(w, "        workgroupBarrier();");
     let _ = writeln!(w, "        for (var kk = 0u; kk < 8u; kk = kk + 1u) {{");
     let _ = writeln!(w, "            let a0 = big_a[kk * 32u + lid.y];");
