@@ -127,10 +127,8 @@ fn chunks_within_budget(
             let Some((bands, last_rows)) = matmul::row_bands(dims, budget) else {
                 return depth_chunks(launch, dims, (a, b), bindings, (out, limits), budget);
             };
-            // The bands run the product's own kernel (the key), with the bands' parameters.
-            let mut banded = matmul::launch(bands, MatmulVariant::Textured, out, limits).ok()?;
-            banded.key = launch.key.clone();
-            let launch = banded;
+            // The bands run the product's own kernel, with the bands' parameters and grid.
+            let launch = matmul::launch(bands, MatmulVariant::textured_of(&launch.key), out, limits).ok()?;
             let parts = matmul::texture_launches(&bands, budget, max_z)?;
             if parts.iter().any(|p| p.zs != 1) || !matmul::textures_fit(&bands) {
                 return None;

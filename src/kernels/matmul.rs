@@ -19,7 +19,7 @@ pub enum MatmulVariant {
     /// 64×64 tiles with operands staged in workgroup memory: best on hardware GPUs.
     Tiled,
     /// 128×128 tiles, 8×8 outputs a thread, operands staged in workgroup memory as vectors
-    /// ([`tiled_large_entry`]): the usual shape of a fast single-precision product on
+    /// (`main_tiled_large`): the usual shape of a fast single-precision product on
     /// hardware GPUs, for large products; not yet measured on one (`benches/gpu_run.sh`
     /// times it beside [`MatmulVariant::Tiled`]).
     TiledLarge,
@@ -31,10 +31,11 @@ pub enum MatmulVariant {
     /// texture's budget run the storage-reading blocks.
     Textured,
     /// [`MatmulVariant::Textured`] with each row of a workgroup one subgroup of eight lanes
-    /// (lavapipe with 256-bit vectors): each lane fetches one of the eight texels of A that
-    /// the row shares, and broadcasts hand them round, instead of every lane fetching all
-    /// eight. Needs the adapter's `SUBGROUP` feature and subgroups of exactly eight
-    /// ([`MatmulVariant::runs_on`]).
+    /// (lavapipe with 256-bit vectors), in blocks of 16 rows by 4 columns: the row's lanes
+    /// share their 16 rows of A, each lane fetches two of the sixteen texels and broadcasts
+    /// hand them round (6 fetches a lane per four steps along k for 256 products, against
+    /// 16 for the 8×8 blocks without subgroups). Needs the adapter's `SUBGROUP` feature and
+    /// subgroups of exactly eight ([`MatmulVariant::runs_on`]).
     TexturedSubgroups,
 }
 
@@ -272,6 +273,11 @@ impl Block {
 
 const BLOCK: Block = Block { rows: 8, cols: 8, wx: 8, wy: 8 };
 const BLOCK_LARGE: Block = Block { rows: 32, cols: 16, wx: 8, wy: 8 };
+/// For [`MatmulVariant::TexturedSubgroups`]: as many accumulators as [`BLOCK`], but rows,
+/// which a subgroup shares, rather than columns, which each lane fetches for itself (16
+/// rows by 4 columns: the CNN step 7 % faster than with 8×8 on lavapipe, matmul 1024² the
+/// same; 8×4, 8×16 and 16×8 were no faster than 8×8 on matmul 1024²).
+const BLOCK_SG: Block = Block { rows: 16, cols: 4, wx: 8, wy: 4 };
 /// For few rows and many columns (a convolution's filters times an image's patches): tall
 /// blocks in a workgroup only two rows high, so 64 rows fill a tile.
 const BLOCK_WIDE: Block = Block { rows: 32, cols: 8, wx: 16, wy: 2 };
@@ -396,7 +402,7 @@ fn tiled_large_entry() -> String {
 /// devices with the `SUBGROUP` feature can create.
 pub(crate) fn subgroup_source() -> &'static str {
     static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SOURCE.get_or_init(|| source().to_string() + &texture_entry("main_tex_sg", BLOCK, true))
+    SOURCE.get_or_init(|| source().to_string() + &texture_entry("main_tex_sg", BLOCK_SG, true))
 }
 
 /// A WGSL entry point in which each invocation of an 8×8 workgroup computes a `rows × cols`
@@ -536,10 +542,13 @@ fn texture_entry(name: &str, block: Block, subgroup: bool) -> String {
     }
     // Where each row of A and column of B starts, for an operand stored along k.
     if subgroup {
-        // Lane l fetches row l's texels (A stored [m, k]), or texel l of the eight that hold
-        // the rows' four k-values (stored [k, m]); the subgroup shares them by broadcasts.
-        let _ = writeln!(w, "    let ka_lane = run_start(min(row0 + lane, p.m - 1u), k4);");
-        let _ = writeln!(w, "    let rq_lane = min(row0 / 4u + lane / 4u, m4 - 1u);");
+        // Of each eight rows, lane l fetches row l's texels (A stored [m, k]), or texel l of
+        // the eight that hold the rows' four k-values (stored [k, m]); the subgroup shares
+        // them by broadcasts.
+        for h in 0..rows / 8 {
+            let _ = writeln!(w, "    let ka_lane{h} = run_start(min(row0 + {}u + lane, p.m - 1u), k4);", 8 * h);
+            let _ = writeln!(w, "    let rq_lane{h} = min(row0 / 4u + {}u + lane / 4u, m4 - 1u);", 2 * h);
+        }
     } else {
         for i in 0..rows {
             let _ = writeln!(w, "    let ka{i} = run_start(r{i}, k4);");
@@ -564,23 +573,28 @@ fn texture_entry(name: &str, block: Block, subgroup: bool) -> String {
     // k, so four texels (four k) give four rows their four k-values.
     let _ = writeln!(w, "        if (TRANS_A == 0u) {{");
     if subgroup {
-        let _ = writeln!(w, "            let mine = texel(ta0 + ka_lane + t);");
+        for h in 0..rows / 8 {
+            let _ = writeln!(w, "            let mine{h} = texel(ta0 + ka_lane{h} + t);");
+        }
     }
     for i in 0..rows {
         if subgroup {
-            let _ = writeln!(w, "            ak{i} = subgroupBroadcast(mine, {i}u);");
+            let _ = writeln!(w, "            ak{i} = subgroupBroadcast(mine{}, {}u);", i / 8, i % 8);
         } else {
             let _ = writeln!(w, "            ak{i} = texel(ta0 + ka{i} + t);");
         }
     }
     let _ = writeln!(w, "        }} else {{");
     if subgroup {
-        let _ = writeln!(w, "            let mine = texel(ta0 + (4u * t + lane % 4u) * m4 + rq_lane);");
+        for h in 0..rows / 8 {
+            let _ = writeln!(w, "            let mine{h} = texel(ta0 + (4u * t + lane % 4u) * m4 + rq_lane{h});");
+        }
     }
     for g in 0..rows / 4 {
         for s in 0..4 {
             if subgroup {
-                let _ = writeln!(w, "            let a{g}_{s} = subgroupBroadcast(mine, {}u);", 4 * g + s);
+                let _ =
+                    writeln!(w, "            let a{g}_{s} = subgroupBroadcast(mine{}, {}u);", g / 2, 4 * (g % 2) + s);
             } else {
                 let _ = writeln!(w, "            let a{g}_{s} = texel(ta0 + (4u * t + {s}u) * m4 + rq{g});");
             }
@@ -652,6 +666,14 @@ impl MatmulVariant {
         }
     }
 
+    /// The textured variant whose kernel `key` names (a launch of a textured product).
+    pub fn textured_of(key: &KernelKey) -> MatmulVariant {
+        match key.family {
+            Family::MatmulSubgroups => MatmulVariant::TexturedSubgroups,
+            _ => MatmulVariant::Textured,
+        }
+    }
+
     /// Whether products that [`textures_fit`] read their operands from textures.
     pub fn reads_textures(self) -> bool {
         matches!(self, MatmulVariant::Textured | MatmulVariant::TexturedSubgroups)
@@ -674,7 +696,7 @@ impl MatmulVariant {
             // 8×8 blocks for every size: measured no slower than the larger blocks from
             // texels (BENCHMARKS.md), which also compile for seconds and spill registers.
             MatmulVariant::Textured => ("main_tex", BLOCK.tile()),
-            MatmulVariant::TexturedSubgroups => ("main_tex_sg", BLOCK.tile()),
+            MatmulVariant::TexturedSubgroups => ("main_tex_sg", BLOCK_SG.tile()),
             MatmulVariant::RegisterBlocked if large => ("main_large", BLOCK_LARGE.tile()),
             MatmulVariant::RegisterBlocked if wide => ("main_wide", BLOCK_WIDE.tile()),
             MatmulVariant::RegisterBlocked => ("main", BLOCK.tile()),
