@@ -278,6 +278,9 @@ const BLOCK_LARGE: Block = Block { rows: 32, cols: 16, wx: 8, wy: 8 };
 /// rows by 4 columns: the CNN step 7 % faster than with 8×8 on lavapipe, matmul 1024² the
 /// same; 8×4, 8×16 and 16×8 were no faster than 8×8 on matmul 1024²).
 const BLOCK_SG: Block = Block { rows: 16, cols: 4, wx: 8, wy: 4 };
+/// [`BLOCK_SG`] in 64×64 tiles (two subgroups a row), for adapters whose grids cannot hold
+/// a product's 64×32 tiles (they fold over x and y only; z is the batch).
+const BLOCK_SG_SQUARE: Block = Block { rows: 16, cols: 4, wx: 16, wy: 4 };
 /// For few rows and many columns (a convolution's filters times an image's patches): tall
 /// blocks in a workgroup only two rows high, so 64 rows fill a tile.
 const BLOCK_WIDE: Block = Block { rows: 32, cols: 8, wx: 16, wy: 2 };
@@ -402,7 +405,11 @@ fn tiled_large_entry() -> String {
 /// devices with the `SUBGROUP` feature can create.
 pub(crate) fn subgroup_source() -> &'static str {
     static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SOURCE.get_or_init(|| source().to_string() + &texture_entry("main_tex_sg", BLOCK_SG, true))
+    SOURCE.get_or_init(|| {
+        source().to_string()
+            + &texture_entry("main_tex_sg", BLOCK_SG, true)
+            + &texture_entry("main_tex_sg_square", BLOCK_SG_SQUARE, true)
+    })
 }
 
 /// A WGSL entry point in which each invocation of an 8×8 workgroup computes a `rows × cols`
@@ -688,15 +695,24 @@ impl MatmulVariant {
                 && info.subgroup_max_size == 8)
     }
 
-    /// The entry point for `dims` and the rows and columns of C one workgroup computes.
-    fn kernel(self, dims: &MatmulDims) -> (&'static str, [u64; 2]) {
+    /// The entry point for `dims` and the rows and columns of C one workgroup computes, on an
+    /// adapter with `limits`.
+    fn kernel(self, dims: &MatmulDims, limits: &wgpu::Limits) -> (&'static str, [u64; 2]) {
         let large = dims.m >= LARGE[0] && dims.n >= LARGE[1] && dims.k >= LARGE[2];
         let wide = dims.m <= WIDE[0] && dims.n >= WIDE[1] && dims.k >= WIDE[2];
         match self {
             // 8×8 blocks for every size: measured no slower than the larger blocks from
             // texels (BENCHMARKS.md), which also compile for seconds and spill registers.
             MatmulVariant::Textured => ("main_tex", BLOCK.tile()),
-            MatmulVariant::TexturedSubgroups => ("main_tex_sg", BLOCK_SG.tile()),
+            MatmulVariant::TexturedSubgroups => {
+                let [tile_m, tile_n] = BLOCK_SG.tile();
+                let tiles = (dims.m as u64).div_ceil(tile_m) * (dims.n as u64).div_ceil(tile_n);
+                let most = limits.max_compute_workgroups_per_dimension as u64;
+                match tiles <= most * most {
+                    true => ("main_tex_sg", BLOCK_SG.tile()),
+                    false => ("main_tex_sg_square", BLOCK_SG_SQUARE.tile()),
+                }
+            }
             MatmulVariant::RegisterBlocked if large => ("main_large", BLOCK_LARGE.tile()),
             MatmulVariant::RegisterBlocked if wide => ("main_wide", BLOCK_WIDE.tile()),
             MatmulVariant::RegisterBlocked => ("main", BLOCK.tile()),
@@ -761,7 +777,7 @@ pub fn batch_sum_groups(
     if !software {
         return None;
     }
-    let (_, [tile_m, tile_n]) = variant.kernel(dims);
+    let (_, [tile_m, tile_n]) = variant.kernel(dims, limits);
     let tiles = (dims.m as u64).div_ceil(tile_m) * (dims.n as u64).div_ceil(tile_n);
     let most = limits.max_compute_workgroups_per_dimension as u64;
     let mut groups = CPU_WORKGROUPS.div_ceil(tiles).clamp(2, most.max(2)) as usize;
@@ -807,7 +823,7 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
             available: max,
         });
     }
-    let (entry, [tile_m, tile_n]) = variant.kernel(&dims);
+    let (entry, [tile_m, tile_n]) = variant.kernel(&dims, limits);
     let tiles = (dims.n as u64).div_ceil(tile_n) * (dims.m as u64).div_ceil(tile_m);
     let [x, y, z] = grid("matmul", out, tiles, limits)?;
     if z > 1 {
