@@ -36,8 +36,8 @@ override UNIT_STRIDE: u32 = 0u;
 // TEXEL_ROW texels a row, from the texture's second row (a tap left of the first column
 // reads the first row, not past the texture's start); im2col_3x3_tex reads x, from the
 // first row. On software adapters a storage load is a loop over the SIMD lanes, one element
-// each, while a texel load gathers four (even one element of a texel costs a tenth of a
-// storage load there).
+// each, while a texel load gathers four (im2col, taking one element a fetch, still gained:
+// BENCHMARKS.md, session 8).
 @group(0) @binding(4) var texels: texture_storage_2d<rgba32float, read>;
 const TEXEL_ROW: u32 = 1024u;
 
@@ -343,10 +343,14 @@ fn load3_tex(window: Window3, ix: i32) -> vec3<f32> {
     return v;
 }
 
+// Texel `t` of the texture, counted row by row.
+fn texel(t: u32) -> vec4<f32> {
+    return textureLoad(texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
+}
+
 // Element `e` of what the launch copied into the texture (from its first row).
 fn texel_element(e: u32) -> f32 {
-    let t = e / 4u;
-    return textureLoad(texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW))[e % 4u];
+    return texel(e / 4u)[e % 4u];
 }
 
 // One invocation per input row (image, channel, y), walking x: each element sums the column
@@ -432,13 +436,12 @@ fn col2im_tex(
 // Elements f .. f + 3 of the texture, from the one or two texels that hold them.
 fn four_texels_from(f: u32) -> vec4<f32> {
     let t = f / 4u;
-    let lo = textureLoad(texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
+    let lo = texel(t);
     let shift = f % 4u;
     if (shift == 0u) {
         return lo;
     }
-    let u = t + 1u;
-    let hi = textureLoad(texels, vec2<u32>(u % TEXEL_ROW, u / TEXEL_ROW));
+    let hi = texel(t + 1u);
     if (shift == 1u) {
         return vec4<f32>(lo.yzw, hi.x);
     }

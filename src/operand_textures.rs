@@ -245,13 +245,14 @@ pub(crate) fn update_chunks(
     bindings: &[(NodeId, u64, u64)],
     limits: &wgpu::Limits,
 ) -> Option<Vec<PlanChunk>> {
-    let per_texel_row = 4 * TEXEL_ROW as usize;
     let rows_each = ((COPY_BUDGET as u64 / ROW_BYTES) / arrays.len() as u64).min(rows(elements as u64 * 4));
     let texture_rows = rows_each * arrays.len() as u64;
     if rows_each == 0 || texture_rows > limits.max_texture_dimension_2d as u64 {
         return None;
     }
-    let per_launch = rows_each as usize * per_texel_row;
+    // Texels from one array's copy to the next, and the elements of each a launch copies.
+    let stride = rows_each as usize * TEXEL_ROW as usize;
+    let per_launch = 4 * stride;
     (0..elements)
         .step_by(per_launch)
         .map(|first| {
@@ -259,7 +260,6 @@ pub(crate) fn update_chunks(
             let copies = (0..arrays.len() as u64)
                 .map(|j| flat(arrays[j as usize], (first, part.len()), j * rows_each))
                 .collect();
-            let stride = rows_each as usize * TEXEL_ROW as usize;
             let launch = crate::kernels::optim::textured(launch, part, stride, limits).ok()?;
             Some(PlanChunk { launch, bindings: bindings.to_vec(), copies, texture_rows })
         })

@@ -1,8 +1,7 @@
 //! Storage kernels that read their input from the plan's texture on software adapters (max
 //! pooling forward and back, im2col of a 3×3 window and col2im at stride 1, bias gradients,
-//! Adam's update): cut into
-//! launches that each copy at most 896 KiB of that input, they compute what the kernels
-//! reading storage compute.
+//! Adam's update): cut into launches that each copy at most 896 KiB of that input, they
+//! compute what the kernels reading storage compute.
 
 use shadergrad::autodiff::gradients;
 use shadergrad::kernels::conv2d::Window;
