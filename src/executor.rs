@@ -224,7 +224,9 @@ fn splittable(nodes: &[Node], i: usize) -> Option<(Vec<NodeId>, bool)> {
         // Every item's loss is independent: chunks add their part of the mean.
         Op::Loss(_) => Some((n.inputs.clone(), true)),
         Op::LossBackward(_) => with_out(n.inputs[1..].to_vec()),
-        Op::Im2col(_) | Op::Col2im(_) | Op::Conv2d(_) | Op::Conv2dBackwardInput(_) => with_out(vec![n.inputs[0]]),
+        Op::Im2col(_) | Op::Col2im(_) | Op::Conv2d(_) | Op::Conv2dBackwardInput(_) | Op::Conv2dTaps { .. } => {
+            with_out(vec![n.inputs[0]])
+        }
         Op::Matmul { trans_a, trans_b } => {
             let (a, b) = (n.inputs[0], n.inputs[1]);
             let rank = |x: NodeId| nodes[x.index()].shape.rank();
@@ -1035,6 +1037,12 @@ fn lower(nodes: &[Node], i: usize, device: &Device, limits: &wgpu::Limits, part:
             let (g, x) = (n.inputs[0], n.inputs[1]);
             (kernels::conv2d::backward_weight(shape(x), out, &window, shape(g), limits)?, n.inputs.clone())
         }
+        Op::Conv2dTaps { window, bias, relu } => {
+            let (x, filters) = (n.inputs[0], n.inputs[1]);
+            let k = shape(filters).dims()[0];
+            let inputs = vec![x, filters, *n.inputs.get(2).unwrap_or(&filters)];
+            (kernels::conv2d_taps::launch(shape(x), k, &window, bias, relu, limits)?, inputs)
+        }
         Op::Im2col(window) => {
             let x = n.inputs[0];
             let out_hw = window.output("im2col", shape(x), shape(x).dims()[2], shape(x).dims()[3])?;
@@ -1257,7 +1265,32 @@ fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, limits: &wg
             _ => {}
         }
     }
+    if software {
+        fuse_few_tap_convs(nodes, &live, &mut fused);
+    }
     fused
+}
+
+/// Turns a product of filters `[K, C·KH·KW]` with an im2col's columns, with the bias per
+/// filter and the ReLU that [`fuse_matmuls`] fused after it, into one [`Op::Conv2dTaps`] where
+/// the filters have few taps ([`kernels::conv2d_taps::suits`]). The im2col then runs only
+/// where something else reads its columns (the filters' gradient, when training).
+fn fuse_few_tap_convs(nodes: &[Node], live: &[usize], fused: &mut [Node]) {
+    for &i in live {
+        let (bias, relu) = match fused[i].op {
+            Op::Matmul { trans_a: false, trans_b: false } => (false, false),
+            Op::MatmulBias { trans_a: false, trans_b: false, per_row: true, relu } => (true, relu),
+            _ => continue,
+        };
+        let (filters, cols) = (fused[i].inputs[0], fused[i].inputs[1]);
+        let Op::Im2col(window) = nodes[cols.index()].op else { continue };
+        let &[k, taps] = nodes[filters.index()].shape.dims() else { continue };
+        if kernels::conv2d_taps::suits(k, taps) {
+            let x = nodes[cols.index()].inputs[0];
+            fused[i].op = Op::Conv2dTaps { window, bias, relu };
+            fused[i].inputs = [vec![x, filters], fused[i].inputs[2..].to_vec()].concat();
+        }
+    }
 }
 
 /// Whether `bias`, broadcast to `out` (a product of `m × n` matrices, row-major, under any

@@ -123,6 +123,19 @@ pub enum Op {
     Conv2dBackwardInput(Window),
     /// Its gradient with respect to w, for inputs [grad, x].
     Conv2dBackwardWeight(Window),
+    /// A convolution of few taps for inputs [x `[N, C, H, W]`, filters `[K, C·KH·KW]`, and
+    /// the bias, one per filter, where `bias`], computed directly, then a ReLU where `relu`
+    /// (the node is shaped as the product it replaces). Made by
+    /// [`Plan::compile`](crate::executor::Plan::compile) on software adapters from an
+    /// im2col's product with the filters and the bias and ReLU fused after it.
+    Conv2dTaps {
+        /// The window.
+        window: Window,
+        /// A bias per filter is added.
+        bias: bool,
+        /// A ReLU follows.
+        relu: bool,
+    },
     /// Max (`max`) or average pooling of [x `[N, C, H, W]`].
     Pool2d {
         /// Max pooling; else average.

@@ -195,3 +195,76 @@ fn a_relus_gradient_through_max_pooling_is_one_pass() {
     let windows = seed_v.iter().filter(|&&v| v != 0.0).count();
     assert!(passed > 0 && passed < windows, "{passed} of {windows} windows pass a gradient");
 }
+
+/// conv2d(x, w) + b, then a ReLU where `relu`, by the reference loops.
+fn reference_conv(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    dims: ([usize; 4], [usize; 4]),
+    window: [[usize; 2]; 2],
+    relu: bool,
+) -> Vec<f64> {
+    use shadergrad::reference::{Array, conv2d};
+    let array = |d: &[usize], v: &[f32]| Array::new(d, v.iter().map(|&v| v as f64).collect());
+    let y = conv2d::conv2d(&array(&dims.0, x), &array(&dims.1, w), window[0], window[1]);
+    let plane = y.dims[2] * y.dims[3];
+    let biased = y.data.iter().enumerate().map(|(i, &v)| v + b[(i / plane) % y.dims[1]] as f64);
+    biased.map(|v| if relu { v.max(0.0) } else { v }).collect()
+}
+
+/// x dims, w dims, stride, padding, and the epilogue: none, a bias, or a bias and a ReLU
+/// (`Some(relu)`).
+type ConvCase = ([usize; 4], [usize; 4], [usize; 2], [usize; 2], Option<bool>);
+
+#[test]
+fn a_convolution_of_few_taps_runs_directly_with_its_bias_and_relu() {
+    let device = device();
+    let software = device.info().device_type == wgpu::DeviceType::Cpu;
+    // (x, w, stride, padding, relu): rows of 12 outputs (stored four at a time) with a
+    // ReLU; rows of 5 at strides 2 and 3 with uneven padding, no ReLU; a bias-free layer.
+    let cases: [ConvCase; 3] = [
+        ([3, 2, 11, 12], [5, 2, 3, 3], [1, 1], [1, 1], Some(true)),
+        ([2, 3, 9, 13], [4, 3, 2, 3], [2, 3], [1, 2], Some(false)),
+        ([2, 1, 7, 9], [6, 1, 5, 5], [1, 1], [2, 2], None),
+    ];
+    for (xd, wd, stride, padding, epilogue) in cases {
+        let mut g = Graph::new();
+        let x = g.input("x", &xd).unwrap();
+        let w = g.input("w", &wd).unwrap();
+        let b = g.input("b", &[1, wd[0], 1, 1]).unwrap();
+        let conv = g.conv2d(x, w, stride, padding).unwrap();
+        let y = match epilogue {
+            Some(relu) => {
+                let biased = g.add(conv, b).unwrap();
+                if relu { g.relu(biased).unwrap() } else { biased }
+            }
+            None => conv,
+        };
+        let inputs = [("x", xd.iter().product()), ("w", wd.iter().product()), ("b", wd[0])];
+        let mut plan = Plan::compile(&device, &g, &[y]).unwrap();
+        for (k, &(name, n)) in inputs.iter().enumerate() {
+            // Inputs of both signs, so the ReLU clips some outputs.
+            let values: Vec<f32> = wave(n, k).iter().map(|v| v - 0.1).collect();
+            plan.write_named(name, &values).unwrap();
+        }
+        let got = plan.run_and_read(&[y]).unwrap().remove(0);
+        let values = |k: usize, n: usize| wave(n, k).iter().map(|v| v - 0.1).collect::<Vec<f32>>();
+        let bias = match epilogue {
+            Some(_) => values(2, wd[0]),
+            None => vec![0.0; wd[0]],
+        };
+        let (xv, wv) = (values(0, inputs[0].1), values(1, inputs[1].1));
+        let want = reference_conv(&xv, &wv, &bias, (xd, wd), [stride, padding], epilogue == Some(true));
+        let case = format!("conv {xd:?} * {wd:?} stride {stride:?} padding {padding:?}");
+        assert_close(&case, &got, &want, 1e-5);
+        if epilogue == Some(true) {
+            let clipped = got.iter().filter(|&&v| v == 0.0).count();
+            assert!(clipped > 0 && clipped < got.len(), "{case}: {clipped} of {} outputs clipped", got.len());
+        }
+        if software {
+            // The columns are never made: the kernel reads x.
+            assert_eq!(plan.launch_ops(), ["conv2dtaps"], "{case}");
+        }
+    }
+}

@@ -7,17 +7,17 @@ fn every_shader_parses_and_validates() {
     let mut failures = Vec::new();
     for family in Family::ALL {
         let source = family.source();
-        let module = match naga::front::wgsl::parse_str(source) {
+        let module = match naga::front::wgsl::parse_str(&source) {
             Ok(m) => m,
             Err(e) => {
-                failures.push(e.emit_to_string_with_path(source, &format!("shaders/{}", family.file())));
+                failures.push(e.emit_to_string_with_path(&source, &format!("shaders/{}", family.file())));
                 continue;
             }
         };
         let mut validator =
             naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
         if let Err(e) = validator.validate(&module) {
-            failures.push(e.emit_to_string_with_path(source, &format!("shaders/{}", family.file())));
+            failures.push(e.emit_to_string_with_path(&source, &format!("shaders/{}", family.file())));
         }
     }
     assert!(failures.is_empty(), "invalid shaders:\n{}", failures.join("\n"));

@@ -8,6 +8,7 @@
 //! the pack kernel that writes them).
 
 pub mod conv2d;
+pub mod conv2d_taps;
 pub mod elementwise;
 pub mod layout;
 pub mod loss;
@@ -21,6 +22,7 @@ pub mod softmax;
 use crate::device::error_scoped;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -48,6 +50,8 @@ pub enum Family {
     Optim,
     /// `shaders/conv2d.wgsl`
     Conv2d,
+    /// `shaders/conv2d_taps.wgsl` with its entry point written out for one filter shape.
+    Conv2dTaps(conv2d_taps::TapsKernel),
     /// `shaders/pool2d.wgsl`
     Pool2d,
     /// `shaders/layout.wgsl`
@@ -58,7 +62,7 @@ pub enum Family {
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 11] = [
+    pub const ALL: [Family; 12] = [
         Family::Matmul,
         Family::MatmulSubgroups,
         Family::Elementwise,
@@ -67,6 +71,7 @@ impl Family {
         Family::Softmax,
         Family::Optim,
         Family::Conv2d,
+        Family::Conv2dTaps(conv2d_taps::TapsKernel::EXAMPLE),
         Family::Pool2d,
         Family::Layout,
         Family::Pack,
@@ -82,15 +87,18 @@ impl Family {
             Family::Softmax => "softmax.wgsl",
             Family::Optim => "optim.wgsl",
             Family::Conv2d => "conv2d.wgsl",
+            Family::Conv2dTaps(_) => "conv2d_taps.wgsl",
             Family::Pool2d => "pool2d.wgsl",
             Family::Layout => "layout.wgsl",
             Family::Pack => "pack.wgsl",
         }
     }
 
-    /// The WGSL source, compiled into the binary.
-    pub fn source(self) -> &'static str {
-        match self {
+    /// The WGSL source, compiled into the binary (a generated entry point appended to it
+    /// for [`Family::Conv2dTaps`]).
+    pub fn source(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Family::Conv2dTaps(kernel) => return Cow::Owned(conv2d_taps::source(&kernel)),
             Family::Matmul => matmul::source(),
             Family::MatmulSubgroups => matmul::subgroup_source(),
             Family::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
@@ -102,7 +110,7 @@ impl Family {
             Family::Pool2d => include_str!("../../shaders/pool2d.wgsl"),
             Family::Layout => include_str!("../../shaders/layout.wgsl"),
             Family::Pack => include_str!("../../shaders/pack.wgsl"),
-        }
+        })
     }
 }
 
@@ -183,7 +191,7 @@ impl PipelineCache {
                     let m = error_scoped(device, key.family.file(), || {
                         device.create_shader_module(wgpu::ShaderModuleDescriptor {
                             label: Some(key.family.file()),
-                            source: wgpu::ShaderSource::Wgsl(key.family.source().into()),
+                            source: wgpu::ShaderSource::Wgsl(key.family.source()),
                         })
                     })?;
                     modules.insert(key.family, m.clone());
