@@ -1273,8 +1273,9 @@ fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, limits: &wg
 
 /// Turns a product of filters `[K, C·KH·KW]` with an im2col's columns, with the bias per
 /// filter and the ReLU that [`fuse_matmuls`] fused after it, into one [`Op::Conv2dTaps`] where
-/// the filters have few taps ([`kernels::conv2d_taps::suits`]). The im2col then runs only
-/// where something else reads its columns (the filters' gradient, when training).
+/// the filters are small ([`TapsKernel::suits`](kernels::conv2d_taps::TapsKernel::suits)).
+/// The im2col then runs only where something else reads its columns (the filters'
+/// gradient, when training).
 fn fuse_few_tap_convs(nodes: &[Node], live: &[usize], fused: &mut [Node]) {
     for &i in live {
         let (bias, relu) = match fused[i].op {
@@ -1284,9 +1285,9 @@ fn fuse_few_tap_convs(nodes: &[Node], live: &[usize], fused: &mut [Node]) {
         };
         let (filters, cols) = (fused[i].inputs[0], fused[i].inputs[1]);
         let Op::Im2col(window) = nodes[cols.index()].op else { continue };
-        let &[k, taps] = nodes[filters.index()].shape.dims() else { continue };
-        if kernels::conv2d_taps::suits(k, taps) {
-            let x = nodes[cols.index()].inputs[0];
+        let &[k, _] = nodes[filters.index()].shape.dims() else { continue };
+        let x = nodes[cols.index()].inputs[0];
+        if kernels::conv2d_taps::TapsKernel::suits(k, nodes[x.index()].shape.dims()[1], &window) {
             fused[i].op = Op::Conv2dTaps { window, bias, relu };
             fused[i].inputs = [vec![x, filters], fused[i].inputs[2..].to_vec()].concat();
         }

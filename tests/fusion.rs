@@ -78,13 +78,14 @@ fn a_linear_layer_with_its_bias_is_one_launch_and_equals_the_unfused_ops_bit_for
 fn a_convolution_with_its_bias_writes_its_output_once() {
     let device = device();
     let mut g = Graph::new();
-    let x = g.input("x", &[3, 5, 9, 11]).unwrap();
-    let w = g.input("w", &[7, 5, 3, 3]).unwrap();
-    let b = g.input("b", &[7]).unwrap();
+    // More weights (2 160) than software adapters' direct kernel takes.
+    let x = g.input("x", &[3, 24, 9, 11]).unwrap();
+    let w = g.input("w", &[10, 24, 3, 3]).unwrap();
+    let b = g.input("b", &[10]).unwrap();
     let conv = g.conv2d(x, w, [1, 1], [1, 1]).unwrap();
-    let b4 = g.reshape(b, &[1, 7, 1, 1]).unwrap();
+    let b4 = g.reshape(b, &[1, 10, 1, 1]).unwrap();
     let y = g.add(conv, b4).unwrap();
-    let inputs = [("x", 3 * 5 * 9 * 11), ("w", 7 * 5 * 9), ("b", 7)];
+    let inputs = [("x", 3 * 24 * 9 * 11), ("w", 10 * 24 * 9), ("b", 10)];
     let (fused, fused_plan) = run(&device, &g, &inputs, &[y], y);
     let (unfused, unfused_plan) = run(&device, &g, &inputs, &[y, conv], y);
     // im2col and the product with its bias; unfused, the add too.
@@ -156,13 +157,14 @@ fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
 fn a_relu_after_a_conv_and_its_bias_is_stored_once() {
     let device = device();
     let mut g = Graph::new();
-    let x = g.input("x", &[3, 4, 10, 10]).unwrap();
-    let w = g.input("w", &[6, 4, 3, 3]).unwrap();
-    let b = g.input("b", &[1, 6, 1, 1]).unwrap();
+    // More weights (2 592) than software adapters' direct kernel takes: im2col and a product.
+    let x = g.input("x", &[3, 24, 10, 10]).unwrap();
+    let w = g.input("w", &[12, 24, 3, 3]).unwrap();
+    let b = g.input("b", &[1, 12, 1, 1]).unwrap();
     let conv = g.conv2d(x, w, [1, 1], [1, 1]).unwrap();
     let biased = g.add(conv, b).unwrap();
     let relu = g.relu(biased).unwrap();
-    let inputs = [("x", 3 * 4 * 100), ("w", 6 * 4 * 9), ("b", 6)];
+    let inputs = [("x", 3 * 24 * 100), ("w", 12 * 24 * 9), ("b", 12)];
     let (fused, fused_plan) = run(&device, &g, &inputs, &[relu], relu);
     // With the sum declared an output too, the ReLU runs apart.
     let (unfused, unfused_plan) = run(&device, &g, &inputs, &[relu, biased], relu);

@@ -418,10 +418,20 @@ fn conv2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 }
 
 /// The course's convolution block, conv → bias → ReLU → 2×2 max pool, whose forward pass the
-/// plan compiler runs as one product with bias and ReLU, and whose pooling and ReLU
-/// gradients as one pass: checked whole against the references chained.
+/// plan compiler runs as one product with bias and ReLU (or, for few weights on software
+/// adapters, as one direct convolution), and whose pooling and ReLU gradients as one pass:
+/// checked whole against the references chained. Two blocks: a first layer of few channels,
+/// and one with more weights than the direct kernel takes.
 fn conv_block_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
-    let (n, c, k, h) = (rng.range(2, 4), rng.range(2, 5), rng.range(5, 9), 2 * rng.range(4, 7));
+    let first = (rng.range(2, 5), rng.range(5, 9));
+    let wide = (rng.range(24, 28), rng.range(12, 16));
+    for (c, k) in [first, wide] {
+        conv_block_case(rng, c, k, cases);
+    }
+}
+
+fn conv_block_case(rng: &mut Rng, c: usize, k: usize, cases: &mut Vec<Case>) {
+    let (n, h) = (rng.range(2, 4), 2 * rng.range(4, 7));
     let win = Window { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
     let activations = move |x: &[Array]| {
         let conv = conv2d::conv2d(&x[0], &x[1], [1, 1], [1, 1]);

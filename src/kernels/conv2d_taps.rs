@@ -5,6 +5,7 @@ use super::conv2d::Window;
 use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
 use crate::shape::Shape;
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// What one generated `conv2d_taps` kernel is written for.
@@ -38,24 +39,43 @@ impl TapsKernel {
         vec4_stores: true,
     };
 
+    /// Whether a convolution with `out_channels` filters of `in_channels` channels over
+    /// `window` runs the direct kernel on software adapters: few enough weights and input
+    /// values ([`MAX_WEIGHTS`], [`MAX_LOADS`]).
+    pub fn suits(out_channels: usize, in_channels: usize, window: &Window) -> bool {
+        let kernel = TapsKernel {
+            out_channels: out_channels as u32,
+            in_channels: in_channels as u32,
+            kernel: window.kernel.map(|v| v as u32),
+            stride: window.stride.map(|v| v as u32),
+            ..TapsKernel::EXAMPLE
+        };
+        let taps = kernel.taps() as usize;
+        let loads = in_channels * window.kernel[0] * kernel.columns().len();
+        out_channels * taps <= MAX_WEIGHTS && loads <= MAX_LOADS
+    }
+
     fn taps(&self) -> u32 {
         self.in_channels * self.kernel[0] * self.kernel[1]
     }
+
+    /// The input columns the four pixels' windows read, as offsets from the first pixel's.
+    fn columns(&self) -> BTreeSet<u32> {
+        let [sw, kw] = [self.stride[1], self.kernel[1]];
+        (0..4).flat_map(|j| (0..kw).map(move |dx| j * sw + dx)).collect()
+    }
 }
 
-/// The most taps (C·KH·KW) a filter may have for the direct kernel: past this the product
-/// after im2col, whose contracted axis the taps are, wastes little on padding.
-pub const MAX_TAPS: usize = 27;
+/// The most weights (K·C·KH·KW) the direct kernel writes out, each a line of the generated
+/// shader: its first compile on llvmpipe grows faster than they do (measured: 0.04 s for
+/// 288, 0.13 s for 450, 0.24 s for 864, 0.85 s for 1728, 1.3 s for 2400), and they sit in
+/// workgroup memory. Within this, every shape measured ran several times faster than im2col
+/// and the product (BENCHMARKS.md).
+pub const MAX_WEIGHTS: usize = 2048;
 
-/// The most weights (K·C·KH·KW) the direct kernel writes out: each is a line of the
-/// generated shader, and its first compile grows with them.
-pub const MAX_WEIGHTS: usize = 1024;
-
-/// Whether a convolution with `out_channels` filters of `taps` taps each runs the direct
-/// kernel on software adapters.
-pub fn suits(out_channels: usize, taps: usize) -> bool {
-    taps <= MAX_TAPS && out_channels * taps <= MAX_WEIGHTS
-}
+/// The most input values one invocation loads and holds (C·KH times the columns its four
+/// pixels' windows span).
+pub const MAX_LOADS: usize = 512;
 
 /// The WGSL of `kernel`: `shaders/conv2d_taps.wgsl` and the entry point written out for it.
 pub fn source(kernel: &TapsKernel) -> String {
@@ -83,12 +103,11 @@ pub fn source(kernel: &TapsKernel) -> String {
          let oy = row % p.oh;\n    let n = row / p.oh;\n    let ox = 4u * (at % p.quads);\n",
     );
     let _ = writeln!(w, "    let iy0 = i32(oy * {sh}u) - i32(p.pad_h);\n    let ix0 = i32(ox * {sw}u) - i32(p.pad_w);");
-    // The input columns the four pixels' windows read, as offsets from the first pixel's.
-    let offsets: std::collections::BTreeSet<u32> = (0..4).flat_map(|j| (0..kw).map(move |dx| j * sw + dx)).collect();
+    let columns = kernel.columns();
     for ci in 0..c {
         let _ = writeln!(w, "    let plane{ci} = (n * {c}u + {ci}u) * p.h * p.w;");
         for dy in 0..kh {
-            for o in &offsets {
+            for o in &columns {
                 let _ = writeln!(w, "    let v{ci}_{dy}_{o} = x_at(plane{ci}, iy0 + {dy}, ix0 + {o});");
             }
         }
@@ -202,6 +221,21 @@ mod tests {
             }
         }
         validate(&TapsKernel { in_channels: 3, kernel: [2, 3], stride: [2, 3], ..TapsKernel::EXAMPLE });
+    }
+
+    #[test]
+    fn first_layers_suit_and_wide_layers_do_not() {
+        let window = |k: usize| Window { kernel: [k, k], stride: [1, 1], padding: [0, 0] };
+        // The MNIST CNNs' first layer, LeNet's on colour photos (450 weights).
+        assert!(TapsKernel::suits(32, 1, &window(3)));
+        assert!(TapsKernel::suits(6, 3, &window(5)));
+        // Their second layers: 18 432 and 2 400 weights.
+        assert!(!TapsKernel::suits(64, 32, &window(3)));
+        assert!(!TapsKernel::suits(16, 6, &window(5)));
+        // Few weights, but 33 channels of 4 columns (×1 row) each: within the loads.
+        assert!(TapsKernel::suits(9, 33, &window(1)));
+        // One filter over 64 channels of 5×5: 2 560 loads an invocation.
+        assert!(!TapsKernel::suits(1, 64, &window(5)));
     }
 
     #[test]
