@@ -54,6 +54,8 @@ override TRANS_B: u32 = 0u;
 // Bound to A when there is no bias.
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+// C again, for entries that store whole vectors (`store4`); an entry binds one or the other.
+@group(0) @binding(4) var<storage, read_write> c4: array<vec4<f32>>;
 // `main_tex` reads A and B from this instead (A and B stay bound): each texel holds four
 // consecutive elements of a row of an operand as stored (a row that does not come in fours
 // ends in zeros, and k rows of an operand stored across k are padded to fours with zero
@@ -135,6 +137,23 @@ fn store(base: u32, row: u32, col0: u32, v: vec4<f32>) {
     if (col0 + 1u < p.n) { c[at + 1u] = w.y; }
     if (col0 + 2u < p.n) { c[at + 2u] = w.z; }
     if (col0 + 3u < p.n) { c[at + 3u] = w.w; }
+}
+
+// `store` for a C whose rows come in fours (n a multiple of 4, so every matrix and row starts
+// on a vector): one vector store where `store` makes up to four scalar ones. llvmpipe stores
+// lane by lane, all four elements of a vector in one turn (the CNN step's plain products,
+// most of them the columns' gradient, 92 / 90 → 72 / 72 ms by the GPU's clock,
+// BENCHMARKS.md). The textured entry points ending in `4` call it.
+fn store4(base: u32, row: u32, col0: u32, v: vec4<f32>) {
+    if (row >= p.m || col0 >= p.n) {
+        return;
+    }
+    let at = (base + row * p.n + col0) / 4u;
+    var w = v;
+    if (p.accumulate == 1u) {
+        w = v + c4[at];
+    }
+    c4[at] = activate(w);
 }
 
 // The register-blocked entry points, `main` (8×8 outputs per invocation), `main_large` (32×16,

@@ -293,7 +293,8 @@ pub(crate) fn source() -> &'static str {
         s += &register_blocked_entry("main", BLOCK);
         s += &register_blocked_entry("main_large", BLOCK_LARGE);
         s += &register_blocked_entry("main_wide", BLOCK_WIDE);
-        s += &texture_entry("main_tex", BLOCK, false);
+        s += &texture_entry("main_tex", BLOCK, false, "store");
+        s += &texture_entry("main_tex4", BLOCK, false, "store4");
         s += &tiled_large_entry();
         s
     })
@@ -407,8 +408,10 @@ pub(crate) fn subgroup_source() -> &'static str {
     static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SOURCE.get_or_init(|| {
         source().to_string()
-            + &texture_entry("main_tex_sg", BLOCK_SG, true)
-            + &texture_entry("main_tex_sg_square", BLOCK_SG_SQUARE, true)
+            + &texture_entry("main_tex_sg", BLOCK_SG, true, "store")
+            + &texture_entry("main_tex_sg4", BLOCK_SG, true, "store4")
+            + &texture_entry("main_tex_sg_square", BLOCK_SG_SQUARE, true, "store")
+            + &texture_entry("main_tex_sg_square4", BLOCK_SG_SQUARE, true, "store4")
     })
 }
 
@@ -441,7 +444,7 @@ fn register_blocked_entry(name: &str, block: Block) -> String {
         }
     }
     let _ = writeln!(w, "    }}\n    }}");
-    block_epilogue(&mut w, block);
+    block_epilogue(&mut w, block, "store");
     w
 }
 
@@ -504,8 +507,9 @@ fn block_prologue(name: &str, block: Block, kind: &str, subgroup: bool) -> Strin
 }
 
 /// The end of a register-blocked entry point: each accumulator plus the fused bias (zeros
-/// where there is none) stored into C (through the fused activation, in `store`).
-fn block_epilogue(w: &mut String, block: Block) {
+/// where there is none) stored into C by `store` (`store` or `store4`, which also apply the
+/// fused activation).
+fn block_epilogue(w: &mut String, block: Block, store: &str) {
     use std::fmt::Write;
     let groups = block.cols / 4;
     for g in 0..groups {
@@ -514,7 +518,7 @@ fn block_epilogue(w: &mut String, block: Block) {
     for i in 0..block.rows {
         let _ = writeln!(w, "    let rb{i} = vec4<f32>(row_bias(r{i}));");
         for g in 0..groups {
-            let _ = writeln!(w, "    store(base_c, row0 + {i}u, col0 + {}u, acc{i}_{g} + rb{i} + cb{g});", 4 * g);
+            let _ = writeln!(w, "    {store}(base_c, row0 + {i}u, col0 + {}u, acc{i}_{g} + rb{i} + cb{g});", 4 * g);
         }
     }
     let _ = writeln!(w, "}}");
@@ -526,7 +530,7 @@ fn block_epilogue(w: &mut String, block: Block) {
 /// four k-values per row of A (`ak`) and per column of B (`bk`); on a SIMD-per-lane compiler
 /// that regrouping is only renaming. Rows that do not come in fours lie in the texture
 /// padded to whole texels ([`packings`]), so texel counts round up.
-fn texture_entry(name: &str, block: Block, subgroup: bool) -> String {
+fn texture_entry(name: &str, block: Block, subgroup: bool, store: &str) -> String {
     use std::fmt::Write;
     const LANE: [&str; 4] = ["x", "y", "z", "w"];
     let Block { rows, cols, .. } = block;
@@ -654,7 +658,7 @@ fn texture_entry(name: &str, block: Block, subgroup: bool) -> String {
         }
     }
     let _ = writeln!(w, "    }}\n    }}");
-    block_epilogue(&mut w, block);
+    block_epilogue(&mut w, block, store);
     w
 }
 
@@ -700,17 +704,21 @@ impl MatmulVariant {
     fn kernel(self, dims: &MatmulDims, limits: &wgpu::Limits) -> (&'static str, [u64; 2]) {
         let large = dims.m >= LARGE[0] && dims.n >= LARGE[1] && dims.k >= LARGE[2];
         let wide = dims.m <= WIDE[0] && dims.n >= WIDE[1] && dims.k >= WIDE[2];
+        // Rows of C in fours: the textured entries store vectors (`store4`).
+        let fours = dims.n.is_multiple_of(4);
         match self {
             // 8×8 blocks for every size: measured no slower than the larger blocks from
             // texels (BENCHMARKS.md), which also compile for seconds and spill registers.
-            MatmulVariant::Textured => ("main_tex", BLOCK.tile()),
+            MatmulVariant::Textured => (if fours { "main_tex4" } else { "main_tex" }, BLOCK.tile()),
             MatmulVariant::TexturedSubgroups => {
                 let [tile_m, tile_n] = BLOCK_SG.tile();
                 let tiles = (dims.m as u64).div_ceil(tile_m) * (dims.n as u64).div_ceil(tile_n);
                 let most = limits.max_compute_workgroups_per_dimension as u64;
-                match tiles <= most * most {
-                    true => ("main_tex_sg", BLOCK_SG.tile()),
-                    false => ("main_tex_sg_square", BLOCK_SG_SQUARE.tile()),
+                match (tiles <= most * most, fours) {
+                    (true, false) => ("main_tex_sg", BLOCK_SG.tile()),
+                    (true, true) => ("main_tex_sg4", BLOCK_SG.tile()),
+                    (false, false) => ("main_tex_sg_square", BLOCK_SG_SQUARE.tile()),
+                    (false, true) => ("main_tex_sg_square4", BLOCK_SG_SQUARE.tile()),
                 }
             }
             MatmulVariant::RegisterBlocked if large => ("main_large", BLOCK_LARGE.tile()),
