@@ -92,6 +92,36 @@ fn tensors_past_the_storage_binding_limit_are_split_and_stay_right() {
 }
 
 #[test]
+fn a_first_conv_layer_past_the_binding_limit_is_split_and_stays_right() {
+    // Images of 1 × 10 × 10 into 4 filters of 3×3 with bias and ReLU: 1.6 KB of output an
+    // image, so a 4 KiB binding takes two. Software adapters run the convolution as the
+    // direct kernel (conv2d_taps) in launches of two images, the bias and ReLU apart (fused,
+    // they would bind the whole output); others as im2col and a product.
+    let mut g = Graph::new();
+    let x = g.input("x", &[12, 1, 10, 10]).unwrap();
+    let w = g.input("w", &[4, 1, 3, 3]).unwrap();
+    let b = g.input("b", &[1, 4, 1, 1]).unwrap();
+    let conv = g.conv2d(x, w, [1, 1], [1, 1]).unwrap();
+    let biased = g.add(conv, b).unwrap();
+    let y = g.relu(biased).unwrap();
+    let values = |n: usize, f: f32| (0..n).map(|i| (i as f32 * f).sin() * 0.5).collect::<Vec<f32>>();
+    let mut results = Vec::new();
+    for device in [tiny_binding_device(), Device::with_options(&DeviceOptions::from_env().unwrap()).unwrap()] {
+        let mut plan = Plan::compile(&device, &g, &[y]).unwrap();
+        plan.write(x, &values(1200, 0.37)).unwrap();
+        plan.write(w, &values(36, 0.71)).unwrap();
+        plan.write(b, &values(4, 1.3)).unwrap();
+        results.push((plan.run_and_read(&[y]).unwrap().remove(0), plan.launches()));
+    }
+    let ((split, split_launches), (whole, whole_launches)) = (&results[0], &results[1]);
+    assert!(split_launches > whole_launches, "the capped plan splits launches ({split_launches} vs {whole_launches})");
+    for (i, (p, q)) in split.iter().zip(whole).enumerate() {
+        assert!((p - q).abs() <= 1e-6 * q.abs().max(1.0), "element {i}: split {p} vs whole {q}");
+    }
+    assert!(whole.iter().any(|&v| v == 0.0) && whole.iter().any(|&v| v > 0.0), "the ReLU clips some outputs");
+}
+
+#[test]
 fn optimizer_updates_past_the_binding_limit_are_split_and_stay_right() {
     use shadergrad::kernels::optim::Optimizer;
     let mut g = Graph::new();
