@@ -10,6 +10,9 @@
 //   max_pool_tex, max_backward_tiling_tex
 //                         max pooling and its gradient with 2×2 windows at stride 2 on rows
 //                         of even width, reading x from the plan's texture (`x_texels`)
+//   max_backward_quads_tex
+//                         the gradient for rows of a width in fours and an even height,
+//                         two windows an invocation, stored as vectors
 //
 // A launch covers the planes `first .. first + planes` of its tensors (all of them, but for
 // the `_tex` entry points, whose x in the texture is just those planes').
@@ -61,6 +64,9 @@ fn stride_w() -> u32 {
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// `out` again, for `max_backward_quads_tex`, which stores whole vectors (an entry binds one
+// or the other).
+@group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;
 // The `_tex` entry points read x from here instead of `b`: four elements a texel from the
 // launch's first plane on, TEXEL_ROW texels a row. On software adapters a storage load is a
 // loop over the SIMD lanes, one element each, while a texel load gathers four (the plan
@@ -274,6 +280,50 @@ fn max_backward_tiling_tex(
         max = pair_argmax_tex(c.z, c.y, c.x);
     }
     write_cell(c, max);
+}
+
+// max_backward_tiling_tex for 2×2 windows at stride 2 without padding on rows of a width
+// that comes in fours and an even height: one invocation per two windows side by side,
+// whose two rows of four inputs are one texel each, read once and written as one vector
+// each. llvmpipe stores lane by lane, a vector's four elements in one turn.
+@compute @workgroup_size(256)
+fn max_backward_quads_tex(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let local = linear_id(wid, groups, lid);
+    let quads = p.ow / 2u;
+    if (local >= p.planes * p.oh * quads) {
+        return;
+    }
+    let q = local % quads;
+    let row = local / quads;
+    // Both windows' outputs and inputs, from the launch's first plane and from the tensor's.
+    let o = row * p.ow + 2u * q;
+    let i0 = ((row / p.oh) * p.h + 2u * (row % p.oh)) * p.w + 4u * q;
+    let first = p.first * p.h * p.w;
+    let top = texel_at(i0);
+    let bottom = texel_at(i0 + p.w);
+    let left = argmax_of_pairs(first + i0, top.xy, bottom.xy);
+    let right = argmax_of_pairs(first + i0 + 2u, top.zw, bottom.zw);
+    let pooled = p.first * p.oh * p.ow + o;
+    let g = vec2<f32>(
+        select(a[pooled], 0.0, p.relu == 1u && !(left.best > 0.0)),
+        select(a[pooled + 1u], 0.0, p.relu == 1u && !(right.best > 0.0)),
+    );
+    let at = first + i0;
+    let picks = vec4<u32>(left.at, left.at, right.at, right.at);
+    let gs = vec4<f32>(g.x, g.x, g.y, g.y);
+    out4[at / 4u] = select(vec4<f32>(0.0), gs, picks == at + vec4<u32>(0u, 1u, 2u, 3u));
+    let below = at + p.w;
+    out4[below / 4u] = select(vec4<f32>(0.0), gs, picks == below + vec4<u32>(0u, 1u, 2u, 3u));
+}
+
+// Texel `i / 4` of the launch's part of the texture (i a multiple of 4).
+fn texel_at(i: u32) -> vec4<f32> {
+    let t = i / 4u;
+    return textureLoad(x_texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
 }
 
 // Window-sized cells of the padded input, down and across.

@@ -97,8 +97,12 @@ pub fn reads_texture(x: &Shape, window: &Window) -> bool {
 /// `planes` only, reading their inputs from the plan's texture, where they start at texel 0.
 pub fn textured(launch: &Launch, planes: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
     let word = |k: usize| launch.params[k] as usize;
+    // Unpadded windows on rows of a width in fours and an even height: two windows'
+    // inputs are two whole texels, their gradients two vectors (`max_backward_quads_tex`).
+    let quads = launch.key.constants.contains(&("PAIRS", 1)) && word(2).is_multiple_of(4) && word(1).is_multiple_of(2);
     let (entry, per_plane) = match (launch.key.entry, launch.key.constants.contains(&("MAX", 1))) {
         ("pool_forward", true) => ("max_pool_tex", word(3) * word(4)),
+        ("max_backward_tiling", _) if quads => ("max_backward_quads_tex", word(3) * word(4) / 2),
         ("max_backward_tiling", _) => ("max_backward_tiling_tex", cells_per_plane(&launch.params)),
         (entry, _) => return Err(crate::error::Error::Graph(format!("pool2d's {entry} does not read textures"))),
     };
