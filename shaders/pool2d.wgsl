@@ -127,9 +127,13 @@ fn pair_argmax_tex(plane: u32, oy: u32, ox: u32) -> Argmax {
 
 // Elements i and i + 1 of the texture, for an even i.
 fn texel_pair(i: u32) -> vec2<f32> {
-    let t = i / 4u;
-    let v = textureLoad(x_texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
+    let v = texel(i / 4u);
     return select(v.zw, v.xy, i % 4u == 0u);
+}
+
+// Texel `t` of the launch's part of the texture, counted row by row.
+fn texel(t: u32) -> vec4<f32> {
+    return textureLoad(x_texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
 }
 
 // The first maximum of the 2×2 window whose rows are `top` (from flat index i0) and `bottom`.
@@ -303,8 +307,8 @@ fn max_backward_quads_tex(
     let o = row * p.ow + 2u * q;
     let i0 = ((row / p.oh) * p.h + 2u * (row % p.oh)) * p.w + 4u * q;
     let first = p.first * p.h * p.w;
-    let top = texel_at(i0);
-    let bottom = texel_at(i0 + p.w);
+    let top = texel(i0 / 4u);
+    let bottom = texel((i0 + p.w) / 4u);
     let left = argmax_of_pairs(first + i0, top.xy, bottom.xy);
     let right = argmax_of_pairs(first + i0 + 2u, top.zw, bottom.zw);
     let pooled = p.first * p.oh * p.ow + o;
@@ -318,12 +322,6 @@ fn max_backward_quads_tex(
     out4[at / 4u] = select(vec4<f32>(0.0), gs, picks == at + vec4<u32>(0u, 1u, 2u, 3u));
     let below = at + p.w;
     out4[below / 4u] = select(vec4<f32>(0.0), gs, picks == below + vec4<u32>(0u, 1u, 2u, 3u));
-}
-
-// Texel `i / 4` of the launch's part of the texture (i a multiple of 4).
-fn texel_at(i: u32) -> vec4<f32> {
-    let t = i / 4u;
-    return textureLoad(x_texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
 }
 
 // Window-sized cells of the padded input, down and across.

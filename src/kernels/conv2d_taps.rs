@@ -43,16 +43,24 @@ impl TapsKernel {
     /// `window` runs the direct kernel on software adapters: few enough weights and input
     /// values ([`MAX_WEIGHTS`], [`MAX_LOADS`]).
     pub fn suits(out_channels: usize, in_channels: usize, window: &Window) -> bool {
-        let kernel = TapsKernel {
+        let kernel = TapsKernel::new(out_channels, in_channels, window);
+        let taps = kernel.taps() as usize;
+        let loads = in_channels * window.kernel[0] * kernel.columns().len();
+        out_channels * taps <= MAX_WEIGHTS && loads <= MAX_LOADS
+    }
+
+    /// The kernel for `out_channels` filters of `in_channels` channels over `window`, with no
+    /// bias, ReLU or vector stores.
+    fn new(out_channels: usize, in_channels: usize, window: &Window) -> TapsKernel {
+        TapsKernel {
             out_channels: out_channels as u32,
             in_channels: in_channels as u32,
             kernel: window.kernel.map(|v| v as u32),
             stride: window.stride.map(|v| v as u32),
-            ..TapsKernel::EXAMPLE
-        };
-        let taps = kernel.taps() as usize;
-        let loads = in_channels * window.kernel[0] * kernel.columns().len();
-        out_channels * taps <= MAX_WEIGHTS && loads <= MAX_LOADS
+            bias: false,
+            relu: false,
+            vec4_stores: false,
+        }
     }
 
     fn taps(&self) -> u32 {
@@ -172,15 +180,7 @@ pub fn launch(x: &Shape, k: usize, window: &Window, bias: bool, relu: bool, limi
     let [oh, ow] = window.output("conv2d", x, xd[2], xd[3])?;
     let y = Shape::new(&[xd[0], k, oh, ow])?;
     let yd = y.dims();
-    let kernel = TapsKernel {
-        out_channels: k as u32,
-        in_channels: xd[1] as u32,
-        kernel: window.kernel.map(|v| v as u32),
-        stride: window.stride.map(|v| v as u32),
-        bias,
-        relu,
-        vec4_stores: yd[3].is_multiple_of(4),
-    };
+    let kernel = TapsKernel { bias, relu, vec4_stores: yd[3].is_multiple_of(4), ..TapsKernel::new(k, xd[1], window) };
     let quads = yd[3].div_ceil(4);
     let lanes = (xd[0] * yd[2] * quads) as u64;
     let params = [xd[0], xd[1], xd[2], xd[3], yd[1], yd[2], yd[3], window.padding[0], window.padding[1], quads, 0, 0];
