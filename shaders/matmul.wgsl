@@ -158,7 +158,7 @@ fn store4(base: u32, row: u32, col0: u32, v: vec4<f32>) {
 
 // The register-blocked entry points, `main` (8×8 outputs per invocation), `main_large` (32×16,
 // for large products) and `main_wide` (32×8 in 16×2 workgroups, for few rows and many
-// columns), are written out by kernels/matmul.rs and appended to this file when it is loaded: one block of straight-line code per size, which WGSL cannot
+// columns), are written out by kernels/matmul/entries.rs and appended to this file when it is loaded: one block of straight-line code per size, which WGSL cannot
 // express as a loop the compiler is sure to unroll into registers.
 
 // The variant for hardware GPUs: a 64×64 tile of C per workgroup of 16×16 invocations (4×4

@@ -1,5 +1,5 @@
 //! The texture a plan copies matrix operands into on software adapters
-//! ([`MatmulVariant::Textured`](crate::kernels::matmul::MatmulVariant::Textured)): one
+//! ([`MatmulVariant::Textured`]): one
 //! `rgba32float` texture shared by every textured product of the plan (each launch copies
 //! its operands in just before it runs, so the texture holds one launch's operands at a
 //! time). An operand fills whole texel rows, four elements a texel and [`TEXEL_ROW`] texels
