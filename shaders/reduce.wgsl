@@ -29,7 +29,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 // sum_channels_tex reads x from here instead: the launch's images (red_shape.x of them),
-// four elements a texel (H·W comes in fours), TEXEL_ROW texels a row. On software adapters a
+// four elements a texel (an image is whole texels; a plane need not be), TEXEL_ROW texels a
+// row. On software adapters a
 // storage load is a loop over the SIMD lanes, one element each; a texel load gathers four.
 @group(0) @binding(3) var x_texels: texture_storage_2d<rgba32float, read>;
 const TEXEL_ROW: u32 = 1024u;
@@ -191,13 +192,18 @@ fn sum_channels_tex(
     if (c >= p.n_out) {
         return;
     }
-    let plane = p.red_shape.z * p.red_shape.w / 4u;
+    let plane = p.red_shape.z * p.red_shape.w;
+    let lanes = vec4<u32>(0u, 1u, 2u, 3u);
     var sum = vec4<f32>(0.0);
     for (var image = 0u; image < p.red_shape.x; image = image + 1u) {
+        // The plane's elements, and the texels that hold them: where planes do not come in
+        // fours (7×7), its first and last texels hold other channels' elements, masked off.
         let first = (image * p.out_shape.y + c) * plane;
-        for (var t = lid; t < plane; t = t + NARROW) {
-            let at = first + t;
-            sum = sum + textureLoad(x_texels, vec2<u32>(at % TEXEL_ROW, at / TEXEL_ROW));
+        let end = first + plane;
+        for (var t = first / 4u + lid; t < (end + 3u) / 4u; t = t + NARROW) {
+            let texel = textureLoad(x_texels, vec2<u32>(t % TEXEL_ROW, t / TEXEL_ROW));
+            let element = vec4<u32>(4u * t) + lanes;
+            sum = sum + select(vec4<f32>(0.0), texel, element >= vec4<u32>(first) & element < vec4<u32>(end));
         }
     }
     narrow_partial[lid] = sum.x + sum.y + sum.z + sum.w;
