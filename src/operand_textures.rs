@@ -18,21 +18,30 @@ use crate::kernels::matmul::{
 use crate::kernels::{Launch, pack};
 use crate::shape::Shape;
 
-/// Bytes of operands one launch copies at most, and so about the texture's size: small
-/// beside a plan's buffers (the memory target is 1.25× what training must keep: the MLP of
-/// the course keeps 4.8 MB, its plan's buffers take 5.0), yet room for a 784×256 layer's
-/// weights and bands of its input, while a launch of fewer matrices costs little more than
-/// one of many. Products whose operands for one batch entry pass it are cut along rows or
-/// k, or read storage.
+/// Bytes of operands one launch copies at most, and so about the texture's size, in a plan
+/// whose buffers are small ([`copy_budget`]): small beside a plan's buffers (the memory
+/// target is 1.25× what training must keep: the MLP of the course keeps 4.8 MB, its plan's
+/// buffers take 5.0), yet room for a 784×256 layer's weights and bands of its input.
+/// Products whose operands for one batch entry pass the budget are cut along rows or k, or
+/// read storage.
 pub(crate) const COPY_BUDGET: usize = 896 << 10;
 
-/// The budget of a plain product (one matrix each) too large for [`COPY_BUDGET`], which runs
-/// in bands: a quarter of the bytes its operands and result take already (the memory
-/// target's 1.25×, applied to the product), and at least [`COPY_BUDGET`]. Fewer bands read
-/// and write C fewer times: on software adapters that costs a band about as long as its
-/// products take.
-pub(crate) fn plain_budget(dims: &MatmulDims) -> usize {
-    COPY_BUDGET.max(dims.m * dims.k + dims.k * dims.n + dims.m * dims.n)
+/// The copy budget of a plan whose storage buffers take `plan_bytes`: [`COPY_BUDGET`], or a
+/// 25th of the buffers where that is more (at most 4 % more memory). Each launch costs a
+/// software adapter more than its work (a pass ends for the copy, the copy runs on one
+/// thread, the workgroups ramp up and drain), so fewer, larger launches pay: the CNN step
+/// (48 MiB of buffers) was faster at a 1.9 MiB budget than at 896 KiB in six of six
+/// alternating runs, by 8–18 % (BENCHMARKS.md, session 10).
+pub(crate) fn copy_budget(plan_bytes: u64) -> usize {
+    COPY_BUDGET.max((plan_bytes / 25) as usize)
+}
+
+/// The budget of a plain product (one matrix each) too large for `budget`, which runs in
+/// bands: a quarter of the bytes its operands and result take already (the memory target's
+/// 1.25×, applied to the product), and at least `budget`. Fewer bands read and write C fewer
+/// times: on software adapters that costs a band about as long as its products take.
+pub(crate) fn plain_budget(dims: &MatmulDims, budget: usize) -> usize {
+    budget.max(dims.m * dims.k + dims.k * dims.n + dims.m * dims.n)
 }
 
 /// Bytes in a texel row.
@@ -85,7 +94,7 @@ fn flat(node: NodeId, (first, count): (usize, usize), row: u64) -> OperandCopy {
 /// The launches of a textured product `launch` of `dims`, reading A from `a` and B from `b`
 /// (bound whole, at offset 0), cut as [`matmul::texture_launches`] says, each with its
 /// copies, or after the launches that pack its operands ([`matmul::packings`]); `None` if
-/// the product's operands do not fit the budget, or its launches would need a texture
+/// the product's operands do not fit `budget`, or its launches would need a texture
 /// taller than the adapter's `max_texture_dimension_2d` (it then reads storage).
 pub(crate) fn textured_chunks(
     launch: &Launch,
@@ -93,8 +102,9 @@ pub(crate) fn textured_chunks(
     operands: (NodeId, NodeId),
     bindings: &[(NodeId, u64, u64)],
     out: (&Shape, &wgpu::Limits),
+    budget: usize,
 ) -> Option<Vec<PlanChunk>> {
-    let chunks = chunks_within_budget(launch, dims, operands, bindings, out)?;
+    let chunks = chunks_within_budget(launch, dims, operands, bindings, out, budget)?;
     let tallest = chunks.iter().map(|c| c.texture_rows).max()?;
     (tallest <= out.1.max_texture_dimension_2d as u64).then_some(chunks)
 }
@@ -106,16 +116,17 @@ fn chunks_within_budget(
     (a, b): (NodeId, NodeId),
     bindings: &[(NodeId, u64, u64)],
     (out, limits): (&Shape, &wgpu::Limits),
+    budget: usize,
 ) -> Option<Vec<PlanChunk>> {
     // A plain product too large for the budget runs as bands of A's rows, one a launch; the
     // last band's launch has fewer rows.
     let max_z = limits.max_compute_workgroups_per_dimension as usize;
-    let (launch, parts, last_rows) = match matmul::texture_launches(dims, COPY_BUDGET, max_z) {
+    let (launch, parts, last_rows) = match matmul::texture_launches(dims, budget, max_z) {
         Some(parts) => (launch.clone(), parts, None),
         // A plain product with packed operands packs up to its own budget in one launch, or
         // runs in packed bands along k.
         None if !matmul::textures_fit(dims) => {
-            let budget = plain_budget(dims);
+            let budget = plain_budget(dims, budget);
             let plain = dims.batch == 1 && dims.entries == 1;
             match matmul::texture_launches(dims, budget, max_z) {
                 Some(parts) if plain => (launch.clone(), parts, None),
@@ -123,7 +134,7 @@ fn chunks_within_budget(
             }
         }
         None => {
-            let budget = plain_budget(dims);
+            let budget = plain_budget(dims, budget);
             let Some((bands, last_rows)) = matmul::row_bands(dims, budget) else {
                 return depth_chunks(launch, dims, (a, b), bindings, (out, limits), budget);
             };
@@ -205,16 +216,17 @@ pub(crate) struct TextureInput {
 }
 
 /// The launches of a storage kernel that reads `input` from the texture: each copies in as
-/// many units as [`COPY_BUDGET`] holds; `None` where a unit is not whole texels, passes the
+/// many units as `budget` holds; `None` where a unit is not whole texels, passes the
 /// budget, or the adapter's textures are too short.
 pub(crate) fn input_chunks(
     launch: &Launch,
     input: &TextureInput,
     bindings: &[(NodeId, u64, u64)],
     limits: &wgpu::Limits,
+    budget: usize,
 ) -> Option<Vec<PlanChunk>> {
     let per_unit = input.unit_elements;
-    let per_launch = COPY_BUDGET.checked_div(per_unit * 4)?.min(input.units);
+    let per_launch = budget.checked_div(per_unit * 4)?.min(input.units);
     if !per_unit.is_multiple_of(4) || per_launch == 0 {
         return None;
     }
@@ -236,7 +248,7 @@ pub(crate) fn input_chunks(
 /// The launches of an optimizer update that reads its arrays from the texture
 /// ([`crate::kernels::optim::textured`]): `arrays` (the parameter, its gradient, its
 /// states, of `elements` each, a multiple of 4) copied one after another, each launch as
-/// many elements of each as [`COPY_BUDGET`] holds. `None` where the adapter's textures are
+/// many elements of each as `budget` holds. `None` where the adapter's textures are
 /// too short.
 pub(crate) fn update_chunks(
     launch: &Launch,
@@ -244,8 +256,9 @@ pub(crate) fn update_chunks(
     elements: usize,
     bindings: &[(NodeId, u64, u64)],
     limits: &wgpu::Limits,
+    budget: usize,
 ) -> Option<Vec<PlanChunk>> {
-    let rows_each = ((COPY_BUDGET as u64 / ROW_BYTES) / arrays.len() as u64).min(rows(elements as u64 * 4));
+    let rows_each = ((budget as u64 / ROW_BYTES) / arrays.len() as u64).min(rows(elements as u64 * 4));
     let texture_rows = rows_each * arrays.len() as u64;
     if rows_each == 0 || texture_rows > limits.max_texture_dimension_2d as u64 {
         return None;

@@ -1,7 +1,7 @@
 //! Storage kernels that read their input from the plan's texture on software adapters (max
 //! pooling forward and back, im2col of a 3×3 window and col2im at stride 1, bias gradients,
-//! Adam's update): cut into launches that each copy at most 896 KiB of that input, they
-//! compute what the kernels reading storage compute.
+//! Adam's update): cut into launches that each copy at most 896 KiB of that input (or a 25th
+//! of a large plan's buffers), they compute what the kernels reading storage compute.
 
 use shadergrad::autodiff::gradients;
 use shadergrad::kernels::conv2d::Window;
@@ -74,6 +74,24 @@ fn max_pooling_over_more_planes_than_one_copy_holds_matches_storage() {
         // The same maxima, the same gradients: equal, not close.
         assert_eq!(textured, storage, "{dims:?}");
     }
+}
+
+#[test]
+fn a_plan_with_large_buffers_copies_a_25th_of_them_a_launch() {
+    // 8192 planes of 28×28 pooled: the plan's buffers (x, 25.7 MB, and the pooled, 6.4 MB)
+    // make a budget of 1.28 MB, 409 planes a launch: 21 launches, where 896 KiB would take 29.
+    let dims = [256, 32, 28, 28];
+    let n: usize = dims.iter().product();
+    let build = move |g: &mut Graph| {
+        let x = g.input("x", &dims).unwrap();
+        vec![g.max_pool2d(x, [2, 2], [2, 2], [0, 0]).unwrap()]
+    };
+    let [(textured, launches), (storage, _)] = both(&build, &[("x", n)]);
+    let budget = (n * 4 + n) / 25;
+    let planes_each = budget / (28 * 28 * 4);
+    assert_eq!(count(&launches, "pool2d"), (256 * 32usize).div_ceil(planes_each));
+    assert_eq!(count(&launches, "pool2d"), 21);
+    assert_eq!(textured, storage);
 }
 
 #[test]

@@ -35,16 +35,20 @@ pub(super) enum TextureRead {
 }
 
 impl TextureRead {
-    /// The launches of `launch`, each with its copies; `None` where they cannot be made.
+    /// The launches of `launch`, each with its copies and copying at most `budget` bytes;
+    /// `None` where they cannot be made.
     pub(super) fn chunks(
         &self,
         launch: &Launch,
         bindings: &[(NodeId, u64, u64)],
         limits: &wgpu::Limits,
+        budget: usize,
     ) -> Option<Vec<PlanChunk>> {
         match self {
-            TextureRead::Units(input) => input_chunks(launch, input, bindings, limits),
-            TextureRead::Update { arrays, elements } => update_chunks(launch, arrays, *elements, bindings, limits),
+            TextureRead::Units(input) => input_chunks(launch, input, bindings, limits, budget),
+            TextureRead::Update { arrays, elements } => {
+                update_chunks(launch, arrays, *elements, bindings, limits, budget)
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::gpu_timer::GpuTimer;
 use crate::graph::{Graph, Node, NodeId, Op};
 use crate::kernels::{self, Family, PARAMS_SLOT, Pipeline, TextureBinding, optim::Optimizer};
-use crate::operand_textures::{OperandCopy, OperandTextures};
+use crate::operand_textures::{OperandCopy, OperandTextures, copy_budget};
 use crate::shape::Shape;
 use fusion::fuse_matmuls;
 use lower::lower;
@@ -176,10 +176,11 @@ impl Plan {
             memory::assign(device, nodes, &order, outputs, source, bound, &mut counters)?;
 
         // Launches and their parameter blocks, packed into one uniform buffer.
+        let budget = copy_budget(counters.bytes_allocated);
         let mut launches: Vec<(NodeId, PlanChunk)> = Vec::new();
         for &i in &order {
             if let Some(lowered) = lower(nodes, i, device, &limits, &Part::default())? {
-                for chunk in split(nodes, i, device, &limits, lowered)? {
+                for chunk in split(nodes, i, device, &limits, lowered, budget)? {
                     launches.push((NodeId(i), chunk));
                 }
             }

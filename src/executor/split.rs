@@ -109,6 +109,7 @@ pub(super) fn split(
     device: &Device,
     limits: &wgpu::Limits,
     lowered: Lowered,
+    budget: usize,
 ) -> Result<Vec<PlanChunk>> {
     let limit = limits.max_storage_buffer_binding_size;
     let bytes = |id: NodeId| nodes[id.index()].shape.numel() as u64 * 4;
@@ -118,7 +119,7 @@ pub(super) fn split(
         if let (Some(dims), TextureBinding::Read) = (lowered.matmul, lowered.launch.key.texture) {
             let operands = (lowered.reads[0], lowered.reads[1]);
             let out = (&nodes[i].shape, limits);
-            if let Some(chunks) = textured_chunks(&lowered.launch, &dims, operands, &bindings, out) {
+            if let Some(chunks) = textured_chunks(&lowered.launch, &dims, operands, &bindings, out, budget) {
                 return Ok(chunks);
             }
             let part = Part { storage_only: true, ..Part::default() };
@@ -126,7 +127,7 @@ pub(super) fn split(
                 return Ok(vec![PlanChunk { launch: l.launch, bindings, copies: Vec::new(), texture_rows: 0 }]);
             }
         }
-        if let Some(chunks) = lowered.texture_read.and_then(|t| t.chunks(&lowered.launch, &bindings, limits)) {
+        if let Some(chunks) = lowered.texture_read.and_then(|t| t.chunks(&lowered.launch, &bindings, limits, budget)) {
             return Ok(chunks);
         }
         return Ok(vec![PlanChunk { launch: lowered.launch, bindings, copies: Vec::new(), texture_rows: 0 }]);
