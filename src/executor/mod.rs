@@ -1,6 +1,5 @@
 //! Compiles a graph into a plan: every buffer, bind group and pipeline made once, and one run
 //! recorded as one command encoder and one submit.
-
 //!
 //! The compiler fuses nodes (`fusion`), schedules them, assigns their buffers (`memory`),
 //! lowers each to a kernel launch (`lower`), cuts launches whose bindings exceed the
@@ -129,6 +128,7 @@ fn is_leaf(op: &Op) -> bool {
 fn is_update(op: &Op) -> bool {
     matches!(op, Op::Update(_) | Op::RunningAverage { .. })
 }
+
 impl Plan {
     /// Compiles `graph` so that `outputs` can be read after a run. Every in-place update in the
     /// graph (optimizer steps, running averages) runs at the end of each run, after every node
