@@ -1,6 +1,9 @@
 //! The entry points of `shaders/matmul.wgsl` written out per block shape: straight-line
 //! code that WGSL cannot express as a loop the compiler is sure to unroll into registers.
 
+/// The components of a `vec4`, in order.
+const LANE: [&str; 4] = ["x", "y", "z", "w"];
+
 /// A register-blocked entry point's shape: each invocation of a `wx × wy` workgroup computes
 /// `rows × cols` outputs of C (cols a multiple of 4).
 #[derive(Clone, Copy)]
@@ -59,7 +62,6 @@ pub(super) const BIG_TILE: usize = 128;
 /// per thread, as the register-blocked entries, so the 64 accumulators stay in registers.
 fn tiled_large_entry() -> String {
     use std::fmt::Write;
-    const LANE: [&str; 4] = ["x", "y", "z", "w"];
     let half = BIG_TILE / 2;
     let mut w = String::new();
     let _ = writeln!(w, "\n// A slice of 8 along k of A's tile (transposed: [k][row / 4]) and of B's ([k][col / 4]).");
@@ -279,7 +281,6 @@ fn block_epilogue(w: &mut String, block: Block, store: &str) {
 /// padded to whole texels ([`packings`](super::packings)), so texel counts round up.
 fn texture_entry(name: &str, block: Block, subgroup: bool, store: &str) -> String {
     use std::fmt::Write;
-    const LANE: [&str; 4] = ["x", "y", "z", "w"];
     let Block { rows, cols, .. } = block;
     let groups = cols / 4;
     let mut w = block_prologue(name, block, " from texels", subgroup);
@@ -357,13 +358,7 @@ fn texture_entry(name: &str, block: Block, subgroup: bool, store: &str) -> Strin
                 let _ = writeln!(w, "            let a{g}_{s} = texel(ta0 + (4u * t + {s}u) * m4 + rq{g});");
             }
         }
-        for (l, lane) in LANE.iter().enumerate() {
-            let _ = writeln!(
-                w,
-                "            ak{} = vec4<f32>(a{g}_0.{lane}, a{g}_1.{lane}, a{g}_2.{lane}, a{g}_3.{lane});",
-                4 * g + l
-            );
-        }
+        regroup(&mut w, 'a', g);
     }
     let _ = writeln!(w, "        }}");
     // B stored [n, k]: a texel is four k-values of one column; stored [k, n]: four columns.
@@ -376,13 +371,7 @@ fn texture_entry(name: &str, block: Block, subgroup: bool, store: &str) -> Strin
         for s in 0..4 {
             let _ = writeln!(w, "            let b{g}_{s} = texel(tb0 + (4u * t + {s}u) * n4 + cq{g});");
         }
-        for (l, lane) in LANE.iter().enumerate() {
-            let _ = writeln!(
-                w,
-                "            bk{} = vec4<f32>(b{g}_0.{lane}, b{g}_1.{lane}, b{g}_2.{lane}, b{g}_3.{lane});",
-                4 * g + l
-            );
-        }
+        regroup(&mut w, 'b', g);
     }
     let _ = writeln!(w, "        }}");
     for lane in LANE {
@@ -407,4 +396,17 @@ fn texture_entry(name: &str, block: Block, subgroup: bool, store: &str) -> Strin
     let _ = writeln!(w, "    }}\n    }}");
     block_epilogue(&mut w, block, store);
     w
+}
+
+/// Regroups the four texels `{operand}{g}_0 .. _3` (four steps along k, four rows or columns
+/// a texel) into the four k-values of each of those rows or columns, `{operand}k{4g} ..`.
+fn regroup(w: &mut String, operand: char, g: usize) {
+    use std::fmt::Write;
+    for (l, lane) in LANE.iter().enumerate() {
+        let _ = writeln!(
+            w,
+            "            {operand}k{} = vec4<f32>({operand}{g}_0.{lane}, {operand}{g}_1.{lane}, {operand}{g}_2.{lane}, {operand}{g}_3.{lane});",
+            4 * g + l
+        );
+    }
 }
