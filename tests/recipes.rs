@@ -370,10 +370,31 @@ fn a_validation_split_stops_training_when_its_loss_stops_falling() {
     // Early stopping needs mini-batches and a fraction in [0, 1).
     let recipe = recipes::find("logistic-toy").unwrap().with(&Overrides { patience: Some(2), ..Overrides::default() });
     assert!(recipes::run(&device(), &recipe, &recipes::Paths::default(), |_| {}).is_err());
-    let recipe =
-        recipes::find("mnist-softmax").unwrap().with(&Overrides { validation: Some(1.5), ..Overrides::default() });
-    let err = recipes::run(&device(), &recipe, &recipes::Paths::default(), |_| {}).unwrap_err().to_string();
-    assert!(err.contains("1.5"), "{err}");
+}
+
+#[test]
+fn settings_no_run_can_use_are_refused_with_the_setting_named() {
+    let device = device();
+    let refused = |overrides: Overrides, named: &str| {
+        let recipe = recipes::find("mnist-softmax").unwrap().with(&overrides);
+        let err = match recipes::run(&device, &recipe, &recipes::Paths::default(), |_| {}) {
+            Err(e) => e.to_string(),
+            Ok(s) => panic!("{overrides:?} ran: {s:?}"),
+        };
+        assert!(err.contains(named), "{overrides:?}: {err}");
+    };
+    let none = Overrides::default;
+    refused(Overrides { validation: Some(1.5), ..none() }, "--validation 1.5 must be a fraction");
+    refused(Overrides { validation: Some(-0.1), ..none() }, "--validation -0.1 must be a fraction");
+    refused(Overrides { validation: Some(1e-5), ..none() }, "holds out none of the 8000 examples");
+    refused(Overrides { validation: Some(0.999), ..none() }, "leaves 8 of the 8000 examples for training");
+    refused(Overrides { lr: Some(-1.0), ..none() }, "--lr -1 must be a positive number");
+    refused(Overrides { lr: Some(0.0), ..none() }, "--lr 0 must be a positive number");
+    refused(Overrides { lr: Some(f32::NAN), ..none() }, "--lr NaN");
+    refused(Overrides { batch_size: Some(0), ..none() }, "--batch-size must be at least 1");
+    refused(Overrides { validation: Some(0.1), patience: Some(0), ..none() }, "--patience must be at least 1");
+    refused(Overrides { l2: Some(-0.5), ..none() }, "--l2 -0.5 must be a weight of at least 0");
+    refused(Overrides { l2: Some(f32::INFINITY), ..none() }, "--l2 inf");
 }
 
 #[test]

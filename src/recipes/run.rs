@@ -297,27 +297,55 @@ pub fn predict(device: &Device, model: &std::path::Path, images: &[std::path::Pa
         .collect())
 }
 
-/// Trains `recipe` on `device`, reporting progress to `progress`.
-pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl FnMut(&Progress)) -> Result<Summary> {
-    let Prepared { mut trainer, train, test, batch, full_batch, small } =
-        prepare(device, recipe, paths.data.as_deref())?;
-    if full_batch && (recipe.validation > 0.0 || recipe.patience.is_some()) {
-        return Err(Error::InvalidArgument {
-            op: "train",
-            message: format!(
-                "'{}' is a full-batch lab: validation splits and early stopping need a mini-batch recipe",
-                recipe.name
-            ),
-        });
+fn invalid(message: String) -> Error {
+    Error::InvalidArgument { op: "train", message }
+}
+
+/// Rejects settings no run can use, before any data is loaded or weights drawn.
+fn check_settings(recipe: &Recipe) -> Result<()> {
+    let lr = recipe.optimizer.lr();
+    if !(lr.is_finite() && lr > 0.0) {
+        return Err(invalid(format!("--lr {lr} must be a positive number")));
+    }
+    if recipe.batch_size == Some(0) {
+        return Err(invalid("--batch-size must be at least 1".into()));
     }
     if !(0.0..1.0).contains(&recipe.validation) {
-        return Err(Error::InvalidArgument {
-            op: "train",
-            message: format!("--validation {} must be a fraction in [0, 1)", recipe.validation),
-        });
+        return Err(invalid(format!("--validation {} must be a fraction in [0, 1)", recipe.validation)));
     }
+    if recipe.patience == Some(0) {
+        return Err(invalid("--patience must be at least 1 epoch".into()));
+    }
+    if !(recipe.l2.is_finite() && recipe.l2 >= 0.0) {
+        return Err(invalid(format!("--l2 {} must be a weight of at least 0", recipe.l2)));
+    }
+    if recipe.batch_size.is_none() && (recipe.validation > 0.0 || recipe.patience.is_some()) {
+        return Err(invalid(format!(
+            "'{}' is a full-batch lab: validation splits and early stopping need a mini-batch recipe",
+            recipe.name
+        )));
+    }
+    Ok(())
+}
+
+/// Trains `recipe` on `device`, reporting progress to `progress`.
+pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl FnMut(&Progress)) -> Result<Summary> {
+    check_settings(recipe)?;
+    let Prepared { mut trainer, train, test, batch, full_batch, small } =
+        prepare(device, recipe, paths.data.as_deref())?;
     let (train, validation) = if recipe.validation > 0.0 {
         let (kept, held) = train.split(recipe.validation, recipe.seed as u64);
+        let fraction = recipe.validation;
+        if held.is_empty() {
+            return Err(invalid(format!("--validation {fraction} holds out none of the {} examples", train.len())));
+        }
+        if kept.len() < batch {
+            return Err(invalid(format!(
+                "--validation {fraction} leaves {} of the {} examples for training, fewer than one batch of {batch}",
+                kept.len(),
+                train.len()
+            )));
+        }
         (kept, Some(held))
     } else {
         (train, None)
