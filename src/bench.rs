@@ -4,7 +4,7 @@
 //! hands the same cases to criterion.
 
 use crate::device::Device;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::executor::{LaunchTime, Plan};
 use crate::graph::{Graph, NodeId};
 use crate::init::{Init, Mt19937};
@@ -329,6 +329,20 @@ pub fn run_all(
     wanted: &dyn Fn(&str) -> bool,
     mut report: impl FnMut(&Measurement, Option<&[LaunchTime]>),
 ) -> Result<Vec<Measurement>> {
+    // A first pass that builds nothing collects the cases' names.
+    let names = std::cell::RefCell::new(Vec::new());
+    let named = |name: &str| {
+        names.borrow_mut().push(name.to_string());
+        false
+    };
+    each_case(device, quick, &named, |_| Ok(()))?;
+    let names = names.into_inner();
+    if !names.iter().any(|name| wanted(name)) {
+        return Err(Error::InvalidArgument {
+            op: "bench",
+            message: format!("no case is picked; the cases: {}", names.join(", ")),
+        });
+    }
     let mut out = Vec::new();
     each_case(device, quick, wanted, |mut case| {
         let m = case.measure()?;

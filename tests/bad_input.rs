@@ -37,3 +37,17 @@ fn unknown_flags_and_recipes_fail_with_a_message_and_no_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("/nonexistent/model.safetensors"), "{stderr}");
 }
+
+#[test]
+fn a_filter_that_picks_no_check_or_bench_case_fails_listing_the_names() {
+    let bin = env!("CARGO_BIN_EXE_shadergrad");
+    let run = |args: &[&str]| std::process::Command::new(bin).args(args).output().unwrap();
+    let out = run(&["check", "--op", "nope"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "picking nothing is not a pass");
+    assert!(stderr.contains("no op's name contains 'nope'") && stderr.contains("max_pool2d, avg_pool2d"), "{stderr}");
+    let out = run(&["bench", "--only", "nope", "--quick"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "timing nothing is not a run");
+    assert!(stderr.contains("no case is picked") && stderr.contains("matmul_256, matmul_512, conv2d"), "{stderr}");
+}

@@ -14,7 +14,7 @@ pub use optim::{SHAPES as OPTIMIZER_SHAPES, configurations as optimizer_configur
 
 use crate::autodiff::gradients;
 use crate::device::Device;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::executor::Plan;
 use crate::graph::Graph;
 use crate::reference::Array;
@@ -185,6 +185,19 @@ pub fn run_suite(device: &Device, seed: u64, filter: Option<&str>) -> Result<Vec
                 reports.push(run_optimizer_case(device, &name, opt, dims, seed.wrapping_add(k as u64))?);
             }
         }
+    }
+    if reports.is_empty() {
+        let names = all_cases(seed).into_iter().map(|c| c.op.to_string());
+        let mut ops: Vec<String> = Vec::new();
+        for name in names.chain(optimizer_configurations().into_iter().map(|(name, _)| name)) {
+            if !ops.contains(&name) {
+                ops.push(name);
+            }
+        }
+        return Err(Error::InvalidArgument {
+            op: "check",
+            message: format!("no op's name contains '{}'; the ops: {}", filter.unwrap_or_default(), ops.join(", ")),
+        });
     }
     Ok(reports)
 }
