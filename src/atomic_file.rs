@@ -32,3 +32,12 @@ pub(crate) fn write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Creates `dir` if needed and proves a file can be written in it, so that a run that will
+/// save there fails before its work rather than at its first save.
+pub(crate) fn check_writable_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".shadergrad-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
+}

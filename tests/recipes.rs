@@ -395,6 +395,16 @@ fn settings_no_run_can_use_are_refused_with_the_setting_named() {
     refused(Overrides { validation: Some(0.1), patience: Some(0), ..none() }, "--patience must be at least 1");
     refused(Overrides { l2: Some(-0.5), ..none() }, "--l2 -0.5 must be a weight of at least 0");
     refused(Overrides { l2: Some(f32::INFINITY), ..none() }, "--l2 inf");
+    // An output directory that cannot be made fails before any training, not at its first save.
+    let file = std::env::temp_dir().join(format!("shadergrad-not-a-dir-{}", std::process::id()));
+    std::fs::write(&file, b"a file").unwrap();
+    let paths = recipes::Paths { out: Some(file.join("run")), ..recipes::Paths::default() };
+    let mut epochs = 0;
+    let recipe = recipes::find("mnist-softmax").unwrap();
+    let err = recipes::run(&device, &recipe, &paths, |_| epochs += 1).unwrap_err().to_string();
+    std::fs::remove_file(&file).unwrap();
+    assert!(err.contains("cannot save there") && err.contains("shadergrad-not-a-dir-"), "{err}");
+    assert_eq!(epochs, 0, "nothing was trained");
 }
 
 #[test]

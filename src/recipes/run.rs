@@ -331,6 +331,10 @@ fn check_settings(recipe: &Recipe) -> Result<()> {
 /// Trains `recipe` on `device`, reporting progress to `progress`.
 pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl FnMut(&Progress)) -> Result<Summary> {
     check_settings(recipe)?;
+    if let Some(out) = &paths.out {
+        crate::atomic_file::check_writable_dir(out)
+            .map_err(|e| Error::Io { path: out.display().to_string(), message: format!("cannot save there: {e}") })?;
+    }
     let Prepared { mut trainer, train, test, batch, full_batch, small } =
         prepare(device, recipe, paths.data.as_deref())?;
     let (train, validation) = if recipe.validation > 0.0 {
