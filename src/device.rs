@@ -11,6 +11,38 @@ use std::time::Duration;
 /// How long any wait on the GPU may take before we report it as lost instead of hanging.
 pub const GPU_WAIT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Which class of adapter a device's plans are made for. Software adapters (lavapipe,
+/// llvmpipe, WARP) run every SIMD lane of a workgroup on one core, so they get kernels that
+/// read operands from textures, products summed over a batch in a few partial sums, and
+/// direct first convolution layers; GPUs get tiled products, one product per batch entry
+/// before such a sum, and every convolution through im2col.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelSet {
+    /// Plans for software adapters.
+    Software,
+    /// Plans for hardware GPUs.
+    Gpu,
+}
+
+impl KernelSet {
+    /// The set for an adapter of type `device_type`.
+    pub fn for_adapter(device_type: wgpu::DeviceType) -> KernelSet {
+        match device_type {
+            wgpu::DeviceType::Cpu => KernelSet::Software,
+            _ => KernelSet::Gpu,
+        }
+    }
+
+    /// `software` or `gpu`, as `SHADERGRAD_KERNELS` takes them.
+    pub fn parse(value: &str) -> Option<KernelSet> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "software" => Some(KernelSet::Software),
+            "gpu" => Some(KernelSet::Gpu),
+            _ => None,
+        }
+    }
+}
+
 /// Which adapter [`Device::with_options`] should open.
 #[derive(Clone, Debug, Default)]
 pub struct DeviceOptions {
@@ -29,6 +61,9 @@ pub struct DeviceOptions {
     /// The matmul kernel to use; `None` picks by adapter (register-blocked from textures on
     /// software adapters, tiled on GPUs).
     pub matmul: Option<MatmulVariant>,
+    /// The kernels and fusions to plan for; `None` picks by adapter. [`KernelSet::Gpu`] on a
+    /// software adapter runs the plans a GPU would, so a machine without one can test them.
+    pub kernels: Option<KernelSet>,
     /// Where compiled pipelines are kept between runs, on adapters with wgpu's pipeline cache
     /// (`None`: not kept). `from_env` fills it from `SHADERGRAD_CACHE_DIR` and the usual cache
     /// directories (see [`shader_cache::default_dir`](crate::shader_cache::default_dir)).
@@ -66,7 +101,15 @@ impl DeviceOptions {
             Ok(value) if !value.trim().is_empty() => Some(MatmulVariant::parse(&value).ok_or(Error::BadSetting {
                 name: "SHADERGRAD_MATMUL",
                 value,
-                expected: "textured, textured-subgroups, blocked, blocked-large or tiled",
+                expected: "textured, textured-subgroups, blocked, blocked-large, tiled or tiled-large",
+            })?),
+            _ => None,
+        };
+        let kernels = match std::env::var("SHADERGRAD_KERNELS") {
+            Ok(value) if !value.trim().is_empty() => Some(KernelSet::parse(&value).ok_or(Error::BadSetting {
+                name: "SHADERGRAD_KERNELS",
+                value,
+                expected: "software or gpu",
             })?),
             _ => None,
         };
@@ -74,6 +117,7 @@ impl DeviceOptions {
             backend,
             adapter_name,
             matmul,
+            kernels,
             pipeline_cache_dir: crate::shader_cache::default_dir(),
             ..DeviceOptions::default()
         })
@@ -167,6 +211,7 @@ struct DeviceInner {
     /// wgpu's pipeline cache and its file, where the adapter has one and a directory is set.
     disk_cache: Option<DiskCache>,
     matmul: MatmulVariant,
+    kernels: KernelSet,
     /// Why the device was lost, once it is (set by wgpu's device-lost callback).
     lost: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -230,7 +275,7 @@ impl Device {
                            subgroups of exactly 8 lanes (lavapipe on 256-bit vectors)",
             });
         }
-        let opened = Device::assemble(device, queue, info, options.matmul, disk_cache);
+        let opened = Device::assemble(device, queue, info, options, disk_cache);
         // Only for devices we open: an application's own device keeps its own callback.
         let lost = opened.inner.lost.clone();
         opened.inner.device.set_device_lost_callback(move |reason, message| {
@@ -245,22 +290,22 @@ impl Device {
     /// shadergrad's buffers live beside the application's and need no copy between devices.
     pub fn from_wgpu(device: wgpu::Device, queue: wgpu::Queue) -> Device {
         let info = device.adapter_info();
-        Device::assemble(device, queue, info, None, None)
+        Device::assemble(device, queue, info, &DeviceOptions::default(), None)
     }
 
     fn assemble(
         device: wgpu::Device,
         queue: wgpu::Queue,
         info: wgpu::AdapterInfo,
-        matmul: Option<MatmulVariant>,
+        options: &DeviceOptions,
         disk_cache: Option<DiskCache>,
     ) -> Device {
-        let software = info.device_type == wgpu::DeviceType::Cpu;
+        let kernels = options.kernels.unwrap_or(KernelSet::for_adapter(info.device_type));
         let subgroups = MatmulVariant::TexturedSubgroups;
-        let matmul = matmul.unwrap_or(match software {
-            true if subgroups.runs_on(device.features(), &info) => subgroups,
-            true => MatmulVariant::Textured,
-            false => MatmulVariant::Tiled,
+        let matmul = options.matmul.unwrap_or(match kernels {
+            KernelSet::Software if subgroups.runs_on(device.features(), &info) => subgroups,
+            KernelSet::Software => MatmulVariant::Textured,
+            KernelSet::Gpu => MatmulVariant::Tiled,
         });
         let lost = Arc::new(std::sync::Mutex::new(None));
         Device {
@@ -271,6 +316,7 @@ impl Device {
                 pipelines: PipelineCache::default(),
                 disk_cache,
                 matmul,
+                kernels,
                 lost,
             }),
         }
@@ -308,6 +354,11 @@ impl Device {
     /// The limits the device was opened with.
     pub fn limits(&self) -> wgpu::Limits {
         self.inner.device.limits()
+    }
+
+    /// The class of adapter this device's plans are made for (by default, its own).
+    pub fn kernel_set(&self) -> KernelSet {
+        self.inner.kernels
     }
 
     /// True for software adapters (lavapipe, llvmpipe, WARP), which prefer other kernel variants.

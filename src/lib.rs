@@ -54,7 +54,7 @@ pub mod shape;
 pub mod tensor;
 pub mod train;
 
-pub use device::{Device, DeviceOptions};
+pub use device::{Device, DeviceOptions, KernelSet};
 pub use error::{Error, Result};
 pub use executor::{Counters, LaunchTime, Plan};
 pub use graph::{Graph, NodeId};

@@ -51,3 +51,18 @@ fn a_filter_that_picks_no_check_or_bench_case_fails_listing_the_names() {
     assert!(!out.status.success(), "timing nothing is not a run");
     assert!(stderr.contains("no case is picked") && stderr.contains("matmul_256, matmul_512, conv2d"), "{stderr}");
 }
+
+#[test]
+fn a_bad_setting_in_the_environment_names_the_variable_and_what_it_takes() {
+    let bin = env!("CARGO_BIN_EXE_shadergrad");
+    for (variable, value, takes) in [
+        ("SHADERGRAD_KERNELS", "cpu", "software or gpu"),
+        ("SHADERGRAD_MATMUL", "fast", "tiled or tiled-large"),
+        ("SHADERGRAD_BACKEND", "cuda", "vulkan, metal, dx12, gl"),
+    ] {
+        let out = std::process::Command::new(bin).arg("devices").env(variable, value).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{variable}={value} was taken");
+        assert!(stderr.contains(variable) && stderr.contains(value) && stderr.contains(takes), "{stderr}");
+    }
+}

@@ -18,8 +18,9 @@ use crate::shape::Shape;
 /// - a ReLU's gradient after a max pooling's (windows that tile the input, the pooling
 ///   reading the ReLU's output) is one [`Op::MaxPoolReluBackward`] pass;
 /// - a batched product that only a sum over its batch reads becomes a few partial sums
-///   ([`Op::MatmulBatchSum`]) on software adapters, instead of one product per entry (a
-///   convolution's filter gradient: 100 products of 73 KB down to a handful).
+///   ([`Op::MatmulBatchSum`]), instead of one product per entry (a convolution's filter
+///   gradient: 100 products of 73 KB down to a handful on software adapters, a few dozen
+///   on GPUs).
 pub(super) fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, limits: &wgpu::Limits) -> Vec<Node> {
     let live = schedule(nodes, outputs);
     let mut readers = vec![0usize; nodes.len()];
@@ -32,7 +33,7 @@ pub(super) fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, 
         readers[o.index()] += 1;
     }
     let fits = |id: &NodeId| nodes[id.index()].shape.numel() as u64 * 4 <= limits.max_storage_buffer_binding_size;
-    let software = device.info().device_type == wgpu::DeviceType::Cpu;
+    let software = device.kernel_set() == crate::device::KernelSet::Software;
     let mut fused = nodes.to_vec();
     for &i in &live {
         match nodes[i].op {

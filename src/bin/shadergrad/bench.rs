@@ -29,6 +29,7 @@ pub fn run(options: &DeviceOptions, args: &BenchArgs) -> Result<ExitCode> {
     let mut profiles: Vec<(String, Vec<LaunchTime>)> = Vec::new();
     if !args.json {
         println!("adapter: {}", device.describe());
+        println!("kernels: {:?} set, {:?} products", device.kernel_set(), device.matmul_variant());
         println!(
             "{:<26} {:>10} {:>10} {:>8} {:>9} {:>8} {:>9}",
             "case", "first ms", "median ms", "GPU ms", "GFLOP/s", "GB/s", "GPU MiB"
@@ -82,7 +83,8 @@ pub fn run(options: &DeviceOptions, args: &BenchArgs) -> Result<ExitCode> {
         let json = serde_json::json!({
             "engine": "shadergrad", "adapter": info.name, "backend": format!("{:?}", info.backend),
             "device_type": format!("{:?}", info.device_type), "driver": format!("{} {}", info.driver, info.driver_info),
-            "matmul_variant": format!("{:?}", device.matmul_variant()), "cases": cases,
+            "matmul_variant": format!("{:?}", device.matmul_variant()),
+            "kernel_set": format!("{:?}", device.kernel_set()), "cases": cases,
         });
         println!("{json}");
     }

@@ -193,6 +193,11 @@ pub struct MatmulDims {
 /// summed over its batch keeps at least this many in flight.
 const CPU_WORKGROUPS: u64 = 32;
 
+/// A GPU's partial sums of a product summed over its batch fill about this many workgroups:
+/// enough for the product's few megaflops, and each partial sum is a matrix of C kept until
+/// the sum (one per entry took the deep CNN's step to 1.42× its memory floor).
+const GPU_WORKGROUPS: u64 = 128;
+
 /// Workgroups one launch of a textured product summed over its batch should have at least,
 /// where its partial sums stay small: a few per core of the machines software adapters run on.
 const LAUNCH_WORKGROUPS: usize = 8;
@@ -200,21 +205,19 @@ const LAUNCH_WORKGROUPS: usize = 8;
 /// Into how many partial sums a batched product that is summed over its batch (`dims`, one
 /// product per entry) should be cut: enough that the partial sums' tiles keep the adapter
 /// busy, and fewer than the entries (else nothing is gained). `None`: keep one product per
-/// entry (hardware GPUs, whose parallelism the batch feeds). The partial sums are the
-/// launch's z extent, so at most `limits.max_compute_workgroups_per_dimension`.
+/// entry. The partial sums are the launch's z extent, so at most
+/// `limits.max_compute_workgroups_per_dimension`.
 pub fn batch_sum_groups(
     dims: &MatmulDims,
     variant: MatmulVariant,
     software: bool,
     limits: &wgpu::Limits,
 ) -> Option<usize> {
-    if !software {
-        return None;
-    }
     let (_, [tile_m, tile_n]) = variant.kernel(dims, limits);
     let tiles = (dims.m as u64).div_ceil(tile_m) * (dims.n as u64).div_ceil(tile_n);
     let most = limits.max_compute_workgroups_per_dimension as u64;
-    let mut groups = CPU_WORKGROUPS.div_ceil(tiles).clamp(2, most.max(2)) as usize;
+    let in_flight = if software { CPU_WORKGROUPS } else { GPU_WORKGROUPS };
+    let mut groups = in_flight.div_ceil(tiles).clamp(2, most.max(2)) as usize;
     // A textured product runs in launches of the entries the copy budget holds, one after
     // another, so each launch must keep the adapter busy on its own: partial sums of fewer
     // entries (one each, at the least) where their matrices stay small beside the budget.
