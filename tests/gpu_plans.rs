@@ -34,8 +34,15 @@ fn trainer(device: &Device, name: &str, batch: usize, optimizer: Optimizer) -> T
     Trainer::new(device, model, settings, batch, &example, 1, &initial).unwrap()
 }
 
-/// Two steps on fixed batches: the losses, the parameters after them, the launches' ops.
-fn two_steps(device: &Device, name: &str, batch: usize) -> (Vec<f32>, Vec<(String, Vec<f32>)>, Vec<String>) {
+/// What two training steps left: their losses, the parameters after them, the launches' ops.
+struct Run {
+    losses: Vec<f32>,
+    params: Vec<(String, Vec<f32>)>,
+    ops: Vec<String>,
+}
+
+/// Two steps on fixed batches.
+fn two_steps(device: &Device, name: &str, batch: usize) -> Run {
     let mut t = trainer(device, name, batch, Optimizer::sgd(0.1));
     let size: usize = model(name).1.iter().product();
     let losses = (0..2)
@@ -46,7 +53,7 @@ fn two_steps(device: &Device, name: &str, batch: usize) -> (Vec<f32>, Vec<(Strin
         })
         .collect();
     let ops = t.plan().launch_ops().iter().map(|s| s.to_string()).collect();
-    (losses, t.parameters().unwrap(), ops)
+    Run { losses, params: t.parameters().unwrap(), ops }
 }
 
 #[test]
@@ -57,8 +64,8 @@ fn training_steps_planned_for_a_gpu_equal_the_software_plans() {
     // Batches large enough that the filter gradients are summed in partial sums of two
     // entries or more on both kinds of plan.
     for (name, batch) in [("mnist-mlp", 16), ("mnist-cnn", 32), ("mnist-deep-cnn", 20)] {
-        let (gpu_losses, gpu_params, gpu_ops) = two_steps(&gpu, name, batch);
-        let (losses, params, ops) = two_steps(&software, name, batch);
+        let Run { losses: gpu_losses, params: gpu_params, ops: gpu_ops } = two_steps(&gpu, name, batch);
+        let Run { losses, params, ops } = two_steps(&software, name, batch);
         if name != "mnist-mlp" {
             let has = |ops: &[String], op: &str| ops.iter().any(|o| o == op);
             assert!(has(&gpu_ops, "matmulbatchsum") && !has(&gpu_ops, "conv2dtaps"), "{name}: {gpu_ops:?}");
