@@ -13,9 +13,9 @@ pub const GPU_WAIT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Which class of adapter a device's plans are made for. Software adapters (lavapipe,
 /// llvmpipe, WARP) run every SIMD lane of a workgroup on one core, so they get kernels that
-/// read operands from textures, products summed over a batch in a few partial sums, and
-/// direct first convolution layers; GPUs get tiled products, one product per batch entry
-/// before such a sum, and every convolution through im2col.
+/// read operands from textures, products summed over a batch in a handful of partial sums,
+/// and direct first convolution layers; GPUs get tiled products, a few dozen partial sums,
+/// and every convolution through im2col.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KernelSet {
     /// Plans for software adapters.
