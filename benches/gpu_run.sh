@@ -38,3 +38,8 @@ tail -1 "$OUT/check-tiled-large.txt"
 "$BIN" bench --json --only step > "$OUT/shadergrad-tiled-large-steps.json" 2>> "$OUT/bench-tiled-large.err"
 python3 benches/compare.py "$OUT/shadergrad-tiled-large.json" "$OUT/pytorch.json" | tee "$OUT/compare-tiled-large.md"
 python3 benches/compare.py "$OUT/shadergrad-tiled-large-steps.json" "$OUT/pytorch.json" | tee -a "$OUT/compare-tiled-large.md"
+# The software adapters' plans (textured products, direct first layers) on the same card:
+# whether any of their choices would serve a GPU too.
+unset SHADERGRAD_MATMUL
+SHADERGRAD_KERNELS=software "$BIN" bench --json --only step > "$OUT/shadergrad-software-steps.json" 2> "$OUT/bench-software.err"
+python3 benches/compare.py "$OUT/shadergrad-software-steps.json" "$OUT/pytorch.json" | tee "$OUT/compare-software.md"
