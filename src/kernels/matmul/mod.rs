@@ -470,7 +470,13 @@ mod tests {
         // conv2's: 64×288 partial sums of 74 KB; 100 of them would not stay small.
         let conv2 = MatmulDims { trans_b: true, ..dims(100, [64, 196, 288], false, 1) };
         assert_eq!(batch_sum_groups(&conv2, MatmulVariant::Textured, true, &limits), Some(7));
-        assert_eq!(batch_sum_groups(&conv2, MatmulVariant::Textured, false, &limits), None);
+        // GPUs: partial sums whose 64×64 tiles fill about 128 workgroups, 4 images each for
+        // conv2 (5 tiles a sum), 13 for the deep CNN's conv3 (18 tiles); conv1's single
+        // tile would take more sums than images, so it keeps one product per image.
+        assert_eq!(batch_sum_groups(&conv2, MatmulVariant::Tiled, false, &limits), Some(25));
+        let conv3 = MatmulDims { trans_b: true, ..dims(100, [128, 49, 576], false, 1) };
+        assert_eq!(batch_sum_groups(&conv3, MatmulVariant::Tiled, false, &limits), Some(8));
+        assert_eq!(batch_sum_groups(&conv1, MatmulVariant::Tiled, false, &limits), None);
     }
 
     #[test]
