@@ -90,29 +90,17 @@ impl DeviceOptions {
         Error::NoAdapter { detail }
     }
 
-    /// Options from `SHADERGRAD_BACKEND` (vulkan, metal, dx12, gl) and `SHADERGRAD_ADAPTER`.
+    /// Options from `SHADERGRAD_BACKEND` (vulkan, metal, dx12, gl), `SHADERGRAD_ADAPTER`,
+    /// `SHADERGRAD_MATMUL` and `SHADERGRAD_KERNELS`; unset or blank variables choose nothing.
     pub fn from_env() -> Result<DeviceOptions> {
-        let backend = match std::env::var("SHADERGRAD_BACKEND") {
-            Ok(value) if !value.trim().is_empty() => Some(parse_backend(&value)?),
-            _ => None,
-        };
-        let adapter_name = std::env::var("SHADERGRAD_ADAPTER").ok().filter(|s| !s.trim().is_empty());
-        let matmul = match std::env::var("SHADERGRAD_MATMUL") {
-            Ok(value) if !value.trim().is_empty() => Some(MatmulVariant::parse(&value).ok_or(Error::BadSetting {
-                name: "SHADERGRAD_MATMUL",
-                value,
-                expected: "textured, textured-subgroups, blocked, blocked-large, tiled or tiled-large",
-            })?),
-            _ => None,
-        };
-        let kernels = match std::env::var("SHADERGRAD_KERNELS") {
-            Ok(value) if !value.trim().is_empty() => Some(KernelSet::parse(&value).ok_or(Error::BadSetting {
-                name: "SHADERGRAD_KERNELS",
-                value,
-                expected: "software or gpu",
-            })?),
-            _ => None,
-        };
+        let backend = env_value("SHADERGRAD_BACKEND").map(|v| parse_backend(&v)).transpose()?;
+        let adapter_name = env_value("SHADERGRAD_ADAPTER");
+        let matmul = parsed_env(
+            "SHADERGRAD_MATMUL",
+            "textured, textured-subgroups, blocked, blocked-large, tiled or tiled-large",
+            MatmulVariant::parse,
+        )?;
+        let kernels = parsed_env("SHADERGRAD_KERNELS", "software or gpu", KernelSet::parse)?;
         Ok(DeviceOptions {
             backend,
             adapter_name,
@@ -122,6 +110,17 @@ impl DeviceOptions {
             ..DeviceOptions::default()
         })
     }
+}
+
+/// The value of environment variable `name`, unless it is unset or blank.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Environment variable `name` read by `parse`; a value it refuses is an error saying what
+/// `expected` values there are.
+fn parsed_env<T>(name: &'static str, expected: &'static str, parse: fn(&str) -> Option<T>) -> Result<Option<T>> {
+    env_value(name).map(|value| parse(&value).ok_or(Error::BadSetting { name, value, expected })).transpose()
 }
 
 /// Parses a backend name as `SHADERGRAD_BACKEND` and `--backend` accept it.
