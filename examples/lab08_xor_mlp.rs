@@ -6,7 +6,7 @@
 
 use shadergrad::Device;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
+use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
 use shadergrad::train::{Data, Settings, Task, Trainer};
 

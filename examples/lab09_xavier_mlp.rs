@@ -7,7 +7,7 @@
 use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
+use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
 use shadergrad::train::{Settings, Task, Trainer};
 

@@ -6,10 +6,10 @@
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::executor::{LaunchTime, Plan};
-use crate::graph::{Graph, NodeId};
 use crate::init::{Init, Mt19937};
-use crate::kernels::loss::LossKind;
-use crate::kernels::optim::Optimizer;
+use crate::ir::graph::{Graph, NodeId};
+use crate::ir::ops::loss::LossKind;
+use crate::ir::ops::optim::Optimizer;
 use crate::nn::{InitPlan, Layer, Sequential};
 use crate::recipes;
 use crate::train::{Settings, Trainer};
@@ -133,7 +133,7 @@ fn plan_case(
     let mut plan = Plan::compile(device, graph, outputs)?;
     let read = outputs[0];
     let compile_ms = start.elapsed().as_secs_f64() * 1e3;
-    for (i, node) in graph.nodes().iter().enumerate().filter(|(_, n)| n.op == crate::graph::Op::Input) {
+    for (i, node) in graph.nodes().iter().enumerate().filter(|(_, n)| n.op == crate::ir::graph::Op::Input) {
         let given = inputs.iter().find(|(id, _)| id.index() == i);
         match given {
             Some((id, v)) => plan.write(*id, v)?,
@@ -180,7 +180,7 @@ fn op_case(
         Some(k) => {
             let dims = g.shape(y).dims().to_vec();
             let seed = g.input("seed", &dims)?;
-            crate::autodiff::gradients(&mut g, y, Some(seed), &[inputs[k]])?[0]
+            crate::ir::autodiff::gradients(&mut g, y, Some(seed), &[inputs[k]])?[0]
         }
         None => y,
     };
@@ -233,7 +233,7 @@ pub fn cross_entropy(device: &Device, rows: usize, classes: usize, reps: usize) 
     let logits = g.input("logits", &[rows, classes])?;
     let labels = g.input("labels", &[rows])?;
     let loss = g.cross_entropy(logits, labels)?;
-    let grad = crate::autodiff::gradients(&mut g, loss, None, &[logits])?[0];
+    let grad = crate::ir::autodiff::gradients(&mut g, loss, None, &[logits])?[0];
     let inputs = [
         (logits, (0..rows * classes).map(|i| ((i * 7919) % 1000) as f32 / 100.0 - 5.0).collect()),
         (labels, (0..rows).map(|i| (i % classes) as f32).collect()),

@@ -1,10 +1,10 @@
 //! Choosing an adapter, opening a device, and the per-device caches that kernels share.
 
 use crate::error::{Error, Result};
+use crate::ir::shape::Shape;
 use crate::kernels::matmul::MatmulVariant;
 use crate::kernels::{KernelKey, PipelineCache};
 use crate::shader_cache::DiskCache;
-use crate::shape::Shape;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Every way shadergrad can fail, as values a caller can act on.
 
-use crate::shape::Shape;
+use crate::ir::shape::{Shape, ShapeError};
 
 /// Result type of every fallible shadergrad call.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -147,4 +147,13 @@ pub enum Error {
         /// The learning rate in use.
         lr: f32,
     },
+}
+
+impl From<ShapeError> for Error {
+    fn from(e: ShapeError) -> Error {
+        match e {
+            ShapeError::Invalid { op, message } => Error::InvalidArgument { op, message },
+            ShapeError::Mismatch { op, lhs, rhs, reason } => Error::ShapeMismatch { op, lhs, rhs, reason },
+        }
+    }
 }

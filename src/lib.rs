@@ -29,20 +29,17 @@
 //! ```
 
 mod atomic_file;
-pub mod autodiff;
 pub mod bench;
 pub mod check;
 pub mod checkpoint;
-pub mod composite;
 pub mod data;
 pub mod device;
 pub mod error;
 pub mod executor;
 mod gpu_timer;
-pub mod graph;
 pub mod init;
+pub mod ir;
 pub mod kernels;
-pub mod layout;
 pub mod nn;
 mod operand_textures;
 pub mod plot;
@@ -50,13 +47,13 @@ pub mod recipes;
 pub mod reference;
 pub mod rng;
 pub mod shader_cache;
-pub mod shape;
 pub mod tensor;
 pub mod train;
 
 pub use device::{Device, DeviceOptions, KernelSet};
 pub use error::{Error, Result};
 pub use executor::{Counters, LaunchTime, Plan};
-pub use graph::{Graph, NodeId};
-pub use shape::Shape;
+pub use ir::graph::{Graph, NodeId};
+pub use ir::shape::Shape;
+pub use ir::{autodiff, ops};
 pub use tensor::Tensor;

@@ -1,10 +1,10 @@
 //! Layers with PyTorch's names and shapes, stacked in a [`Sequential`] that builds itself into
 //! a graph in training or evaluation mode.
 
-use crate::composite::BatchNormState;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId};
 use crate::init::{Init, Mt19937};
+use crate::ir::composite::BatchNormState;
+use crate::ir::graph::{Graph, NodeId};
 
 /// One layer.
 #[derive(Clone, Debug, PartialEq)]

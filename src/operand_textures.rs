@@ -10,13 +10,13 @@
 use crate::device::Device;
 use crate::error::Result;
 use crate::executor::PlanChunk;
-use crate::graph::NodeId;
+use crate::ir::graph::NodeId;
+use crate::ir::shape::Shape;
 use crate::kernels::matmul::{
     self, ACCUMULATE_WORD, ENTRY_HI_WORD, ENTRY_LO_WORD, MatmulDims, MatmulVariant, ORIGIN_A_WORD, ORIGIN_B_WORD,
     RELU_WORD, RUNS_WORD, TEX_STRIDE_A_WORD, TEX_STRIDE_B_WORD, TEXEL_ROW, Z0_WORD,
 };
 use crate::kernels::{Launch, pack};
-use crate::shape::Shape;
 
 /// Bytes of operands one launch copies at most, and so about the texture's size, in a plan
 /// whose buffers are small ([`copy_budget`]): small beside a plan's buffers (the memory

@@ -1,15 +1,15 @@
 //! Training and evaluation of a [`Sequential`] model: a training plan (forward, loss,
 //! backward, optimizer: one submit per step) and evaluation plans that share its weights.
 
-use crate::autodiff::gradients;
 use crate::checkpoint::Checkpoint;
 use crate::data::batches::Batches;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::executor::Plan;
-use crate::graph::{Graph, NodeId};
-use crate::kernels::loss::LossKind;
-use crate::kernels::optim::Optimizer;
+use crate::ir::autodiff::gradients;
+use crate::ir::graph::{Graph, NodeId};
+use crate::ir::ops::loss::LossKind;
+use crate::ir::ops::optim::Optimizer;
 use crate::nn::{Mode, Sequential};
 
 /// Examples and their targets, in host memory.
@@ -655,8 +655,8 @@ fn memory_floor(g: &Graph, forward_end: usize) -> u64 {
         let numel = node.shape.numel();
         floats += match node.op {
             // The value and its gradient.
-            crate::graph::Op::Param => 2 * numel,
-            crate::graph::Op::State(_) => numel,
+            crate::ir::graph::Op::Param => 2 * numel,
+            crate::ir::graph::Op::State(_) => numel,
             _ if i < forward_end && needed[i] => numel,
             _ => 0,
         };

@@ -66,7 +66,7 @@ fn tensors_past_the_storage_binding_limit_are_split_and_stay_right() {
     let y = g.matmul(h, w2).unwrap();
     let s = g.softmax(y).unwrap();
     let seed = g.input("seed", &[256, 8]).unwrap();
-    let grads = shadergrad::autodiff::gradients(&mut g, s, Some(seed), &[w1, w2]).unwrap();
+    let grads = shadergrad::ir::autodiff::gradients(&mut g, s, Some(seed), &[w1, w2]).unwrap();
     let mut outputs = vec![s];
     outputs.extend(&grads);
     let values = |n: usize, f: f32| (0..n).map(|i| (i as f32 * f).sin() * 0.5).collect::<Vec<f32>>();
@@ -123,7 +123,7 @@ fn a_first_conv_layer_past_the_binding_limit_is_split_and_stays_right() {
 
 #[test]
 fn optimizer_updates_past_the_binding_limit_are_split_and_stay_right() {
-    use shadergrad::kernels::optim::Optimizer;
+    use shadergrad::ir::ops::optim::Optimizer;
     let mut g = Graph::new();
     let p = g.param("p", &[8192]).unwrap(); // 32 KiB, 8 parts of 4 KiB
     let grad = g.input("grad", &[8192]).unwrap();
@@ -143,7 +143,7 @@ fn optimizer_updates_past_the_binding_limit_are_split_and_stay_right() {
 
 #[test]
 fn reductions_losses_and_dropout_past_the_binding_limit_are_split_and_stay_right() {
-    use shadergrad::autodiff::gradients;
+    use shadergrad::ir::autodiff::gradients;
     let mut g = Graph::new();
     let x = g.input("x", &[512, 10]).unwrap(); // 20 KiB
     let labels = g.input("labels", &[512]).unwrap();

@@ -1,7 +1,7 @@
 //! The plan keeps its promises: one submit per run, no allocation after compile, shared memory
 //! for intermediates, nothing read back unless asked, and errors that name what went wrong.
 
-use shadergrad::autodiff::gradients;
+use shadergrad::ir::autodiff::gradients;
 use shadergrad::{Device, Error, Graph, Plan};
 
 fn device() -> Device {

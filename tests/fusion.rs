@@ -3,7 +3,7 @@
 //! computes what the unfused ops compute (checked against plans where the product is also an
 //! output, which keeps it unfused, and against plain CPU loops), with fewer launches and bytes.
 
-use shadergrad::autodiff::gradients;
+use shadergrad::ir::autodiff::gradients;
 use shadergrad::kernels::matmul::MatmulVariant;
 use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
 
@@ -181,7 +181,7 @@ fn a_relus_gradient_through_max_pooling_is_one_pass() {
     let x = g.input("x", &[3, 5, 12, 10]).unwrap();
     let seed = g.input("seed", &[3, 5, 6, 5]).unwrap();
     let relu = g.relu(x).unwrap();
-    let window = shadergrad::kernels::conv2d::Window { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
+    let window = shadergrad::ir::ops::window::Window { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
     let pooled_grad = g.pool2d_backward(true, window, seed, relu).unwrap();
     let grad = g.relu_backward(pooled_grad, relu).unwrap();
     let inputs = [("x", 3 * 5 * 120), ("seed", 3 * 5 * 30)];

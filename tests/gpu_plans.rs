@@ -3,9 +3,9 @@
 //! checks them against the software plans, and both kinds against the memory target.
 
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::kernels::loss::LossKind;
+use shadergrad::ir::ops::loss::LossKind;
+use shadergrad::ir::ops::optim::Optimizer;
 use shadergrad::kernels::matmul::MatmulVariant;
-use shadergrad::kernels::optim::Optimizer;
 use shadergrad::nn::{InitPlan, Sequential};
 use shadergrad::recipes;
 use shadergrad::train::{Settings, Trainer};

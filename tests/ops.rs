@@ -52,7 +52,7 @@ fn losses() {
 #[test]
 fn a_wrong_result_fails_and_names_the_worst_elements() {
     use shadergrad::check::Case;
-    use shadergrad::kernels::elementwise::ElementwiseOp;
+    use shadergrad::ir::ops::elementwise::ElementwiseOp;
     use shadergrad::reference::{Array, elementwise};
     let device = Device::new().expect("an adapter");
     let x = Array::new(&[7, 33], (0..231).map(|i| 0.25 + i as f64 / 256.0).collect());

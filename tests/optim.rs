@@ -21,7 +21,7 @@ fn optimizers_match_the_reference_over_several_steps() {
 #[test]
 fn adam_bias_correction_follows_pytorch() {
     // PyTorch computes lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ) in Python floats (f64).
-    let (step, bias2) = shadergrad::kernels::optim::adam_corrections(1e-3, 0.9, 0.999, 1);
+    let (step, bias2) = shadergrad::ir::ops::optim::adam_corrections(1e-3, 0.9, 0.999, 1);
     assert_eq!(step, (1e-3f32 as f64 / (1.0 - 0.9f32 as f64)) as f32);
     assert_eq!(bias2, (1.0 - 0.999f32 as f64).sqrt() as f32);
 }

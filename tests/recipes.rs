@@ -466,8 +466,8 @@ fn every_recipe_builds_its_model_on_its_inputs() {
 
 #[test]
 fn mnist_backprop_steps_equal_the_courses_hand_written_updates() {
-    use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
     use shadergrad::nn::{Layer, Sequential};
+    use shadergrad::ops::{loss::LossKind, optim::Optimizer};
     use shadergrad::train::{Settings, Trainer};
     // A small 4-3-2 sigmoid net on a batch of 5 with one-hot targets, as lab 08-4 on MNIST.
     let (n, i, h, o) = (5usize, 4usize, 3usize, 2usize);
@@ -533,8 +533,8 @@ fn mnist_backprop_steps_equal_the_courses_hand_written_updates() {
 
 #[test]
 fn trainer_epochs_visit_every_full_batch_and_report_each_step() {
-    use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
     use shadergrad::nn::{Layer, Sequential};
+    use shadergrad::ops::{loss::LossKind, optim::Optimizer};
     use shadergrad::train::{Data, Settings, Task, Trainer};
     let data = Data {
         x: (0..40).map(|v| (v % 7) as f32 / 7.0).collect(),
@@ -560,8 +560,8 @@ fn trainer_epochs_visit_every_full_batch_and_report_each_step() {
 #[test]
 fn models_trained_together_match_the_same_models_trained_apart() {
     use shadergrad::init::{Init, Mt19937};
-    use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
     use shadergrad::nn::{InitPlan, Layer, Sequential};
+    use shadergrad::ops::{loss::LossKind, optim::Optimizer};
     use shadergrad::train::{Combine, Data, Settings, Task, Trainer};
     let data = Data {
         x: (0..96).map(|v| ((v * 37) % 11) as f32 / 11.0 - 0.5).collect(),
@@ -739,8 +739,8 @@ fn a_torch_init_checkpoint_evaluates_with_its_own_model_and_others_are_refused()
 
 #[test]
 fn models_side_by_side_report_and_predict_by_the_first() {
-    use shadergrad::kernels::{loss::LossKind, optim::Optimizer};
     use shadergrad::nn::{Layer, Sequential};
+    use shadergrad::ops::{loss::LossKind, optim::Optimizer};
     use shadergrad::train::{Combine, Data, Settings, Task, Trainer};
     let data = Data {
         x: (0..64).map(|v| ((v * 13) % 7) as f32 / 7.0 - 0.4).collect(),

@@ -2,7 +2,7 @@
 //! buffers, against the CPU reference on random shapes that span several workgroups; views
 //! and in-place ops; errors.
 
-use shadergrad::kernels::elementwise::ElementwiseOp;
+use shadergrad::ir::ops::elementwise::ElementwiseOp;
 use shadergrad::reference::{Array, elementwise as ew, layout, matmul, reduce};
 use shadergrad::rng::Rng;
 use shadergrad::{Device, Tensor};

@@ -3,10 +3,10 @@
 //! odd sizes (1, 7, 33, 257) that divide no workgroup size.
 
 use crate::error::Result;
-use crate::graph::{Graph, NodeId};
-use crate::kernels::conv2d::Window;
-use crate::kernels::elementwise::ElementwiseOp;
-use crate::kernels::loss::LossKind;
+use crate::ir::graph::{Graph, NodeId};
+use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::loss::LossKind;
+use crate::ir::ops::window::Window;
 use crate::reference::{Array, batch_norm, conv2d, elementwise as ew, layout, loss, matmul, pool2d, reduce, softmax};
 use crate::rng::Rng;
 

@@ -12,11 +12,11 @@ mod optim;
 pub use cases::{Case, all_cases};
 pub use optim::{SHAPES as OPTIMIZER_SHAPES, configurations as optimizer_configurations, run_optimizer_case};
 
-use crate::autodiff::gradients;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::executor::Plan;
-use crate::graph::Graph;
+use crate::ir::autodiff::gradients;
+use crate::ir::graph::Graph;
 use crate::reference::Array;
 use crate::rng::Rng;
 

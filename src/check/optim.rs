@@ -4,8 +4,8 @@ use super::{CaseReport, compare};
 use crate::device::Device;
 use crate::error::Result;
 use crate::executor::Plan;
-use crate::graph::Graph;
-use crate::kernels::optim::Optimizer;
+use crate::ir::graph::Graph;
+use crate::ir::ops::optim::Optimizer;
 use crate::reference::optim::step;
 use crate::rng::Rng;
 

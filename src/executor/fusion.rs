@@ -4,9 +4,11 @@
 
 use super::{lower::matmul_dims, schedule};
 use crate::device::Device;
-use crate::graph::{Node, NodeId, Op};
-use crate::kernels::{self, elementwise::ElementwiseOp, matmul::Bias, reduce::ReduceOp};
-use crate::shape::Shape;
+use crate::ir::graph::{Node, NodeId, Op};
+use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::reduce::ReduceOp;
+use crate::ir::shape::Shape;
+use crate::kernels::{self, matmul::Bias};
 
 /// `nodes` with matrix products fused with what follows them, where nothing else reads the
 /// product and no binding needs splitting (the fused node keeps its index; a product it

@@ -3,15 +3,15 @@
 use super::split::{Part, PlanChunk};
 use crate::device::Device;
 use crate::error::Result;
-use crate::graph::{Node, NodeId, Op};
+use crate::ir::graph::{Node, NodeId, Op};
+use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::reduce::ReduceOp;
+use crate::ir::shape::Shape;
 use crate::kernels::{
     self, Launch,
-    elementwise::ElementwiseOp,
     matmul::{Bias, MatmulDims, MatmulVariant},
-    reduce::ReduceOp,
 };
 use crate::operand_textures::{TextureInput, input_chunks, update_chunks};
-use crate::shape::Shape;
 
 /// One node lowered to a kernel launch: what it binds to read and to write.
 pub(super) struct Lowered {
@@ -233,7 +233,7 @@ pub(super) fn lower(
 /// read theirs from textures): max pooling's, forward and back, im2col's and col2im's, and
 /// the input of a convolution's bias gradient.
 fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Shape) -> Option<TextureRead> {
-    let pooled = |x: NodeId, window: &kernels::conv2d::Window| {
+    let pooled = |x: NodeId, window: &crate::ir::ops::window::Window| {
         let d = shape(x).dims();
         kernels::pool2d::reads_texture(shape(x), window).then_some(TextureInput {
             node: x,

@@ -4,8 +4,8 @@
 use super::{Counters, Plan, Slot, is_leaf, op_name};
 use crate::device::Device;
 use crate::error::Result;
-use crate::graph::{Node, NodeId, Op};
-use crate::shape::Shape;
+use crate::ir::graph::{Node, NodeId, Op};
+use crate::ir::shape::Shape;
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -17,10 +17,11 @@ pub(crate) use split::PlanChunk;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::gpu_timer::GpuTimer;
-use crate::graph::{Graph, Node, NodeId, Op};
-use crate::kernels::{self, Family, PARAMS_SLOT, Pipeline, TextureBinding, optim::Optimizer};
+use crate::ir::graph::{Graph, Node, NodeId, Op};
+use crate::ir::ops::optim::Optimizer;
+use crate::ir::shape::Shape;
+use crate::kernels::{self, Family, PARAMS_SLOT, Pipeline, TextureBinding};
 use crate::operand_textures::{OperandCopy, OperandTextures, copy_budget};
-use crate::shape::Shape;
 use fusion::fuse_matmuls;
 use lower::lower;
 use split::{Part, split};
@@ -421,7 +422,7 @@ impl Plan {
 
     fn write_update_params(&self, k: usize) {
         let (launch, opt, n) = self.updates[k];
-        let words = opt.params(n, self.runs + 1);
+        let words = kernels::optim::params(&opt, n, self.runs + 1);
         self.device.queue().write_buffer(&self.uniforms, launch as u64 * PARAMS_SLOT, bytemuck::cast_slice(&words));
     }
 }

@@ -3,7 +3,7 @@
 use super::{LaunchTime, Plan, Step, Timing, no_buffer, op_name};
 use crate::error::{Error, Result};
 use crate::gpu_timer::GpuTimer;
-use crate::graph::{Node, NodeId};
+use crate::ir::graph::{Node, NodeId};
 use crate::kernels::PARAMS_SLOT;
 use std::sync::Arc;
 

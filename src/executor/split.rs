@@ -4,10 +4,11 @@ use super::lower::{Lowered, lower};
 use super::op_name;
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::graph::{Node, NodeId, Op};
-use crate::kernels::{Launch, TextureBinding, reduce::ReduceOp};
+use crate::ir::graph::{Node, NodeId, Op};
+use crate::ir::ops::reduce::ReduceOp;
+use crate::ir::shape::Shape;
+use crate::kernels::{Launch, TextureBinding};
 use crate::operand_textures::{OperandCopy, textured_chunks};
-use crate::shape::Shape;
 use std::collections::HashMap;
 
 /// A chunk of a launch split to keep every binding within `max_storage_buffer_binding_size`:

@@ -1,10 +1,10 @@
 //! `shaders/conv2d_taps.wgsl`: a convolution of few taps computed directly, its entry point
 //! written out per filter shape (see the shader's header for why).
 
-use super::conv2d::Window;
 use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
-use crate::shape::Shape;
+use crate::ir::ops::window::Window;
+use crate::ir::shape::Shape;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 

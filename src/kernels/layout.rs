@@ -3,7 +3,7 @@
 
 use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
-use crate::shape::{MAX_RANK, Shape};
+use crate::ir::shape::{MAX_RANK, Shape};
 
 /// The padded-to-four position of `axis` of a tensor of rank `rank`.
 fn padded_axis(rank: usize, axis: usize) -> u32 {

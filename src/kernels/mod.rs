@@ -21,7 +21,7 @@ pub mod softmax;
 
 use crate::device::error_scoped;
 use crate::error::{Error, Result};
-use crate::shape::Shape;
+use crate::ir::shape::Shape;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -2,150 +2,49 @@
 
 use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
-use crate::shape::Shape;
+use crate::ir::ops::optim::{Optimizer, adam_corrections};
+use crate::ir::shape::Shape;
 
-/// An optimizer and its settings.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Optimizer {
-    /// Stochastic gradient descent, with optional (Nesterov) momentum.
-    Sgd {
-        /// Learning rate.
-        lr: f32,
-        /// Momentum factor (0: none).
-        momentum: f32,
-        /// Nesterov momentum.
-        nesterov: bool,
-        /// L2 penalty added to the gradient as `weight_decay · param`.
-        weight_decay: f32,
-    },
-    /// Adam with bias correction.
-    Adam {
-        /// Learning rate.
-        lr: f32,
-        /// Decay of the first moment.
-        beta1: f32,
-        /// Decay of the second moment.
-        beta2: f32,
-        /// Added to the denominator.
-        eps: f32,
-        /// L2 penalty added to the gradient.
-        weight_decay: f32,
-    },
-    /// Adagrad.
-    Adagrad {
-        /// Learning rate.
-        lr: f32,
-        /// Added to the denominator.
-        eps: f32,
-        /// L2 penalty added to the gradient.
-        weight_decay: f32,
-    },
-}
-
-impl Optimizer {
-    /// Plain SGD at learning rate `lr`.
-    pub fn sgd(lr: f32) -> Optimizer {
-        Optimizer::Sgd { lr, momentum: 0.0, nesterov: false, weight_decay: 0.0 }
-    }
-
-    /// Adam at learning rate `lr` with PyTorch's defaults (0.9, 0.999, 1e-8).
-    pub fn adam(lr: f32) -> Optimizer {
-        Optimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
-    }
-
-    /// Adagrad at learning rate `lr` with PyTorch's eps (1e-10).
-    pub fn adagrad(lr: f32) -> Optimizer {
-        Optimizer::Adagrad { lr, eps: 1e-10, weight_decay: 0.0 }
-    }
-
-    /// Its name in errors and reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Optimizer::Sgd { .. } => "sgd",
-            Optimizer::Adam { .. } => "adam",
-            Optimizer::Adagrad { .. } => "adagrad",
-        }
-    }
-
-    /// The learning rate.
-    pub fn lr(&self) -> f32 {
-        match *self {
-            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::Adagrad { lr, .. } => lr,
-        }
-    }
-
-    /// The same optimizer at another learning rate.
-    pub fn with_lr(mut self, new: f32) -> Optimizer {
-        match &mut self {
-            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::Adagrad { lr, .. } => *lr = new,
-        }
-        self
-    }
-
-    /// Names of the state tensors it keeps per parameter, each of the parameter's shape.
-    pub fn states(&self) -> &'static [&'static str] {
-        match *self {
-            Optimizer::Sgd { momentum: 0.0, .. } => &[],
-            Optimizer::Sgd { .. } => &["velocity"],
-            Optimizer::Adam { .. } => &["m", "v"],
-            Optimizer::Adagrad { .. } => &["sum_sq"],
-        }
-    }
-
-    /// The entry point for a parameter of `n` elements, and the elements each invocation
-    /// updates: Adam four at a time as `vec4`s where `n` is a multiple of 4 (a storage load
-    /// on software adapters is a loop over the SIMD lanes, once for a vector's components:
-    /// about a quarter faster there).
-    fn entry(&self, n: usize) -> (&'static str, u64) {
-        match *self {
-            Optimizer::Sgd { momentum: 0.0, .. } => ("sgd_plain", 1),
-            Optimizer::Sgd { .. } => ("sgd_momentum", 1),
-            Optimizer::Adam { .. } if n.is_multiple_of(4) => ("adam_vec4", 4),
-            Optimizer::Adam { .. } => ("adam", 1),
-            Optimizer::Adagrad { .. } => ("adagrad", 1),
-        }
-    }
-
-    /// The parameter block for a parameter of `n` elements at step `t` (1 for the first).
-    pub fn params(&self, n: usize, t: u64) -> Vec<u32> {
-        let (lr, beta1, beta2, eps, wd, nesterov) = match *self {
-            Optimizer::Sgd { lr, momentum, nesterov, weight_decay } => (lr, momentum, 0.0, 0.0, weight_decay, nesterov),
-            Optimizer::Adam { lr, beta1, beta2, eps, weight_decay } => (lr, beta1, beta2, eps, weight_decay, false),
-            Optimizer::Adagrad { lr, eps, weight_decay } => (lr, 0.0, 0.0, eps, weight_decay, false),
-        };
-        let (step_size, bias2_sqrt) = adam_corrections(lr, beta1, beta2, t);
-        let words = [
-            n as u32,
-            lr.to_bits(),
-            beta1.to_bits(),
-            beta2.to_bits(),
-            eps.to_bits(),
-            wd.to_bits(),
-            step_size.to_bits(),
-            bias2_sqrt.to_bits(),
-            nesterov as u32,
-            0,
-            0,
-            0,
-        ];
-        words.to_vec()
-    }
-
-    /// True when the parameter block changes from step to step (Adam's bias correction).
-    pub fn varies_per_step(&self) -> bool {
-        matches!(self, Optimizer::Adam { .. })
+/// The entry point for a parameter of `n` elements, and the elements each invocation
+/// updates: Adam four at a time as `vec4`s where `n` is a multiple of 4 (a storage load
+/// on software adapters is a loop over the SIMD lanes, once for a vector's components:
+/// about a quarter faster there).
+fn entry(opt: &Optimizer, n: usize) -> (&'static str, u64) {
+    match *opt {
+        Optimizer::Sgd { momentum: 0.0, .. } => ("sgd_plain", 1),
+        Optimizer::Sgd { .. } => ("sgd_momentum", 1),
+        Optimizer::Adam { .. } if n.is_multiple_of(4) => ("adam_vec4", 4),
+        Optimizer::Adam { .. } => ("adam", 1),
+        Optimizer::Adagrad { .. } => ("adagrad", 1),
     }
 }
 
-/// Adam's step size lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ), in f64 then rounded, as PyTorch does.
-pub fn adam_corrections(lr: f32, beta1: f32, beta2: f32, t: u64) -> (f32, f32) {
-    let t = t.max(1) as i32;
-    let bias1 = 1.0 - (beta1 as f64).powi(t);
-    let bias2 = 1.0 - (beta2 as f64).powi(t);
-    ((lr as f64 / bias1) as f32, bias2.sqrt() as f32)
+/// The parameter block for a parameter of `n` elements at step `t` (1 for the first).
+pub fn params(opt: &Optimizer, n: usize, t: u64) -> Vec<u32> {
+    let (lr, beta1, beta2, eps, wd, nesterov) = match *opt {
+        Optimizer::Sgd { lr, momentum, nesterov, weight_decay } => (lr, momentum, 0.0, 0.0, weight_decay, nesterov),
+        Optimizer::Adam { lr, beta1, beta2, eps, weight_decay } => (lr, beta1, beta2, eps, weight_decay, false),
+        Optimizer::Adagrad { lr, eps, weight_decay } => (lr, 0.0, 0.0, eps, weight_decay, false),
+    };
+    let (step_size, bias2_sqrt) = adam_corrections(lr, beta1, beta2, t);
+    let words = [
+        n as u32,
+        lr.to_bits(),
+        beta1.to_bits(),
+        beta2.to_bits(),
+        eps.to_bits(),
+        wd.to_bits(),
+        step_size.to_bits(),
+        bias2_sqrt.to_bits(),
+        nesterov as u32,
+        0,
+        0,
+        0,
+    ];
+    words.to_vec()
 }
 
-/// Parameter words of an update launch: [`Optimizer::params`]'s block, which the plan
+/// Parameter words of an update launch: [`params`]'s block, which the plan
 /// rewrites every step, then [`FIRST_WORD`] and [`TEX_STRIDE_WORD`], set once.
 const PARAMS_WORDS: usize = 16;
 
@@ -188,9 +87,9 @@ pub fn textured(
 /// The update of a parameter of `shape` at step `t`.
 pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> Result<Launch> {
     let n = shape.numel();
-    let (entry, per_invocation) = opt.entry(n);
+    let (entry, per_invocation) = entry(opt, n);
     let invocations = (n as u64).div_ceil(per_invocation);
-    let mut params = opt.params(n, t);
+    let mut params = params(opt, n, t);
     params.resize(PARAMS_WORDS, 0);
     Ok(Launch {
         key: KernelKey {

@@ -3,7 +3,7 @@
 
 use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
-use crate::shape::Shape;
+use crate::ir::shape::Shape;
 
 /// How the matrices of an operand lie in storage, and in the texture once packed: each
 /// stored row becomes [`Packing::cols4`] texels (zeros past its end), then zero rows up to

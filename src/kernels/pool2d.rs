@@ -1,8 +1,9 @@
 //! `shaders/pool2d.wgsl`: max and average pooling and their gradients.
 
-use super::{Family, KernelKey, Launch, TextureBinding, conv2d::Window, grid};
+use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
-use crate::shape::Shape;
+use crate::ir::ops::window::Window;
+use crate::ir::shape::Shape;
 
 fn launch(
     entry: &'static str,

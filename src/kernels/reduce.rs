@@ -2,34 +2,13 @@
 
 use super::{Family, KernelKey, Launch, TextureBinding, grid, words4};
 use crate::error::Result;
-use crate::shape::{MAX_RANK, Shape};
+use crate::ir::ops::reduce::ReduceOp;
+use crate::ir::shape::{MAX_RANK, Shape};
 
 /// Reductions at least this long get a workgroup per output.
 const WIDE_FROM: usize = 128;
 /// Above this many outputs, a workgroup each would leave most invocations idle too long.
 const WIDE_MAX_OUTPUTS: usize = 1 << 14;
-
-/// How the reduced elements combine; the discriminant is the shader's `OP` constant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReduceOp {
-    /// The sum, times a factor.
-    Sum = 0,
-    /// The largest value.
-    Max = 1,
-    /// The index of the largest value within the reduced axes (the first of equals).
-    Argmax = 2,
-}
-
-impl ReduceOp {
-    /// The op's name in errors and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReduceOp::Sum => "sum",
-            ReduceOp::Max => "max",
-            ReduceOp::Argmax => "argmax",
-        }
-    }
-}
 
 /// Reduces `input` down to `kept` (same rank, extent 1 on each reduced axis); sums are
 /// multiplied by `factor`.

@@ -2,7 +2,7 @@
 
 use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::Result;
-use crate::shape::Shape;
+use crate::ir::shape::Shape;
 
 /// Rows per workgroup.
 const GROUP: u64 = 64;

@@ -2,8 +2,8 @@
 
 use super::{Members, Recipe, Source};
 use crate::init::Init;
-use crate::kernels::loss::LossKind;
-use crate::kernels::optim::Optimizer;
+use crate::ir::ops::loss::LossKind;
+use crate::ir::ops::optim::Optimizer;
 use crate::nn::{InitPlan, Layer, Sequential};
 use crate::train::{Scaling, Task};
 

@@ -11,8 +11,8 @@ pub use run::{Paths, Prediction, Progress, SMALL_MODEL, Summary, checkpoint_path
 use crate::data::{csv, mnist};
 use crate::error::{Error, Result};
 use crate::init::Init;
-use crate::kernels::loss::LossKind;
-use crate::kernels::optim::Optimizer;
+use crate::ir::ops::loss::LossKind;
+use crate::ir::ops::optim::Optimizer;
 use crate::nn::{InitPlan, Sequential};
 use crate::train::{Data, Scaling, Task};
 

@@ -1,7 +1,7 @@
 //! 2-D convolution (cross-correlation) on NCHW, and its gradients.
 
 use super::Array;
-use crate::kernels::conv2d::Window;
+use crate::ir::ops::window::Window;
 
 /// Visits every (output index, input index, filter index) triple whose product the
 /// convolution sums: the one loop nest the forward pass and both gradients share.

@@ -1,7 +1,7 @@
 //! Elementwise ops with NumPy broadcasting.
 
 use super::{Array, coords4, index4, pad4, reduce::sum_to};
-use crate::kernels::elementwise::{ElementwiseOp, SELU_ALPHA, SELU_SCALE, dropout_keeps};
+use crate::ir::ops::elementwise::{ElementwiseOp, SELU_ALPHA, SELU_SCALE, dropout_keeps};
 
 /// The broadcast dims of two arrays (assumed compatible).
 pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Vec<usize> {

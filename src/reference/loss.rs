@@ -1,7 +1,7 @@
 //! Losses reduced to their mean, and their gradients.
 
 use super::{Array, softmax::log_softmax};
-use crate::kernels::loss::LossKind;
+use crate::ir::ops::loss::LossKind;
 
 /// log clamped at −100, as PyTorch's binary cross-entropy does.
 fn clamped_log(v: f64) -> f64 {

@@ -1,6 +1,6 @@
 //! Optimizer steps, with PyTorch's formulas.
 
-use crate::kernels::optim::Optimizer;
+use crate::ir::ops::optim::Optimizer;
 
 /// One step at step number `t` (1 for the first) of `opt` on `param`, given its gradient
 /// and its states (in the order [`Optimizer::states`] names them).

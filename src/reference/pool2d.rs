@@ -1,7 +1,7 @@
 //! Max and average pooling over 2-D windows, and their gradients.
 
 use super::Array;
-use crate::kernels::conv2d::Window;
+use crate::ir::ops::window::Window;
 
 /// For each output element, the in-bounds input indices of its window, in row-major order.
 fn windows(x: &[usize], win: &Window) -> (Vec<usize>, Vec<Vec<usize>>) {

@@ -18,7 +18,7 @@ mod ops;
 
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::shape::Shape;
+use crate::ir::shape::Shape;
 use std::sync::Arc;
 
 /// An f32 tensor of rank 0 to 4 living in a GPU storage buffer. Clones, views (`view`,

@@ -5,7 +5,7 @@
 use super::Tensor;
 use crate::error::{Error, Result};
 use crate::executor::Plan;
-use crate::graph::{Graph, NodeId};
+use crate::ir::graph::{Graph, NodeId};
 use std::collections::HashMap;
 use std::ops::RangeBounds;
 

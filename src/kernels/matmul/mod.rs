@@ -16,8 +16,8 @@ pub use textured::{
 
 use super::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::error::{Error, Result};
+use crate::ir::shape::Shape;
 use crate::operand_textures::COPY_BUDGET;
-use crate::shape::Shape;
 use entries::{BIG_TILE, BLOCK, BLOCK_LARGE, BLOCK_SG, BLOCK_SG_SQUARE, BLOCK_WIDE};
 
 /// Which matmul kernel runs: the same results either way, each faster on its kind of adapter.

@@ -1,7 +1,34 @@
 //! Tensor shapes: rank 0 to 4, row-major (NCHW for images).
 
-use crate::error::{Error, Result};
 use std::fmt;
+
+/// A shape that breaks a rule, as [`Shape`]'s own checks find it; it converts into the
+/// crate's [`Error`](crate::Error) as `InvalidArgument` or `ShapeMismatch`.
+#[derive(Debug, thiserror::Error)]
+pub enum ShapeError {
+    /// A single shape or axis is not valid for an op.
+    #[error("{op}: {message}")]
+    Invalid {
+        /// The op.
+        op: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two shapes do not broadcast together.
+    #[error("{op}: shapes {lhs} and {rhs} do not fit: {reason}")]
+    Mismatch {
+        /// The op.
+        op: &'static str,
+        /// The first shape.
+        lhs: Shape,
+        /// The second shape.
+        rhs: Shape,
+        /// Which rule they break.
+        reason: String,
+    },
+}
+
+type Result<T> = std::result::Result<T, ShapeError>;
 
 /// The highest rank a tensor may have.
 pub const MAX_RANK: usize = 4;
@@ -14,13 +41,13 @@ impl Shape {
     /// A shape from its dimensions; fails for rank above [`MAX_RANK`] or a zero extent.
     pub fn new(dims: &[usize]) -> Result<Shape> {
         if dims.len() > MAX_RANK {
-            return Err(Error::InvalidArgument {
+            return Err(ShapeError::Invalid {
                 op: "shape",
                 message: format!("rank {} of {:?} is above the maximum of {MAX_RANK}", dims.len(), dims),
             });
         }
         if dims.contains(&0) {
-            return Err(Error::InvalidArgument {
+            return Err(ShapeError::Invalid {
                 op: "shape",
                 message: format!("{dims:?} has an empty axis; tensors must hold at least one value"),
             });
@@ -75,7 +102,7 @@ impl Shape {
                 (1, _) => y,
                 (_, 1) => x,
                 _ => {
-                    return Err(Error::ShapeMismatch {
+                    return Err(ShapeError::Mismatch {
                         op,
                         lhs: a.clone(),
                         rhs: b.clone(),
@@ -113,10 +140,7 @@ impl Shape {
         let rank = self.rank() as isize;
         let a = if axis < 0 { axis + rank } else { axis };
         if a < 0 || a >= rank {
-            return Err(Error::InvalidArgument {
-                op,
-                message: format!("axis {axis} is out of range for shape {self}"),
-            });
+            return Err(ShapeError::Invalid { op, message: format!("axis {axis} is out of range for shape {self}") });
         }
         Ok(a as usize)
     }

@@ -2,7 +2,7 @@
 //! kernels that are each checked, and the composition itself is checked against a reference.
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId};
+use crate::ir::graph::{Graph, NodeId};
 
 /// The running statistics of a batch norm.
 #[derive(Clone, Copy, Debug)]

@@ -22,8 +22,8 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId, Op};
-use crate::shape::{MAX_RANK, Shape};
+use crate::ir::graph::{Graph, NodeId, Op};
+use crate::ir::shape::{MAX_RANK, Shape};
 use std::ops::{Bound, RangeBounds};
 
 /// `dims` with the one `-1` among them (if any) replaced by the extent that makes `numel`

@@ -2,12 +2,12 @@
 //! shape, so a plan compiled from a graph never meets a shape error at run time.
 
 use crate::error::{Error, Result};
-use crate::kernels::conv2d::Window;
-use crate::kernels::elementwise::ElementwiseOp;
-use crate::kernels::loss::LossKind;
-use crate::kernels::optim::Optimizer;
-use crate::kernels::reduce::ReduceOp;
-use crate::shape::Shape;
+use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::loss::LossKind;
+use crate::ir::ops::optim::Optimizer;
+use crate::ir::ops::reduce::ReduceOp;
+use crate::ir::ops::window::Window;
+use crate::ir::shape::Shape;
 
 /// A node of a [`Graph`]: the value one op produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,7 +42,7 @@ pub enum Op {
     },
     /// op(a) · op(b) plus a bias vector on every row or every column of the product, for
     /// inputs [a, b, bias], as one kernel, and a ReLU of that where `relu`. Graphs are built
-    /// with a product, an add and a ReLU; [`Plan::compile`](crate::executor::Plan::compile)
+    /// with a product, an add and a ReLU; the plan compiler
     /// fuses them into this where nothing else reads the product (or the sum), so those are
     /// never stored on their own.
     MatmulBias {
@@ -57,7 +57,7 @@ pub enum Op {
     },
     /// Partial sums over a batch of products: matrix z of the output is the sum of
     /// `op(a[e]) · op(b[e])` over `sum_over` consecutive entries e from z·sum_over on. Made by
-    /// [`Plan::compile`](crate::executor::Plan::compile) from a batched product that only a
+    /// the plan compiler from a batched product that only a
     /// sum over the batch reads (a shared matrix's gradient, a convolution's filters'):
     /// the sum then folds a few partial sums instead of one product per entry.
     MatmulBatchSum {
@@ -126,7 +126,7 @@ pub enum Op {
     /// A convolution of few taps for inputs [x `[N, C, H, W]`, filters `[K, C·KH·KW]`, and
     /// the bias, one per filter, where `bias`], computed directly, then a ReLU where `relu`
     /// (the node is shaped as the product it replaces). Made by
-    /// [`Plan::compile`](crate::executor::Plan::compile) on software adapters from an
+    /// the plan compiler on software adapters from an
     /// im2col's product with the filters and the bias and ReLU fused after it.
     Conv2dTaps {
         /// The window.
@@ -152,7 +152,7 @@ pub enum Op {
     },
     /// The gradient through a ReLU and the max pooling after it, for inputs [grad, y] with y
     /// the ReLU's output (the pooling's input), for windows that tile the input (stride =
-    /// kernel). Made by [`Plan::compile`](crate::executor::Plan::compile) from a pooling's
+    /// kernel). Made by the plan compiler from a pooling's
     /// gradient that only the ReLU's gradient reads.
     MaxPoolReluBackward {
         /// The window.
@@ -208,7 +208,7 @@ pub struct Node {
     pub name: Option<String>,
 }
 
-/// A computation built node by node; compile it with [`crate::executor::Plan::compile`].
+/// A computation built node by node; the backend compiles it into a plan (`Plan::compile`).
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
     nodes: Vec<Node>,

@@ -4,10 +4,10 @@
 //! on the same checked kernels as the forward pass and is compiled into the same plan.
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId, Op};
-use crate::kernels::elementwise::ElementwiseOp;
-use crate::kernels::loss::LossKind;
-use crate::kernels::reduce::ReduceOp;
+use crate::ir::graph::{Graph, NodeId, Op};
+use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::loss::LossKind;
+use crate::ir::ops::reduce::ReduceOp;
 use std::collections::HashMap;
 
 /// Appends the gradient of `output` with respect to each of `wrt` and returns those nodes, in

@@ -1,0 +1,8 @@
+//! The vocabulary of ops and their settings, shared by the graph, the reference and the
+//! backend.
+
+pub mod elementwise;
+pub mod loss;
+pub mod optim;
+pub mod reduce;
+pub mod window;
