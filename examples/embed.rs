@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::from_wgpu(app_device.clone(), app_queue.clone());
     let model = Sequential::new(vec![
         Layer::Linear { inputs: 4, outputs: 8, bias: true },
-        Layer::Tanh,
+        Layer::TANH,
         Layer::Linear { inputs: 8, outputs: 3, bias: true },
     ]);
     let mut g = Graph::new();

@@ -6,14 +6,14 @@
 
 use shadergrad::Device;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
+use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::train::{Data, Settings, Task, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;
     let linear = |i, o| Layer::Linear { inputs: i, outputs: o, bias: true };
-    let model = Sequential::new(vec![linear(2, 2), Layer::Sigmoid, linear(2, 1), Layer::Sigmoid]);
+    let model = Sequential::new(vec![linear(2, 2), Layer::SIGMOID, linear(2, 1), Layer::SIGMOID]);
     let initial = model.initial_values(InitPlan::all(Init::TorchDefault), &mut Mt19937::new(777));
     let xor =
         Data { x: vec![0., 0., 0., 1., 1., 0., 1., 1.], example: vec![2], y: vec![0., 1., 1., 0.], target_width: 1 };

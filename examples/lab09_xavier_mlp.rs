@@ -7,14 +7,14 @@
 use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
+use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::train::{Settings, Task, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;
     let linear = |i, o| Layer::Linear { inputs: i, outputs: o, bias: true };
-    let model = Sequential::new(vec![linear(784, 256), Layer::Relu, linear(256, 256), Layer::Relu, linear(256, 10)]);
+    let model = Sequential::new(vec![linear(784, 256), Layer::RELU, linear(256, 256), Layer::RELU, linear(256, 10)]);
     // torch.manual_seed(777), then xavier_uniform_ on each weight, as the lab does.
     let initial = model.initial_values(InitPlan::all(Init::XavierUniform), &mut Mt19937::new(777));
 

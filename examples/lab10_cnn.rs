@@ -6,8 +6,8 @@
 use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::{InitPlan, Layer, Sequential};
+use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::train::{Settings, Task, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,10 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = Layer::MaxPool2d { kernel: 2, stride: 2, padding: 0 };
     let model = Sequential::new(vec![
         conv(1, 32),
-        Layer::Relu,
+        Layer::RELU,
         pool.clone(),
         conv(32, 64),
-        Layer::Relu,
+        Layer::RELU,
         pool,
         Layer::Flatten,
         Layer::Linear { inputs: 3136, outputs: 10, bias: true },

@@ -7,8 +7,8 @@
 use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::nn::InitPlan;
+use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::recipes;
 use shadergrad::train::{Combine, Settings, Task, Trainer, member_prefix};
 

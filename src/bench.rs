@@ -276,7 +276,7 @@ pub fn training_step(device: &Device, name: &str, model: Sequential, example: &[
 /// The course's MLP (784-256-256-10, ReLU).
 pub fn mlp() -> Sequential {
     let linear = |i, o| Layer::Linear { inputs: i, outputs: o, bias: true };
-    Sequential::new(vec![linear(784, 256), Layer::Relu, linear(256, 256), Layer::Relu, linear(256, 10)])
+    Sequential::new(vec![linear(784, 256), Layer::RELU, linear(256, 256), Layer::RELU, linear(256, 10)])
 }
 
 /// Prepares every case in turn (one plan alive at a time) and hands it to `each`: matmuls,

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::init::{Init, Mt19937};
 use crate::ir::composite::BatchNormState;
 use crate::ir::graph::{Graph, NodeId};
+use crate::ir::ops::elementwise::{ElementwiseOp, for_each_activation};
 
 /// One layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,19 +57,26 @@ pub enum Layer {
     },
     /// Dropout with this drop probability in training; the identity in evaluation.
     Dropout(f32),
-    /// max(x, 0)
-    Relu,
+    /// An activation of the elementwise table (`Layer::RELU`, `Layer::GELU`, …).
+    Activation(ElementwiseOp),
     /// max(x, 0) + slope · min(x, 0)
     LeakyRelu(f32),
-    /// 1 / (1 + e^−x)
-    Sigmoid,
-    /// tanh x
-    Tanh,
-    /// SELU
-    Selu,
     /// [N, …] → [N, product of the rest]
     Flatten,
 }
+
+/// `Layer::RELU`, `Layer::GELU`, …: a layer per activation of the elementwise table.
+macro_rules! activation_layers {
+    ($(($method:ident, $in_place:ident, $variant:ident, $constant:ident, $torch:literal),)*) => {
+        impl Layer {
+            $(
+                #[doc = concat!("PyTorch's `nn.", $torch, "`.")]
+                pub const $constant: Layer = Layer::Activation(ElementwiseOp::$variant);
+            )*
+        }
+    };
+}
+for_each_activation!(activation_layers);
 
 /// Training or evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,11 +257,8 @@ fn build_layer(g: &mut Graph, name: &str, i: usize, layer: &Layer, h: NodeId, mo
             Mode::Train => g.dropout(h, p, seed.wrapping_add(i as u32))?,
             Mode::Eval => h,
         },
-        Layer::Relu => g.relu(h)?,
+        Layer::Activation(op) => g.unary(op, 0.0, h)?,
         Layer::LeakyRelu(slope) => g.leaky_relu(h, slope)?,
-        Layer::Sigmoid => g.sigmoid(h)?,
-        Layer::Tanh => g.tanh(h)?,
-        Layer::Selu => g.selu(h)?,
         Layer::Flatten => {
             let dims = g.shape(h).dims().to_vec();
             let rest = dims[1..].iter().product();
@@ -270,7 +275,7 @@ mod tests {
     fn xavier_redraws_weights_after_every_default_draw_as_pytorch_does() {
         let model = Sequential::new(vec![
             Layer::Linear { inputs: 3, outputs: 2, bias: true },
-            Layer::Relu,
+            Layer::RELU,
             Layer::Linear { inputs: 2, outputs: 1, bias: true },
         ]);
         let got = model.initial_values(InitPlan::all(Init::XavierUniform), &mut Mt19937::new(7));

@@ -8,7 +8,7 @@ use shadergrad::nn::{Layer, Mode, Sequential};
 fn a_model_that_does_not_fit_its_input_names_the_layer_and_both_shapes() {
     let model = Sequential::new(vec![
         Layer::Linear { inputs: 784, outputs: 32, bias: true },
-        Layer::Relu,
+        Layer::RELU,
         Layer::Linear { inputs: 64, outputs: 10, bias: true },
     ]);
     let mut g = Graph::new();

@@ -2,20 +2,20 @@
 //! whatever adapter `SHADERGRAD_BACKEND` / `SHADERGRAD_ADAPTER` pick).
 
 use shadergrad::Device;
-use shadergrad::check::{all_cases, describe_failure, run_case};
+use shadergrad::check::{all_cases, describe_failure, run_case, run_seeds};
 
 fn check_ops(prefixes: &[&str]) {
     let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
     let seed = 20261127;
     let mut failures = Vec::new();
     let mut ran = 0;
-    for (k, case) in all_cases(seed).iter().enumerate() {
+    let cases = all_cases(seed);
+    for (case, run_seed) in cases.iter().zip(run_seeds(seed, &cases)) {
         if !prefixes.iter().any(|p| case.op.starts_with(p)) {
             continue;
         }
         ran += 1;
-        let report =
-            run_case(&device, case, seed.wrapping_add(k as u64 * 7919)).unwrap_or_else(|e| panic!("{}: {e}", case.op));
+        let report = run_case(&device, case, run_seed).unwrap_or_else(|e| panic!("{}: {e}", case.op));
         if !report.passed() {
             failures.push(describe_failure(&report));
         }
@@ -36,7 +36,7 @@ fn add_sub_mul_div_with_broadcasting() {
 
 #[test]
 fn scalar_ops_and_activations() {
-    check_ops(&["scale", "add_scalar", "relu", "leaky_relu", "sigmoid", "tanh", "selu", "rsqrt"]);
+    check_ops(&["scale", "add_scalar", "relu", "leaky_relu", "sigmoid", "tanh", "selu", "gelu", "rsqrt"]);
 }
 
 #[test]

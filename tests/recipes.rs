@@ -473,9 +473,9 @@ fn mnist_backprop_steps_equal_the_courses_hand_written_updates() {
     let (n, i, h, o) = (5usize, 4usize, 3usize, 2usize);
     let model = Sequential::new(vec![
         Layer::Linear { inputs: i, outputs: h, bias: true },
-        Layer::Sigmoid,
+        Layer::SIGMOID,
         Layer::Linear { inputs: h, outputs: o, bias: true },
-        Layer::Sigmoid,
+        Layer::SIGMOID,
     ]);
     let vals = |len: usize, f: f32| (0..len).map(|k| ((k as f32 + 1.0) * f).sin()).collect::<Vec<f32>>();
     let (w1, b1, w2, b2) = (vals(h * i, 0.7), vals(h, 1.1), vals(o * h, 0.3), vals(o, 1.9));
@@ -572,7 +572,7 @@ fn models_trained_together_match_the_same_models_trained_apart() {
     let mlp = |hidden| {
         Sequential::new(vec![
             Layer::Linear { inputs: 4, outputs: hidden, bias: true },
-            Layer::Tanh,
+            Layer::TANH,
             Layer::Linear { inputs: hidden, outputs: 3, bias: true },
         ])
     };

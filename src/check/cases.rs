@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::ir::graph::{Graph, NodeId};
-use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::elementwise::{Arity, ElementwiseOp};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::window::Window;
 use crate::reference::{Array, batch_norm, conv2d, elementwise as ew, layout, loss, matmul, pool2d, reduce, softmax};
@@ -13,6 +13,8 @@ use crate::rng::Rng;
 type Build = Box<dyn Fn(&mut Graph, &[NodeId]) -> Result<NodeId>>;
 type Forward = Box<dyn Fn(&[Array]) -> Array>;
 type Backward = Box<dyn Fn(&[Array], &Array) -> Vec<Array>>;
+/// Pushes the cases of one family, drawing from its own stream.
+type Family = fn(&mut Rng, &mut Vec<Case>);
 
 /// One checked op on concrete inputs.
 pub struct Case {
@@ -251,41 +253,26 @@ fn binary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
-fn unary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+/// Every unary op of the elementwise table that samples cases of its own, each from a stream
+/// seeded by its name.
+fn unary_cases(seed: u64, cases: &mut Vec<Case>) {
     let shapes: [&[usize]; 3] = [&[1], &[257, 7], &[2, 3, 33, 7]];
-    let alpha = (0.5 + rng.uniform()) as f32;
-    let slope = (0.01 + 0.2 * rng.uniform()) as f32;
-    // (op, its scalar, whether inputs must be positive)
-    let ops = [
-        (ElementwiseOp::Scale, alpha, false),
-        (ElementwiseOp::AddScalar, alpha, false),
-        (ElementwiseOp::Relu, 0.0, false),
-        (ElementwiseOp::LeakyRelu, slope, false),
-        (ElementwiseOp::Sigmoid, 0.0, false),
-        (ElementwiseOp::Tanh, 0.0, false),
-        (ElementwiseOp::Selu, 0.0, false),
-        (ElementwiseOp::Rsqrt, 0.0, true),
-    ];
-    for (op, a, positive) in ops {
+    for &op in ElementwiseOp::ALL {
+        let (Arity::Unary, Some(sample)) = (op.arity(), op.sample()) else { continue };
+        let rng = &mut named_rng(seed, op.name());
+        let [lo, hi] = sample.alpha;
+        let a = (lo + (hi - lo) * rng.uniform()) as f32;
         for dims in shapes {
             let mut x = random(rng, dims);
-            if positive {
-                x.data.iter_mut().for_each(|v| *v = v.abs());
-            }
+            x.data.iter_mut().for_each(|v| {
+                let v_abs = if sample.positive { v.abs() } else { *v };
+                *v = (v_abs * sample.spread) as f32 as f64;
+            });
             cases.push(Case {
                 op: op.name().to_string(),
                 inputs: vec![x],
                 wrt: vec![0],
-                build: Box::new(move |g, x| match op {
-                    ElementwiseOp::Scale => g.scale(x[0], a),
-                    ElementwiseOp::AddScalar => g.add_scalar(x[0], a),
-                    ElementwiseOp::Relu => g.relu(x[0]),
-                    ElementwiseOp::LeakyRelu => g.leaky_relu(x[0], a),
-                    ElementwiseOp::Sigmoid => g.sigmoid(x[0]),
-                    ElementwiseOp::Tanh => g.tanh(x[0]),
-                    ElementwiseOp::Selu => g.selu(x[0]),
-                    _ => g.rsqrt(x[0]),
-                }),
+                build: Box::new(move |g, x| g.unary(op, a, x[0])),
                 forward: Box::new(move |x| ew::unary(op, a as f64, &x[0])),
                 backward: Box::new(move |x, g| vec![ew::binary_backward(op, a as f64, &x[0], &x[0], g).0]),
             });
@@ -650,26 +637,55 @@ fn layout_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+/// A random stream for the cases named `name`: each family of cases draws from its own, so
+/// adding a case changes no other case's shapes or values.
+pub fn named_rng(seed: u64, name: &str) -> Rng {
+    Rng::new(named_seed(seed, name))
+}
+
+/// `seed` mixed with the FNV-1a hash of `name`.
+pub fn named_seed(seed: u64, name: &str) -> u64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    seed ^ hash
+}
+
+/// The seed of each case's run (its upstream gradient and probes), from its name and how
+/// many cases of that name come before it.
+pub fn run_seeds(seed: u64, cases: &[Case]) -> Vec<u64> {
+    let mut seen: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    cases
+        .iter()
+        .map(|case| {
+            let n = seen.entry(case.op.as_str()).or_insert(0);
+            *n += 1;
+            named_seed(seed, &format!("{}#{}", case.op, *n - 1))
+        })
+        .collect()
+}
+
 /// Every case of the suite, with shapes and values drawn from `seed`.
 pub fn all_cases(seed: u64) -> Vec<Case> {
-    let mut rng = Rng::new(seed);
     let mut cases = Vec::new();
-    matmul_cases(&mut rng, &mut cases);
-    batched_matmul_cases(&mut rng, &mut cases);
-    fused_matmul_cases(&mut rng, &mut cases);
-    binary_cases(&mut rng, &mut cases);
-    unary_cases(&mut rng, &mut cases);
-    dropout_cases(&mut rng, &mut cases);
-    reduce_cases(&mut rng, &mut cases);
-    max_cases(&mut rng, &mut cases);
-    conv2d_cases(&mut rng, &mut cases);
-    pool2d_cases(&mut rng, &mut cases);
-    conv_block_cases(&mut rng, &mut cases);
-    loss_cases(&mut rng, &mut cases);
-    softmax_cases(&mut rng, &mut cases);
-    batch_norm_cases(&mut rng, &mut cases);
-    layout_cases(&mut rng, &mut cases);
-    // Last, so the shapes drawn for the cases above stay as they were.
-    matmul_in_fours_cases(&mut rng, &mut cases);
+    let families: [(&str, Family); 15] = [
+        ("matmul", matmul_cases),
+        ("matmul_batched", batched_matmul_cases),
+        ("matmul_fused", fused_matmul_cases),
+        ("binary", binary_cases),
+        ("dropout", dropout_cases),
+        ("reduce", reduce_cases),
+        ("max", max_cases),
+        ("conv2d", conv2d_cases),
+        ("pool2d", pool2d_cases),
+        ("conv_block", conv_block_cases),
+        ("loss", loss_cases),
+        ("softmax", softmax_cases),
+        ("batch_norm", batch_norm_cases),
+        ("layout", layout_cases),
+        ("matmul_in_fours", matmul_in_fours_cases),
+    ];
+    for (name, family) in families {
+        family(&mut named_rng(seed, name), &mut cases);
+    }
+    unary_cases(seed, &mut cases);
     cases
 }

@@ -9,7 +9,7 @@
 mod cases;
 mod optim;
 
-pub use cases::{Case, all_cases};
+pub use cases::{Case, all_cases, named_rng, named_seed, run_seeds};
 pub use optim::{SHAPES as OPTIMIZER_SHAPES, configurations as optimizer_configurations, run_optimizer_case};
 
 use crate::device::Device;
@@ -174,9 +174,10 @@ pub fn run_case(device: &Device, case: &Case, seed: u64) -> Result<CaseReport> {
 pub fn run_suite(device: &Device, seed: u64, filter: Option<&str>) -> Result<Vec<CaseReport>> {
     let wanted = |name: &str| filter.is_none_or(|f| name.contains(f));
     let mut reports = Vec::new();
-    for (k, case) in all_cases(seed).iter().enumerate() {
+    let cases = all_cases(seed);
+    for (case, run_seed) in cases.iter().zip(run_seeds(seed, &cases)) {
         if wanted(&case.op) {
-            reports.push(run_case(device, case, seed.wrapping_add(k as u64 * 7919))?);
+            reports.push(run_case(device, case, run_seed)?);
         }
     }
     for (k, (name, opt)) in optimizer_configurations().into_iter().enumerate() {

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId, Op};
-use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::elementwise::{ElementwiseOp, Gradient, Saved};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::reduce::ReduceOp;
 use std::collections::HashMap;
@@ -116,52 +116,19 @@ fn input_gradient(
             // A matrix that served a whole batch gets the sum of its gradients over the batch.
             graph.sum_to(d, &x_dims, 1.0)
         }
-        Op::Elementwise { op, alpha } => {
-            let other = inputs.get(1 - slot.min(1)).copied();
-            match op {
-                ElementwiseOp::Add => graph.sum_to(g, &x_dims, 1.0),
-                ElementwiseOp::Sub => graph.sum_to(g, &x_dims, if slot == 0 { 1.0 } else { -1.0 }),
-                ElementwiseOp::Mul => {
-                    let other = other.ok_or_else(|| Error::Graph("mul needs two inputs".into()))?;
-                    let t = graph.mul(g, other)?;
-                    graph.sum_to(t, &x_dims, 1.0)
-                }
-                ElementwiseOp::Div if slot == 0 => {
-                    let t = graph.div(g, inputs[1])?;
-                    graph.sum_to(t, &x_dims, 1.0)
-                }
-                ElementwiseOp::Div => {
-                    // d(a/b)/db = −(a/b)/b, and a/b is this node's own value.
-                    let t = graph.mul(g, node)?;
-                    let t = graph.div(t, inputs[1])?;
-                    graph.sum_to(t, &x_dims, -1.0)
-                }
-                ElementwiseOp::Scale => graph.scale(g, alpha),
-                ElementwiseOp::AddScalar => Ok(g),
-                // From the output: the input can then die at the ReLU (or never be stored).
-                ElementwiseOp::Relu => graph.relu_backward(g, node),
-                ElementwiseOp::LeakyRelu => graph.elementwise_backward(ElementwiseOp::LeakyReluBackward, alpha, g, x),
-                ElementwiseOp::Selu => graph.elementwise_backward(ElementwiseOp::SeluBackward, 0.0, g, x),
-                // These derivatives are cheapest from the op's own output.
-                ElementwiseOp::Sigmoid => graph.elementwise_backward(ElementwiseOp::SigmoidBackward, 0.0, g, node),
-                ElementwiseOp::Tanh => graph.elementwise_backward(ElementwiseOp::TanhBackward, 0.0, g, node),
-                ElementwiseOp::Rsqrt => graph.elementwise_backward(ElementwiseOp::RsqrtBackward, -0.5, g, node),
-                // A backward op is linear in the gradient it carries (slot 0).
-                ElementwiseOp::Dropout => graph.dropout(g, alpha, 0),
-                ElementwiseOp::ReluBackward
-                | ElementwiseOp::LeakyReluBackward
-                | ElementwiseOp::SigmoidBackward
-                | ElementwiseOp::TanhBackward
-                | ElementwiseOp::SeluBackward
-                | ElementwiseOp::RsqrtBackward => {
-                    if slot == 0 {
-                        graph.elementwise_backward(op, alpha, g, inputs[1])
-                    } else {
-                        no_gradient("a backward op's saved input")
-                    }
-                }
+        Op::Elementwise { op, alpha } => match op.gradient() {
+            Gradient::Arithmetic => arithmetic_gradient(graph, node, op, alpha, inputs, slot, g),
+            Gradient::Through { backward, saved, alpha: own } => {
+                let saved = match saved {
+                    Saved::Input => x,
+                    Saved::Output => node,
+                };
+                graph.elementwise_backward(backward, own.unwrap_or(alpha), g, saved)
             }
-        }
+            Gradient::OfGradient if slot == 0 => graph.elementwise_backward(op, alpha, g, inputs[1]),
+            Gradient::OfGradient => no_gradient("a backward op's saved input"),
+            Gradient::Dropout => graph.dropout(g, alpha, 0),
+        },
         Op::Reduce { op: ReduceOp::Sum, factor } => graph.expand(g, &x_dims, factor),
         Op::Reduce { op, .. } => no_gradient(op.name()),
         Op::Expand { factor } => graph.sum_to(g, &x_dims, factor),
@@ -212,6 +179,40 @@ fn input_gradient(
             no_gradient("a product fused by the plan compiler (differentiate the graph before compiling)")
         }
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) => no_gradient("a leaf"),
+    }
+}
+
+/// The gradients of add, sub, mul, div, scale and add_scalar.
+fn arithmetic_gradient(
+    graph: &mut Graph,
+    node: NodeId,
+    op: ElementwiseOp,
+    alpha: f32,
+    inputs: &[NodeId],
+    slot: usize,
+    g: NodeId,
+) -> Result<NodeId> {
+    let x_dims = graph.shape(inputs[slot]).dims().to_vec();
+    match op {
+        ElementwiseOp::Add => graph.sum_to(g, &x_dims, 1.0),
+        ElementwiseOp::Sub => graph.sum_to(g, &x_dims, if slot == 0 { 1.0 } else { -1.0 }),
+        ElementwiseOp::Mul => {
+            let t = graph.mul(g, inputs[1 - slot])?;
+            graph.sum_to(t, &x_dims, 1.0)
+        }
+        ElementwiseOp::Div if slot == 0 => {
+            let t = graph.div(g, inputs[1])?;
+            graph.sum_to(t, &x_dims, 1.0)
+        }
+        ElementwiseOp::Div => {
+            // d(a/b)/db = −(a/b)/b, and a/b is this node's own value.
+            let t = graph.mul(g, node)?;
+            let t = graph.div(t, inputs[1])?;
+            graph.sum_to(t, &x_dims, -1.0)
+        }
+        ElementwiseOp::Scale => graph.scale(g, alpha),
+        ElementwiseOp::AddScalar => Ok(g),
+        other => no_gradient(&format!("{} (not arithmetic)", other.name())),
     }
 }
 

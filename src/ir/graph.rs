@@ -2,7 +2,7 @@
 //! shape, so a plan compiled from a graph never meets a shape error at run time.
 
 use crate::error::{Error, Result};
-use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::elementwise::{Arity, ElementwiseOp, for_each_activation};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
 use crate::ir::ops::reduce::ReduceOp;
@@ -316,8 +316,15 @@ impl Graph {
         Ok(self.push(Op::Elementwise { op, alpha: 0.0 }, vec![a, b], shape, None))
     }
 
-    fn unary(&mut self, op: ElementwiseOp, alpha: f32, x: NodeId) -> Result<NodeId> {
+    /// A unary elementwise op of the table, with its scalar (ignored by ops without one).
+    pub fn unary(&mut self, op: ElementwiseOp, alpha: f32, x: NodeId) -> Result<NodeId> {
         self.check(op.name(), x)?;
+        if op.arity() != Arity::Unary {
+            return Err(Error::InvalidArgument {
+                op: op.name(),
+                message: format!("{:?} is not a unary op", op.arity()),
+            });
+        }
         let shape = self.shape(x).clone();
         Ok(self.push(Op::Elementwise { op, alpha }, vec![x], shape, None))
     }
@@ -347,11 +354,6 @@ impl Graph {
         self.unary(ElementwiseOp::Scale, s, x)
     }
 
-    /// max(x, 0).
-    pub fn relu(&mut self, x: NodeId) -> Result<NodeId> {
-        self.unary(ElementwiseOp::Relu, 0.0, x)
-    }
-
     /// grad · `[x > 0]`: the gradient through a ReLU whose input or output was `x` (the two
     /// have the same positive elements; autodiff passes the output, which the next layer
     /// keeps anyway).
@@ -362,21 +364,6 @@ impl Graph {
     /// x where x > 0, else slope · x.
     pub fn leaky_relu(&mut self, x: NodeId, slope: f32) -> Result<NodeId> {
         self.unary(ElementwiseOp::LeakyRelu, slope, x)
-    }
-
-    /// 1 / (1 + e^−x).
-    pub fn sigmoid(&mut self, x: NodeId) -> Result<NodeId> {
-        self.unary(ElementwiseOp::Sigmoid, 0.0, x)
-    }
-
-    /// tanh x.
-    pub fn tanh(&mut self, x: NodeId) -> Result<NodeId> {
-        self.unary(ElementwiseOp::Tanh, 0.0, x)
-    }
-
-    /// SELU with PyTorch's constants.
-    pub fn selu(&mut self, x: NodeId) -> Result<NodeId> {
-        self.unary(ElementwiseOp::Selu, 0.0, x)
     }
 
     /// x + s.
@@ -808,3 +795,18 @@ impl Graph {
         Ok(self.push(Op::Update(opt), inputs, sp, None))
     }
 }
+
+/// `Graph::relu`, `Graph::gelu`, …: a method per activation of the elementwise table.
+macro_rules! activation_methods {
+    ($(($method:ident, $in_place:ident, $variant:ident, $constant:ident, $torch:literal),)*) => {
+        impl Graph {
+            $(
+                #[doc = concat!("PyTorch's `", $torch, "` of x, element by element ([`ElementwiseOp::", stringify!($variant), "`]).")]
+                pub fn $method(&mut self, x: NodeId) -> Result<NodeId> {
+                    self.unary(ElementwiseOp::$variant, 0.0, x)
+                }
+            )*
+        }
+    };
+}
+for_each_activation!(activation_methods);

@@ -5,6 +5,21 @@ use crate::error::Result;
 use crate::ir::ops::elementwise::ElementwiseOp;
 use crate::ir::shape::Shape;
 
+/// `shaders/elementwise.wgsl` with its `apply` function: a case per op of the table, numbered
+/// as the ops' discriminants, so the shader's numbers cannot drift from the Rust ones.
+pub fn source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let mut s = String::from(include_str!("../../shaders/elementwise.wgsl"));
+        s.push_str("\nfn apply(x: f32, y: f32, i: u32) -> f32 {\n    switch OP {\n");
+        for &op in ElementwiseOp::ALL {
+            s.push_str(&format!("        case {}u: {{ return {}; }}\n", op as u32, op.wgsl()));
+        }
+        s.push_str("        default: { return 0.0; }\n    }\n}\n");
+        s
+    })
+}
+
 /// Workgroup size of the kernel.
 const GROUP: u64 = 256;
 

@@ -101,7 +101,7 @@ impl Family {
             Family::Conv2dTaps(kernel) => return Cow::Owned(conv2d_taps::source(&kernel)),
             Family::Matmul => matmul::source(),
             Family::MatmulSubgroups => matmul::subgroup_source(),
-            Family::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            Family::Elementwise => elementwise::source(),
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Family::Loss => include_str!("../../shaders/loss.wgsl"),
             Family::Softmax => include_str!("../../shaders/softmax.wgsl"),

@@ -51,17 +51,17 @@ fn pool(padding: usize) -> Layer {
 }
 
 fn mlp_sigmoid_784_30_10() -> Sequential {
-    Sequential::new(vec![linear(784, 30), Layer::Sigmoid, linear(30, 10), Layer::Sigmoid])
+    Sequential::new(vec![linear(784, 30), Layer::SIGMOID, linear(30, 10), Layer::SIGMOID])
 }
 
 /// The course's CNN block: a 3×3 same-size convolution, ReLU, and a 2×2 max pool.
 fn conv_block(inputs: usize, outputs: usize, pool_padding: usize) -> Vec<Layer> {
-    vec![conv(inputs, outputs), Layer::Relu, pool(pool_padding)]
+    vec![conv(inputs, outputs), Layer::RELU, pool(pool_padding)]
 }
 
 /// Lab 10-2's CNN: three conv blocks, then 2048-625-10 with dropout 0.5.
 fn deep_cnn() -> Sequential {
-    let fully_connected = vec![Layer::Flatten, linear(2048, 625), Layer::Relu, Layer::Dropout(0.5), linear(625, 10)];
+    let fully_connected = vec![Layer::Flatten, linear(2048, 625), Layer::RELU, Layer::Dropout(0.5), linear(625, 10)];
     Sequential::new([conv_block(1, 32, 0), conv_block(32, 64, 0), conv_block(64, 128, 1), fully_connected].concat())
 }
 
@@ -196,7 +196,7 @@ pub fn all() -> Vec<Recipe> {
                 "05",
                 "sigmoid(XW + b) by binary cross-entropy",
                 inline(&LOGISTIC_X, 2, &LOGISTIC_Y, 1),
-                || Sequential::new(vec![linear(2, 1), Layer::Sigmoid]),
+                || Sequential::new(vec![linear(2, 1), Layer::SIGMOID]),
             )
         },
         Recipe {
@@ -210,7 +210,7 @@ pub fn all() -> Vec<Recipe> {
                 "05",
                 "logistic regression on data-03-diabetes.csv",
                 Source::Csv("data-03-diabetes.csv"),
-                || Sequential::new(vec![linear(8, 1), Layer::Sigmoid]),
+                || Sequential::new(vec![linear(8, 1), Layer::SIGMOID]),
             )
         },
         // 06-1 and 06-2 share one scalar bias that stays 0 (its gradient is zero): no bias.
@@ -259,14 +259,14 @@ pub fn all() -> Vec<Recipe> {
             )
         },
         xor_recipe("xor-perceptron", "08-1", "one sigmoid unit cannot learn XOR", || {
-            Sequential::new(vec![linear(2, 1), Layer::Sigmoid])
+            Sequential::new(vec![linear(2, 1), Layer::SIGMOID])
         }),
         xor_recipe("xor-mlp", "08-2", "a hidden layer of 2 sigmoids learns XOR", || {
-            Sequential::new(vec![linear(2, 2), Layer::Sigmoid, linear(2, 1), Layer::Sigmoid])
+            Sequential::new(vec![linear(2, 2), Layer::SIGMOID, linear(2, 1), Layer::SIGMOID])
         }),
         xor_recipe("xor-deep", "08-3", "2-10-10-10-1 sigmoids learn XOR", || {
-            let mut m = mlp(&[2, 10, 10, 10, 1], Layer::Sigmoid, None);
-            m.layers.push(Layer::Sigmoid);
+            let mut m = mlp(&[2, 10, 10, 10, 1], Layer::SIGMOID, None);
+            m.layers.push(Layer::SIGMOID);
             m
         }),
         // Lab 08-4 updates by hand with the gradient of ½Σ(ŷ − y)² over batch and classes:
@@ -309,28 +309,28 @@ pub fn all() -> Vec<Recipe> {
             "mnist-mlp",
             "09-2",
             "784-256-256-10 ReLU, N(0,1) weights, Adam",
-            || mlp(&[784, 256, 256, 10], Layer::Relu, None),
+            || mlp(&[784, 256, 256, 10], Layer::RELU, None),
             InitPlan::all(Init::Normal(1.0)),
         ),
         mnist_recipe(
             "mnist-xavier",
             "09-3",
             "784-256-256-10 ReLU, Xavier init",
-            || mlp(&[784, 256, 256, 10], Layer::Relu, None),
+            || mlp(&[784, 256, 256, 10], Layer::RELU, None),
             xavier,
         ),
         mnist_recipe(
             "mnist-deep",
             "09-4",
             "784-512×4-10 ReLU, Xavier init",
-            || mlp(&[784, 512, 512, 512, 512, 10], Layer::Relu, None),
+            || mlp(&[784, 512, 512, 512, 512, 10], Layer::RELU, None),
             xavier,
         ),
         mnist_recipe(
             "mnist-dropout",
             "09-5",
             "09-4 with Dropout(0.3) after each hidden ReLU",
-            || mlp(&[784, 512, 512, 512, 512, 10], Layer::Relu, Some(0.3)),
+            || mlp(&[784, 512, 512, 512, 512, 10], Layer::RELU, Some(0.3)),
             xavier,
         ),
         Recipe {
@@ -338,7 +338,7 @@ pub fn all() -> Vec<Recipe> {
             batch_size: Some(32),
             epochs: 10,
             seed: 1,
-            members: Members::Beside(|| mlp(&[784, 32, 32, 10], Layer::Relu, None)),
+            members: Members::Beside(|| mlp(&[784, 32, 32, 10], Layer::RELU, None)),
             ..mnist_recipe(
                 "mnist-batchnorm",
                 "09-6",
@@ -347,10 +347,10 @@ pub fn all() -> Vec<Recipe> {
                     Sequential::new(vec![
                         linear(784, 32),
                         Layer::BatchNorm { channels: 32 },
-                        Layer::Relu,
+                        Layer::RELU,
                         linear(32, 32),
                         Layer::BatchNorm { channels: 32 },
-                        Layer::Relu,
+                        Layer::RELU,
                         linear(32, 10),
                     ])
                 },
@@ -361,7 +361,7 @@ pub fn all() -> Vec<Recipe> {
             "mnist-selu",
             "09-7",
             "784-512×4-10 SELU, Xavier init",
-            || mlp(&[784, 512, 512, 512, 512, 10], Layer::Selu, None),
+            || mlp(&[784, 512, 512, 512, 512, 10], Layer::SELU, None),
             xavier,
         ),
         Recipe {
@@ -391,14 +391,14 @@ pub fn all() -> Vec<Recipe> {
                 || {
                     Sequential::new(vec![
                         Layer::Conv2d { inputs: 3, outputs: 6, kernel: 5, stride: 1, padding: 0 },
-                        Layer::Relu,
+                        Layer::RELU,
                         pool(0),
                         Layer::Conv2d { inputs: 6, outputs: 16, kernel: 5, stride: 1, padding: 0 },
-                        Layer::Relu,
+                        Layer::RELU,
                         pool(0),
                         Layer::Flatten,
                         linear(16 * 13 * 29, 120),
-                        Layer::Relu,
+                        Layer::RELU,
                         linear(120, 2),
                     ])
                 },

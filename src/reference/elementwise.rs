@@ -1,7 +1,7 @@
 //! Elementwise ops with NumPy broadcasting.
 
 use super::{Array, coords4, index4, pad4, reduce::sum_to};
-use crate::ir::ops::elementwise::{ElementwiseOp, SELU_ALPHA, SELU_SCALE, dropout_keeps};
+use crate::ir::ops::elementwise::{ElementwiseOp, dropout_keeps};
 
 /// The broadcast dims of two arrays (assumed compatible).
 pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Vec<usize> {
@@ -17,32 +17,7 @@ pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Vec<usize> {
 /// One elementwise op on two values (NaN for dropout, whose mask needs the index: use
 /// [`dropout`]).
 pub fn apply(op: ElementwiseOp, alpha: f64, x: f64, y: f64) -> f64 {
-    match op {
-        ElementwiseOp::Add => x + y,
-        ElementwiseOp::Sub => x - y,
-        ElementwiseOp::Mul => x * y,
-        ElementwiseOp::Div => x / y,
-        ElementwiseOp::Scale => alpha * x,
-        ElementwiseOp::Relu => x.max(0.0),
-        ElementwiseOp::ReluBackward => x * step(y),
-        ElementwiseOp::LeakyRelu => x * if x > 0.0 { 1.0 } else { alpha },
-        ElementwiseOp::LeakyReluBackward => x * if y > 0.0 { 1.0 } else { alpha },
-        ElementwiseOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        ElementwiseOp::SigmoidBackward => x * y * (1.0 - y),
-        ElementwiseOp::Tanh => x.tanh(),
-        ElementwiseOp::TanhBackward => x * (1.0 - y * y),
-        ElementwiseOp::Selu => SELU_SCALE * if x > 0.0 { x } else { SELU_ALPHA * (x.exp() - 1.0) },
-        ElementwiseOp::SeluBackward => x * SELU_SCALE * if y > 0.0 { 1.0 } else { SELU_ALPHA * y.exp() },
-        ElementwiseOp::AddScalar => alpha + x,
-        ElementwiseOp::Rsqrt => 1.0 / x.sqrt(),
-        ElementwiseOp::RsqrtBackward => alpha * x * y * y * y,
-        // Not a function of (x, y) alone: its mask depends on the element's index (`dropout`).
-        ElementwiseOp::Dropout => f64::NAN,
-    }
-}
-
-fn step(v: f64) -> f64 {
-    if v > 0.0 { 1.0 } else { 0.0 }
+    op.cpu(x, y, alpha)
 }
 
 /// op(a, b) over the broadcast shape; unary ops ignore b.
@@ -71,31 +46,7 @@ pub fn binary_backward(op: ElementwiseOp, alpha: f64, a: &Array, b: &Array, g: &
     for i in 0..g.data.len() {
         let c = coords4(i, o4);
         let (x, y) = (a.data[index4(c, a4)], b.data[index4(c, b4)]);
-        let (dx, dy) = match op {
-            ElementwiseOp::Add => (1.0, 1.0),
-            ElementwiseOp::Sub => (1.0, -1.0),
-            ElementwiseOp::Mul => (y, x),
-            ElementwiseOp::Div => (1.0 / y, -x / (y * y)),
-            ElementwiseOp::Scale => (alpha, 0.0),
-            ElementwiseOp::Relu => (step(x), 0.0),
-            ElementwiseOp::ReluBackward => (step(y), 0.0),
-            ElementwiseOp::LeakyRelu => (if x > 0.0 { 1.0 } else { alpha }, 0.0),
-            ElementwiseOp::Sigmoid => {
-                let s = 1.0 / (1.0 + (-x).exp());
-                (s * (1.0 - s), 0.0)
-            }
-            ElementwiseOp::Tanh => (1.0 - x.tanh().powi(2), 0.0),
-            ElementwiseOp::Selu => (SELU_SCALE * if x > 0.0 { 1.0 } else { SELU_ALPHA * x.exp() }, 0.0),
-            ElementwiseOp::AddScalar => (1.0, 0.0),
-            ElementwiseOp::Rsqrt => (-0.5 * x.powf(-1.5), 0.0),
-            // Backward ops are differentiated only in their gradient input, which they scale.
-            ElementwiseOp::LeakyReluBackward
-            | ElementwiseOp::SigmoidBackward
-            | ElementwiseOp::TanhBackward
-            | ElementwiseOp::SeluBackward
-            | ElementwiseOp::RsqrtBackward => (apply(op, alpha, 1.0, y), 0.0),
-            ElementwiseOp::Dropout => (f64::NAN, 0.0),
-        };
+        let (dx, dy) = op.derivative(x, y, alpha);
         ga.data[i] = g.data[i] * dx;
         gb.data[i] = g.data[i] * dy;
     }

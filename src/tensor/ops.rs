@@ -6,6 +6,7 @@ use super::Tensor;
 use crate::error::{Error, Result};
 use crate::executor::Plan;
 use crate::ir::graph::{Graph, NodeId};
+use crate::ir::ops::elementwise::for_each_activation;
 use std::collections::HashMap;
 use std::ops::RangeBounds;
 
@@ -235,73 +236,6 @@ impl Tensor {
     pub fn add_scalar_(&mut self, s: f32) -> Result<&mut Tensor> {
         let r = self.add_scalar(s)?;
         self.assign("add_scalar_", r)
-    }
-
-    /// max(x, 0) elementwise.
-    ///
-    /// ```
-    /// # use shadergrad::{Device, Tensor};
-    /// # let device = Device::new()?;
-    /// let t = Tensor::from_slice(&device, &[2], &[-1., 2.])?;
-    /// assert_eq!(t.relu()?.to_vec()?, [0., 2.]);
-    /// # Ok::<(), shadergrad::Error>(())
-    /// ```
-    pub fn relu(&self) -> Result<Tensor> {
-        Tensor::apply("relu", &[self], |g, x| g.relu(x[0]))
-    }
-
-    /// 1 / (1 + e^−x) elementwise.
-    ///
-    /// ```
-    /// # use shadergrad::{Device, Tensor};
-    /// # let device = Device::new()?;
-    /// let t = Tensor::from_slice(&device, &[1], &[0.])?;
-    /// assert_eq!(t.sigmoid()?.item()?, 0.5);
-    /// # Ok::<(), shadergrad::Error>(())
-    /// ```
-    pub fn sigmoid(&self) -> Result<Tensor> {
-        Tensor::apply("sigmoid", &[self], |g, x| g.sigmoid(x[0]))
-    }
-
-    /// tanh elementwise.
-    ///
-    /// ```
-    /// # use shadergrad::{Device, Tensor};
-    /// # let device = Device::new()?;
-    /// let t = Tensor::from_slice(&device, &[1], &[0.])?;
-    /// assert_eq!(t.tanh()?.item()?, 0.0);
-    /// # Ok::<(), shadergrad::Error>(())
-    /// ```
-    pub fn tanh(&self) -> Result<Tensor> {
-        Tensor::apply("tanh", &[self], |g, x| g.tanh(x[0]))
-    }
-
-    /// max(x, 0) in place (`relu_`).
-    ///
-    /// ```
-    /// # use shadergrad::{Device, Tensor};
-    /// # let device = Device::new()?;
-    /// let mut t = Tensor::from_slice(&device, &[2], &[-1., 2.])?;
-    /// t.relu_()?.tanh_()?;
-    /// let v = t.to_vec()?;
-    /// assert!(v[0] == 0.0 && (v[1] - 2f32.tanh()).abs() < 1e-6);
-    /// # Ok::<(), shadergrad::Error>(())
-    /// ```
-    pub fn relu_(&mut self) -> Result<&mut Tensor> {
-        let r = self.relu()?;
-        self.assign("relu_", r)
-    }
-
-    /// The sigmoid in place (`sigmoid_`).
-    pub fn sigmoid_(&mut self) -> Result<&mut Tensor> {
-        let r = self.sigmoid()?;
-        self.assign("sigmoid_", r)
-    }
-
-    /// tanh in place (`tanh_`).
-    pub fn tanh_(&mut self) -> Result<&mut Tensor> {
-        let r = self.tanh()?;
-        self.assign("tanh_", r)
     }
 
     /// The matrix product of `[m, k]` and `[k, n]` (or batches `[b, m, k]` · `[b, k, n]`).
@@ -632,3 +566,25 @@ impl Tensor {
         Tensor::apply("one_hot", &[self], |g, x| g.one_hot(x[0], classes))
     }
 }
+
+/// `Tensor::relu`, `Tensor::gelu_`, …: an eager method and an in-place one per activation of
+/// the elementwise table, each the graph op run on the tensor's buffer.
+macro_rules! activation_methods {
+    ($(($method:ident, $in_place:ident, $variant:ident, $constant:ident, $torch:literal),)*) => {
+        impl Tensor {
+            $(
+                #[doc = concat!("PyTorch's `", $torch, "` of every element ([`ElementwiseOp::", stringify!($variant), "`](crate::ops::elementwise::ElementwiseOp::", stringify!($variant), ")).")]
+                pub fn $method(&self) -> Result<Tensor> {
+                    Tensor::apply(stringify!($method), &[self], |g, x| g.$method(x[0]))
+                }
+
+                #[doc = concat!("[`Tensor::", stringify!($method), "`] in place (`", stringify!($in_place), "`): every view of the tensor sees the result.")]
+                pub fn $in_place(&mut self) -> Result<&mut Tensor> {
+                    let r = self.$method()?;
+                    self.assign(stringify!($in_place), r)
+                }
+            )*
+        }
+    };
+}
+for_each_activation!(activation_methods);
