@@ -1,6 +1,6 @@
 //! Optimizer updates against the reference over several steps: parameters and every state.
 
-use super::{CaseReport, compare};
+use super::report::{CaseReport, compare};
 use crate::device::Device;
 use crate::error::Result;
 use crate::executor::Plan;

@@ -1,6 +1,7 @@
 //! The course's labs, one recipe each, with the models and the inline data they use.
 
-use super::{Members, Recipe, Source};
+use super::recipe::{Members, Recipe, Source};
+use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
@@ -427,4 +428,14 @@ pub fn all() -> Vec<Recipe> {
             )
         },
     ]
+}
+
+/// The recipe called `name`, or an error listing the known ones.
+pub fn find(name: &str) -> Result<Recipe> {
+    let recipes = all();
+    let known: Vec<&str> = recipes.iter().map(|r| r.name).collect();
+    recipes.iter().find(|r| r.name == name).cloned().ok_or_else(|| Error::InvalidArgument {
+        op: "train",
+        message: format!("unknown recipe '{name}'; known recipes: {}", known.join(", ")),
+    })
 }

@@ -1,7 +1,8 @@
 //! Running a recipe: training with progress reports, checkpoints and resumption, and
 //! evaluating or predicting with a saved model.
 
-use super::{Members, Overrides, Recipe, Source, find, load};
+use super::catalog::find;
+use super::recipe::{Members, Overrides, Recipe, Source, load};
 use crate::checkpoint;
 use crate::device::Device;
 use crate::error::{Error, Result};
