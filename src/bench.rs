@@ -3,9 +3,9 @@
 //! so a time is finished work. `shadergrad bench` times the runs itself; `benches/kernels.rs`
 //! hands the same cases to criterion.
 
-use crate::device::Device;
+use crate::backend::device::Device;
+use crate::backend::executor::{LaunchTime, Plan};
 use crate::error::{Error, Result};
-use crate::executor::{LaunchTime, Plan};
 use crate::init::{Init, Mt19937};
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::loss::LossKind;

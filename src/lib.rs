@@ -29,30 +29,25 @@
 //! ```
 
 mod atomic_file;
+pub mod backend;
 pub mod bench;
 pub mod check;
 pub mod checkpoint;
 pub mod data;
-pub mod device;
 pub mod error;
-pub mod executor;
-mod gpu_timer;
 pub mod init;
 pub mod ir;
-pub mod kernels;
 pub mod nn;
-mod operand_textures;
 pub mod plot;
 pub mod recipes;
 pub mod reference;
 pub mod rng;
-pub mod shader_cache;
 pub mod tensor;
 pub mod train;
 
-pub use device::{Device, DeviceOptions, KernelSet};
+pub use backend::device::{Device, DeviceOptions, KernelSet};
+pub use backend::executor::{Counters, LaunchTime, Plan};
 pub use error::{Error, Result};
-pub use executor::{Counters, LaunchTime, Plan};
 pub use ir::graph::{Graph, NodeId};
 pub use ir::shape::Shape;
 pub use ir::{autodiff, ops};

@@ -1,11 +1,11 @@
 //! Training and evaluation of a [`Sequential`] model: a training plan (forward, loss,
 //! backward, optimizer: one submit per step) and evaluation plans that share its weights.
 
+use crate::backend::device::Device;
+use crate::backend::executor::Plan;
 use crate::checkpoint::Checkpoint;
 use crate::data::batches::Batches;
-use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::executor::Plan;
 use crate::ir::autodiff::gradients;
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::loss::LossKind;
@@ -417,7 +417,7 @@ impl Trainer {
 
     /// One training step with each launch timed by the GPU's clock ([`Plan::run_profiled`]);
     /// `None` where the adapter has no timestamps.
-    pub fn step_profiled(&mut self, x: &[f32], y: &[f32]) -> Result<Option<Vec<crate::executor::LaunchTime>>> {
+    pub fn step_profiled(&mut self, x: &[f32], y: &[f32]) -> Result<Option<Vec<crate::backend::executor::LaunchTime>>> {
         self.train.write(self.x, x)?;
         self.train.write(self.y, y)?;
         self.train.run_profiled()

@@ -188,7 +188,7 @@ fn what_cannot_be_split_is_a_named_error() {
 
 #[test]
 fn every_matmul_variant_passes_the_matmul_checks() {
-    use shadergrad::kernels::matmul::MatmulVariant;
+    use shadergrad::backend::kernels::matmul::MatmulVariant;
     // The large blocks are forced onto the suite's small shapes, so their edges are checked;
     // the storage-reading blocks run the cases in fours too (software adapters read those
     // from textures by default).
@@ -223,7 +223,7 @@ fn every_matmul_variant_passes_the_matmul_checks() {
 fn software_adapters_default_to_register_blocking_from_textures() {
     let device = Device::new().expect("an adapter");
     if device.is_software() && std::env::var("SHADERGRAD_MATMUL").is_err() {
-        use shadergrad::kernels::matmul::MatmulVariant;
+        use shadergrad::backend::kernels::matmul::MatmulVariant;
         let info = device.info();
         let eight_lanes = MatmulVariant::TexturedSubgroups.runs_on(device.wgpu_device().features(), info);
         let expected = if eight_lanes { MatmulVariant::TexturedSubgroups } else { MatmulVariant::Textured };

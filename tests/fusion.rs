@@ -3,8 +3,8 @@
 //! computes what the unfused ops compute (checked against plans where the product is also an
 //! output, which keeps it unfused, and against plain CPU loops), with fewer launches and bytes.
 
+use shadergrad::backend::kernels::matmul::MatmulVariant;
 use shadergrad::ir::autodiff::gradients;
-use shadergrad::kernels::matmul::MatmulVariant;
 use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
 
 fn device() -> Device {

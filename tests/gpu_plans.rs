@@ -2,10 +2,10 @@
 //! convolution through im2col), run on whatever adapter there is: a machine without a GPU
 //! checks them against the software plans, and both kinds against the memory target.
 
+use shadergrad::backend::kernels::matmul::MatmulVariant;
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::ir::ops::loss::LossKind;
 use shadergrad::ir::ops::optim::Optimizer;
-use shadergrad::kernels::matmul::MatmulVariant;
 use shadergrad::nn::{InitPlan, Sequential};
 use shadergrad::recipes;
 use shadergrad::train::{Settings, Trainer};

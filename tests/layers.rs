@@ -1,5 +1,6 @@
 //! The crate's layers import only downward: the IR (`src/ir/`) names nothing of wgpu or the
-//! backend, the CPU reference only the IR, and no import cycle joins the modules of `src/`.
+//! backend (`src/backend/`), the CPU reference nothing of the backend, and no import cycle
+//! joins the modules of `src/`.
 //!
 //! How it reads the code: every `.rs` file under `src/` (outside `bin/`) is a module; its
 //! comments and `#[cfg(test)]` module are dropped; each `use` path (brace groups expanded,
@@ -199,7 +200,7 @@ fn cycles(graph: &Graph) -> Vec<BTreeSet<String>> {
 #[test]
 fn the_ir_names_nothing_of_wgpu_or_the_backend() {
     let (graph, code) = module_graph();
-    let backend = ["device", "executor", "kernels", "operand_textures", "gpu_timer", "shader_cache", "tensor"];
+    let backend = ["backend", "tensor"];
     let mut offences = Vec::new();
     for (module, deps) in graph.iter().filter(|(m, _)| m.starts_with("ir")) {
         for dep in deps {
@@ -220,33 +221,13 @@ fn the_ir_names_nothing_of_wgpu_or_the_backend() {
     assert!(offences.is_empty(), "layers import upward:\n{}", offences.join("\n"));
 }
 
-/// The cycles that remain in the backend, to be broken up; the test fails on any other, and on
-/// one of these that no longer exists (so the list only shrinks).
-const KNOWN_CYCLES: &[&[&str]] = &[&[
-    "device",
-    "executor",
-    "executor::fusion",
-    "executor::lower",
-    "executor::split",
-    "gpu_timer",
-    "kernels",
-    "kernels::matmul",
-    "kernels::matmul::textured",
-    "kernels::optim",
-    "kernels::pack",
-    "operand_textures",
-]];
-
 #[test]
-fn no_import_cycle_joins_modules_outside_the_known_backend_one() {
+fn no_import_cycle_joins_the_modules_of_src() {
     let (graph, _) = module_graph();
-    let found = cycles(&graph);
-    let known: Vec<BTreeSet<String>> = KNOWN_CYCLES.iter().map(|c| c.iter().map(|m| m.to_string()).collect()).collect();
     let describe = |c: &BTreeSet<String>| c.iter().cloned().collect::<Vec<_>>().join(" <-> ");
-    let new: Vec<String> = found.iter().filter(|c| !known.contains(c)).map(describe).collect();
-    assert!(new.is_empty(), "import cycles:\n{}", new.join("\n"));
-    let gone: Vec<String> = known.iter().filter(|c| !found.contains(c)).map(describe).collect();
-    assert!(gone.is_empty(), "a known cycle changed or is gone; update KNOWN_CYCLES:\n{}", gone.join("\n"));
+    let found: Vec<String> = cycles(&graph).iter().map(describe).collect();
+    assert!(graph.len() > 50, "the walk found {} modules", graph.len());
+    assert!(found.is_empty(), "import cycles:\n{}", found.join("\n"));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Every WGSL file parses and validates with naga, with no adapter needed.
 
-use shadergrad::kernels::Family;
+use shadergrad::backend::kernels::Family;
 
 #[test]
 fn every_shader_parses_and_validates() {
@@ -34,7 +34,7 @@ fn every_file_in_shaders_is_a_known_family() {
 
 #[test]
 fn every_shader_reading_the_operand_texture_lays_texels_out_as_the_plan_copies_them() {
-    let declared = format!("const TEXEL_ROW: u32 = {}u;", shadergrad::kernels::matmul::TEXEL_ROW);
+    let declared = format!("const TEXEL_ROW: u32 = {}u;", shadergrad::backend::kernels::matmul::TEXEL_ROW);
     let mut readers = 0;
     for family in Family::ALL {
         let source = family.source();

@@ -3,10 +3,10 @@
 //! Adam's update): cut into launches that each copy at most 896 KiB of that input (or a 25th
 //! of a large plan's buffers), they compute what the kernels reading storage compute.
 
+use shadergrad::backend::kernels::matmul::MatmulVariant;
 use shadergrad::ir::autodiff::gradients;
 use shadergrad::ir::ops::optim::Optimizer;
 use shadergrad::ir::ops::window::Window;
-use shadergrad::kernels::matmul::MatmulVariant;
 use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
 
 fn device(variant: MatmulVariant) -> Device {

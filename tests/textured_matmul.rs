@@ -3,7 +3,7 @@
 //! adapters): cut into launches that each copy at most 896 KiB of operands, they compute
 //! what the storage-reading kernels compute, and the plan's memory counts the texture.
 
-use shadergrad::kernels::matmul::MatmulVariant;
+use shadergrad::backend::kernels::matmul::MatmulVariant;
 use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
 
 /// The textured variant a software adapter runs by default: with subgroups where it has them.

@@ -16,9 +16,9 @@ pub use report::{CaseReport, FD_TOLERANCE, GPU_TOLERANCE, Mismatch};
 
 use report::compare;
 
-use crate::device::Device;
+use crate::backend::device::Device;
+use crate::backend::executor::Plan;
 use crate::error::{Error, Result};
-use crate::executor::Plan;
 use crate::ir::autodiff::gradients;
 use crate::ir::graph::Graph;
 use crate::reference::Array;

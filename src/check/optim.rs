@@ -1,9 +1,9 @@
 //! Optimizer updates against the reference over several steps: parameters and every state.
 
 use super::report::{CaseReport, compare};
-use crate::device::Device;
+use crate::backend::device::Device;
+use crate::backend::executor::Plan;
 use crate::error::Result;
-use crate::executor::Plan;
 use crate::ir::graph::Graph;
 use crate::ir::ops::optim::Optimizer;
 use crate::reference::optim::step;

@@ -3,8 +3,8 @@
 
 use super::catalog::find;
 use super::recipe::{Members, Overrides, Recipe, Source, load};
+use crate::backend::device::Device;
 use crate::checkpoint;
-use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::init::{Init, Mt19937};
 use crate::nn::{InitPlan, Layer, Sequential};
@@ -89,7 +89,7 @@ pub struct Summary {
     /// Every parameter, for models with at most 64 values.
     pub params: Option<Vec<(String, Vec<f32>)>>,
     /// Submits, dispatches and allocations of the training plan.
-    pub counters: crate::executor::Counters,
+    pub counters: crate::backend::executor::Counters,
     /// GPU allocations the training plan had made before its first step (all of them, when
     /// nothing grows).
     pub allocations_before_training: u64,

@@ -16,7 +16,7 @@
 mod display;
 mod ops;
 
-use crate::device::Device;
+use crate::backend::device::Device;
 use crate::error::{Error, Result};
 use crate::ir::shape::Shape;
 use std::sync::Arc;

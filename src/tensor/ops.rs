@@ -3,8 +3,8 @@
 //! ones models use.
 
 use super::Tensor;
+use crate::backend::executor::Plan;
 use crate::error::{Error, Result};
-use crate::executor::Plan;
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::elementwise::for_each_activation;
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! `shadergrad devices`
 
 use shadergrad::Result;
-use shadergrad::device::{DeviceOptions, list_adapters};
+use shadergrad::backend::device::{DeviceOptions, list_adapters};
 use std::process::ExitCode;
 
 pub fn run(options: &DeviceOptions) -> Result<ExitCode> {

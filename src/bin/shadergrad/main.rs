@@ -42,7 +42,7 @@ enum Command {
 fn device_options(cli: &Cli) -> shadergrad::Result<shadergrad::DeviceOptions> {
     let mut options = shadergrad::DeviceOptions::from_env()?;
     if let Some(b) = &cli.backend {
-        options.backend = Some(shadergrad::device::parse_backend(b)?);
+        options.backend = Some(shadergrad::backend::device::parse_backend(b)?);
     }
     if let Some(a) = &cli.adapter {
         options.adapter_name = Some(a.clone());

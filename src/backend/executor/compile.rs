@@ -1,0 +1,184 @@
+//! Compiling a graph into a plan: fusion, schedule, buffers, launches, pipelines, bind
+//! groups and parameter blocks, all made once.
+
+use super::chunk::{Part, PlanChunk};
+use super::fusion::fuse_matmuls;
+use super::lower::lower;
+use super::memory;
+use super::plan::{Counters, Plan, Step, no_buffer, op_name, schedule};
+use super::split::split;
+use crate::backend::device::Device;
+use crate::backend::kernels::{self, Family, PARAMS_SLOT, TextureBinding};
+use crate::backend::operand_textures::{OperandTextures, copy_budget};
+use crate::error::{Error, Result};
+use crate::ir::graph::{Graph, NodeId, Op};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+impl Plan {
+    /// Compiles `graph` so that `outputs` can be read after a run. Every in-place update in the
+    /// graph (optimizer steps, running averages) runs at the end of each run, after every node
+    /// that reads the old values.
+    pub fn compile(device: &Device, graph: &Graph, outputs: &[NodeId]) -> Result<Plan> {
+        Plan::compile_sharing(device, graph, outputs, None)
+    }
+
+    /// Like [`Plan::compile`], but every parameter and state named as one of `source`'s (with
+    /// the same shape) uses `source`'s buffer: an evaluation plan sees the training plan's
+    /// weights as they are, with no copy.
+    pub fn compile_sharing(device: &Device, graph: &Graph, outputs: &[NodeId], source: Option<&Plan>) -> Result<Plan> {
+        Plan::compile_with(device, graph, outputs, source, &HashMap::new(), true)
+    }
+
+    /// Like [`Plan::compile`], with the leaves in `bound` (inputs, for eager tensor ops)
+    /// reading the buffers given instead of buffers of their own, and no staging buffers:
+    /// the caller takes outputs with [`Plan::output_buffer`].
+    pub(crate) fn compile_bound(
+        device: &Device,
+        graph: &Graph,
+        outputs: &[NodeId],
+        bound: &HashMap<usize, Arc<wgpu::Buffer>>,
+    ) -> Result<Plan> {
+        Plan::compile_with(device, graph, outputs, None, bound, false)
+    }
+
+    fn compile_with(
+        device: &Device,
+        graph: &Graph,
+        outputs: &[NodeId],
+        source: Option<&Plan>,
+        bound: &HashMap<usize, Arc<wgpu::Buffer>>,
+        stage_outputs: bool,
+    ) -> Result<Plan> {
+        if let Some(bad) = outputs.iter().find(|o| o.index() >= graph.nodes().len()) {
+            return Err(Error::Graph(format!("compile: output node {} is not in this graph", bad.index())));
+        }
+        let limits = device.limits();
+        let fused = fuse_matmuls(graph.nodes(), outputs, device, &limits);
+        let nodes = &fused[..];
+        let order = schedule(nodes, outputs);
+        let mut counters = Counters::default();
+        let memory::Storage { slots, slot_of, readable, shared } =
+            memory::assign(device, nodes, &order, outputs, source, bound, &mut counters)?;
+
+        // Launches and their parameter blocks, packed into one uniform buffer.
+        let budget = copy_budget(counters.bytes_allocated);
+        let mut launches: Vec<(NodeId, PlanChunk)> = Vec::new();
+        for &i in &order {
+            if let Some(lowered) = lower(nodes, i, device, &limits, &Part::default())? {
+                for chunk in split(nodes, i, device, &limits, lowered, budget)? {
+                    launches.push((NodeId(i), chunk));
+                }
+            }
+        }
+        let uniform_bytes = (launches.len().max(1) as u64) * PARAMS_SLOT;
+        let uniforms = device.scoped("plan parameters", || {
+            device.wgpu_device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("shadergrad parameters"),
+                size: uniform_bytes,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        counters.allocations += 1;
+        counters.bytes_allocated += uniform_bytes;
+        let operand_textures =
+            OperandTextures::new(device, launches.iter().map(|(_, chunk)| chunk.texture_rows).max().unwrap_or(0))?;
+        if let Some(t) = &operand_textures {
+            counters.allocations += 1;
+            counters.bytes_allocated += t.bytes();
+        }
+
+        let mut steps = Vec::with_capacity(launches.len());
+        let mut updates = Vec::new();
+        let mut run_words = Vec::new();
+        for (k, (node, PlanChunk { launch, bindings, copies, .. })) in launches.into_iter().enumerate() {
+            let pipeline = device.pipeline(&launch.key)?;
+            let binding = |&(id, offset, size): &(NodeId, u64, u64)| -> Result<wgpu::BufferBinding<'_>> {
+                let slot = slot_of[id.index()].ok_or_else(|| no_buffer(id))?;
+                Ok(wgpu::BufferBinding { buffer: &slots[slot].buffer, offset, size: wgpu::BufferSize::new(size) })
+            };
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &uniforms,
+                    offset: k as u64 * PARAMS_SLOT,
+                    size: wgpu::BufferSize::new(launch.params.len() as u64 * 4),
+                }),
+            }];
+            for (b, x) in bindings.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: b as u32 + 1,
+                    resource: wgpu::BindingResource::Buffer(binding(x)?),
+                });
+            }
+            if launch.key.texture != TextureBinding::None {
+                let textures = operand_textures
+                    .as_ref()
+                    .ok_or_else(|| Error::Graph("a textured product has no operand textures".into()))?;
+                entries.push(wgpu::BindGroupEntry {
+                    binding: bindings.len() as u32 + 1,
+                    resource: wgpu::BindingResource::TextureView(textures.view()),
+                });
+            }
+            let bind_group = device.scoped(&op_name(&nodes[node.index()].op), || {
+                device.wgpu_device().create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: None,
+                    layout: &pipeline.layout,
+                    entries: &entries,
+                })
+            })?;
+            device.queue().write_buffer(&uniforms, k as u64 * PARAMS_SLOT, bytemuck::cast_slice(&launch.params));
+            match nodes[node.index()].op {
+                // A split update's chunk covers only its part of the parameter.
+                Op::Update(opt) => updates.push((k, opt, launch.params[0] as usize)),
+                Op::Dropout { .. } => run_words.push((k, kernels::elementwise::STEP_WORD)),
+                _ => {}
+            }
+            // A pack launch is named apart from the product it feeds, so profiles show its cost.
+            let op = match launch.key.family {
+                Family::Pack => "pack".to_string(),
+                _ => op_name(&nodes[node.index()].op),
+            };
+            let shape = nodes[node.index()].shape.clone();
+            let entry = launch.key.entry;
+            let copies = copies
+                .into_iter()
+                .map(|c| Ok((slots[slot_of[c.node.index()].ok_or_else(|| no_buffer(c.node))?].buffer.clone(), c)))
+                .collect::<Result<Vec<_>>>()?;
+            steps.push(Step { node, op, shape, entry, pipeline, bind_group, groups: launch.groups, copies });
+        }
+
+        let mut plan = Plan {
+            device: device.clone(),
+            graph: graph.clone(),
+            steps,
+            slot_of,
+            slots,
+            readable,
+            staging: HashMap::new(),
+            uniforms,
+            updates,
+            runs: 0,
+            run_words,
+            counters,
+            timer: None,
+            operand_textures,
+        };
+        for (i, n) in nodes.iter().enumerate() {
+            if let Op::Fill(value) | Op::State(value) = n.op {
+                // wgpu zero-fills new buffers; a shared one keeps the values it has.
+                if value != 0.0 && !shared[i] {
+                    plan.write_slot(i, &vec![value; n.shape.numel()]);
+                }
+            }
+        }
+        if stage_outputs {
+            for o in outputs {
+                plan.staging_for(o.index())?;
+            }
+        }
+        device.save_pipeline_cache();
+        Ok(plan)
+    }
+}

@@ -1,0 +1,277 @@
+//! A compiled plan: its buffers, launches and parameter blocks, what it has done, and the
+//! writes and settings that change it between runs.
+
+use crate::backend::device::Device;
+use crate::backend::gpu_timer::GpuTimer;
+use crate::backend::kernels::{self, PARAMS_SLOT, Pipeline};
+use crate::backend::operand_textures::{OperandCopy, OperandTextures};
+use crate::error::{Error, Result};
+use crate::ir::graph::{Graph, Node, NodeId, Op};
+use crate::ir::ops::optim::Optimizer;
+use crate::ir::shape::Shape;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a plan has done, for tests and benchmarks that hold it to its promises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// `queue.submit` calls.
+    pub submits: u64,
+    /// Kernel dispatches recorded.
+    pub dispatches: u64,
+    /// Buffers mapped to read values back to the host.
+    pub readbacks: u64,
+    /// GPU buffers created.
+    pub allocations: u64,
+    /// Bytes in those buffers.
+    pub bytes_allocated: u64,
+}
+
+/// A storage buffer; the tensors assigned to it use its first `numel × 4` bytes.
+pub(super) struct Slot {
+    pub(super) buffer: Arc<wgpu::Buffer>,
+}
+
+/// One recorded kernel launch.
+pub(super) struct Step {
+    /// The node it computes (part of, for a split launch).
+    pub(super) node: NodeId,
+    /// The op it runs, as [`op_name`] names it, and the shape it writes (after fusion).
+    pub(super) op: String,
+    pub(super) shape: Shape,
+    /// The kernel's entry point.
+    pub(super) entry: &'static str,
+    pub(super) pipeline: Arc<Pipeline>,
+    pub(super) bind_group: wgpu::BindGroup,
+    pub(super) groups: [u32; 3],
+    /// Operands copied into the plan's texture just before the launch, with their buffers.
+    pub(super) copies: Vec<(Arc<wgpu::Buffer>, OperandCopy)>,
+}
+
+/// A compiled graph, ready to run again and again.
+pub struct Plan {
+    pub(super) device: Device,
+    pub(super) graph: Graph,
+    pub(super) steps: Vec<Step>,
+    /// Storage slot of each node's value (reshapes and in-place updates share their input's).
+    pub(super) slot_of: Vec<Option<usize>>,
+    pub(super) slots: Vec<Slot>,
+    /// Nodes whose values outlive a run: inputs, parameters, fills and declared outputs.
+    pub(super) readable: Vec<bool>,
+    pub(super) staging: HashMap<usize, wgpu::Buffer>,
+    pub(super) uniforms: wgpu::Buffer,
+    /// The optimizer steps: (launch index, optimizer, elements), so their parameter blocks
+    /// can follow the step count and the learning rate.
+    pub(super) updates: Vec<(usize, Optimizer, usize)>,
+    /// Runs so far: the optimizer's step t is `runs + 1` during a run.
+    pub(super) runs: u64,
+    /// (launch, word) of each parameter word that holds the run number (dropout's).
+    pub(super) run_words: Vec<(usize, usize)>,
+    pub(super) counters: Counters,
+    /// Timestamps around the pass (or around each launch, for a profiled run), made on the
+    /// first timed run where the adapter has them.
+    pub(super) timer: Option<GpuTimer>,
+    /// Where textured matrix products read their operands (software adapters).
+    pub(super) operand_textures: Option<OperandTextures>,
+}
+
+/// What a run's timestamps measure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Timing {
+    Untimed,
+    /// The whole pass.
+    Run,
+    /// Each launch, in a pass of its own.
+    Launches,
+}
+
+/// The GPU's time for one launch of a profiled run ([`Plan::run_profiled`]).
+#[derive(Clone, Debug)]
+pub struct LaunchTime {
+    /// The node the launch computes (a part of, where a launch was split).
+    pub node: NodeId,
+    /// The node's op, as [`op_name`] names it.
+    pub op: String,
+    /// The kernel's entry point (which matmul blocks, say).
+    pub entry: &'static str,
+    /// The shape the launch writes (a fused node's own: partial sums have fewer entries).
+    pub shape: Shape,
+    /// Milliseconds between the launch's start and end by the GPU's clock.
+    pub ms: f64,
+}
+
+pub(super) fn no_buffer(node: NodeId) -> Error {
+    Error::Graph(format!("node {} has no buffer", node.index()))
+}
+
+/// Leaves: values that no kernel computes, alive for the whole plan.
+pub(super) fn is_leaf(op: &Op) -> bool {
+    matches!(op, Op::Input | Op::Param | Op::Fill(_) | Op::State(_))
+}
+
+/// In-place updates: they write their first input, after every other kernel of a run.
+pub(super) fn is_update(op: &Op) -> bool {
+    matches!(op, Op::Update(_) | Op::RunningAverage { .. })
+}
+
+impl Plan {
+    /// The buffer of this plan's parameter or state that matches `node` by name, op kind and shape.
+    pub(super) fn shared_buffer(&self, node: &Node) -> Option<Arc<wgpu::Buffer>> {
+        let name = node.name.as_deref()?;
+        if !matches!(node.op, Op::Param | Op::State(_)) {
+            return None;
+        }
+        let id = self.graph.find(name)?;
+        let mine = self.graph.node(id);
+        let same_kind = std::mem::discriminant(&mine.op) == std::mem::discriminant(&node.op);
+        if !same_kind || mine.shape != node.shape {
+            return None;
+        }
+        self.slot_of[id.index()].map(|s| self.slots[s].buffer.clone())
+    }
+
+    /// The graph this plan was compiled from.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The device the plan runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// What the plan has done so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Kernel launches in one run.
+    pub fn launches(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The op each launch of a run computes, in run order, as [`op_name`] names it after the
+    /// compiler's fusions (`matmulbias`, `maxpoolrelubackward`, …).
+    pub fn launch_ops(&self) -> Vec<&str> {
+        self.steps.iter().map(|s| s.op.as_str()).collect()
+    }
+
+    /// Writes the values of an input, a parameter or an optimizer state; they take effect at
+    /// the next run.
+    pub fn write(&mut self, node: NodeId, values: &[f32]) -> Result<()> {
+        let n = self.node_checked(node)?;
+        if !matches!(n.op, Op::Input | Op::Param | Op::State(_)) {
+            return Err(Error::Graph(format!("write: node {} is not an input, a parameter or a state", node.index())));
+        }
+        if values.len() != n.shape.numel() {
+            return Err(Error::DataLength {
+                what: n.name.clone().unwrap_or_else(|| format!("node {}", node.index())),
+                shape: n.shape.clone(),
+                expected: n.shape.numel(),
+                got: values.len(),
+            });
+        }
+        self.write_slot(node.index(), values);
+        Ok(())
+    }
+
+    /// Writes the input or parameter called `name`.
+    pub fn write_named(&mut self, name: &str, values: &[f32]) -> Result<()> {
+        let node = self
+            .graph
+            .find(name)
+            .ok_or_else(|| Error::Graph(format!("write: no input or parameter is named '{name}'")))?;
+        self.write(node, values)
+    }
+
+    pub(super) fn write_slot(&mut self, node: usize, values: &[f32]) {
+        if let Some(slot) = self.slot_of[node] {
+            self.device.queue().write_buffer(&self.slots[slot].buffer, 0, bytemuck::cast_slice(values));
+        }
+    }
+
+    /// Fills every buffer that kernels write (all but inputs, parameters, fills and states)
+    /// with NaN, so that a kernel that leaves part of its output unwritten shows in the
+    /// results instead of hiding behind a freshly zeroed buffer (the conformance suite does
+    /// this before every case).
+    pub(crate) fn poison_computed(&mut self) {
+        let leaves: std::collections::HashSet<usize> = (0..self.slot_of.len())
+            .filter(|&i| is_leaf(&self.graph.nodes()[i].op))
+            .filter_map(|i| self.slot_of[i])
+            .collect();
+        for slot in self.slots.iter().enumerate().filter(|(k, _)| !leaves.contains(k)).map(|(_, s)| s) {
+            let nan = vec![f32::NAN; (slot.buffer.size() / 4) as usize];
+            self.device.queue().write_buffer(&slot.buffer, 0, bytemuck::cast_slice(&nan));
+        }
+    }
+
+    /// Changes the learning rate of every optimizer update, from the next run on.
+    pub fn set_learning_rate(&mut self, lr: f32) {
+        for k in 0..self.updates.len() {
+            self.updates[k].1 = self.updates[k].1.with_lr(lr);
+            self.write_update_params(k);
+        }
+    }
+
+    /// Optimizer steps taken so far (runs of a plan with updates).
+    pub fn steps_taken(&self) -> u64 {
+        self.runs
+    }
+
+    /// Sets the run count, so a plan resumed from a checkpoint continues Adam's bias
+    /// correction and dropout's masks where they were.
+    pub fn set_steps_taken(&mut self, runs: u64) {
+        self.runs = runs;
+        for k in 0..self.updates.len() {
+            self.write_update_params(k);
+        }
+    }
+
+    /// The named parameters and states, which together are everything a checkpoint keeps.
+    pub fn persistent_values(&self) -> Vec<(String, NodeId)> {
+        self.graph
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.op, Op::Param | Op::State(_)))
+            .filter_map(|(i, n)| n.name.clone().map(|name| (name, NodeId(i))))
+            .collect()
+    }
+
+    pub(super) fn write_update_params(&self, k: usize) {
+        let (launch, opt, n) = self.updates[k];
+        let words = kernels::optim::params(&opt, n, self.runs + 1);
+        self.device.queue().write_buffer(&self.uniforms, launch as u64 * PARAMS_SLOT, bytemuck::cast_slice(&words));
+    }
+}
+
+/// The order kernels run in: graph order over the nodes the outputs and updates need, with
+/// every update last so that all reads of a parameter come before it changes.
+pub(super) fn schedule(nodes: &[Node], outputs: &[NodeId]) -> Vec<usize> {
+    let mut live = vec![false; nodes.len()];
+    let mut stack: Vec<usize> = outputs.iter().map(|o| o.index()).collect();
+    stack.extend((0..nodes.len()).filter(|&i| is_update(&nodes[i].op)));
+    while let Some(i) = stack.pop() {
+        if !live[i] {
+            live[i] = true;
+            stack.extend(nodes[i].inputs.iter().map(|x| x.index()));
+        }
+    }
+    let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| live[i] && !is_update(&nodes[i].op)).collect();
+    order.extend((0..nodes.len()).filter(|&i| live[i] && is_update(&nodes[i].op)));
+    order
+}
+
+/// A short name of an op for messages.
+pub fn op_name(op: &Op) -> String {
+    match op {
+        Op::Elementwise { op, .. } => op.name().to_string(),
+        Op::Loss(kind) => kind.name().to_string(),
+        Op::Reduce { op, .. } => op.name().to_string(),
+        Op::LossBackward(kind) => format!("{}_backward", kind.name()),
+        other => {
+            let debug = format!("{other:?}");
+            debug.split([' ', '(', '{']).next().unwrap_or("op").to_lowercase()
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! `shaders/elementwise.wgsl`: element-by-element ops with NumPy broadcasting.
+
+use super::launch::{Family, KernelKey, Launch, TextureBinding, grid, words4};
+use crate::error::Result;
+use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::shape::Shape;
+
+/// `shaders/elementwise.wgsl` with its `apply` function: a case per op of the table, numbered
+/// as the ops' discriminants, so the shader's numbers cannot drift from the Rust ones.
+pub fn source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let mut s = String::from(include_str!("../../../shaders/elementwise.wgsl"));
+        s.push_str("\nfn apply(x: f32, y: f32, i: u32) -> f32 {\n    switch OP {\n");
+        for &op in ElementwiseOp::ALL {
+            s.push_str(&format!("        case {}u: {{ return {}; }}\n", op as u32, op.wgsl()));
+        }
+        s.push_str("        default: { return 0.0; }\n    }\n}\n");
+        s
+    })
+}
+
+/// Workgroup size of the kernel.
+const GROUP: u64 = 256;
+
+/// Index of the run-number word in the parameter block, rewritten before each run of a plan
+/// with dropout.
+pub const STEP_WORD: usize = 15;
+
+/// `out = op(a, b)` with `a` and `b` broadcast to `out`; unary ops pass `a` as `b`. `seed`
+/// is dropout's (0 for other ops), and `first` the index of `out`'s first element in the
+/// whole tensor when the launch covers a chunk of it.
+#[allow(clippy::too_many_arguments)]
+pub fn launch(
+    op: ElementwiseOp,
+    alpha: f32,
+    seed: u32,
+    first: usize,
+    a: &Shape,
+    b: &Shape,
+    out: &Shape,
+    limits: &wgpu::Limits,
+) -> Result<Launch> {
+    let n = out.numel();
+    let mut params = Vec::with_capacity(16);
+    params.extend(words4(out.padded4()));
+    params.extend(words4(a.broadcast_strides4()));
+    params.extend(words4(b.broadcast_strides4()));
+    params.extend([n as u32, alpha.to_bits(), seed, 0, first as u32, 0, 0, 0]);
+    Ok(Launch {
+        key: KernelKey {
+            family: Family::Elementwise,
+            entry: "main",
+            inputs: 2,
+            outputs: 1,
+            texture: TextureBinding::None,
+            // Operands of the output's shape need no broadcast index.
+            constants: vec![("OP", op as u32), ("DENSE", (a == out && b == out) as u32)],
+        },
+        params,
+        groups: grid(op.name(), out, (n as u64).div_ceil(GROUP), limits)?,
+    })
+}

@@ -1,0 +1,61 @@
+//! `shaders/layout.wgsl`: kernels that move elements without arithmetic (narrow, select,
+//! permute, pad, concat, one-hot).
+
+use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
+use crate::error::Result;
+use crate::ir::shape::{MAX_RANK, Shape};
+
+/// The padded-to-four position of `axis` of a tensor of rank `rank`.
+fn padded_axis(rank: usize, axis: usize) -> u32 {
+    (MAX_RANK - rank + axis) as u32
+}
+
+fn launch(
+    entry: &'static str,
+    out: &Shape,
+    words: [usize; 3],
+    strides: [usize; 4],
+    limits: &wgpu::Limits,
+) -> Result<Launch> {
+    let mut params = vec![out.numel() as u32];
+    params.extend(words.map(|w| w as u32));
+    params.extend(out.padded4().map(|d| d as u32));
+    params.extend(strides.map(|s| s as u32));
+    Ok(Launch {
+        key: KernelKey {
+            family: Family::Layout,
+            entry,
+            inputs: 2,
+            outputs: 1,
+            texture: TextureBinding::None,
+            constants: vec![],
+        },
+        params,
+        groups: grid(entry, out, (out.numel() as u64).div_ceil(256), limits)?,
+    })
+}
+
+/// out = x[offset + Σ idx·strides] over the output's elements; `strides` has one entry per
+/// output axis (x's stride for it).
+pub fn strided_copy(out: &Shape, offset: usize, strides: &[usize], limits: &wgpu::Limits) -> Result<Launch> {
+    let mut padded = [0; MAX_RANK];
+    padded[MAX_RANK - strides.len()..].copy_from_slice(strides);
+    launch("strided_copy", out, [0, offset, 0], padded, limits)
+}
+
+/// x (extent `extent` along `axis`) placed at `start` along `axis` of zeros shaped `out`.
+pub fn pad(out: &Shape, axis: usize, start: usize, extent: usize, limits: &wgpu::Limits) -> Result<Launch> {
+    let axis = padded_axis(out.rank(), axis) as usize;
+    launch("pad", out, [axis, start, extent], [0; 4], limits)
+}
+
+/// a then b along `axis`, a having extent `split` there.
+pub fn concat(out: &Shape, axis: usize, split: usize, limits: &wgpu::Limits) -> Result<Launch> {
+    let axis = padded_axis(out.rank(), axis) as usize;
+    launch("concat", out, [axis, split, 0], [0; 4], limits)
+}
+
+/// One-hot rows `[n, classes]` of n class indices.
+pub fn one_hot(out: &Shape, classes: usize, limits: &wgpu::Limits) -> Result<Launch> {
+    launch("one_hot", out, [0, 0, classes], [0; 4], limits)
+}
