@@ -46,3 +46,34 @@ fn every_shader_reading_the_operand_texture_lays_texels_out_as_the_plan_copies_t
     // matmul, pool2d and conv2d.
     assert!(readers >= 3, "{readers} shaders read the texture");
 }
+
+/// Every family's Rust parameter block is laid out as the WGSL `struct Params` its shader
+/// binds at group 0, binding 0: the same fields, in the same order, at the same offsets,
+/// and the same size (naga's reflection of the shader).
+#[test]
+fn every_parameter_block_matches_the_wgsl_struct_it_binds() {
+    use shadergrad::backend::kernels::params::layouts;
+    let mut checked = Vec::new();
+    for (file, size, fields) in layouts() {
+        let family = Family::ALL.iter().find(|f| f.file() == file).expect("a family of that file");
+        let source = family.source();
+        let module = naga::front::wgsl::parse_str(&source).expect("the shader parses");
+        let binding = naga::ResourceBinding { group: 0, binding: 0 };
+        let var = module
+            .global_variables
+            .iter()
+            .map(|(_, v)| v)
+            .find(|v| v.binding.as_ref() == Some(&binding))
+            .unwrap_or_else(|| panic!("{file} binds nothing at group 0, binding 0"));
+        let naga::TypeInner::Struct { members, span } = &module.types[var.ty].inner else {
+            panic!("{file}: binding 0 is not a struct");
+        };
+        let wgsl: Vec<(String, usize)> =
+            members.iter().map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize)).collect();
+        let rust: Vec<(String, usize)> = fields.iter().map(|&(n, o)| (n.to_string(), o)).collect();
+        assert_eq!(rust, wgsl, "{file}: the Rust block's (field, offset) against the WGSL struct's");
+        assert_eq!(size, *span as usize, "{file}: the Rust block's size against the WGSL struct's");
+        checked.push(file);
+    }
+    assert_eq!(checked.len(), 11, "{checked:?}");
+}

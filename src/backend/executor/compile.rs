@@ -8,7 +8,7 @@ use super::memory;
 use super::plan::{Counters, Plan, Step, no_buffer, op_name, schedule};
 use super::split::split;
 use crate::backend::device::Device;
-use crate::backend::kernels::{self, Family, PARAMS_SLOT, TextureBinding};
+use crate::backend::kernels::{Family, PARAMS_SLOT, TextureBinding};
 use crate::backend::operand_textures::{OperandTextures, copy_budget};
 use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId, Op};
@@ -91,7 +91,7 @@ impl Plan {
 
         let mut steps = Vec::with_capacity(launches.len());
         let mut updates = Vec::new();
-        let mut run_words = Vec::new();
+        let mut dropouts = Vec::new();
         for (k, (node, PlanChunk { launch, bindings, copies, .. })) in launches.into_iter().enumerate() {
             let pipeline = device.pipeline(&launch.key)?;
             let binding = |&(id, offset, size): &(NodeId, u64, u64)| -> Result<wgpu::BufferBinding<'_>> {
@@ -103,7 +103,7 @@ impl Plan {
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer: &uniforms,
                     offset: k as u64 * PARAMS_SLOT,
-                    size: wgpu::BufferSize::new(launch.params.len() as u64 * 4),
+                    size: wgpu::BufferSize::new(launch.params.words().len() as u64 * 4),
                 }),
             }];
             for (b, x) in bindings.iter().enumerate() {
@@ -128,11 +128,11 @@ impl Plan {
                     entries: &entries,
                 })
             })?;
-            device.queue().write_buffer(&uniforms, k as u64 * PARAMS_SLOT, bytemuck::cast_slice(&launch.params));
+            device.queue().write_buffer(&uniforms, k as u64 * PARAMS_SLOT, bytemuck::cast_slice(launch.params.words()));
             match nodes[node.index()].op {
                 // A split update's chunk covers only its part of the parameter.
-                Op::Update(opt) => updates.push((k, opt, launch.params[0] as usize)),
-                Op::Dropout { .. } => run_words.push((k, kernels::elementwise::STEP_WORD)),
+                Op::Update(opt) => updates.extend(launch.params.optim().map(|&p| (k, opt, p))),
+                Op::Dropout { .. } => dropouts.extend(launch.params.elementwise().map(|&p| (k, p))),
                 _ => {}
             }
             // A pack launch is named apart from the product it feeds, so profiles show its cost.
@@ -160,7 +160,7 @@ impl Plan {
             uniforms,
             updates,
             runs: 0,
-            run_words,
+            dropouts,
             counters,
             timer: None,
             operand_textures,

@@ -3,6 +3,7 @@
 
 use crate::backend::device::Device;
 use crate::backend::gpu_timer::GpuTimer;
+use crate::backend::kernels::params::{ElementwiseParams, OptimParams, Params};
 use crate::backend::kernels::{self, PARAMS_SLOT, Pipeline};
 use crate::backend::operand_textures::{OperandCopy, OperandTextures};
 use crate::error::{Error, Result};
@@ -60,13 +61,13 @@ pub struct Plan {
     pub(super) readable: Vec<bool>,
     pub(super) staging: HashMap<usize, wgpu::Buffer>,
     pub(super) uniforms: wgpu::Buffer,
-    /// The optimizer steps: (launch index, optimizer, elements), so their parameter blocks
+    /// The optimizer steps: (launch index, optimizer, its block), so their parameter blocks
     /// can follow the step count and the learning rate.
-    pub(super) updates: Vec<(usize, Optimizer, usize)>,
+    pub(super) updates: Vec<(usize, Optimizer, OptimParams)>,
     /// Runs so far: the optimizer's step t is `runs + 1` during a run.
     pub(super) runs: u64,
-    /// (launch, word) of each parameter word that holds the run number (dropout's).
-    pub(super) run_words: Vec<(usize, usize)>,
+    /// Each dropout launch and its block, whose run number (`step`) changes every run.
+    pub(super) dropouts: Vec<(usize, ElementwiseParams)>,
     pub(super) counters: Counters,
     /// Timestamps around the pass (or around each launch, for a profiled run), made on the
     /// first timed run where the adapter has them.
@@ -239,9 +240,11 @@ impl Plan {
     }
 
     pub(super) fn write_update_params(&self, k: usize) {
-        let (launch, opt, n) = self.updates[k];
-        let words = kernels::optim::params(&opt, n, self.runs + 1);
-        self.device.queue().write_buffer(&self.uniforms, launch as u64 * PARAMS_SLOT, bytemuck::cast_slice(&words));
+        let (launch, opt, mut block) = self.updates[k];
+        kernels::optim::set_step(&mut block, &opt, self.runs + 1);
+        let block = Params::Optim(block);
+        let words = block.words();
+        self.device.queue().write_buffer(&self.uniforms, launch as u64 * PARAMS_SLOT, bytemuck::cast_slice(words));
     }
 }
 

@@ -3,6 +3,7 @@
 use super::plan::{LaunchTime, Plan, Step, Timing, no_buffer, op_name};
 use crate::backend::gpu_timer::GpuTimer;
 use crate::backend::kernels::PARAMS_SLOT;
+use crate::backend::kernels::params::{ElementwiseParams, Params};
 use crate::error::{Error, Result};
 use crate::ir::graph::{Node, NodeId};
 use std::sync::Arc;
@@ -115,9 +116,13 @@ impl Plan {
                 self.write_update_params(k);
             }
         }
-        for &(launch, word) in &self.run_words {
-            let offset = launch as u64 * PARAMS_SLOT + word as u64 * 4;
-            self.device.queue().write_buffer(&self.uniforms, offset, bytemuck::bytes_of(&(self.runs as u32)));
+        for &(launch, block) in &self.dropouts {
+            let block = Params::Elementwise(ElementwiseParams { step: self.runs as u32, ..block });
+            self.device.queue().write_buffer(
+                &self.uniforms,
+                launch as u64 * PARAMS_SLOT,
+                bytemuck::cast_slice(block.words()),
+            );
         }
         let device = self.device.clone();
         let mut encoder = device

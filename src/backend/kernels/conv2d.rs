@@ -1,34 +1,38 @@
 //! `shaders/conv2d.wgsl`: 2-D convolution on NCHW and its gradients.
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
-use crate::error::Result;
+use super::params::{Conv2dParams, Params};
+use crate::error::{Error, Result};
 use crate::ir::ops::window::Window;
 use crate::ir::shape::Shape;
 
 /// The parameter block shared by the three entry points.
-fn params(x: &Shape, k: usize, window: &Window, out_hw: [usize; 2]) -> Vec<u32> {
-    let d = x.dims();
-    [
-        d[0],
-        d[1],
-        d[2],
-        d[3],
-        k,
-        out_hw[0],
-        out_hw[1],
-        window.kernel[0],
-        window.kernel[1],
-        window.stride[0],
-        window.stride[1],
-        window.padding[0],
-        window.padding[1],
-        0,
-        0,
-        0,
-    ]
-    .iter()
-    .map(|&v| v as u32)
-    .collect()
+fn params(x: &Shape, k: usize, window: &Window, out_hw: [usize; 2]) -> Params {
+    let d = x.dims().iter().map(|&v| v as u32).collect::<Vec<_>>();
+    let [oh, ow] = out_hw.map(|v| v as u32);
+    let ([kh, kw], [stride_h, stride_w], [pad_h, pad_w]) =
+        (window.kernel.map(|v| v as u32), window.stride.map(|v| v as u32), window.padding.map(|v| v as u32));
+    Params::Conv2d(Conv2dParams {
+        n: d[0],
+        c: d[1],
+        h: d[2],
+        w: d[3],
+        k: k as u32,
+        oh,
+        ow,
+        kh,
+        kw,
+        stride_h,
+        stride_w,
+        pad_h,
+        pad_w,
+        ..Default::default()
+    })
+}
+
+/// The launch's block, which every conv2d launch has.
+fn block(launch: &Launch) -> Result<Conv2dParams> {
+    launch.params.conv2d().copied().ok_or_else(|| Error::Graph(format!("{}: not a conv2d launch", launch.key.entry)))
 }
 
 /// `UNIT_STRIDE` lets the shader compiler drop the divisions by the stride (software
@@ -102,21 +106,19 @@ pub fn im2col_reads_texture(launch: &Launch) -> bool {
 /// reading them from the plan's texture, from its first texel row.
 pub fn im2col_textured(launch: &Launch, images: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
     // One invocation per plane and output row.
-    let work = [images.len(), launch.params[1] as usize, launch.params[5] as usize];
+    let p = block(launch)?;
+    let work = [images.len(), p.c as usize, p.oh as usize];
     textured(launch, "im2col_3x3_tex", images, &work, limits)
 }
 
 /// `launch` (a col2im at stride 1) for the images `images` only, reading their columns from
 /// the plan's texture, from its second texel row.
 pub fn col2im_textured(launch: &Launch, images: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
-    let word = |k: usize| launch.params[k] as usize;
+    let p = block(launch)?;
     // One invocation per four consecutive elements of an input row.
-    let work = [images.len(), word(1), word(2), word(3).div_ceil(4)];
+    let work = [images.len(), p.c as usize, p.h as usize, (p.w as usize).div_ceil(4)];
     textured(launch, "col2im_tex", images, &work, limits)
 }
-
-/// The parameter word holding a textured launch's first image.
-const FIRST_WORD: usize = 13;
 
 /// `launch` as `entry`, reading `images` from the plan's texture, with an invocation per
 /// element of `work`.
@@ -130,8 +132,10 @@ fn textured(
     let mut textured = launch.clone();
     textured.key.entry = entry;
     textured.key.texture = TextureBinding::Read;
-    textured.params[0] = images.len() as u32;
-    textured.params[FIRST_WORD] = images.start as u32;
+    let mut p = block(launch)?;
+    p.n = images.len() as u32;
+    p.first = images.start as u32;
+    textured.params = Params::Conv2d(p);
     let work = Shape::new(work)?;
     textured.groups = grid(entry, &work, (work.numel() as u64).div_ceil(256), limits)?;
     Ok(textured)

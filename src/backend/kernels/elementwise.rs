@@ -1,6 +1,7 @@
 //! `shaders/elementwise.wgsl`: element-by-element ops with NumPy broadcasting.
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid, words4};
+use super::params::{ElementwiseParams, Params};
 use crate::error::Result;
 use crate::ir::ops::elementwise::ElementwiseOp;
 use crate::ir::shape::Shape;
@@ -23,10 +24,6 @@ pub fn source() -> &'static str {
 /// Workgroup size of the kernel.
 const GROUP: u64 = 256;
 
-/// Index of the run-number word in the parameter block, rewritten before each run of a plan
-/// with dropout.
-pub const STEP_WORD: usize = 15;
-
 /// `out = op(a, b)` with `a` and `b` broadcast to `out`; unary ops pass `a` as `b`. `seed`
 /// is dropout's (0 for other ops), and `first` the index of `out`'s first element in the
 /// whole tensor when the launch covers a chunk of it.
@@ -42,11 +39,16 @@ pub fn launch(
     limits: &wgpu::Limits,
 ) -> Result<Launch> {
     let n = out.numel();
-    let mut params = Vec::with_capacity(16);
-    params.extend(words4(out.padded4()));
-    params.extend(words4(a.broadcast_strides4()));
-    params.extend(words4(b.broadcast_strides4()));
-    params.extend([n as u32, alpha.to_bits(), seed, 0, first as u32, 0, 0, 0]);
+    let params = Params::Elementwise(ElementwiseParams {
+        shape: words4(out.padded4()),
+        stride_a: words4(a.broadcast_strides4()),
+        stride_b: words4(b.broadcast_strides4()),
+        n: n as u32,
+        alpha,
+        seed,
+        first: first as u32,
+        ..Default::default()
+    });
     Ok(Launch {
         key: KernelKey {
             family: Family::Elementwise,

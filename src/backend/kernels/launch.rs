@@ -1,6 +1,7 @@
 //! What a kernel launch is: its shader family, pipeline key, parameter words and workgroups.
 
 use super::conv2d_taps::kernel::TapsKernel;
+use super::params::Params;
 use crate::error::{Error, Result};
 use crate::ir::shape::Shape;
 
@@ -106,8 +107,8 @@ pub enum TextureBinding {
 pub struct Launch {
     /// Which pipeline.
     pub key: KernelKey,
-    /// The uniform parameter block, as 32-bit words (f32 stored by its bits).
-    pub params: Vec<u32>,
+    /// The uniform parameter block.
+    pub params: Params,
     /// Workgroups in x, y, z.
     pub groups: [u32; 3],
 }

@@ -2,6 +2,7 @@
 //! permute, pad, concat, one-hot).
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
+use super::params::{LayoutParams, Params};
 use crate::error::Result;
 use crate::ir::shape::{MAX_RANK, Shape};
 
@@ -17,10 +18,15 @@ fn launch(
     strides: [usize; 4],
     limits: &wgpu::Limits,
 ) -> Result<Launch> {
-    let mut params = vec![out.numel() as u32];
-    params.extend(words.map(|w| w as u32));
-    params.extend(out.padded4().map(|d| d as u32));
-    params.extend(strides.map(|s| s as u32));
+    let [axis, start, extent] = words.map(|w| w as u32);
+    let params = Params::Layout(LayoutParams {
+        count: out.numel() as u32,
+        axis,
+        start,
+        extent,
+        dims: out.padded4().map(|d| d as u32),
+        strides: strides.map(|s| s as u32),
+    });
     Ok(Launch {
         key: KernelKey {
             family: Family::Layout,

@@ -1,6 +1,7 @@
 //! `shaders/loss.wgsl`: losses reduced to their mean, and their gradients.
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
+use super::params::{LossParams, Params};
 use crate::error::Result;
 use crate::ir::ops::loss::LossKind;
 use crate::ir::shape::Shape;
@@ -12,10 +13,11 @@ fn items(kind: LossKind, pred: &Shape) -> (usize, usize) {
 
 /// The parameter block for the items of `part` (a whole prediction or a chunk of its rows),
 /// averaging over the items of `whole`.
-fn params(kind: LossKind, part: &Shape, whole: &Shape, accumulate: bool) -> (Vec<u32>, usize, usize) {
+fn params(kind: LossKind, part: &Shape, whole: &Shape, accumulate: bool) -> (Params, usize, usize) {
     let (n, c) = items(kind, part);
     let (total, _) = items(kind, whole);
-    (vec![n as u32, c as u32, (1.0 / total as f32).to_bits(), accumulate as u32], n, c)
+    let block = LossParams { items: n as u32, c: c as u32, scale: 1.0 / total as f32, accumulate: accumulate as u32 };
+    (Params::Loss(block), n, c)
 }
 
 fn key(kind: LossKind, entry: &'static str) -> KernelKey {

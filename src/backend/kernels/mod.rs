@@ -16,6 +16,7 @@ pub mod loss;
 pub mod matmul;
 pub mod optim;
 pub mod pack;
+pub mod params;
 pub mod pipelines;
 pub mod pool2d;
 pub mod reduce;

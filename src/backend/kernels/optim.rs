@@ -1,7 +1,8 @@
 //! `shaders/optim.wgsl`: optimizer updates, in place, with PyTorch's formulas.
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
-use crate::error::Result;
+use super::params::{OptimParams, Params};
+use crate::error::{Error, Result};
 use crate::ir::ops::optim::{Optimizer, adam_corrections};
 use crate::ir::shape::Shape;
 
@@ -19,42 +20,18 @@ fn entry(opt: &Optimizer, n: usize) -> (&'static str, u64) {
     }
 }
 
-/// The parameter block for a parameter of `n` elements at step `t` (1 for the first).
-pub fn params(opt: &Optimizer, n: usize, t: u64) -> Vec<u32> {
-    let (lr, beta1, beta2, eps, wd, nesterov) = match *opt {
+/// Sets `p`'s settings to `opt`'s at step `t` (1 for the first), keeping its element count
+/// and texture layout: the plan rewrites them every step where they change (Adam's bias
+/// correction) and when the learning rate does.
+pub fn set_step(p: &mut OptimParams, opt: &Optimizer, t: u64) {
+    let (lr, beta1, beta2, eps, weight_decay, nesterov) = match *opt {
         Optimizer::Sgd { lr, momentum, nesterov, weight_decay } => (lr, momentum, 0.0, 0.0, weight_decay, nesterov),
         Optimizer::Adam { lr, beta1, beta2, eps, weight_decay } => (lr, beta1, beta2, eps, weight_decay, false),
         Optimizer::Adagrad { lr, eps, weight_decay } => (lr, 0.0, 0.0, eps, weight_decay, false),
     };
     let (step_size, bias2_sqrt) = adam_corrections(lr, beta1, beta2, t);
-    let words = [
-        n as u32,
-        lr.to_bits(),
-        beta1.to_bits(),
-        beta2.to_bits(),
-        eps.to_bits(),
-        wd.to_bits(),
-        step_size.to_bits(),
-        bias2_sqrt.to_bits(),
-        nesterov as u32,
-        0,
-        0,
-        0,
-    ];
-    words.to_vec()
+    *p = OptimParams { lr, beta1, beta2, eps, weight_decay, step_size, bias2_sqrt, nesterov: nesterov as u32, ..*p };
 }
-
-/// Parameter words of an update launch: [`params`]'s block, which the plan
-/// rewrites every step, then [`FIRST_WORD`] and [`TEX_STRIDE_WORD`], set once.
-const PARAMS_WORDS: usize = 16;
-
-/// The parameter word of a textured update ([`textured`]) that holds the first element it
-/// updates.
-pub const FIRST_WORD: usize = 12;
-
-/// The parameter word of a textured update that holds the texels from one copied array to
-/// the next.
-pub const TEX_STRIDE_WORD: usize = 13;
 
 /// Whether `launch` (an update) has a twin that reads the parameter, its gradient and its
 /// states from the plan's texture ([`textured`]): Adam on vectors of four.
@@ -74,11 +51,11 @@ pub fn textured(
     let mut textured = launch.clone();
     textured.key.entry = "adam_tex";
     textured.key.texture = TextureBinding::Read;
-    // The plan rewrites the first words every step with this count: the launch's last
-    // element, past which it stops.
-    textured.params[0] = elements.end as u32;
-    textured.params[FIRST_WORD] = elements.start as u32;
-    textured.params[TEX_STRIDE_WORD] = tex_stride as u32;
+    let p = textured.params.optim_mut().ok_or_else(|| Error::Graph(format!("{}: not an update", launch.key.entry)))?;
+    // The launch's last element, past which it stops.
+    p.n = elements.end as u32;
+    p.first = elements.start as u32;
+    p.tex_stride = tex_stride as u32;
     let part = Shape::new(&[elements.len()])?;
     textured.groups = grid("adam", &part, (elements.len() as u64).div_ceil(4 * 256), limits)?;
     Ok(textured)
@@ -89,8 +66,8 @@ pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> 
     let n = shape.numel();
     let (entry, per_invocation) = entry(opt, n);
     let invocations = (n as u64).div_ceil(per_invocation);
-    let mut params = params(opt, n, t);
-    params.resize(PARAMS_WORDS, 0);
+    let mut params = OptimParams { n: n as u32, ..Default::default() };
+    set_step(&mut params, opt, t);
     Ok(Launch {
         key: KernelKey {
             family: Family::Optim,
@@ -100,7 +77,7 @@ pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> 
             texture: TextureBinding::None,
             constants: vec![],
         },
-        params,
+        params: Params::Optim(params),
         groups: grid(opt.name(), shape, invocations.div_ceil(256), limits)?,
     })
 }
@@ -109,10 +86,7 @@ pub fn launch(opt: &Optimizer, shape: &Shape, t: u64, limits: &wgpu::Limits) -> 
 /// value`, as batch norm keeps its running mean and variance.
 pub fn running_average(shape: &Shape, momentum: f32, factor: f32, limits: &wgpu::Limits) -> Result<Launch> {
     let n = shape.numel();
-    let mut params = vec![0u32; PARAMS_WORDS];
-    params[0] = n as u32;
-    params[1] = momentum.to_bits();
-    params[2] = factor.to_bits();
+    let params = Params::Optim(OptimParams { n: n as u32, lr: momentum, beta1: factor, ..Default::default() });
     Ok(Launch {
         key: KernelKey {
             family: Family::Optim,

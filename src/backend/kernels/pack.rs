@@ -2,6 +2,7 @@
 //! texels, for the products whose operands a plain copy cannot lay out in fours.
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
+use super::params::{PackParams, Params};
 use crate::error::Result;
 use crate::ir::shape::Shape;
 
@@ -57,17 +58,17 @@ pub fn launch(
     limits: &wgpu::Limits,
 ) -> Result<Launch> {
     let texels = (matrices * packing.texels()) as u64;
-    let params = [
-        offset,
-        matrix_stride,
-        matrices,
-        packing.rows,
-        packing.cols,
-        packing.padded_rows,
-        packing.cols4(),
-        first_texel as usize,
-        packing.row_stride,
-    ];
+    let params = PackParams {
+        offset: offset as u32,
+        matrix_stride: matrix_stride as u32,
+        matrices: matrices as u32,
+        rows: packing.rows as u32,
+        cols: packing.cols as u32,
+        padded_rows: packing.padded_rows as u32,
+        cols4: packing.cols4() as u32,
+        first_texel: first_texel as u32,
+        row_stride: packing.row_stride as u32,
+    };
     Ok(Launch {
         key: KernelKey {
             family: Family::Pack,
@@ -77,7 +78,7 @@ pub fn launch(
             texture: TextureBinding::Write,
             constants: vec![],
         },
-        params: params.iter().map(|&v| v as u32).collect(),
+        params: Params::Pack(params),
         groups: grid("pack", out, texels.div_ceil(64), limits)?,
     })
 }

@@ -1,7 +1,8 @@
 //! `shaders/pool2d.wgsl`: max and average pooling and their gradients.
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
-use crate::error::Result;
+use super::params::{Params, Pool2dParams};
+use crate::error::{Error, Result};
 use crate::ir::ops::window::Window;
 use crate::ir::shape::Shape;
 
@@ -16,21 +17,22 @@ fn launch(
 ) -> Result<Launch> {
     let d = x.dims();
     let (oh, ow) = (y.dims()[2], y.dims()[3]);
-    let params = [
-        d[0] * d[1],
-        d[2],
-        d[3],
-        oh,
-        ow,
-        window.kernel[0],
-        window.kernel[1],
-        window.stride[0],
-        window.stride[1],
-        window.padding[0],
-        window.padding[1],
-        0,
-        0,
-    ];
+    let ([kh, kw], [stride_h, stride_w], [pad_h, pad_w]) =
+        (window.kernel.map(|v| v as u32), window.stride.map(|v| v as u32), window.padding.map(|v| v as u32));
+    let params = Pool2dParams {
+        planes: (d[0] * d[1]) as u32,
+        h: d[2] as u32,
+        w: d[3] as u32,
+        oh: oh as u32,
+        ow: ow as u32,
+        kh,
+        kw,
+        stride_h,
+        stride_w,
+        pad_h,
+        pad_w,
+        ..Default::default()
+    };
     Ok(Launch {
         key: KernelKey {
             family: Family::Pool2d,
@@ -40,7 +42,7 @@ fn launch(
             texture: TextureBinding::None,
             constants: vec![("MAX", max as u32), ("PAIRS", pair_kind(window))],
         },
-        params: params.iter().map(|&v| v as u32).collect(),
+        params: Params::Pool2d(params),
         groups: grid(if max { "max_pool2d" } else { "avg_pool2d" }, work, (work.numel() as u64).div_ceil(256), limits)?,
     })
 }
@@ -60,7 +62,10 @@ pub fn max_relu_backward(y: &Shape, window: &Window, pooled: &Shape, limits: &wg
         });
     }
     let mut launch = backward(true, y, window, pooled, limits)?;
-    launch.params[RELU_WORD] = 1;
+    block(&launch)?;
+    if let Some(p) = launch.params.pool2d_mut() {
+        p.relu = 1;
+    }
     Ok(launch)
 }
 
@@ -80,11 +85,10 @@ fn pair_kind(window: &Window) -> u32 {
     }
 }
 
-/// The parameter word that masks the gradient by the ReLU's output.
-const RELU_WORD: usize = 11;
-
-/// The parameter word holding a launch's first plane.
-const FIRST_WORD: usize = 12;
+/// The launch's block, which every pool2d launch has.
+fn block(launch: &Launch) -> Result<Pool2dParams> {
+    launch.params.pool2d().copied().ok_or_else(|| Error::Graph(format!("{}: not a pool2d launch", launch.key.entry)))
+}
 
 /// Whether max pooling of `x` by `window` (forward, or its gradient) can read x from the
 /// plan's texture: 2×2 windows at stride 2 on rows of even width, whose pairs of inputs lie
@@ -97,31 +101,32 @@ pub fn reads_texture(x: &Shape, window: &Window) -> bool {
 /// `launch` (a max pooling or its gradient, for which [`reads_texture`] holds) for the planes
 /// `planes` only, reading their inputs from the plan's texture, where they start at texel 0.
 pub fn textured(launch: &Launch, planes: std::ops::Range<usize>, limits: &wgpu::Limits) -> Result<Launch> {
-    let word = |k: usize| launch.params[k] as usize;
+    let mut p = block(launch)?;
     // Unpadded windows on rows of a width in fours and an even height: two windows'
     // inputs are two whole texels, their gradients two vectors (`max_backward_quads_tex`).
-    let quads = launch.key.constants.contains(&("PAIRS", 1)) && word(2).is_multiple_of(4) && word(1).is_multiple_of(2);
+    let quads = launch.key.constants.contains(&("PAIRS", 1)) && p.w.is_multiple_of(4) && p.h.is_multiple_of(2);
+    let outputs = (p.oh * p.ow) as usize;
     let (entry, per_plane) = match (launch.key.entry, launch.key.constants.contains(&("MAX", 1))) {
-        ("pool_forward", true) => ("max_pool_tex", word(3) * word(4)),
-        ("max_backward_tiling", _) if quads => ("max_backward_quads_tex", word(3) * word(4) / 2),
-        ("max_backward_tiling", _) => ("max_backward_tiling_tex", cells_per_plane(&launch.params)),
-        (entry, _) => return Err(crate::error::Error::Graph(format!("pool2d's {entry} does not read textures"))),
+        ("pool_forward", true) => ("max_pool_tex", outputs),
+        ("max_backward_tiling", _) if quads => ("max_backward_quads_tex", outputs / 2),
+        ("max_backward_tiling", _) => ("max_backward_tiling_tex", cells_per_plane(&p)),
+        (entry, _) => return Err(Error::Graph(format!("pool2d's {entry} does not read textures"))),
     };
     let mut textured = launch.clone();
     textured.key.entry = entry;
     textured.key.texture = TextureBinding::Read;
-    textured.params[0] = planes.len() as u32;
-    textured.params[FIRST_WORD] = planes.start as u32;
+    p.planes = planes.len() as u32;
+    p.first = planes.start as u32;
+    textured.params = Params::Pool2d(p);
     let work = Shape::new(&[planes.len(), per_plane])?;
     textured.groups = grid("max_pool2d", &work, (work.numel() as u64).div_ceil(256), limits)?;
     Ok(textured)
 }
 
-/// Invocations of `max_backward_tiling` per plane, from its parameter words: one per
-/// window-sized cell of the padded input.
-fn cells_per_plane(params: &[u32]) -> usize {
-    let word = |k: usize| params[k] as usize;
-    (word(1) + word(9)).div_ceil(word(5)) * (word(2) + word(10)).div_ceil(word(6))
+/// Invocations of `max_backward_tiling` per plane: one per window-sized cell of the padded
+/// input.
+fn cells_per_plane(p: &Pool2dParams) -> usize {
+    ((p.h + p.pad_h).div_ceil(p.kh) * (p.w + p.pad_w).div_ceil(p.kw)) as usize
 }
 
 /// Whether `window`'s windows tile the input (stride = kernel, the usual 2×2 pool), so max
@@ -135,7 +140,7 @@ pub fn backward(max: bool, x: &Shape, window: &Window, y: &Shape, limits: &wgpu:
     if max && tiles(window) {
         let mut launch = launch("max_backward_tiling", max, x, window, y, x, limits)?;
         let d = x.dims();
-        let work = (d[0] * d[1] * cells_per_plane(&launch.params)) as u64;
+        let work = (d[0] * d[1] * cells_per_plane(&block(&launch)?)) as u64;
         launch.groups = grid("max_pool2d", x, work.div_ceil(256), limits)?;
         return Ok(launch);
     }

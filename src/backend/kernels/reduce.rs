@@ -1,7 +1,8 @@
 //! `shaders/reduce.wgsl`: sums (and means) over chosen axes.
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid, words4};
-use crate::error::Result;
+use super::params::{Params, ReduceParams};
+use crate::error::{Error, Result};
 use crate::ir::ops::reduce::ReduceOp;
 use crate::ir::shape::{MAX_RANK, Shape};
 
@@ -34,11 +35,15 @@ pub fn launch(
     let mut strides = [0; MAX_RANK];
     let own = input.strides();
     strides[MAX_RANK - own.len()..].copy_from_slice(&own);
-    let mut params = Vec::with_capacity(16);
-    params.extend(words4(out4));
-    params.extend(words4(red4));
-    params.extend(words4(strides));
-    params.extend([n_out as u32, n_red as u32, factor.to_bits(), accumulate as u32]);
+    let params = Params::Reduce(ReduceParams {
+        out_shape: words4(out4),
+        red_shape: words4(red4),
+        in_stride: words4(strides),
+        n_out: n_out as u32,
+        n_red: n_red as u32,
+        factor,
+        accumulate: accumulate as u32,
+    });
     let wide = n_red >= WIDE_FROM && n_out <= WIDE_MAX_OUTPUTS;
     let (entry, groups) =
         if wide { ("reduce_wide", n_out as u64) } else { ("reduce_serial", (n_out as u64).div_ceil(256)) };
@@ -56,10 +61,6 @@ pub fn launch(
     })
 }
 
-/// Parameter words: the reduced extent of axis 0, and whether to add to the output.
-const IMAGES_WORD: usize = 4;
-const ACCUMULATE_WORD: usize = 15;
-
 /// Whether `launch` (a reduction of `input` down to `kept`) is a sum over axes 0, 2 and 3 of
 /// [N, C, H, W] (a convolution's bias gradient), which [`channel_sums_textured`] can read
 /// from the plan's texture where an image is whole texels (C·H·W in fours; planes need not
@@ -75,10 +76,15 @@ pub fn channel_sums_textured(launch: &Launch, images: std::ops::Range<usize>, li
     let mut textured = launch.clone();
     textured.key.entry = "sum_channels_tex";
     textured.key.texture = TextureBinding::Read;
-    textured.params[IMAGES_WORD] = images.len() as u32;
-    textured.params[ACCUMULATE_WORD] |= (images.start > 0) as u32;
+    let p = textured.params.reduce_mut().ok_or_else(|| not_reduce(launch))?;
+    p.red_shape[0] = images.len() as u32;
+    p.accumulate |= (images.start > 0) as u32;
     // One workgroup per channel.
-    let channels = Shape::new(&[launch.params[1] as usize])?;
+    let channels = Shape::new(&[p.out_shape[1] as usize])?;
     textured.groups = grid("sum", &channels, channels.numel() as u64, limits)?;
     Ok(textured)
+}
+
+fn not_reduce(launch: &Launch) -> Error {
+    Error::Graph(format!("{}: not a reduction's launch", launch.key.entry))
 }

@@ -1,6 +1,7 @@
 //! `shaders/softmax.wgsl`: softmax and log-softmax along the last axis.
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
+use super::params::{Params, SoftmaxParams};
 use crate::error::Result;
 use crate::ir::shape::Shape;
 
@@ -19,7 +20,7 @@ fn launch(entry: &'static str, log: bool, shape: &Shape, limits: &wgpu::Limits) 
             texture: TextureBinding::None,
             constants: vec![("LOG", log as u32)],
         },
-        params: vec![rows as u32, c as u32, 0, 0],
+        params: Params::Softmax(SoftmaxParams { rows: rows as u32, c: c as u32, ..Default::default() }),
         groups: grid(if log { "log_softmax" } else { "softmax" }, shape, (rows as u64).div_ceil(GROUP), limits)?,
     })
 }

@@ -3,10 +3,8 @@
 
 use super::copy::{CopyLayout, OperandCopy, ROW_BYTES, flat, rows};
 use crate::backend::executor::chunk::PlanChunk;
-use crate::backend::kernels::matmul::{
-    self, ACCUMULATE_WORD, COPY_BUDGET, ENTRY_HI_WORD, ENTRY_LO_WORD, MatmulDims, MatmulVariant, ORIGIN_A_WORD,
-    ORIGIN_B_WORD, RELU_WORD, RUNS_WORD, TEX_STRIDE_A_WORD, TEX_STRIDE_B_WORD, TEXEL_ROW, Z0_WORD,
-};
+use crate::backend::kernels::matmul::{self, COPY_BUDGET, MatmulDims, MatmulVariant, TEXEL_ROW};
+use crate::backend::kernels::params::MatmulParams;
 use crate::backend::kernels::{Launch, pack};
 use crate::error::Result;
 use crate::ir::graph::NodeId;
@@ -17,7 +15,7 @@ use crate::ir::shape::Shape;
 /// software adapter more than its work (a pass ends for the copy, the copy runs on one
 /// thread, the workgroups ramp up and drain), so fewer, larger launches pay: the CNN step
 /// (48 MiB of buffers) was faster at a 1.9 MiB budget than at 896 KiB in six of six
-/// alternating runs, by 8–18 % (BENCHMARKS.md, session 10).
+/// alternating runs, by 8–18 % (BENCHMARKS.md).
 pub(crate) fn copy_budget(plan_bytes: u64) -> usize {
     COPY_BUDGET.max((plan_bytes / 25) as usize)
 }
@@ -95,31 +93,35 @@ fn chunks_within_budget(
     let mut chunks = Vec::new();
     for (k, part) in parts.into_iter().enumerate() {
         let mut launch = launch.clone();
+        let mut p = *launch.params.matmul()?;
         let mut part_a = part.a;
         if let (Some(rows), true) = (last_rows, k == last) {
-            launch.params[0] = rows as u32;
+            p.m = rows as u32;
             part_a = part.a.map(|(first, _)| (first, rows * dims.k));
         }
-        launch.params[Z0_WORD] = part.z0 as u32;
-        launch.params[ENTRY_LO_WORD] = part.entries.start as u32;
-        launch.params[ENTRY_HI_WORD] = part.entries.end as u32;
-        launch.params[ACCUMULATE_WORD] = part.accumulate as u32;
+        p.z0 = part.z0 as u32;
+        p.entry_lo = part.entries.start as u32;
+        p.entry_hi = part.entries.end as u32;
+        p.accumulate = part.accumulate as u32;
         launch.groups[2] = part.zs as u32;
         let mut copies = Vec::new();
-        let operands = [
-            (a, part_a, packed_a, dims.stride_a, ORIGIN_A_WORD, TEX_STRIDE_A_WORD, 0),
-            (b, part.b, packed_b, dims.stride_b, ORIGIN_B_WORD, TEX_STRIDE_B_WORD, b_row),
-        ];
-        for (slot, (node, region, packing, stride, origin_word, stride_word, row)) in operands.into_iter().enumerate() {
+        // Where each operand's texels start and how far apart its matrices lie.
+        type Layout = fn(&mut MatmulParams) -> (&mut u32, &mut u32);
+        let a_layout: Layout = |p| (&mut p.origin_a, &mut p.tex_stride_a);
+        let b_layout: Layout = |p| (&mut p.origin_b, &mut p.tex_stride_b);
+        let operands =
+            [(a, part_a, packed_a, dims.stride_a, a_layout, 0), (b, part.b, packed_b, dims.stride_b, b_layout, b_row)];
+        for (slot, (node, region, packing, stride, layout, row)) in operands.into_iter().enumerate() {
+            let (origin, tex_stride) = layout(&mut p);
             // A launch that copies nothing of an operand (a shared one, after the first
             // launch) reads it where the first launch put it.
             let first = region.map_or(0, |(first, _)| first);
-            launch.params[origin_word] = ((first / 4) as u64).wrapping_sub(row * TEXEL_ROW as u64) as u32;
+            *origin = ((first / 4) as u64).wrapping_sub(row * TEXEL_ROW as u64) as u32;
             match (region, packing) {
                 (Some(region), None) => copies.push(flat(node, region, row)),
                 (region, Some(packing)) => {
                     let texels = packing.texels();
-                    launch.params[stride_word] = if stride == 0 { 0 } else { texels as u32 };
+                    *tex_stride = if stride == 0 { 0 } else { texels as u32 };
                     if let Some((first, count)) = region {
                         // Regions count the texture's (padded) elements: whole matrices.
                         let (entry, matrices) = (first / (4 * texels), count / (4 * texels));
@@ -132,6 +134,7 @@ fn chunks_within_budget(
                 (None, None) => {}
             }
         }
+        *launch.params.matmul_mut()? = p;
         chunks.push(PlanChunk { launch, bindings: bindings.to_vec(), copies, texture_rows });
     }
     Some(chunks)
@@ -256,11 +259,12 @@ fn depth_chunks(
             let a_copy = band(a, !dims.trans_a, dims.m, &k, runs, 0)?;
             let b_copy = band(b, dims.trans_b, dims.n, &k, runs, a_copy.rows())?;
             let mut launch = launch.clone();
-            launch.params[2] = k.len() as u32;
-            launch.params[ACCUMULATE_WORD] = (k.start > 0) as u32;
-            launch.params[RELU_WORD] = (dims.relu && k.end == last) as u32;
-            launch.params[ORIGIN_B_WORD] = 0u32.wrapping_sub((b_copy.row * TEXEL_ROW as u64) as u32);
-            launch.params[RUNS_WORD] = runs.unwrap_or(0) as u32;
+            let p = launch.params.matmul_mut()?;
+            p.k = k.len() as u32;
+            p.accumulate = (k.start > 0) as u32;
+            p.relu = (dims.relu && k.end == last) as u32;
+            p.origin_b = 0u32.wrapping_sub((b_copy.row * TEXEL_ROW as u64) as u32);
+            p.runs = runs.unwrap_or(0) as u32;
             let texture_rows = b_copy.row + b_copy.rows();
             Some(PlanChunk { launch, bindings: bindings.to_vec(), copies: vec![a_copy, b_copy], texture_rows })
         })
@@ -296,14 +300,15 @@ fn packed_depth_chunks(
             chunks.push(PlanChunk { launch: pack, bindings: vec![binding], copies: Vec::new(), texture_rows });
         }
         let mut launch = launch.clone();
-        launch.params[2] = k.len() as u32;
-        launch.params[ACCUMULATE_WORD] = (k.start > 0) as u32;
-        launch.params[RELU_WORD] = (dims.relu && k.end == last) as u32;
-        launch.params[ORIGIN_A_WORD] = 0;
-        launch.params[ORIGIN_B_WORD] = 0u32.wrapping_sub((b_row * TEXEL_ROW as u64) as u32);
-        launch.params[RUNS_WORD] = 0;
-        launch.params[TEX_STRIDE_A_WORD] = 0;
-        launch.params[TEX_STRIDE_B_WORD] = 0;
+        let p = launch.params.matmul_mut()?;
+        p.k = k.len() as u32;
+        p.accumulate = (k.start > 0) as u32;
+        p.relu = (dims.relu && k.end == last) as u32;
+        p.origin_a = 0;
+        p.origin_b = 0u32.wrapping_sub((b_row * TEXEL_ROW as u64) as u32);
+        p.runs = 0;
+        p.tex_stride_a = 0;
+        p.tex_stride_b = 0;
         chunks.push(PlanChunk { launch, bindings: bindings.to_vec(), copies: Vec::new(), texture_rows });
     }
     Some(chunks)

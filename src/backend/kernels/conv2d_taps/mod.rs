@@ -2,6 +2,7 @@
 //! written out per filter shape (see the shader's header for why).
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
+use super::params::{Conv2dTapsParams, Params};
 pub mod kernel;
 
 pub use kernel::{MAX_LOADS, MAX_WEIGHTS, TapsKernel};
@@ -109,7 +110,10 @@ pub fn launch(x: &Shape, k: usize, window: &Window, bias: bool, relu: bool, limi
     let kernel = TapsKernel { bias, relu, vec4_stores: yd[3].is_multiple_of(4), ..TapsKernel::new(k, xd[1], window) };
     let quads = yd[3].div_ceil(4);
     let lanes = (xd[0] * yd[2] * quads) as u64;
-    let params = [xd[0], xd[1], xd[2], xd[3], yd[1], yd[2], yd[3], window.padding[0], window.padding[1], quads, 0, 0];
+    let [n, c, h, w] = [xd[0], xd[1], xd[2], xd[3]].map(|v| v as u32);
+    let [k, oh, ow] = [yd[1], yd[2], yd[3]].map(|v| v as u32);
+    let [pad_h, pad_w] = window.padding.map(|v| v as u32);
+    let params = Conv2dTapsParams { n, c, h, w, k, oh, ow, pad_h, pad_w, quads: quads as u32, ..Default::default() };
     Ok(Launch {
         key: KernelKey {
             family: Family::Conv2dTaps(kernel),
@@ -119,7 +123,7 @@ pub fn launch(x: &Shape, k: usize, window: &Window, bias: bool, relu: bool, limi
             texture: TextureBinding::None,
             constants: Vec::new(),
         },
-        params: params.iter().map(|&v| v as u32).collect(),
+        params: Params::Conv2dTaps(params),
         groups: grid("conv2d_taps", &y, lanes.div_ceil(64), limits)?,
     })
 }

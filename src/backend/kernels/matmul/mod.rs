@@ -17,6 +17,7 @@ pub use textured::{
 };
 
 use crate::backend::kernels::launch::{Family, KernelKey, Launch, TextureBinding, grid};
+use crate::backend::kernels::params::{MatmulParams, Params};
 use crate::error::{Error, Result};
 use crate::ir::shape::Shape;
 use entries::{BIG_TILE, BLOCK, BLOCK_LARGE, BLOCK_SG, BLOCK_SG_SQUARE, BLOCK_WIDE};
@@ -53,32 +54,6 @@ pub enum MatmulVariant {
     /// subgroups of exactly eight ([`MatmulVariant::runs_on`]).
     TexturedSubgroups,
 }
-
-/// Parameter words of a textured launch: its first matrix of C, the texels before each
-/// operand's first element in the texture (wrapping: B sits after A), and the batch entries
-/// it sums ([`TextureLaunch::entries`]).
-pub const Z0_WORD: usize = 11;
-/// See [`Z0_WORD`].
-pub const ORIGIN_A_WORD: usize = 12;
-/// See [`Z0_WORD`].
-pub const ORIGIN_B_WORD: usize = 13;
-/// See [`Z0_WORD`].
-pub const ENTRY_LO_WORD: usize = 14;
-/// See [`Z0_WORD`].
-pub const ENTRY_HI_WORD: usize = 15;
-/// The parameter word that says how an operand stored along k lies in the texture: 0, its
-/// rows contiguous; else this many rows (runs of k / 4 texels) to a texel row (a band of k,
-/// [`depth_bands`]).
-pub const RUNS_WORD: usize = 16;
-/// The parameter words that hold the texels between consecutive matrices of A and of B in
-/// the texture (a quarter of the batch strides unless an operand is packed).
-pub const TEX_STRIDE_A_WORD: usize = 17;
-/// See [`TEX_STRIDE_A_WORD`].
-pub const TEX_STRIDE_B_WORD: usize = 18;
-/// The word that makes a launch store the ReLU of what it writes (a fused ReLU).
-pub const RELU_WORD: usize = 10;
-/// The word that makes a launch add to C (see [`MatmulDims::accumulate`]).
-pub const ACCUMULATE_WORD: usize = 6;
 
 /// Rows, columns and depth from which the register-blocked variant uses 32×16 blocks: below
 /// this, edge blocks waste most of their work and the 8×8 kernel is as fast.
@@ -236,30 +211,31 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
         Bias::PerRow => 1,
         Bias::PerColumn => 2,
     };
-    let params = [
-        dims.m,
-        dims.n,
-        dims.k,
-        dims.stride_a,
-        dims.stride_b,
-        dims.m * dims.n,
-        dims.accumulate as usize,
-        bias,
-        dims.sum_over,
-        dims.entries,
-        dims.relu as usize,
+    let u = |v: usize| v as u32;
+    let params = MatmulParams {
+        m: u(dims.m),
+        n: u(dims.n),
+        k: u(dims.k),
+        batch_stride_a: u(dims.stride_a),
+        batch_stride_b: u(dims.stride_b),
+        batch_stride_c: u(dims.m * dims.n),
+        accumulate: dims.accumulate as u32,
+        bias_mode: bias,
+        sum_over: u(dims.sum_over),
+        entries: u(dims.entries),
+        relu: dims.relu as u32,
         // The first matrix, the texture origins and the entries summed: set per launch by
         // the plan where a textured product is cut along its batch.
-        0,
-        0,
-        0,
-        0,
-        dims.entries,
-        0,
+        z0: 0,
+        origin_a: 0,
+        origin_b: 0,
+        entry_lo: 0,
+        entry_hi: u(dims.entries),
+        runs: 0,
         // Texel strides: the copied layout's; the plan sets a packed operand's.
-        dims.stride_a / 4,
-        dims.stride_b / 4,
-    ];
+        tex_stride_a: u(dims.stride_a / 4),
+        tex_stride_b: u(dims.stride_b / 4),
+    };
     Ok(Launch {
         key: KernelKey {
             family: if variant == MatmulVariant::TexturedSubgroups { Family::MatmulSubgroups } else { Family::Matmul },
@@ -270,7 +246,7 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
             texture: if variant.reads_textures() { TextureBinding::Read } else { TextureBinding::None },
             constants: vec![("TRANS_A", dims.trans_a as u32), ("TRANS_B", dims.trans_b as u32)],
         },
-        params: params.iter().map(|&v| v as u32).collect(),
+        params: Params::Matmul(params),
         groups: [x, y, dims.batch as u32],
     })
 }
