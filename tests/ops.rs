@@ -1,23 +1,30 @@
-//! The conformance suite under `cargo test`: every op, three checks each, on lavapipe (or
-//! whatever adapter `SHADERGRAD_BACKEND` / `SHADERGRAD_ADAPTER` pick).
+//! The conformance suite under `cargo test`: every op, three checks each, under both kernel
+//! sets (software adapters' and GPUs'), on lavapipe (or whatever adapter
+//! `SHADERGRAD_BACKEND` / `SHADERGRAD_ADAPTER` pick).
 
-use shadergrad::Device;
 use shadergrad::check::{all_cases, describe_failure, run_case, run_seeds};
+use shadergrad::{Device, DeviceOptions, KernelSet};
 
+/// Runs the cases whose names start with one of `prefixes`, once with the kernels and fusions
+/// planned for software adapters and once with those planned for GPUs, on the same adapter.
 fn check_ops(prefixes: &[&str]) {
-    let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
     let seed = 20261127;
+    let cases = all_cases(seed);
     let mut failures = Vec::new();
     let mut ran = 0;
-    let cases = all_cases(seed);
-    for (case, run_seed) in cases.iter().zip(run_seeds(seed, &cases)) {
-        if !prefixes.iter().any(|p| case.op.starts_with(p)) {
-            continue;
-        }
-        ran += 1;
-        let report = run_case(&device, case, run_seed).unwrap_or_else(|e| panic!("{}: {e}", case.op));
-        if !report.passed() {
-            failures.push(describe_failure(&report));
+    for kernels in [KernelSet::Software, KernelSet::Gpu] {
+        let options = DeviceOptions { kernels: Some(kernels), ..DeviceOptions::from_env().expect("valid settings") };
+        let device = Device::with_options(&options).expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
+        assert_eq!(device.kernel_set(), kernels);
+        for (case, run_seed) in cases.iter().zip(run_seeds(seed, &cases)) {
+            if !prefixes.iter().any(|p| case.op.starts_with(p)) {
+                continue;
+            }
+            ran += 1;
+            let report = run_case(&device, case, run_seed).unwrap_or_else(|e| panic!("{}: {e}", case.op));
+            if !report.passed() {
+                failures.push(format!("{kernels:?} kernels: {}", describe_failure(&report)));
+            }
         }
     }
     assert!(ran > 0, "no case matched {prefixes:?}");
@@ -123,4 +130,57 @@ fn dropout_drops_the_right_fraction_and_changes_mask_every_run() {
 #[test]
 fn batch_norm_training_forward_and_backward() {
     check_ops(&["batch_norm"]);
+}
+
+#[test]
+fn layout_ops_forward_and_backward() {
+    check_ops(&["narrow", "pad", "permute", "cat", "one_hot"]);
+}
+
+#[test]
+fn the_fused_convolution_block() {
+    check_ops(&["conv_block"]);
+}
+
+#[test]
+fn every_case_of_the_suite_is_checked_here() {
+    let prefixes = [
+        "matmul",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "scale",
+        "relu",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+        "selu",
+        "gelu",
+        "rsqrt",
+        "sum",
+        "mean",
+        "mse",
+        "bce",
+        "nll",
+        "cross_entropy",
+        "softmax",
+        "log_softmax",
+        "max_",
+        "argmax_",
+        "conv2d",
+        "max_pool2d",
+        "avg_pool2d",
+        "dropout",
+        "batch_norm",
+        "narrow",
+        "pad",
+        "permute",
+        "cat",
+        "one_hot",
+        "conv_block",
+    ];
+    let missed: Vec<String> =
+        all_cases(1).into_iter().map(|c| c.op).filter(|op| !prefixes.iter().any(|p| op.starts_with(p))).collect();
+    assert!(missed.is_empty(), "cases no test of tests/ops.rs runs: {missed:?}");
 }

@@ -194,3 +194,34 @@ fn printing_shows_values_shape_and_device() {
     assert!(text.starts_with("tensor([[1., 2.],\n        [3., 4.]]) shape=[2, 2] device="), "{text}");
     assert!(text.contains(&device.info().name), "{text}");
 }
+
+#[test]
+fn a_repeated_eager_op_compiles_its_plan_once_and_keeps_each_result() {
+    let device = Device::new().expect("an adapter");
+    let a = Tensor::from_slice(&device, &[2, 3], &[1., 2., 3., 4., 5., 6.]).unwrap();
+    let b = Tensor::from_slice(&device, &[3], &[10., 20., 30.]).unwrap();
+    let first = a.add(&b).unwrap();
+    let compiled = device.plans_compiled();
+    // Same op and shapes, other tensors: the cached plan, bound to these buffers.
+    let c = Tensor::from_slice(&device, &[2, 3], &[0.5; 6]).unwrap();
+    let second = c.add(&b).unwrap();
+    let row = c.slice(0, 0..1).unwrap().reshape(&[3]).unwrap();
+    let before_third = device.plans_compiled();
+    let third = a.add(&row).unwrap();
+    assert_eq!(first.to_vec().unwrap(), [11., 22., 33., 14., 25., 36.], "the first result is its own");
+    assert_eq!(second.to_vec().unwrap(), [10.5, 20.5, 30.5, 10.5, 20.5, 30.5]);
+    assert_eq!(third.to_vec().unwrap(), [1.5, 2.5, 3.5, 4.5, 5.5, 6.5]);
+    assert_eq!(device.plans_compiled(), before_third, "the repeated add compiled nothing");
+    assert_eq!(before_third, compiled + 2, "the slice and the reshape compiled a plan each");
+    // Another shape is another plan; the same again is not.
+    let flat = a.reshape(&[6]).unwrap();
+    let zeros = Tensor::zeros(&device, &[6]).unwrap();
+    let before = device.plans_compiled();
+    flat.add(&zeros).unwrap();
+    flat.add(&zeros).unwrap();
+    assert_eq!(device.plans_compiled(), before + 1);
+    // A view through a cached plan still shares its input's buffer.
+    let mut viewed = a.view(&[3, 2]).unwrap();
+    viewed.mul_scalar_(2.0).unwrap();
+    assert_eq!(a.to_vec().unwrap(), [2., 4., 6., 8., 10., 12.]);
+}

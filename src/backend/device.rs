@@ -5,7 +5,10 @@ use crate::backend::kernels::{KernelKey, PipelineCache, error_scoped};
 use crate::backend::shader_cache::DiskCache;
 use crate::error::{Error, Result};
 use crate::ir::shape::Shape;
+use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How long any wait on the GPU may take before we report it as lost instead of hanging.
@@ -213,7 +216,17 @@ struct DeviceInner {
     kernels: KernelSet,
     /// Why the device was lost, once it is (set by wgpu's device-lost callback).
     lost: Arc<std::sync::Mutex<Option<String>>>,
+    /// Plans of eager tensor ops by their one-op graph. Type-erased, as the device sits below
+    /// the executor; the tensor layer keeps its plans here so that each is compiled once per
+    /// device. (A cached plan holds its device, so a device that ran eager ops lives until
+    /// the process ends; the cache is cleared past [`EAGER_PLANS`] plans.)
+    eager_plans: std::sync::Mutex<HashMap<String, Box<dyn Any + Send>>>,
+    /// Plans compiled on this device.
+    plans_compiled: AtomicUsize,
 }
+
+/// The most eager-op plans a device keeps.
+pub const EAGER_PLANS: usize = 256;
 
 /// An open GPU device with its queue and kernel caches. Cheap to clone (shared).
 #[derive(Clone)]
@@ -317,6 +330,8 @@ impl Device {
                 matmul,
                 kernels,
                 lost,
+                eager_plans: Default::default(),
+                plans_compiled: AtomicUsize::new(0),
             }),
         }
     }
@@ -397,6 +412,42 @@ impl Device {
     /// How many distinct pipelines this device has compiled.
     pub fn pipelines_compiled(&self) -> usize {
         self.inner.pipelines.len()
+    }
+
+    /// How many plans have been compiled on this device (eager tensor ops compile one per
+    /// distinct op, shapes and parameters, then reuse it).
+    pub fn plans_compiled(&self) -> usize {
+        self.inner.plans_compiled.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_plan_compile(&self) {
+        self.inner.plans_compiled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs `f` on the value cached under `key`, made by `make` the first time (the eager
+    /// tensor ops' plans). Calls for one device run one at a time.
+    pub(crate) fn with_eager_plan<P: Any + Send, R>(
+        &self,
+        key: String,
+        make: impl FnOnce() -> Result<P>,
+        f: impl FnOnce(&mut P) -> Result<R>,
+    ) -> Result<R> {
+        let mut plans = self
+            .inner
+            .eager_plans
+            .lock()
+            .map_err(|_| Error::Graph("the eager plan cache was poisoned by a panic in another thread".into()))?;
+        if !plans.contains_key(&key) {
+            if plans.len() >= EAGER_PLANS {
+                plans.clear();
+            }
+            plans.insert(key.clone(), Box::new(make()?));
+        }
+        let plan = plans
+            .get_mut(&key)
+            .and_then(|p| p.downcast_mut::<P>())
+            .ok_or_else(|| Error::Graph(format!("the eager plan cache holds another kind of value under {key}")))?;
+        f(plan)
     }
 
     /// Creates a storage buffer for an f32 tensor of `shape`, inside an error scope; `label`

@@ -1,6 +1,7 @@
-//! Eager operations: each builds a one-op graph on the tensors' own buffers, compiles it and
-//! runs it at once (one submit). The graph ops, and so the kernels and their checks, are the
-//! ones models use.
+//! Eager operations: each builds a one-op graph on the tensors' own buffers and runs it at once
+//! (one submit). The plan of each distinct op, shapes and parameters is compiled once per
+//! device and bound to each call's buffers. The graph ops, and so the kernels and their
+//! checks, are the ones models use.
 
 use super::Tensor;
 use crate::backend::executor::Plan;
@@ -9,6 +10,7 @@ use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::elementwise::for_each_activation;
 use std::collections::HashMap;
 use std::ops::RangeBounds;
+use std::sync::Arc;
 
 impl Tensor {
     /// Runs `build` on graph inputs bound to `inputs`' buffers and returns its result.
@@ -35,10 +37,27 @@ impl Tensor {
         if let Some(k) = ids.iter().position(|&id| id == out) {
             return Ok(inputs[k].clone());
         }
-        let bound: HashMap<usize, _> = ids.iter().zip(inputs).map(|(id, t)| (id.index(), t.buffer.clone())).collect();
-        let mut plan = Plan::compile_bound(&device, &g, &[out], &bound)?;
-        plan.run()?;
-        Ok(Tensor { device, buffer: plan.output_buffer(out)?, shape: g.shape(out).clone() })
+        let shape = g.shape(out).clone();
+        // The graph's nodes (ops, their parameters, shapes) say all the plan depends on.
+        let key = format!("{:?}", g.nodes());
+        let compile = || {
+            let bound: HashMap<usize, _> =
+                ids.iter().zip(inputs).map(|(id, t)| (id.index(), t.buffer.clone())).collect();
+            Plan::compile_bound(&device, &g, &[out], &bound)
+        };
+        let buffer = device.with_eager_plan(key, compile, |plan: &mut Plan| {
+            let mut buffers: Vec<_> = ids.iter().zip(inputs).map(|(&id, t)| (id, t.buffer.clone())).collect();
+            // A view shares its input's buffer; any other result gets a buffer of its own, so
+            // that the next call leaves this one's result alone.
+            let shares_input = plan.shares_buffer(out, &ids)?;
+            if !shares_input {
+                buffers.push((out, Arc::new(device.create_storage(op, &shape)?)));
+            }
+            plan.rebind(&buffers)?;
+            plan.run()?;
+            plan.output_buffer(out)
+        })?;
+        Ok(Tensor { device, buffer, shape })
     }
 
     /// Writes `result` (of this tensor's shape) into this tensor's buffer, so that every view

@@ -1,6 +1,7 @@
 //! Compiling a graph into a plan: fusion, schedule, buffers, launches, pipelines, bind
 //! groups and parameter blocks, all made once.
 
+use super::binding::{Binds, bind_group};
 use super::chunk::{Part, PlanChunk};
 use super::fusion::fuse_matmuls;
 use super::lower::lower;
@@ -53,6 +54,7 @@ impl Plan {
         if let Some(bad) = outputs.iter().find(|o| o.index() >= graph.nodes().len()) {
             return Err(Error::Graph(format!("compile: output node {} is not in this graph", bad.index())));
         }
+        device.count_plan_compile();
         let limits = device.limits();
         let fused = fuse_matmuls(graph.nodes(), outputs, device, &limits);
         let nodes = &fused[..];
@@ -94,40 +96,22 @@ impl Plan {
         let mut dropouts = Vec::new();
         for (k, (node, PlanChunk { launch, bindings, copies, .. })) in launches.into_iter().enumerate() {
             let pipeline = device.pipeline(&launch.key)?;
-            let binding = |&(id, offset, size): &(NodeId, u64, u64)| -> Result<wgpu::BufferBinding<'_>> {
-                let slot = slot_of[id.index()].ok_or_else(|| no_buffer(id))?;
-                Ok(wgpu::BufferBinding { buffer: &slots[slot].buffer, offset, size: wgpu::BufferSize::new(size) })
+            let binds = Binds {
+                buffers: bindings,
+                params_bytes: launch.params.words().len() as u64 * 4,
+                texture: launch.key.texture != TextureBinding::None,
             };
-            let mut entries = vec![wgpu::BindGroupEntry {
-                binding: 0,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &uniforms,
-                    offset: k as u64 * PARAMS_SLOT,
-                    size: wgpu::BufferSize::new(launch.params.words().len() as u64 * 4),
-                }),
-            }];
-            for (b, x) in bindings.iter().enumerate() {
-                entries.push(wgpu::BindGroupEntry {
-                    binding: b as u32 + 1,
-                    resource: wgpu::BindingResource::Buffer(binding(x)?),
-                });
-            }
-            if launch.key.texture != TextureBinding::None {
-                let textures = operand_textures
-                    .as_ref()
-                    .ok_or_else(|| Error::Graph("a textured product has no operand textures".into()))?;
-                entries.push(wgpu::BindGroupEntry {
-                    binding: bindings.len() as u32 + 1,
-                    resource: wgpu::BindingResource::TextureView(textures.view()),
-                });
-            }
-            let bind_group = device.scoped(&op_name(&nodes[node.index()].op), || {
-                device.wgpu_device().create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: None,
-                    layout: &pipeline.layout,
-                    entries: &entries,
-                })
-            })?;
+            let buffer_of = |id: NodeId| slot_of[id.index()].map(|slot| &*slots[slot].buffer);
+            let label = op_name(&nodes[node.index()].op);
+            let bind_group = bind_group(
+                device,
+                &pipeline.layout,
+                &label,
+                (&uniforms, k),
+                &binds,
+                buffer_of,
+                operand_textures.as_ref(),
+            )?;
             device.queue().write_buffer(&uniforms, k as u64 * PARAMS_SLOT, bytemuck::cast_slice(launch.params.words()));
             match nodes[node.index()].op {
                 // A split update's chunk covers only its part of the parameter.
@@ -146,7 +130,7 @@ impl Plan {
                 .into_iter()
                 .map(|c| Ok((slots[slot_of[c.node.index()].ok_or_else(|| no_buffer(c.node))?].buffer.clone(), c)))
                 .collect::<Result<Vec<_>>>()?;
-            steps.push(Step { node, op, shape, entry, pipeline, bind_group, groups: launch.groups, copies });
+            steps.push(Step { node, op, shape, entry, pipeline, bind_group, binds, groups: launch.groups, copies });
         }
 
         let mut plan = Plan {

@@ -6,6 +6,7 @@
 //! adapter's limit (`split`), and makes every pipeline, bind group and parameter block;
 //! `run` records and submits a run and reads values back.
 
+mod binding;
 pub(crate) mod chunk;
 mod compile;
 mod fusion;

@@ -1,6 +1,7 @@
 //! A compiled plan: its buffers, launches and parameter blocks, what it has done, and the
 //! writes and settings that change it between runs.
 
+use super::binding::{Binds, bind_group};
 use crate::backend::device::Device;
 use crate::backend::gpu_timer::GpuTimer;
 use crate::backend::kernels::params::{ElementwiseParams, OptimParams, Params};
@@ -44,6 +45,8 @@ pub(super) struct Step {
     pub(super) entry: &'static str,
     pub(super) pipeline: Arc<Pipeline>,
     pub(super) bind_group: wgpu::BindGroup,
+    /// What the bind group binds, to bind it again to other buffers.
+    pub(super) binds: Binds,
     pub(super) groups: [u32; 3],
     /// Operands copied into the plan's texture just before the launch, with their buffers.
     pub(super) copies: Vec<(Arc<wgpu::Buffer>, OperandCopy)>,
@@ -129,6 +132,48 @@ impl Plan {
             return None;
         }
         self.slot_of[id.index()].map(|s| self.slots[s].buffer.clone())
+    }
+
+    /// Binds each node of `buffers` (an input, an output) to its buffer instead of the one it
+    /// had, from the next run on: an eager op's cached plan runs on each call's tensors. A
+    /// buffer must hold the node's elements.
+    pub(crate) fn rebind(&mut self, buffers: &[(NodeId, Arc<wgpu::Buffer>)]) -> Result<()> {
+        for (id, buffer) in buffers {
+            let needed = self.node_checked(*id)?.shape.numel() as u64 * 4;
+            if buffer.size() < needed {
+                return Err(Error::Graph(format!(
+                    "rebind: node {} needs {needed} bytes, its new buffer holds {}",
+                    id.index(),
+                    buffer.size()
+                )));
+            }
+            let slot = self.slot_of[id.index()].ok_or_else(|| no_buffer(*id))?;
+            self.slots[slot].buffer = buffer.clone();
+        }
+        let (slots, slot_of) = (&self.slots, &self.slot_of);
+        let buffer_of = |id: NodeId| slot_of[id.index()].map(|slot| &slots[slot].buffer);
+        for (k, step) in self.steps.iter_mut().enumerate() {
+            step.bind_group = bind_group(
+                &self.device,
+                &step.pipeline.layout,
+                &step.op,
+                (&self.uniforms, k),
+                &step.binds,
+                |id| buffer_of(id).map(|b| &**b),
+                self.operand_textures.as_ref(),
+            )?;
+            for (buffer, copy) in &mut step.copies {
+                *buffer = buffer_of(copy.node).ok_or_else(|| no_buffer(copy.node))?.clone();
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `node`'s value lies in the buffer of one of `others` (a reshape of an input).
+    pub(crate) fn shares_buffer(&self, node: NodeId, others: &[NodeId]) -> Result<bool> {
+        self.node_checked(node)?;
+        let slot = self.slot_of[node.index()].ok_or_else(|| no_buffer(node))?;
+        Ok(others.iter().any(|o| self.slot_of.get(o.index()) == Some(&Some(slot))))
     }
 
     /// The graph this plan was compiled from.
