@@ -2,7 +2,6 @@
 //! reads and writes, and the operand texture where it reads one. What it binds is kept, so a
 //! plan can bind its launches again to other buffers (an eager op's new inputs).
 
-use super::plan::no_buffer;
 use crate::backend::device::Device;
 use crate::backend::kernels::PARAMS_SLOT;
 use crate::backend::operand_textures::OperandTextures;
@@ -58,4 +57,9 @@ pub(super) fn bind_group<'a>(
     device.scoped(label, || {
         device.wgpu_device().create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout, entries: &entries })
     })
+}
+
+/// The error of a node the plan gave no buffer.
+pub(super) fn no_buffer(node: NodeId) -> Error {
+    Error::Graph(format!("node {} has no buffer", node.index()))
 }

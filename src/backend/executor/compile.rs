@@ -1,12 +1,12 @@
 //! Compiling a graph into a plan: fusion, schedule, buffers, launches, pipelines, bind
 //! groups and parameter blocks, all made once.
 
-use super::binding::{Binds, bind_group};
+use super::binding::{Binds, bind_group, no_buffer};
 use super::chunk::{Part, PlanChunk};
 use super::fusion::fuse_matmuls;
 use super::lower::lower;
 use super::memory;
-use super::plan::{Counters, Plan, Step, no_buffer, op_name, schedule};
+use super::plan::{Counters, Plan, Step, op_name, schedule};
 use super::split::split;
 use crate::backend::device::Device;
 use crate::backend::kernels::{Family, PARAMS_SLOT, TextureBinding};

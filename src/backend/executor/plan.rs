@@ -1,7 +1,7 @@
 //! A compiled plan: its buffers, launches and parameter blocks, what it has done, and the
 //! writes and settings that change it between runs.
 
-use super::binding::{Binds, bind_group};
+use super::binding::{Binds, bind_group, no_buffer};
 use crate::backend::device::Device;
 use crate::backend::gpu_timer::GpuTimer;
 use crate::backend::kernels::params::{ElementwiseParams, OptimParams, Params};
@@ -102,10 +102,6 @@ pub struct LaunchTime {
     pub shape: Shape,
     /// Milliseconds between the launch's start and end by the GPU's clock.
     pub ms: f64,
-}
-
-pub(super) fn no_buffer(node: NodeId) -> Error {
-    Error::Graph(format!("node {} has no buffer", node.index()))
 }
 
 /// Leaves: values that no kernel computes, alive for the whole plan.

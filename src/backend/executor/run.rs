@@ -1,6 +1,7 @@
 //! Running a plan: one command encoder and one submit a run, and reading values back.
 
-use super::plan::{LaunchTime, Plan, Step, Timing, no_buffer, op_name};
+use super::binding::no_buffer;
+use super::plan::{LaunchTime, Plan, Step, Timing, op_name};
 use crate::backend::gpu_timer::GpuTimer;
 use crate::backend::kernels::PARAMS_SLOT;
 use crate::backend::kernels::params::{ElementwiseParams, Params};
