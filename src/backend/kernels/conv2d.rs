@@ -1,6 +1,6 @@
 //! `shaders/conv2d.wgsl`: 2-D convolution on NCHW and its gradients.
 
-use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
+use super::launch::{Family, KernelKey, Launch, TextureBinding, grid, window_words};
 use super::params::{Conv2dParams, Params};
 use crate::error::{Error, Result};
 use crate::ir::ops::window::Window;
@@ -10,8 +10,7 @@ use crate::ir::shape::Shape;
 fn params(x: &Shape, k: usize, window: &Window, out_hw: [usize; 2]) -> Params {
     let d = x.dims().iter().map(|&v| v as u32).collect::<Vec<_>>();
     let [oh, ow] = out_hw.map(|v| v as u32);
-    let ([kh, kw], [stride_h, stride_w], [pad_h, pad_w]) =
-        (window.kernel.map(|v| v as u32), window.stride.map(|v| v as u32), window.padding.map(|v| v as u32));
+    let [[kh, kw], [stride_h, stride_w], [pad_h, pad_w]] = window_words(window);
     Params::Conv2d(Conv2dParams {
         n: d[0],
         c: d[1],

@@ -3,6 +3,7 @@
 use super::conv2d_taps::kernel::TapsKernel;
 use super::params::Params;
 use crate::error::{Error, Result};
+use crate::ir::ops::window::Window;
 use crate::ir::shape::Shape;
 
 /// Bytes reserved for each launch's parameters in the plan's uniform buffer; a multiple of
@@ -131,6 +132,11 @@ pub fn grid(op: &str, shape: &Shape, groups: u64, limits: &wgpu::Limits) -> Resu
         });
     }
     Ok([x as u32, y as u32, z as u32])
+}
+
+/// A window's kernel, stride and padding as the parameter blocks' u32 pairs.
+pub(crate) fn window_words(window: &Window) -> [[u32; 2]; 3] {
+    [window.kernel, window.stride, window.padding].map(|pair| pair.map(|v| v as u32))
 }
 
 /// Packs four extents into u32 words, for a `vec4<u32>` parameter.

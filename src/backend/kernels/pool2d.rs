@@ -1,6 +1,6 @@
 //! `shaders/pool2d.wgsl`: max and average pooling and their gradients.
 
-use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
+use super::launch::{Family, KernelKey, Launch, TextureBinding, grid, window_words};
 use super::params::{Params, Pool2dParams};
 use crate::error::{Error, Result};
 use crate::ir::ops::window::Window;
@@ -17,8 +17,7 @@ fn launch(
 ) -> Result<Launch> {
     let d = x.dims();
     let (oh, ow) = (y.dims()[2], y.dims()[3]);
-    let ([kh, kw], [stride_h, stride_w], [pad_h, pad_w]) =
-        (window.kernel.map(|v| v as u32), window.stride.map(|v| v as u32), window.padding.map(|v| v as u32));
+    let [[kh, kw], [stride_h, stride_w], [pad_h, pad_w]] = window_words(window);
     let params = Pool2dParams {
         planes: (d[0] * d[1]) as u32,
         h: d[2] as u32,
@@ -62,10 +61,9 @@ pub fn max_relu_backward(y: &Shape, window: &Window, pooled: &Shape, limits: &wg
         });
     }
     let mut launch = backward(true, y, window, pooled, limits)?;
-    block(&launch)?;
-    if let Some(p) = launch.params.pool2d_mut() {
-        p.relu = 1;
-    }
+    let mut p = block(&launch)?;
+    p.relu = 1;
+    launch.params = Params::Pool2d(p);
     Ok(launch)
 }
 
