@@ -225,3 +225,19 @@ fn a_repeated_eager_op_compiles_its_plan_once_and_keeps_each_result() {
     viewed.mul_scalar_(2.0).unwrap();
     assert_eq!(a.to_vec().unwrap(), [2., 4., 6., 8., 10., 12.]);
 }
+
+/// Known values of the activation methods, which the elementwise table generates without doc
+/// examples of their own.
+#[test]
+fn generated_activation_methods_give_the_documented_values() {
+    let device = Device::new().expect("an adapter");
+    let t = Tensor::from_slice(&device, &[2], &[-1., 2.]).unwrap();
+    assert_eq!(t.relu().unwrap().to_vec().unwrap(), [0., 2.]);
+    let zero = Tensor::from_slice(&device, &[1], &[0.]).unwrap();
+    assert_eq!(zero.sigmoid().unwrap().item().unwrap(), 0.5);
+    assert_eq!(zero.tanh().unwrap().item().unwrap(), 0.0);
+    let mut chained = Tensor::from_slice(&device, &[2], &[-1., 2.]).unwrap();
+    chained.relu_().unwrap().tanh_().unwrap();
+    let v = chained.to_vec().unwrap();
+    assert!(v[0] == 0.0 && (v[1] - 2f32.tanh()).abs() < 1e-6, "{v:?}");
+}
