@@ -39,24 +39,13 @@ override UNIT_STRIDE: u32 = 0u;
 // each, while a texel load gathers four (im2col, taking one element a fetch, still gained:
 // BENCHMARKS.md, session 8).
 @group(0) @binding(4) var texels: texture_storage_2d<rgba32float, read>;
-const TEXEL_ROW: u32 = 1024u;
 
-const WIDE: u32 = 256u;
-var<workgroup> partial: array<f32, WIDE>;
-
-fn linear_id(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * WIDE + lid;
-}
 
 // One invocation: one output pixel for 4 consecutive output channels, so each input value
 // loaded serves four products.
 @compute @workgroup_size(256)
-fn conv2d_forward(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let id = linear_id(wid, groups, lid);
+fn conv2d_forward(inv: Invocation) {
+    let id = invocation_index(inv, 256u);
     let k_blocks = (p.k + 3u) / 4u;
     let pixels = p.oh * p.ow;
     if (id >= p.n * k_blocks * pixels) {
@@ -119,12 +108,8 @@ fn window_of(at: u32, tap: u32, stride: u32, pad: u32, extent: u32) -> u32 {
 
 // One invocation per input element: the sum over every output that read it.
 @compute @workgroup_size(256)
-fn conv2d_backward_input(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let id = linear_id(wid, groups, lid);
+fn conv2d_backward_input(inv: Invocation) {
+    let id = invocation_index(inv, 256u);
     if (id >= p.n * p.c * p.h * p.w) {
         return;
     }
@@ -155,12 +140,9 @@ fn conv2d_backward_input(
 // One workgroup per filter tap: 256 partial sums over the batch and the output pixels, then a
 // fixed-order tree (no atomics: bit-identical runs).
 @compute @workgroup_size(256)
-fn conv2d_backward_weight(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let tap_id = (wid.z * groups.y + wid.y) * groups.x + wid.x;
+fn conv2d_backward_weight(inv: Invocation) {
+    let lid = inv.local;
+    let tap_id = workgroup_index(inv);
     if (tap_id >= p.k * p.c * p.kh * p.kw) {
         return;
     }
@@ -170,7 +152,7 @@ fn conv2d_backward_weight(
     let k = tap_id / (p.kw * p.kh * p.c);
     let pixels = p.oh * p.ow;
     var sum = 0.0;
-    for (var t = lid; t < p.n * pixels; t = t + WIDE) {
+    for (var t = lid; t < p.n * pixels; t = t + TREE_WIDTH) {
         let n = t / pixels;
         let oy = (t % pixels) / p.ow;
         let ox = t % p.ow;
@@ -181,16 +163,9 @@ fn conv2d_backward_weight(
             sum = fma(g, b[((n * p.c + ci) * p.h + u32(iy)) * p.w + u32(ix)], sum);
         }
     }
-    partial[lid] = sum;
-    workgroupBarrier();
-    for (var half = WIDE / 2u; half > 0u; half = half / 2u) {
-        if (lid < half) {
-            partial[lid] = partial[lid] + partial[lid + half];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, sum);
     if (lid == 0u) {
-        out[tap_id] = partial[0];
+        out[tap_id] = total;
     }
 }
 
@@ -202,12 +177,8 @@ fn conv2d_backward_weight(
 // no division in the loop. Index arithmetic by runtime divisors is what software adapters
 // spend their time on; one invocation per element paid eight divisions for each copy.
 @compute @workgroup_size(256)
-fn im2col(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let id = linear_id(wid, groups, lid);
+fn im2col(inv: Invocation) {
+    let id = invocation_index(inv, 256u);
     let rows = p.c * p.kh * p.kw;
     if (id >= p.n * rows * p.oh) {
         return;
@@ -239,12 +210,8 @@ fn im2col(
 // three new values a step where the general entry loads nine (storage loads are what
 // software adapters spend im2col on; stores cost little).
 @compute @workgroup_size(256)
-fn im2col_3x3(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let id = linear_id(wid, groups, lid);
+fn im2col_3x3(inv: Invocation) {
+    let id = invocation_index(inv, 256u);
     if (id >= p.n * p.c * p.oh) {
         return;
     }
@@ -266,12 +233,8 @@ fn im2col_3x3(
 // `im2col_3x3` for the launch's images (p.n of them from image p.first), reading x from the
 // texture.
 @compute @workgroup_size(256)
-fn im2col_3x3_tex(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let id = linear_id(wid, groups, lid);
+fn im2col_3x3_tex(inv: Invocation) {
+    let id = invocation_index(inv, 256u);
     if (id >= p.n * p.c * p.oh) {
         return;
     }
@@ -356,12 +319,8 @@ fn texel_element(e: u32) -> f32 {
 // One invocation per input row (image, channel, y), walking x: each element sums the column
 // entries that copied it.
 @compute @workgroup_size(256)
-fn col2im(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let id = linear_id(wid, groups, lid);
+fn col2im(inv: Invocation) {
+    let id = invocation_index(inv, 256u);
     if (id >= p.n * p.c * p.h) {
         return;
     }
@@ -393,12 +352,8 @@ fn col2im(
 // col2im for stride 1, reading the columns from the texture: one invocation per four
 // consecutive elements of an input row, each tap's four entries two texel loads.
 @compute @workgroup_size(256)
-fn col2im_tex(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let id = linear_id(wid, groups, lid);
+fn col2im_tex(inv: Invocation) {
+    let id = invocation_index(inv, 256u);
     let quads = (p.w + 3u) / 4u;
     if (id >= p.n * p.c * p.h * quads) {
         return;

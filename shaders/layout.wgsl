@@ -27,10 +27,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn linear_id(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
-}
-
 // The 4-D index of row-major position i in dims d.
 fn unravel(i: u32, d: vec4<u32>) -> vec4<u32> {
     return vec4<u32>(i / (d.y * d.z * d.w), (i / (d.z * d.w)) % d.y, (i / d.w) % d.z, i % d.w);
@@ -48,12 +44,8 @@ fn with_extent(d: vec4<u32>, axis: u32, extent: u32) -> vec4<u32> {
 }
 
 @compute @workgroup_size(256)
-fn strided_copy(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = linear_id(wid, groups, lid);
+fn strided_copy(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.count) {
         return;
     }
@@ -62,12 +54,8 @@ fn strided_copy(
 }
 
 @compute @workgroup_size(256)
-fn pad(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = linear_id(wid, groups, lid);
+fn pad(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.count) {
         return;
     }
@@ -83,12 +71,8 @@ fn pad(
 }
 
 @compute @workgroup_size(256)
-fn concat(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = linear_id(wid, groups, lid);
+fn concat(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.count) {
         return;
     }
@@ -103,12 +87,8 @@ fn concat(
 }
 
 @compute @workgroup_size(256)
-fn one_hot(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = linear_id(wid, groups, lid);
+fn one_hot(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.count) {
         return;
     }

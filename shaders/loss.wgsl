@@ -27,8 +27,6 @@ override LOSS: u32 = 0u;
 @group(0) @binding(3) var<storage, read> grad: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-const WIDE: u32 = 256u;
-var<workgroup> partial: array<f32, WIDE>;
 
 fn label(row: u32) -> u32 {
     return min(u32(max(target_[row], 0.0)), p.c - 1u);
@@ -82,31 +80,20 @@ fn item_loss(i: u32) -> f32 {
 @compute @workgroup_size(256)
 fn loss_forward(@builtin(local_invocation_index) lid: u32) {
     var sum = 0.0;
-    for (var i = lid; i < p.items; i = i + WIDE) {
+    for (var i = lid; i < p.items; i = i + TREE_WIDTH) {
         sum = sum + item_loss(i);
     }
-    partial[lid] = sum;
-    workgroupBarrier();
-    for (var half = WIDE / 2u; half > 0u; half = half / 2u) {
-        if (lid < half) {
-            partial[lid] = partial[lid] + partial[lid + half];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, sum);
     if (lid == 0u) {
-        out[0] = select(partial[0] * p.scale, out[0] + partial[0] * p.scale, p.accumulate == 1u);
+        out[0] = select(total * p.scale, out[0] + total * p.scale, p.accumulate == 1u);
     }
 }
 
 // d loss / d pred, one invocation per element of pred, times the loss's own gradient grad[0]
 // (losses 0–3).
 @compute @workgroup_size(256)
-fn loss_backward(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
+fn loss_backward(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.items * p.c) {
         return;
     }
@@ -140,12 +127,8 @@ fn loss_backward(
 // Cross-entropy's gradient, softmax(row) − one-hot(label), one invocation per row so that
 // each row's max and log Σ exp are computed once rather than once per element.
 @compute @workgroup_size(64)
-fn cross_entropy_backward(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let row = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 64u + lid;
+fn cross_entropy_backward(inv: Invocation) {
+    let row = invocation_index(inv, 64u);
     if (row >= p.items) {
         return;
     }

@@ -21,8 +21,9 @@ struct Params {
     // (1: one entry each), out of `entries` in all.
     sum_over: u32,
     entries: u32,
-    // 1: a ReLU of the biased product is stored (fused by the plan compiler).
-    relu: u32,
+    // 1: the activation ACTIVATION of the biased product is stored (fused by the plan
+    // compiler; only the last launch of a product summed over several sets it).
+    activate: u32,
     // The launch's first matrix of C (a product cut into launches along its batch).
     z0: u32,
     // Texels of the texture before the first element of A and of B that the launch reads
@@ -47,6 +48,10 @@ struct Params {
 override TRANS_A: u32 = 0u;
 // 1: B is stored [N, K] and read transposed.
 override TRANS_B: u32 = 0u;
+// The activation fused after the product: 0 for none, else its op's position in the table of
+// src/ir/ops/elementwise.rs plus one (`fn activation`, generated from that table, is
+// appended when the module is loaded).
+override ACTIVATION: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -65,7 +70,6 @@ override TRANS_B: u32 = 0u;
 // this format is a call into a function there).
 @group(0) @binding(5) var operands: texture_storage_2d<rgba32float, read>;
 
-const TEXEL_ROW: u32 = 1024u;
 
 fn texel(v: u32) -> vec4<f32> {
     return textureLoad(operands, vec2<u32>(v % TEXEL_ROW, v / TEXEL_ROW));
@@ -112,10 +116,13 @@ fn column_bias(col0: u32) -> vec4<f32> {
     return vec4<f32>(0.0);
 }
 
-// The value stored for a biased product (summed with C's, accumulating): its ReLU where one
-// is fused (only the last launch of a product summed over several sets the flag).
+// The value stored for a biased product (summed with C's, accumulating): its activation
+// where one is fused.
 fn activate(v: vec4<f32>) -> vec4<f32> {
-    return select(v, max(v, vec4<f32>(0.0)), p.relu == 1u);
+    if (ACTIVATION == 0u || p.activate == 0u) {
+        return v;
+    }
+    return vec4<f32>(activation(v.x), activation(v.y), activation(v.z), activation(v.w));
 }
 
 // Writes (or adds, accumulating) C[row, col0 .. col0 + 4], inside C only, through the fused

@@ -55,20 +55,11 @@ struct Params {
 // and TEXEL_ROW texels a row.
 @group(0) @binding(5) var operands: texture_storage_2d<rgba32float, read>;
 
-const TEXEL_ROW: u32 = 1024u;
-
-fn index(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
-}
 
 // Plain SGD has no state: a layout of its own keeps it from binding buffers it never uses.
 @compute @workgroup_size(256)
-fn sgd_plain(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = index(wid, groups, lid);
+fn sgd_plain(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.n) {
         return;
     }
@@ -77,12 +68,8 @@ fn sgd_plain(
 }
 
 @compute @workgroup_size(256)
-fn sgd_momentum(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = index(wid, groups, lid);
+fn sgd_momentum(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.n) {
         return;
     }
@@ -95,12 +82,8 @@ fn sgd_momentum(
 }
 
 @compute @workgroup_size(256)
-fn adam(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = index(wid, groups, lid);
+fn adam(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.n) {
         return;
     }
@@ -132,12 +115,8 @@ fn adam4(w: vec4<f32>, grad: vec4<f32>, m_old: vec4<f32>, v_old: vec4<f32>) -> A
 // load and store moves a vector (one loop over the SIMD lanes on software adapters instead
 // of four), the arithmetic per element unchanged.
 @compute @workgroup_size(256)
-fn adam_vec4(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = index(wid, groups, lid);
+fn adam_vec4(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.n / 4u) {
         return;
     }
@@ -156,12 +135,8 @@ fn copied(array: u32, t: u32) -> vec4<f32> {
 
 // `adam_vec4` for elements p.first .. p.n, reading from the texture.
 @compute @workgroup_size(256)
-fn adam_tex(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let t = index(wid, groups, lid);
+fn adam_tex(inv: Invocation) {
+    let t = invocation_index(inv, 256u);
     let i = p.first / 4u + t;
     if (i >= p.n / 4u) {
         return;
@@ -173,12 +148,8 @@ fn adam_tex(
 }
 
 @compute @workgroup_size(256)
-fn adagrad(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = index(wid, groups, lid);
+fn adagrad(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.n) {
         return;
     }
@@ -189,12 +160,8 @@ fn adagrad(
 }
 
 @compute @workgroup_size(256)
-fn running_average(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = index(wid, groups, lid);
+fn running_average(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
     if (i >= p.n) {
         return;
     }

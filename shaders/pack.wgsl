@@ -27,15 +27,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var operands: texture_storage_2d<rgba32float, write>;
 
-const TEXEL_ROW: u32 = 1024u;
 
 @compute @workgroup_size(64, 1, 1)
-fn pack(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let t = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 64u + lid;
+fn pack(inv: Invocation) {
+    let t = invocation_index(inv, 64u);
     let per_matrix = p.padded_rows * p.cols4;
     if (t >= p.matrices * per_matrix) {
         return;

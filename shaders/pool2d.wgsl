@@ -72,11 +72,6 @@ fn stride_w() -> u32 {
 // loop over the SIMD lanes, one element each, while a texel load gathers four (the plan
 // copies x in, which costs little beside the loads it saves).
 @group(0) @binding(4) var x_texels: texture_storage_2d<rgba32float, read>;
-const TEXEL_ROW: u32 = 1024u;
-
-fn linear_id(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
-}
 
 // Where a window's first maximum is (its flat index in x) and its value.
 struct Argmax {
@@ -162,12 +157,8 @@ fn output_of(id: u32) -> vec3<u32> {
 }
 
 @compute @workgroup_size(256)
-fn pool_forward(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let local = linear_id(wid, groups, lid);
+fn pool_forward(inv: Invocation) {
+    let local = invocation_index(inv, 256u);
     if (local >= p.planes * p.oh * p.ow) {
         return;
     }
@@ -194,12 +185,8 @@ fn pool_forward(
 }
 
 @compute @workgroup_size(256)
-fn max_pool_tex(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let local = linear_id(wid, groups, lid);
+fn max_pool_tex(inv: Invocation) {
+    let local = invocation_index(inv, 256u);
     if (local >= p.planes * p.oh * p.ow) {
         return;
     }
@@ -210,12 +197,8 @@ fn max_pool_tex(
 
 // One invocation per input element: the gradient of every window that took it.
 @compute @workgroup_size(256)
-fn pool_backward(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let local = linear_id(wid, groups, lid);
+fn pool_backward(inv: Invocation) {
+    let local = invocation_index(inv, 256u);
     if (local >= p.planes * p.h * p.w) {
         return;
     }
@@ -250,12 +233,8 @@ fn pool_backward(
 // elsewhere. Cells past the last window (inputs no window reaches) write zeros. The general
 // kernel above finds each input's windows and their maxima again for every input.
 @compute @workgroup_size(256)
-fn max_backward_tiling(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let local = linear_id(wid, groups, lid);
+fn max_backward_tiling(inv: Invocation) {
+    let local = invocation_index(inv, 256u);
     if (local >= p.planes * cells_y() * cells_x()) {
         return;
     }
@@ -269,12 +248,8 @@ fn max_backward_tiling(
 }
 
 @compute @workgroup_size(256)
-fn max_backward_tiling_tex(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let local = linear_id(wid, groups, lid);
+fn max_backward_tiling_tex(inv: Invocation) {
+    let local = invocation_index(inv, 256u);
     if (local >= p.planes * cells_y() * cells_x()) {
         return;
     }
@@ -291,12 +266,8 @@ fn max_backward_tiling_tex(
 // whose two rows of four inputs are one texel each, read once and written as one vector
 // each. llvmpipe stores lane by lane, a vector's four elements in one turn.
 @compute @workgroup_size(256)
-fn max_backward_quads_tex(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let local = linear_id(wid, groups, lid);
+fn max_backward_quads_tex(inv: Invocation) {
+    let local = invocation_index(inv, 256u);
     let quads = p.ow / 2u;
     if (local >= p.planes * p.oh * quads) {
         return;

@@ -33,7 +33,6 @@ struct Params {
 // row. On software adapters a
 // storage load is a loop over the SIMD lanes, one element each; a texel load gathers four.
 @group(0) @binding(3) var x_texels: texture_storage_2d<rgba32float, read>;
-const TEXEL_ROW: u32 = 1024u;
 
 override OP: u32 = 0u;
 
@@ -100,12 +99,8 @@ fn offset(index: u32, extents: vec4<u32>) -> u32 {
 }
 
 @compute @workgroup_size(256)
-fn reduce_serial(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let j = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 256u + lid;
+fn reduce_serial(inv: Invocation) {
+    let j = invocation_index(inv, 256u);
     if (j >= p.n_out) {
         return;
     }
@@ -134,12 +129,9 @@ fn innermost_reduced() -> i32 {
 }
 
 @compute @workgroup_size(256)
-fn reduce_wide(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let j = (wid.z * groups.y + wid.y) * groups.x + wid.x;
+fn reduce_wide(inv: Invocation) {
+    let lid = inv.local;
+    let j = workgroup_index(inv);
     if (j >= p.n_out) {
         return;
     }
@@ -183,12 +175,9 @@ fn reduce_wide(
 }
 
 @compute @workgroup_size(8)
-fn sum_channels_tex(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let c = (wid.z * groups.y + wid.y) * groups.x + wid.x;
+fn sum_channels_tex(inv: Invocation) {
+    let lid = inv.local;
+    let c = workgroup_index(inv);
     if (c >= p.n_out) {
         return;
     }

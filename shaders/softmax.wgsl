@@ -17,17 +17,9 @@ override LOG: u32 = 0u;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn row_index(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return ((wid.z * groups.y + wid.y) * groups.x + wid.x) * 64u + lid;
-}
-
 @compute @workgroup_size(64)
-fn softmax_forward(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let row = row_index(wid, groups, lid);
+fn softmax_forward(inv: Invocation) {
+    let row = invocation_index(inv, 64u);
     if (row >= p.rows) {
         return;
     }
@@ -53,12 +45,8 @@ fn softmax_forward(
 // softmax:     dx = y ⊙ (g − Σ g ⊙ y)
 // log-softmax: dx = g − exp(y) Σ g
 @compute @workgroup_size(64)
-fn softmax_backward(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let row = row_index(wid, groups, lid);
+fn softmax_backward(inv: Invocation) {
+    let row = invocation_index(inv, 64u);
     if (row >= p.rows) {
         return;
     }

@@ -45,8 +45,9 @@ pub mod rng;
 pub mod tensor;
 pub mod train;
 
-pub use backend::device::{Device, DeviceOptions, KernelSet};
+pub use backend::device::{Device, DeviceOptions};
 pub use backend::executor::{Counters, LaunchTime, Plan};
+pub use backend::strategy::{KernelSet, Strategy};
 pub use error::{Error, Result};
 pub use ir::graph::{Graph, NodeId};
 pub use ir::shape::Shape;

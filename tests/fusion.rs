@@ -5,6 +5,7 @@
 
 use shadergrad::backend::kernels::matmul::MatmulVariant;
 use shadergrad::ir::autodiff::gradients;
+use shadergrad::ir::ops::elementwise::ElementwiseOp;
 use shadergrad::{Device, DeviceOptions, Graph, NodeId, Plan};
 
 fn device() -> Device {
@@ -21,6 +22,11 @@ fn wave(n: usize, k: usize) -> Vec<f32> {
 /// per operand of a product whose rows do not come in fours), which fusion leaves as they are.
 fn op_launches(plan: &Plan) -> usize {
     plan.launch_ops().iter().filter(|&&op| op != "pack").count()
+}
+
+/// The ops of those launches, in run order.
+fn kernel_launches(plan: &Plan) -> Vec<&str> {
+    plan.launch_ops().into_iter().filter(|&op| op != "pack").collect()
 }
 
 /// Compiles `g` for `outputs`, writes each input of `inputs` (name, elements) with its own
@@ -172,6 +178,31 @@ fn a_relu_after_a_conv_and_its_bias_is_stored_once() {
     assert_eq!(unfused_plan.launch_ops(), ["im2col", "matmulbias", "relu"]);
     assert_eq!(fused, unfused, "the fused ReLU is the same max(x, 0)");
     assert!(fused.iter().all(|&v| v >= 0.0) && fused.iter().any(|&v| v > 0.0));
+}
+
+#[test]
+fn every_activation_after_a_linear_layer_is_stored_by_the_product() {
+    let device = device();
+    let (rows, width, outputs) = (37, 70, 33);
+    let inputs = [("x", rows * width), ("w", outputs * width), ("b", outputs)];
+    for &op in ElementwiseOp::ALL.iter().filter(|op| op.is_activation()) {
+        let mut g = Graph::new();
+        let x = g.input("x", &[rows, width]).unwrap();
+        let w = g.input("w", &[outputs, width]).unwrap();
+        let b = g.input("b", &[outputs]).unwrap();
+        let product = g.matmul_t(x, w, false, true).unwrap();
+        let biased = g.add(product, b).unwrap();
+        let y = g.unary(op, 0.0, biased).unwrap();
+        let (fused, fused_plan) = run(&device, &g, &inputs, &[y], y);
+        // With the sum declared an output too, the activation runs apart.
+        let (unfused, unfused_plan) = run(&device, &g, &inputs, &[y, biased], y);
+        assert_eq!(kernel_launches(&fused_plan), ["matmulbias"], "{}", op.name());
+        assert_eq!(kernel_launches(&unfused_plan), ["matmulbias", op.name()], "{}", op.name());
+        let (biased_values, _) = run(&device, &g, &inputs, &[biased], biased);
+        let want: Vec<f64> = biased_values.iter().map(|&v| op.cpu(v as f64, v as f64, 0.0)).collect();
+        assert_close(op.name(), &fused, &want, 1e-6);
+        assert_close(op.name(), &unfused, &want, 1e-6);
+    }
 }
 
 #[test]

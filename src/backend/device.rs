@@ -3,6 +3,8 @@
 use crate::backend::kernels::matmul::MatmulVariant;
 use crate::backend::kernels::{KernelKey, PipelineCache, error_scoped};
 use crate::backend::shader_cache::DiskCache;
+pub use crate::backend::strategy::KernelSet;
+use crate::backend::strategy::Strategy;
 use crate::error::{Error, Result};
 use crate::ir::shape::Shape;
 use std::any::Any;
@@ -13,38 +15,6 @@ use std::time::Duration;
 
 /// How long any wait on the GPU may take before we report it as lost instead of hanging.
 pub const GPU_WAIT_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Which class of adapter a device's plans are made for. Software adapters (lavapipe,
-/// llvmpipe, WARP) run every SIMD lane of a workgroup on one core, so they get kernels that
-/// read operands from textures, products summed over a batch in a handful of partial sums,
-/// and direct first convolution layers; GPUs get tiled products, a few dozen partial sums,
-/// and every convolution through im2col.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelSet {
-    /// Plans for software adapters.
-    Software,
-    /// Plans for hardware GPUs.
-    Gpu,
-}
-
-impl KernelSet {
-    /// The set for an adapter of type `device_type`.
-    pub fn for_adapter(device_type: wgpu::DeviceType) -> KernelSet {
-        match device_type {
-            wgpu::DeviceType::Cpu => KernelSet::Software,
-            _ => KernelSet::Gpu,
-        }
-    }
-
-    /// `software` or `gpu`, as `SHADERGRAD_KERNELS` takes them.
-    pub fn parse(value: &str) -> Option<KernelSet> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "software" => Some(KernelSet::Software),
-            "gpu" => Some(KernelSet::Gpu),
-            _ => None,
-        }
-    }
-}
 
 /// Which adapter [`Device::with_options`] should open.
 #[derive(Clone, Debug, Default)]
@@ -212,8 +182,7 @@ struct DeviceInner {
     pipelines: PipelineCache,
     /// wgpu's pipeline cache and its file, where the adapter has one and a directory is set.
     disk_cache: Option<DiskCache>,
-    matmul: MatmulVariant,
-    kernels: KernelSet,
+    strategy: Strategy,
     /// Why the device was lost, once it is (set by wgpu's device-lost callback).
     lost: Arc<std::sync::Mutex<Option<String>>>,
     /// Plans of eager tensor ops by their one-op graph. Type-erased, as the device sits below
@@ -313,12 +282,8 @@ impl Device {
         disk_cache: Option<DiskCache>,
     ) -> Device {
         let kernels = options.kernels.unwrap_or(KernelSet::for_adapter(info.device_type));
-        let subgroups = MatmulVariant::TexturedSubgroups;
-        let matmul = options.matmul.unwrap_or(match kernels {
-            KernelSet::Software if subgroups.runs_on(device.features(), &info) => subgroups,
-            KernelSet::Software => MatmulVariant::Textured,
-            KernelSet::Gpu => MatmulVariant::Tiled,
-        });
+        let subgroups = MatmulVariant::TexturedSubgroups.runs_on(device.features(), &info);
+        let strategy = Strategy::new(kernels, options.matmul, subgroups);
         let lost = Arc::new(std::sync::Mutex::new(None));
         Device {
             inner: Arc::new(DeviceInner {
@@ -327,8 +292,7 @@ impl Device {
                 info,
                 pipelines: PipelineCache::default(),
                 disk_cache,
-                matmul,
-                kernels,
+                strategy,
                 lost,
                 eager_plans: Default::default(),
                 plans_compiled: AtomicUsize::new(0),
@@ -345,9 +309,14 @@ impl Device {
         }
     }
 
+    /// How this device's plans are made: every choice that depends on the adapter.
+    pub fn strategy(&self) -> Strategy {
+        self.inner.strategy
+    }
+
     /// The matmul kernel this device runs.
     pub fn matmul_variant(&self) -> MatmulVariant {
-        self.inner.matmul
+        self.inner.strategy.matmul
     }
 
     /// The wgpu device, for applications that record their own work beside ours.
@@ -372,7 +341,7 @@ impl Device {
 
     /// The class of adapter this device's plans are made for (by default, its own).
     pub fn kernel_set(&self) -> KernelSet {
-        self.inner.kernels
+        self.inner.strategy.kernels
     }
 
     /// True for software adapters (lavapipe, llvmpipe, WARP), which prefer other kernel variants.

@@ -9,3 +9,4 @@ mod gpu_timer;
 pub mod kernels;
 mod operand_textures;
 pub mod shader_cache;
+pub mod strategy;

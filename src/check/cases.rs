@@ -219,6 +219,37 @@ fn fused_matmul_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     cases.push(batch_sum_case(rng, "matmul_batch_sum", [m, k, n], batch));
 }
 
+/// A linear layer with each activation of the table after it, which the plan compiler runs
+/// as one product storing the activation of its biased output; each case from a stream
+/// seeded by its name.
+fn fused_activation_cases(seed: u64, cases: &mut Vec<Case>) {
+    for &op in ElementwiseOp::ALL.iter().filter(|op| op.is_activation()) {
+        let name = format!("matmul_bias_{}", op.name());
+        let rng = &mut named_rng(seed, &name);
+        let (rows, width, outputs) = (rng.range(33, 100), rng.range(9, 40), rng.range(33, 70));
+        let inputs = vec![random(rng, &[rows, width]), random(rng, &[outputs, width]), random(rng, &[outputs])];
+        let biased =
+            |x: &[Array]| ew::binary(ElementwiseOp::Add, 0.0, &matmul::matmul(&x[0], &x[1], false, true), &x[2]);
+        cases.push(Case {
+            op: name,
+            inputs,
+            wrt: vec![0, 1, 2],
+            build: Box::new(move |g, x| {
+                let y = g.matmul_t(x[0], x[1], false, true)?;
+                let biased = g.add(y, x[2])?;
+                g.unary(op, 0.0, biased)
+            }),
+            forward: Box::new(move |x| ew::unary(op, 0.0, &biased(x))),
+            backward: Box::new(move |x, g| {
+                let pre = biased(x);
+                let d_pre = ew::binary_backward(op, 0.0, &pre, &pre, g).0;
+                let (da, db) = matmul::matmul_backward(&x[0], &x[1], false, true, &d_pre);
+                vec![da, db, reduce::sum_to(&d_pre, &x[2].dims, 1.0)]
+            }),
+        });
+    }
+}
+
 fn binary_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let r = rng.range(300, 700);
     let pairs: [(&str, &[usize], &[usize]); 5] = [
@@ -688,5 +719,6 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
         family(&mut named_rng(seed, name), &mut cases);
     }
     unary_cases(seed, &mut cases);
+    fused_activation_cases(seed, &mut cases);
     cases
 }

@@ -175,9 +175,6 @@ fn input_gradient(
             graph.narrow(g, axis as isize, if slot == 0 { 0 } else { first as isize }, x_dims[axis])
         }
         Op::OneHot => no_gradient("one_hot"),
-        Op::MatmulBias { .. } | Op::MatmulBatchSum { .. } | Op::MaxPoolReluBackward { .. } | Op::Conv2dTaps { .. } => {
-            no_gradient("a product fused by the plan compiler (differentiate the graph before compiling)")
-        }
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) => no_gradient("a leaf"),
     }
 }

@@ -40,34 +40,6 @@ pub enum Op {
         /// b is read transposed.
         trans_b: bool,
     },
-    /// op(a) · op(b) plus a bias vector on every row or every column of the product, for
-    /// inputs [a, b, bias], as one kernel, and a ReLU of that where `relu`. Graphs are built
-    /// with a product, an add and a ReLU; the plan compiler
-    /// fuses them into this where nothing else reads the product (or the sum), so those are
-    /// never stored on their own.
-    MatmulBias {
-        /// a is read transposed.
-        trans_a: bool,
-        /// b is read transposed.
-        trans_b: bool,
-        /// The bias is per row of the product (else per column).
-        per_row: bool,
-        /// A ReLU follows.
-        relu: bool,
-    },
-    /// Partial sums over a batch of products: matrix z of the output is the sum of
-    /// `op(a[e]) · op(b[e])` over `sum_over` consecutive entries e from z·sum_over on. Made by
-    /// the plan compiler from a batched product that only a
-    /// sum over the batch reads (a shared matrix's gradient, a convolution's filters'):
-    /// the sum then folds a few partial sums instead of one product per entry.
-    MatmulBatchSum {
-        /// a is read transposed.
-        trans_a: bool,
-        /// b is read transposed.
-        trans_b: bool,
-        /// Batch entries each output matrix sums.
-        sum_over: usize,
-    },
     /// An elementwise op over broadcast inputs.
     Elementwise {
         /// Which op.
@@ -123,19 +95,6 @@ pub enum Op {
     Conv2dBackwardInput(Window),
     /// Its gradient with respect to w, for inputs [grad, x].
     Conv2dBackwardWeight(Window),
-    /// A convolution of few taps for inputs [x `[N, C, H, W]`, filters `[K, C·KH·KW]`, and
-    /// the bias, one per filter, where `bias`], computed directly, then a ReLU where `relu`
-    /// (the node is shaped as the product it replaces). Made by
-    /// the plan compiler on software adapters from an
-    /// im2col's product with the filters and the bias and ReLU fused after it.
-    Conv2dTaps {
-        /// The window.
-        window: Window,
-        /// A bias per filter is added.
-        bias: bool,
-        /// A ReLU follows.
-        relu: bool,
-    },
     /// Max (`max`) or average pooling of [x `[N, C, H, W]`].
     Pool2d {
         /// Max pooling; else average.
@@ -147,14 +106,6 @@ pub enum Op {
     Pool2dBackward {
         /// Max pooling; else average.
         max: bool,
-        /// The window.
-        window: Window,
-    },
-    /// The gradient through a ReLU and the max pooling after it, for inputs [grad, y] with y
-    /// the ReLU's output (the pooling's input), for windows that tile the input (stride =
-    /// kernel). Made by the plan compiler from a pooling's
-    /// gradient that only the ReLU's gradient reads.
-    MaxPoolReluBackward {
         /// The window.
         window: Window,
     },
@@ -193,6 +144,53 @@ pub enum Op {
         /// Multiplies the value (n / (n − 1) turns a biased variance into an unbiased one).
         factor: f32,
     },
+}
+
+impl Op {
+    /// A short name for messages and profiles (`matmul`, `relu`, `mse_backward`, …).
+    pub fn name(&self) -> String {
+        let name = match self {
+            Op::Elementwise { op, .. } => op.name(),
+            Op::Reduce { op, .. } => op.name(),
+            Op::Loss(kind) => kind.name(),
+            Op::LossBackward(kind) => return format!("{}_backward", kind.name()),
+            Op::Input => "input",
+            Op::Param => "param",
+            Op::Fill(_) => "fill",
+            Op::State(_) => "state",
+            Op::Matmul { .. } => "matmul",
+            Op::Expand { .. } => "expand",
+            Op::Reshape => "reshape",
+            Op::Dropout { .. } => "dropout",
+            Op::Softmax { .. } => "softmax",
+            Op::SoftmaxBackward { .. } => "softmaxbackward",
+            Op::Conv2d(_) => "conv2d",
+            Op::Im2col(_) => "im2col",
+            Op::Col2im(_) => "col2im",
+            Op::Conv2dBackwardInput(_) => "conv2dbackwardinput",
+            Op::Conv2dBackwardWeight(_) => "conv2dbackwardweight",
+            Op::Pool2d { .. } => "pool2d",
+            Op::Pool2dBackward { .. } => "pool2dbackward",
+            Op::Narrow { .. } => "narrow",
+            Op::Pad { .. } => "pad",
+            Op::Permute(_) => "permute",
+            Op::Concat { .. } => "concat",
+            Op::OneHot => "onehot",
+            Op::Update(_) => "update",
+            Op::RunningAverage { .. } => "runningaverage",
+        };
+        name.to_string()
+    }
+
+    /// A leaf: a value that no op computes (inputs, parameters, fills, states).
+    pub fn is_leaf(&self) -> bool {
+        matches!(self, Op::Input | Op::Param | Op::Fill(_) | Op::State(_))
+    }
+
+    /// An in-place update: it writes its first input, after everything that reads the old value.
+    pub fn is_update(&self) -> bool {
+        matches!(self, Op::Update(_) | Op::RunningAverage { .. })
+    }
 }
 
 /// One node: its op, its inputs and the shape of its value.

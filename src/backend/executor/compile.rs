@@ -4,13 +4,14 @@
 use super::binding::{Binds, bind_group, no_buffer};
 use super::chunk::{Part, PlanChunk};
 use super::fusion::fuse_matmuls;
+use super::kernel_graph::Kernel;
 use super::lower::lower;
 use super::memory;
-use super::plan::{Counters, Plan, Step, op_name, schedule};
+use super::plan::{Counters, Plan, Step, schedule};
 use super::split::split;
 use crate::backend::device::Device;
 use crate::backend::kernels::{Family, PARAMS_SLOT, TextureBinding};
-use crate::backend::operand_textures::{OperandTextures, copy_budget};
+use crate::backend::operand_textures::OperandTextures;
 use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId, Op};
 use std::collections::HashMap;
@@ -64,7 +65,7 @@ impl Plan {
             memory::assign(device, nodes, &order, outputs, source, bound, &mut counters)?;
 
         // Launches and their parameter blocks, packed into one uniform buffer.
-        let budget = copy_budget(counters.bytes_allocated);
+        let budget = device.strategy().copy_budget(counters.bytes_allocated);
         let mut launches: Vec<(NodeId, PlanChunk)> = Vec::new();
         for &i in &order {
             if let Some(lowered) = lower(nodes, i, device, &limits, &Part::default())? {
@@ -102,7 +103,7 @@ impl Plan {
                 texture: launch.key.texture != TextureBinding::None,
             };
             let buffer_of = |id: NodeId| slot_of[id.index()].map(|slot| &*slots[slot].buffer);
-            let label = op_name(&nodes[node.index()].op);
+            let label = nodes[node.index()].kernel.name();
             let bind_group = bind_group(
                 device,
                 &pipeline.layout,
@@ -113,16 +114,16 @@ impl Plan {
                 operand_textures.as_ref(),
             )?;
             device.queue().write_buffer(&uniforms, k as u64 * PARAMS_SLOT, bytemuck::cast_slice(launch.params.words()));
-            match nodes[node.index()].op {
+            match nodes[node.index()].kernel {
                 // A split update's chunk covers only its part of the parameter.
-                Op::Update(opt) => updates.extend(launch.params.optim().map(|&p| (k, opt, p))),
-                Op::Dropout { .. } => dropouts.extend(launch.params.elementwise().map(|&p| (k, p))),
+                Kernel::Op(Op::Update(opt)) => updates.extend(launch.params.optim().map(|&p| (k, opt, p))),
+                Kernel::Op(Op::Dropout { .. }) => dropouts.extend(launch.params.elementwise().map(|&p| (k, p))),
                 _ => {}
             }
             // A pack launch is named apart from the product it feeds, so profiles show its cost.
             let op = match launch.key.family {
                 Family::Pack => "pack".to_string(),
-                _ => op_name(&nodes[node.index()].op),
+                _ => nodes[node.index()].kernel.name(),
             };
             let shape = nodes[node.index()].shape.clone();
             let entry = launch.key.entry;
@@ -150,7 +151,7 @@ impl Plan {
             operand_textures,
         };
         for (i, n) in nodes.iter().enumerate() {
-            if let Op::Fill(value) | Op::State(value) = n.op {
+            if let Kernel::Op(Op::Fill(value) | Op::State(value)) = n.kernel {
                 // wgpu zero-fills new buffers; a shared one keeps the values it has.
                 if value != 0.0 && !shared[i] {
                     plan.write_slot(i, &vec![value; n.shape.numel()]);

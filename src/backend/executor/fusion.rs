@@ -1,7 +1,9 @@
-//! Fusions the plan compiler makes before lowering: a product with its bias and ReLU, a
-//! pooling's gradient with a ReLU's, a batched product with the sum over its batch, and a
-//! small first convolution layer into one direct kernel.
+//! Fusions the plan compiler makes before lowering, from the user's graph into its own
+//! (`kernel_graph`): a product with its bias and activation, a pooling's gradient with a
+//! ReLU's, a batched product with the sum over its batch, and a small first convolution
+//! layer into one direct kernel.
 
+use super::kernel_graph::{Kernel, KernelNode};
 use super::lower::matmul_dims;
 use super::plan::schedule;
 use crate::backend::device::Device;
@@ -11,21 +13,29 @@ use crate::ir::ops::elementwise::ElementwiseOp;
 use crate::ir::ops::reduce::ReduceOp;
 use crate::ir::shape::Shape;
 
-/// `nodes` with matrix products fused with what follows them, where nothing else reads the
-/// product and no binding needs splitting (the fused node keeps its index; a product it
-/// absorbs is then read by nothing and not scheduled, so it never gets a buffer):
+/// `nodes` as the kernel graph, with matrix products fused with what follows them, where
+/// nothing else reads the product and no binding needs splitting (the fused node keeps its
+/// index; a product it absorbs is then read by nothing and not scheduled, so it never gets a
+/// buffer):
 /// - a bias add after a product (directly or through a reshape), bias along the product's
-///   rows or columns, becomes one [`Op::MatmulBias`]: a layer's output is written once;
-/// - a ReLU after such a product and bias joins them (its input is then never stored, as
-///   autodiff takes a ReLU's gradient from its output);
+///   rows or columns, becomes one [`Kernel::MatmulBias`]: a layer's output is written once;
+/// - an activation after such a product and bias joins them, where nothing else reads the
+///   sum (so never for an activation whose gradient reads its input; ReLU, sigmoid and tanh
+///   take theirs from their output, so their input is then never stored);
 /// - a ReLU's gradient after a max pooling's (windows that tile the input, the pooling
-///   reading the ReLU's output) is one [`Op::MaxPoolReluBackward`] pass;
+///   reading the ReLU's output) is one [`Kernel::MaxPoolReluBackward`] pass;
 /// - a batched product that only a sum over its batch reads becomes a few partial sums
-///   ([`Op::MatmulBatchSum`]), instead of one product per entry (a convolution's filter
+///   ([`Kernel::MatmulBatchSum`]), instead of one product per entry (a convolution's filter
 ///   gradient: 100 products of 73 KB down to a handful on software adapters, a few dozen
 ///   on GPUs).
-pub(super) fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, limits: &wgpu::Limits) -> Vec<Node> {
-    let live = schedule(nodes, outputs);
+pub(super) fn fuse_matmuls(
+    nodes: &[Node],
+    outputs: &[NodeId],
+    device: &Device,
+    limits: &wgpu::Limits,
+) -> Vec<KernelNode> {
+    let mut fused: Vec<KernelNode> = nodes.iter().map(KernelNode::from).collect();
+    let live = schedule(&fused, outputs);
     let mut readers = vec![0usize; nodes.len()];
     for &i in &live {
         for x in &nodes[i].inputs {
@@ -36,8 +46,7 @@ pub(super) fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, 
         readers[o.index()] += 1;
     }
     let fits = |id: &NodeId| nodes[id.index()].shape.numel() as u64 * 4 <= limits.max_storage_buffer_binding_size;
-    let software = device.kernel_set() == crate::backend::device::KernelSet::Software;
-    let mut fused = nodes.to_vec();
+    let strategy = device.strategy();
     for &i in &live {
         match nodes[i].op {
             Op::Elementwise { op: ElementwiseOp::Add, .. } => {
@@ -55,17 +64,17 @@ pub(super) fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, 
                     let Some(per_row) = axis else { continue };
                     let (a, b) = (nodes[product.index()].inputs[0], nodes[product.index()].inputs[1]);
                     if [a, b, bias, NodeId(i)].iter().all(fits) {
-                        fused[i].op = Op::MatmulBias { trans_a, trans_b, per_row, relu: false };
+                        fused[i].kernel = Kernel::MatmulBias { trans_a, trans_b, per_row, activation: None };
                         fused[i].inputs = vec![a, b, bias];
                         break;
                     }
                 }
             }
-            Op::Elementwise { op: ElementwiseOp::Relu, .. } => {
+            Op::Elementwise { op, .. } if op.is_activation() => {
                 let sum = nodes[i].inputs[0];
-                if let Op::MatmulBias { trans_a, trans_b, per_row, relu: false } = fused[sum.index()].op {
+                if let Kernel::MatmulBias { trans_a, trans_b, per_row, activation: None } = fused[sum.index()].kernel {
                     if readers[sum.index()] == 1 {
-                        fused[i].op = Op::MatmulBias { trans_a, trans_b, per_row, relu: true };
+                        fused[i].kernel = Kernel::MatmulBias { trans_a, trans_b, per_row, activation: Some(op) };
                         fused[i].inputs = fused[sum.index()].inputs.clone();
                     }
                 }
@@ -77,7 +86,7 @@ pub(super) fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, 
                 let tiles = kernels::pool2d::tiles(&window);
                 let relu_output = matches!(nodes[y.index()].op, Op::Elementwise { op: ElementwiseOp::Relu, .. });
                 if tiles && relu_output && readers[pooled.index()] == 1 && nodes[pooled.index()].inputs[1] == y {
-                    fused[i].op = Op::MaxPoolReluBackward { window };
+                    fused[i].kernel = Kernel::MaxPoolReluBackward { window };
                     fused[i].inputs = nodes[pooled.index()].inputs.clone();
                 }
             }
@@ -92,32 +101,39 @@ pub(super) fn fuse_matmuls(nodes: &[Node], outputs: &[NodeId], device: &Device, 
                 let (a, b) = (nodes[product.index()].inputs[0], nodes[product.index()].inputs[1]);
                 let (sa, sb) = (&nodes[a.index()].shape, &nodes[b.index()].shape);
                 let dims = matmul_dims(sa, sb, trans_a, trans_b, false, Bias::None);
-                let groups = kernels::matmul::batch_sum_groups(&dims, device.matmul_variant(), software, limits);
+                let groups =
+                    kernels::matmul::batch_sum_groups(&dims, strategy.matmul, strategy.batch_sum_workgroups, limits);
                 let Some(groups) = groups.filter(|_| [a, b, product].iter().all(fits)) else { continue };
                 let Ok(partial_sums) = Shape::new(&[groups, p[1], p[2]]) else { continue };
-                fused[product.index()].op =
-                    Op::MatmulBatchSum { trans_a, trans_b, sum_over: dims.entries.div_ceil(groups) };
+                fused[product.index()].kernel =
+                    Kernel::MatmulBatchSum { trans_a, trans_b, sum_over: dims.entries.div_ceil(groups) };
                 fused[product.index()].shape = partial_sums;
             }
             _ => {}
         }
     }
-    if software {
+    if strategy.direct_convs() {
         fuse_few_tap_convs(nodes, &live, &mut fused);
     }
     fused
 }
 
 /// Turns a product of filters `[K, C·KH·KW]` with an im2col's columns, with the bias per
-/// filter and the ReLU that [`fuse_matmuls`] fused after it, into one [`Op::Conv2dTaps`] where
+/// filter and the ReLU that [`fuse_matmuls`] fused after it, into one [`Kernel::Conv2dTaps`] where
 /// the filters are small ([`TapsKernel::suits`](kernels::conv2d_taps::TapsKernel::suits)).
 /// The im2col then runs only where something else reads its columns (the filters'
 /// gradient, when training).
-fn fuse_few_tap_convs(nodes: &[Node], live: &[usize], fused: &mut [Node]) {
+fn fuse_few_tap_convs(nodes: &[Node], live: &[usize], fused: &mut [KernelNode]) {
     for &i in live {
-        let (bias, relu) = match fused[i].op {
-            Op::Matmul { trans_a: false, trans_b: false } => (false, false),
-            Op::MatmulBias { trans_a: false, trans_b: false, per_row: true, relu } => (true, relu),
+        let (bias, relu) = match fused[i].kernel {
+            Kernel::Op(Op::Matmul { trans_a: false, trans_b: false }) => (false, false),
+            Kernel::MatmulBias { trans_a: false, trans_b: false, per_row: true, activation: None } => (true, false),
+            Kernel::MatmulBias {
+                trans_a: false,
+                trans_b: false,
+                per_row: true,
+                activation: Some(ElementwiseOp::Relu),
+            } => (true, true),
             _ => continue,
         };
         let (filters, cols) = (fused[i].inputs[0], fused[i].inputs[1]);
@@ -125,7 +141,7 @@ fn fuse_few_tap_convs(nodes: &[Node], live: &[usize], fused: &mut [Node]) {
         let &[k, _] = nodes[filters.index()].shape.dims() else { continue };
         let x = nodes[cols.index()].inputs[0];
         if kernels::conv2d_taps::TapsKernel::suits(k, nodes[x.index()].shape.dims()[1], &window) {
-            fused[i].op = Op::Conv2dTaps { window, bias, relu };
+            fused[i].kernel = Kernel::Conv2dTaps { window, bias, relu };
             fused[i].inputs = [vec![x, filters], fused[i].inputs[2..].to_vec()].concat();
         }
     }

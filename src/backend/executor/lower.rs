@@ -1,16 +1,16 @@
 //! Lowering: the kernel launch that computes a node, and what it binds.
 
-use super::chunk::{Part, PlanChunk};
+use super::chunk::Part;
+use super::kernel_graph::{Kernel, KernelNode};
+use super::texture_reads::{TextureRead, texture_input};
 use crate::backend::device::Device;
 use crate::backend::kernels::{
     self, Launch,
     matmul::{Bias, MatmulDims, MatmulVariant},
 };
-use crate::backend::operand_textures::{TextureInput, input_chunks, update_chunks};
 use crate::error::Result;
-use crate::ir::graph::{Node, NodeId, Op};
+use crate::ir::graph::{NodeId, Op};
 use crate::ir::ops::elementwise::ElementwiseOp;
-use crate::ir::ops::reduce::ReduceOp;
 use crate::ir::shape::Shape;
 
 /// One node lowered to a kernel launch: what it binds to read and to write.
@@ -24,40 +24,11 @@ pub(super) struct Lowered {
     pub texture_read: Option<TextureRead>,
 }
 
-/// Inputs a storage kernel can read from the plan's texture (where products read theirs
-/// from textures), copied in before each of its launches.
-pub(super) enum TextureRead {
-    /// One input, in units (planes, images) that launches take whole.
-    Units(TextureInput),
-    /// An optimizer update's parameter, gradient and states, a range of elements of each a
-    /// launch.
-    Update { arrays: Vec<NodeId>, elements: usize },
-}
-
-impl TextureRead {
-    /// The launches of `launch`, each with its copies and copying at most `budget` bytes;
-    /// `None` where they cannot be made.
-    pub(super) fn chunks(
-        &self,
-        launch: &Launch,
-        bindings: &[(NodeId, u64, u64)],
-        limits: &wgpu::Limits,
-        budget: usize,
-    ) -> Option<Vec<PlanChunk>> {
-        match self {
-            TextureRead::Units(input) => input_chunks(launch, input, bindings, limits, budget),
-            TextureRead::Update { arrays, elements } => {
-                update_chunks(launch, arrays, *elements, bindings, limits, budget)
-            }
-        }
-    }
-}
-
 /// The kernel launch computing node `i`, with the nodes it reads and writes; `None` for nodes
 /// that need no kernel. `part` describes a chunk of a split launch: the shapes some nodes have
 /// within it, and whether a matmul adds to its output.
 pub(super) fn lower(
-    nodes: &[Node],
+    nodes: &[KernelNode],
     i: usize,
     device: &Device,
     limits: &wgpu::Limits,
@@ -66,29 +37,21 @@ pub(super) fn lower(
     let n = &nodes[i];
     let shape = |id: NodeId| part.shapes.get(&id.index()).unwrap_or(&nodes[id.index()].shape);
     let out = shape(NodeId(i));
-    let variant = match device.matmul_variant() {
+    let variant = match device.strategy().matmul {
         v if v.reads_textures() && part.storage_only => MatmulVariant::RegisterBlocked,
         v => v,
     };
     let mut matmul = None;
-    let launch = match n.op {
-        Op::Input | Op::Param | Op::Fill(_) | Op::State(_) | Op::Reshape => return Ok(None),
-        Op::Matmul { trans_a, trans_b } => {
-            let (a, b) = (n.inputs[0], n.inputs[1]);
-            let dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, Bias::None);
-            matmul = Some(dims);
-            // No bias: A is bound in its place.
-            (kernels::matmul::launch(dims, variant, out, limits)?, vec![a, b, a])
-        }
-        Op::MatmulBias { trans_a, trans_b, per_row, relu } => {
+    let launch = match n.kernel {
+        Kernel::MatmulBias { trans_a, trans_b, per_row, activation } => {
             let (a, b) = (n.inputs[0], n.inputs[1]);
             let bias = if per_row { Bias::PerRow } else { Bias::PerColumn };
             let mut dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, bias);
-            dims.relu = relu;
+            dims.activation = activation;
             matmul = Some(dims);
             (kernels::matmul::launch(dims, variant, out, limits)?, n.inputs.clone())
         }
-        Op::MatmulBatchSum { trans_a, trans_b, sum_over } => {
+        Kernel::MatmulBatchSum { trans_a, trans_b, sum_over } => {
             let (a, b) = (n.inputs[0], n.inputs[1]);
             let mut dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, Bias::None);
             dims.sum_over = sum_over;
@@ -96,174 +59,148 @@ pub(super) fn lower(
             matmul = Some(dims);
             (kernels::matmul::launch(dims, variant, out, limits)?, vec![a, b, a])
         }
-        Op::Elementwise { op, alpha } => {
-            let a = n.inputs[0];
-            let b = *n.inputs.get(1).unwrap_or(&a);
-            (kernels::elementwise::launch(op, alpha, 0, 0, shape(a), shape(b), out, limits)?, vec![a, b])
-        }
-        Op::Expand { factor } => {
-            let a = n.inputs[0];
-            (
-                kernels::elementwise::launch(ElementwiseOp::Scale, factor, 0, 0, shape(a), shape(a), out, limits)?,
-                vec![a, a],
-            )
-        }
-        Op::Dropout { p, seed } => {
-            let a = n.inputs[0];
-            (
-                {
-                    // Each element keeps its own mask however the launch is cut.
-                    let first = part.first_row * (n.shape.numel() / n.shape.dims().first().copied().unwrap_or(1));
-                    kernels::elementwise::launch(
-                        ElementwiseOp::Dropout,
-                        p,
-                        seed,
-                        first,
-                        shape(a),
-                        shape(a),
-                        out,
-                        limits,
-                    )?
-                },
-                vec![a, a],
-            )
-        }
-        Op::Reduce { op, factor } => {
-            (kernels::reduce::launch(op, shape(n.inputs[0]), out, factor, part.accumulate, limits)?, n.inputs.clone())
-        }
-        Op::Loss(kind) => {
-            let (p, t) = (n.inputs[0], n.inputs[1]);
-            (kernels::loss::forward(kind, shape(p), &nodes[p.index()].shape, part.accumulate), vec![p, t, p])
-        }
-        Op::LossBackward(kind) => {
-            let (g, p, t) = (n.inputs[0], n.inputs[1], n.inputs[2]);
-            (kernels::loss::backward(kind, shape(p), &nodes[p.index()].shape, limits)?, vec![p, t, g])
-        }
-        Op::Softmax { log } => (kernels::softmax::forward(log, out, limits)?, vec![n.inputs[0], n.inputs[0]]),
-        Op::SoftmaxBackward { log } => (kernels::softmax::backward(log, out, limits)?, n.inputs.clone()),
-        Op::Conv2d(window) => {
-            let (x, w) = (n.inputs[0], n.inputs[1]);
-            (kernels::conv2d::forward(shape(x), shape(w).dims()[0], &window, out, limits)?, n.inputs.clone())
-        }
-        Op::Conv2dBackwardInput(window) => {
-            let (g, w) = (n.inputs[0], n.inputs[1]);
-            (kernels::conv2d::backward_input(out, shape(w).dims()[0], &window, shape(g), limits)?, n.inputs.clone())
-        }
-        Op::Conv2dBackwardWeight(window) => {
-            let (g, x) = (n.inputs[0], n.inputs[1]);
-            (kernels::conv2d::backward_weight(shape(x), out, &window, shape(g), limits)?, n.inputs.clone())
-        }
-        Op::Conv2dTaps { window, bias, relu } => {
+        Kernel::Conv2dTaps { window, bias, relu } => {
             let (x, filters) = (n.inputs[0], n.inputs[1]);
             let k = shape(filters).dims()[0];
             let inputs = vec![x, filters, *n.inputs.get(2).unwrap_or(&filters)];
             (kernels::conv2d_taps::launch(shape(x), k, &window, bias, relu, limits)?, inputs)
         }
-        Op::Im2col(window) => {
-            let x = n.inputs[0];
-            let out_hw = window.output("im2col", shape(x), shape(x).dims()[2], shape(x).dims()[3])?;
-            (kernels::conv2d::im2col(shape(x), &window, out, out_hw, limits)?, vec![x, x])
-        }
-        Op::Col2im(window) => {
-            let g = n.inputs[0];
-            let out_hw = window.output("col2im", out, out.dims()[2], out.dims()[3])?;
-            (kernels::conv2d::col2im(out, &window, out_hw, limits)?, vec![g, g])
-        }
-        Op::Pool2d { max, window } => {
-            let x = n.inputs[0];
-            (kernels::pool2d::forward(max, shape(x), &window, out, limits)?, vec![x, x])
-        }
-        Op::Pool2dBackward { max, window } => {
-            let (g, x) = (n.inputs[0], n.inputs[1]);
-            (kernels::pool2d::backward(max, shape(x), &window, shape(g), limits)?, n.inputs.clone())
-        }
-        Op::MaxPoolReluBackward { window } => {
+        Kernel::MaxPoolReluBackward { window } => {
             let (g, y) = (n.inputs[0], n.inputs[1]);
             (kernels::pool2d::max_relu_backward(shape(y), &window, shape(g), limits)?, n.inputs.clone())
         }
-        Op::Narrow { axis, start } => {
-            let x = n.inputs[0];
-            let strides = shape(x).strides();
-            (kernels::layout::strided_copy(out, start * strides[axis], &strides, limits)?, vec![x, x])
-        }
-        Op::Permute(perm) => {
-            let x = n.inputs[0];
-            let strides = shape(x).strides();
-            let read: Vec<usize> = perm[..out.rank()].iter().map(|&p| strides[p]).collect();
-            (kernels::layout::strided_copy(out, 0, &read, limits)?, vec![x, x])
-        }
-        Op::Pad { axis, start } => {
-            let x = n.inputs[0];
-            (kernels::layout::pad(out, axis, start, shape(x).dims()[axis], limits)?, vec![x, x])
-        }
-        Op::Concat { axis } => {
-            let (a, b) = (n.inputs[0], n.inputs[1]);
-            (kernels::layout::concat(out, axis, shape(a).dims()[axis], limits)?, vec![a, b])
-        }
-        Op::OneHot => {
-            let x = n.inputs[0];
-            (kernels::layout::one_hot(out, out.dims()[1], limits)?, vec![x, x])
-        }
-        Op::Update(opt) => {
-            // Writes the parameter and its states in place; reads only the gradient.
-            let mut writes = vec![n.inputs[0]];
-            writes.extend(&n.inputs[2..]);
-            let launch = kernels::optim::launch(&opt, out, 1, limits)?;
-            // The texture holds the arrays in the kernel's order: parameter, gradient, states.
-            let texture_read = (variant.reads_textures() && kernels::optim::reads_texture(&launch))
-                .then(|| TextureRead::Update { arrays: n.inputs.clone(), elements: out.numel() });
-            return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes, matmul, texture_read }));
-        }
-        Op::RunningAverage { momentum, factor } => {
-            let launch = kernels::optim::running_average(out, momentum, factor, limits)?;
-            return Ok(Some(Lowered {
-                launch,
-                reads: vec![n.inputs[1]],
-                writes: vec![n.inputs[0]],
-                matmul,
-                texture_read: None,
-            }));
-        }
+        Kernel::Op(ref op) => match *op {
+            Op::Input | Op::Param | Op::Fill(_) | Op::State(_) | Op::Reshape => return Ok(None),
+            Op::Matmul { trans_a, trans_b } => {
+                let (a, b) = (n.inputs[0], n.inputs[1]);
+                let dims = matmul_dims(shape(a), shape(b), trans_a, trans_b, part.accumulate, Bias::None);
+                matmul = Some(dims);
+                // No bias: A is bound in its place.
+                (kernels::matmul::launch(dims, variant, out, limits)?, vec![a, b, a])
+            }
+            Op::Elementwise { op, alpha } => {
+                let a = n.inputs[0];
+                let b = *n.inputs.get(1).unwrap_or(&a);
+                (kernels::elementwise::launch(op, alpha, 0, 0, shape(a), shape(b), out, limits)?, vec![a, b])
+            }
+            Op::Expand { factor } => {
+                let a = n.inputs[0];
+                (
+                    kernels::elementwise::launch(ElementwiseOp::Scale, factor, 0, 0, shape(a), shape(a), out, limits)?,
+                    vec![a, a],
+                )
+            }
+            Op::Dropout { p, seed } => {
+                let a = n.inputs[0];
+                (
+                    {
+                        // Each element keeps its own mask however the launch is cut.
+                        let first = part.first_row * (n.shape.numel() / n.shape.dims().first().copied().unwrap_or(1));
+                        kernels::elementwise::launch(
+                            ElementwiseOp::Dropout,
+                            p,
+                            seed,
+                            first,
+                            shape(a),
+                            shape(a),
+                            out,
+                            limits,
+                        )?
+                    },
+                    vec![a, a],
+                )
+            }
+            Op::Reduce { op, factor } => (
+                kernels::reduce::launch(op, shape(n.inputs[0]), out, factor, part.accumulate, limits)?,
+                n.inputs.clone(),
+            ),
+            Op::Loss(kind) => {
+                let (p, t) = (n.inputs[0], n.inputs[1]);
+                (kernels::loss::forward(kind, shape(p), &nodes[p.index()].shape, part.accumulate), vec![p, t, p])
+            }
+            Op::LossBackward(kind) => {
+                let (g, p, t) = (n.inputs[0], n.inputs[1], n.inputs[2]);
+                (kernels::loss::backward(kind, shape(p), &nodes[p.index()].shape, limits)?, vec![p, t, g])
+            }
+            Op::Softmax { log } => (kernels::softmax::forward(log, out, limits)?, vec![n.inputs[0], n.inputs[0]]),
+            Op::SoftmaxBackward { log } => (kernels::softmax::backward(log, out, limits)?, n.inputs.clone()),
+            Op::Conv2d(window) => {
+                let (x, w) = (n.inputs[0], n.inputs[1]);
+                (kernels::conv2d::forward(shape(x), shape(w).dims()[0], &window, out, limits)?, n.inputs.clone())
+            }
+            Op::Conv2dBackwardInput(window) => {
+                let (g, w) = (n.inputs[0], n.inputs[1]);
+                (kernels::conv2d::backward_input(out, shape(w).dims()[0], &window, shape(g), limits)?, n.inputs.clone())
+            }
+            Op::Conv2dBackwardWeight(window) => {
+                let (g, x) = (n.inputs[0], n.inputs[1]);
+                (kernels::conv2d::backward_weight(shape(x), out, &window, shape(g), limits)?, n.inputs.clone())
+            }
+            Op::Im2col(window) => {
+                let x = n.inputs[0];
+                let out_hw = window.output("im2col", shape(x), shape(x).dims()[2], shape(x).dims()[3])?;
+                (kernels::conv2d::im2col(shape(x), &window, out, out_hw, limits)?, vec![x, x])
+            }
+            Op::Col2im(window) => {
+                let g = n.inputs[0];
+                let out_hw = window.output("col2im", out, out.dims()[2], out.dims()[3])?;
+                (kernels::conv2d::col2im(out, &window, out_hw, limits)?, vec![g, g])
+            }
+            Op::Pool2d { max, window } => {
+                let x = n.inputs[0];
+                (kernels::pool2d::forward(max, shape(x), &window, out, limits)?, vec![x, x])
+            }
+            Op::Pool2dBackward { max, window } => {
+                let (g, x) = (n.inputs[0], n.inputs[1]);
+                (kernels::pool2d::backward(max, shape(x), &window, shape(g), limits)?, n.inputs.clone())
+            }
+            Op::Narrow { axis, start } => {
+                let x = n.inputs[0];
+                let strides = shape(x).strides();
+                (kernels::layout::strided_copy(out, start * strides[axis], &strides, limits)?, vec![x, x])
+            }
+            Op::Permute(perm) => {
+                let x = n.inputs[0];
+                let strides = shape(x).strides();
+                let read: Vec<usize> = perm[..out.rank()].iter().map(|&p| strides[p]).collect();
+                (kernels::layout::strided_copy(out, 0, &read, limits)?, vec![x, x])
+            }
+            Op::Pad { axis, start } => {
+                let x = n.inputs[0];
+                (kernels::layout::pad(out, axis, start, shape(x).dims()[axis], limits)?, vec![x, x])
+            }
+            Op::Concat { axis } => {
+                let (a, b) = (n.inputs[0], n.inputs[1]);
+                (kernels::layout::concat(out, axis, shape(a).dims()[axis], limits)?, vec![a, b])
+            }
+            Op::OneHot => {
+                let x = n.inputs[0];
+                (kernels::layout::one_hot(out, out.dims()[1], limits)?, vec![x, x])
+            }
+            Op::Update(opt) => {
+                // Writes the parameter and its states in place; reads only the gradient.
+                let mut writes = vec![n.inputs[0]];
+                writes.extend(&n.inputs[2..]);
+                let launch = kernels::optim::launch(&opt, out, 1, limits)?;
+                // The texture holds the arrays in the kernel's order: parameter, gradient, states.
+                let texture_read = (variant.reads_textures() && kernels::optim::reads_texture(&launch))
+                    .then(|| TextureRead::Update { arrays: n.inputs.clone(), elements: out.numel() });
+                return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes, matmul, texture_read }));
+            }
+            Op::RunningAverage { momentum, factor } => {
+                let launch = kernels::optim::running_average(out, momentum, factor, limits)?;
+                return Ok(Some(Lowered {
+                    launch,
+                    reads: vec![n.inputs[1]],
+                    writes: vec![n.inputs[0]],
+                    matmul,
+                    texture_read: None,
+                }));
+            }
+        },
     };
     let texture_read = if variant.reads_textures() { texture_input(n, &launch.0, &shape) } else { None };
     Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)], matmul, texture_read }))
-}
-
-/// The input of storage kernel `n` that it can read from the plan's texture (where products
-/// read theirs from textures): max pooling's, forward and back, im2col's and col2im's, and
-/// the input of a convolution's bias gradient.
-fn texture_input<'a>(n: &Node, launch: &Launch, shape: &dyn Fn(NodeId) -> &'a Shape) -> Option<TextureRead> {
-    let pooled = |x: NodeId, window: &crate::ir::ops::window::Window| {
-        let d = shape(x).dims();
-        kernels::pool2d::reads_texture(shape(x), window).then_some(TextureInput {
-            node: x,
-            units: d[0] * d[1],
-            unit_elements: d[2] * d[3],
-            row: 0,
-            launch_for: kernels::pool2d::textured,
-        })
-    };
-    // The first input, a launch per copy of as many images (its leading axis) as fit.
-    let by_image = |row: u64, launch_for| {
-        let x = shape(n.inputs[0]);
-        TextureInput { node: n.inputs[0], units: x.dims()[0], unit_elements: x.numel() / x.dims()[0], row, launch_for }
-    };
-    let input = match n.op {
-        Op::Pool2d { max: true, window } => pooled(n.inputs[0], &window),
-        Op::Pool2dBackward { max: true, window } if kernels::pool2d::tiles(&window) => pooled(n.inputs[1], &window),
-        Op::MaxPoolReluBackward { window } => pooled(n.inputs[1], &window),
-        Op::Col2im(window) if window.stride == [1, 1] => Some(by_image(1, kernels::conv2d::col2im_textured)),
-        Op::Im2col(_) if kernels::conv2d::im2col_reads_texture(launch) => {
-            Some(by_image(0, kernels::conv2d::im2col_textured))
-        }
-        Op::Reduce { op: ReduceOp::Sum, .. }
-            if kernels::reduce::sums_channels(launch, shape(n.inputs[0]), &n.shape) =>
-        {
-            Some(by_image(0, kernels::reduce::channel_sums_textured))
-        }
-        _ => None,
-    };
-    input.map(TextureRead::Units)
 }
 
 /// The sizes of op(a) · op(b) for operands of shapes `a` and `b` (matrices, or batches of
@@ -294,6 +231,6 @@ pub(super) fn matmul_dims(
         trans_b,
         accumulate,
         bias,
-        relu: false,
+        activation: None,
     }
 }

@@ -1,10 +1,11 @@
 //! Where each node's value lives: a storage buffer of its own, its input's (reshapes and
 //! in-place updates), or one that a value no longer read has freed.
 
-use super::plan::{Counters, Plan, Slot, is_leaf, op_name};
+use super::kernel_graph::{Kernel, KernelNode};
+use super::plan::{Counters, Plan, Slot};
 use crate::backend::device::Device;
 use crate::error::Result;
-use crate::ir::graph::{Node, NodeId, Op};
+use crate::ir::graph::{NodeId, Op};
 use crate::ir::shape::Shape;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ pub(super) struct Storage {
 /// buffer freed by a value no later launch reads, where one is large enough.
 pub(super) fn assign(
     device: &Device,
-    nodes: &[Node],
+    nodes: &[KernelNode],
     order: &[usize],
     outputs: &[NodeId],
     source: Option<&Plan>,
@@ -34,14 +35,13 @@ pub(super) fn assign(
 ) -> Result<Storage> {
     let mut root: Vec<usize> = (0..nodes.len()).collect();
     for (i, n) in nodes.iter().enumerate() {
-        match n.op {
-            Op::Reshape | Op::Update(_) | Op::RunningAverage { .. } => root[i] = root[n.inputs[0].index()],
-            _ => {}
+        if n.kernel.is_update() || n.kernel == Kernel::Op(Op::Reshape) {
+            root[i] = root[n.inputs[0].index()];
         }
     }
     let mut persistent = vec![false; nodes.len()];
     for (i, n) in nodes.iter().enumerate() {
-        if is_leaf(&n.op) {
+        if n.kernel.is_leaf() {
             persistent[root[i]] = true;
         }
     }
@@ -70,7 +70,7 @@ pub(super) fn assign(
     // Leaves first: they are alive for the whole plan.
     let mut shared = vec![false; nodes.len()];
     for (i, n) in nodes.iter().enumerate() {
-        if root[i] == i && is_leaf(&n.op) {
+        if root[i] == i && n.kernel.is_leaf() {
             if let Some(buffer) = bound.get(&i).cloned().or_else(|| source.and_then(|p| p.shared_buffer(n))) {
                 slots.push(Slot { buffer });
                 slot_of[i] = Some(slots.len() - 1);
@@ -97,7 +97,9 @@ pub(super) fn assign(
             };
             slot_of[i] = Some(match reuse {
                 Some(k) => free.swap_remove(k).1,
-                None => alloc(&format!("{} (node {i})", op_name(&nodes[i].op)), &nodes[i].shape, counters, &mut slots)?,
+                None => {
+                    alloc(&format!("{} (node {i})", nodes[i].kernel.name()), &nodes[i].shape, counters, &mut slots)?
+                }
             });
         }
         // Free after allocating, so no kernel ever writes a buffer it reads.

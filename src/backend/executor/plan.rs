@@ -2,13 +2,14 @@
 //! writes and settings that change it between runs.
 
 use super::binding::{Binds, bind_group, no_buffer};
+use super::kernel_graph::KernelNode;
 use crate::backend::device::Device;
 use crate::backend::gpu_timer::GpuTimer;
 use crate::backend::kernels::params::{ElementwiseParams, OptimParams, Params};
 use crate::backend::kernels::{self, PARAMS_SLOT, Pipeline};
 use crate::backend::operand_textures::{OperandCopy, OperandTextures};
 use crate::error::{Error, Result};
-use crate::ir::graph::{Graph, Node, NodeId, Op};
+use crate::ir::graph::{Graph, NodeId, Op};
 use crate::ir::ops::optim::Optimizer;
 use crate::ir::shape::Shape;
 use std::collections::HashMap;
@@ -38,7 +39,8 @@ pub(super) struct Slot {
 pub(super) struct Step {
     /// The node it computes (part of, for a split launch).
     pub(super) node: NodeId,
-    /// The op it runs, as [`op_name`] names it, and the shape it writes (after fusion).
+    /// The kernel it runs, as [`Kernel::name`](super::kernel_graph::Kernel::name) names it,
+    /// and the shape it writes (after fusion).
     pub(super) op: String,
     pub(super) shape: Shape,
     /// The kernel's entry point.
@@ -94,7 +96,7 @@ pub(super) enum Timing {
 pub struct LaunchTime {
     /// The node the launch computes (a part of, where a launch was split).
     pub node: NodeId,
-    /// The node's op, as [`op_name`] names it.
+    /// The node's op as [`Op::name`] names it, or the fused kernel's name (`matmulbias`, …).
     pub op: String,
     /// The kernel's entry point (which matmul blocks, say).
     pub entry: &'static str,
@@ -104,26 +106,14 @@ pub struct LaunchTime {
     pub ms: f64,
 }
 
-/// Leaves: values that no kernel computes, alive for the whole plan.
-pub(super) fn is_leaf(op: &Op) -> bool {
-    matches!(op, Op::Input | Op::Param | Op::Fill(_) | Op::State(_))
-}
-
-/// In-place updates: they write their first input, after every other kernel of a run.
-pub(super) fn is_update(op: &Op) -> bool {
-    matches!(op, Op::Update(_) | Op::RunningAverage { .. })
-}
-
 impl Plan {
     /// The buffer of this plan's parameter or state that matches `node` by name, op kind and shape.
-    pub(super) fn shared_buffer(&self, node: &Node) -> Option<Arc<wgpu::Buffer>> {
+    pub(super) fn shared_buffer(&self, node: &KernelNode) -> Option<Arc<wgpu::Buffer>> {
         let name = node.name.as_deref()?;
-        if !matches!(node.op, Op::Param | Op::State(_)) {
-            return None;
-        }
+        let op = node.kernel.op().filter(|op| matches!(op, Op::Param | Op::State(_)))?;
         let id = self.graph.find(name)?;
         let mine = self.graph.node(id);
-        let same_kind = std::mem::discriminant(&mine.op) == std::mem::discriminant(&node.op);
+        let same_kind = std::mem::discriminant(&mine.op) == std::mem::discriminant(op);
         if !same_kind || mine.shape != node.shape {
             return None;
         }
@@ -192,8 +182,8 @@ impl Plan {
         self.steps.len()
     }
 
-    /// The op each launch of a run computes, in run order, as [`op_name`] names it after the
-    /// compiler's fusions (`matmulbias`, `maxpoolrelubackward`, …).
+    /// The op each launch of a run computes, in run order, as [`Op::name`] names it, or the
+    /// fused kernel's name where the compiler fused ops (`matmulbias`, `maxpoolrelubackward`, …).
     pub fn launch_ops(&self) -> Vec<&str> {
         self.steps.iter().map(|s| s.op.as_str()).collect()
     }
@@ -238,7 +228,7 @@ impl Plan {
     /// this before every case).
     pub(crate) fn poison_computed(&mut self) {
         let leaves: std::collections::HashSet<usize> = (0..self.slot_of.len())
-            .filter(|&i| is_leaf(&self.graph.nodes()[i].op))
+            .filter(|&i| self.graph.nodes()[i].op.is_leaf())
             .filter_map(|i| self.slot_of[i])
             .collect();
         for slot in self.slots.iter().enumerate().filter(|(k, _)| !leaves.contains(k)).map(|(_, s)| s) {
@@ -291,31 +281,17 @@ impl Plan {
 
 /// The order kernels run in: graph order over the nodes the outputs and updates need, with
 /// every update last so that all reads of a parameter come before it changes.
-pub(super) fn schedule(nodes: &[Node], outputs: &[NodeId]) -> Vec<usize> {
+pub(super) fn schedule(nodes: &[KernelNode], outputs: &[NodeId]) -> Vec<usize> {
     let mut live = vec![false; nodes.len()];
     let mut stack: Vec<usize> = outputs.iter().map(|o| o.index()).collect();
-    stack.extend((0..nodes.len()).filter(|&i| is_update(&nodes[i].op)));
+    stack.extend((0..nodes.len()).filter(|&i| nodes[i].kernel.is_update()));
     while let Some(i) = stack.pop() {
         if !live[i] {
             live[i] = true;
             stack.extend(nodes[i].inputs.iter().map(|x| x.index()));
         }
     }
-    let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| live[i] && !is_update(&nodes[i].op)).collect();
-    order.extend((0..nodes.len()).filter(|&i| live[i] && is_update(&nodes[i].op)));
+    let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| live[i] && !nodes[i].kernel.is_update()).collect();
+    order.extend((0..nodes.len()).filter(|&i| live[i] && nodes[i].kernel.is_update()));
     order
-}
-
-/// A short name of an op for messages.
-pub fn op_name(op: &Op) -> String {
-    match op {
-        Op::Elementwise { op, .. } => op.name().to_string(),
-        Op::Loss(kind) => kind.name().to_string(),
-        Op::Reduce { op, .. } => op.name().to_string(),
-        Op::LossBackward(kind) => format!("{}_backward", kind.name()),
-        other => {
-            let debug = format!("{other:?}");
-            debug.split([' ', '(', '{']).next().unwrap_or("op").to_lowercase()
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! Running a plan: one command encoder and one submit a run, and reading values back.
 
 use super::binding::no_buffer;
-use super::plan::{LaunchTime, Plan, Step, Timing, op_name};
+use super::plan::{LaunchTime, Plan, Step, Timing};
 use crate::backend::gpu_timer::GpuTimer;
 use crate::backend::kernels::PARAMS_SLOT;
 use crate::backend::kernels::params::{ElementwiseParams, Params};
@@ -197,7 +197,7 @@ impl Plan {
             Err(Error::Graph(format!(
                 "node {} ({}) was not declared as an output when the plan was compiled, so its buffer is reused",
                 node.index(),
-                op_name(&self.graph.node(node).op)
+                self.graph.node(node).op.name()
             )))
         }
     }
@@ -224,7 +224,7 @@ impl Plan {
 
     fn map_staging(&mut self, node: NodeId) -> Result<Vec<f32>> {
         let n = self.graph.node(node);
-        let what = n.name.clone().unwrap_or_else(|| format!("node {} ({})", node.index(), op_name(&n.op)));
+        let what = n.name.clone().unwrap_or_else(|| format!("node {} ({})", node.index(), n.op.name()));
         let values = self.device.read_staging(&self.staging[&node.index()], n.shape.numel(), &what)?;
         self.counters.readbacks += 1;
         Ok(values)

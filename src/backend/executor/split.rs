@@ -1,13 +1,13 @@
 //! Launches cut into chunks, so that no binding exceeds the adapter's storage-binding size.
 
 use super::chunk::{Part, PlanChunk};
+use super::kernel_graph::{Kernel, KernelNode};
 use super::lower::{Lowered, lower};
-use super::plan::op_name;
 use crate::backend::device::Device;
 use crate::backend::kernels::TextureBinding;
 use crate::backend::operand_textures::textured_chunks;
 use crate::error::{Error, Result};
-use crate::ir::graph::{Node, NodeId, Op};
+use crate::ir::graph::{NodeId, Op};
 use crate::ir::ops::reduce::ReduceOp;
 use crate::ir::shape::Shape;
 
@@ -18,7 +18,7 @@ fn gcd(a: u64, b: u64) -> u64 {
 /// The nodes of launch `i` whose leading axis can be cut into independent chunks (each
 /// chunk's outputs need only the same rows of these inputs, and all of the others), and
 /// whether the chunks add into one output (a product split along its contracted axis).
-fn splittable(nodes: &[Node], i: usize) -> Option<(Vec<NodeId>, bool)> {
+fn splittable(nodes: &[KernelNode], i: usize) -> Option<(Vec<NodeId>, bool)> {
     let n = &nodes[i];
     let out = &n.shape;
     let lead = |id: NodeId| nodes[id.index()].shape.dims().first().copied();
@@ -32,7 +32,12 @@ fn splittable(nodes: &[Node], i: usize) -> Option<(Vec<NodeId>, bool)> {
         v.push(NodeId(i));
         Some((v, false))
     };
-    match n.op {
+    if let Kernel::Conv2dTaps { .. } = n.kernel {
+        return with_out(vec![n.inputs[0]]);
+    }
+    // The other fused kernels are made only where their bindings fit.
+    let op = n.kernel.op()?;
+    match *op {
         Op::Elementwise { .. } | Op::Expand { .. } | Op::Dropout { .. } => with_out(same_rows(&n.inputs)),
         // Softmax works on whole rows of the last axis: the leading axis must be another one.
         Op::Softmax { .. } | Op::SoftmaxBackward { .. } if out.rank() < 2 => None,
@@ -53,9 +58,7 @@ fn splittable(nodes: &[Node], i: usize) -> Option<(Vec<NodeId>, bool)> {
         // Every item's loss is independent: chunks add their part of the mean.
         Op::Loss(_) => Some((n.inputs.clone(), true)),
         Op::LossBackward(_) => with_out(n.inputs[1..].to_vec()),
-        Op::Im2col(_) | Op::Col2im(_) | Op::Conv2d(_) | Op::Conv2dBackwardInput(_) | Op::Conv2dTaps { .. } => {
-            with_out(vec![n.inputs[0]])
-        }
+        Op::Im2col(_) | Op::Col2im(_) | Op::Conv2d(_) | Op::Conv2dBackwardInput(_) => with_out(vec![n.inputs[0]]),
         Op::Matmul { trans_a, trans_b } => {
             let (a, b) = (n.inputs[0], n.inputs[1]);
             let rank = |x: NodeId| nodes[x.index()].shape.rank();
@@ -80,7 +83,7 @@ fn splittable(nodes: &[Node], i: usize) -> Option<(Vec<NodeId>, bool)> {
 /// bytes of every tensor, or an error naming the op, the shape and the limit where the op
 /// cannot be split that way.
 pub(super) fn split(
-    nodes: &[Node],
+    nodes: &[KernelNode],
     i: usize,
     device: &Device,
     limits: &wgpu::Limits,
@@ -110,7 +113,7 @@ pub(super) fn split(
     }
     let largest = *bound.iter().max_by_key(|&&id| bytes(id)).unwrap_or(&NodeId(i));
     let too_big = |needed: u64| Error::AdapterLimit {
-        op: format!("{} (node {i})", op_name(&nodes[i].op)),
+        op: format!("{} (node {i})", nodes[i].kernel.name()),
         shape: nodes[largest.index()].shape.clone(),
         limit: "max_storage_buffer_binding_size",
         needed,

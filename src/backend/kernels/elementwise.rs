@@ -6,12 +6,14 @@ use crate::error::Result;
 use crate::ir::ops::elementwise::ElementwiseOp;
 use crate::ir::shape::Shape;
 
-/// `shaders/elementwise.wgsl` with its `apply` function: a case per op of the table, numbered
-/// as the ops' discriminants, so the shader's numbers cannot drift from the Rust ones.
+/// `shaders/elementwise.wgsl` and the activations' math with its `apply` function: a case per
+/// op of the table, numbered as the ops' discriminants, so the shader's numbers cannot drift
+/// from the Rust ones.
 pub fn source() -> &'static str {
     static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SOURCE.get_or_init(|| {
         let mut s = String::from(include_str!("../../../shaders/elementwise.wgsl"));
+        s.push_str(include_str!("../../../shaders/activations.wgsl"));
         s.push_str("\nfn apply(x: f32, y: f32, i: u32) -> f32 {\n    switch OP {\n");
         for &op in ElementwiseOp::ALL {
             s.push_str(&format!("        case {}u: {{ return {}; }}\n", op as u32, op.wgsl()));
@@ -19,6 +21,25 @@ pub fn source() -> &'static str {
         s.push_str("        default: { return 0.0; }\n    }\n}\n");
         s
     })
+}
+
+/// `shaders/activations.wgsl` with `fn activation(x: f32) -> f32`, a switch over the module's
+/// override constant `ACTIVATION` with a case per activation of the table, numbered by
+/// [`activation_code`] (0, no activation, returns x): for kernels that store an activation
+/// of what they compute.
+pub fn activation_source() -> String {
+    let mut s = String::from(include_str!("../../../shaders/activations.wgsl"));
+    s.push_str("\nfn activation(x: f32) -> f32 {\n    switch ACTIVATION {\n");
+    for &op in ElementwiseOp::ALL.iter().filter(|op| op.is_activation()) {
+        s.push_str(&format!("        case {}u: {{ return {}; }}\n", activation_code(Some(op)), op.wgsl()));
+    }
+    s.push_str("        default: { return x; }\n    }\n}\n");
+    s
+}
+
+/// The `ACTIVATION` constant of [`activation_source`] for an activation, or for none.
+pub fn activation_code(op: Option<ElementwiseOp>) -> u32 {
+    op.map_or(0, |op| op as u32 + 1)
 }
 
 /// Workgroup size of the kernel.

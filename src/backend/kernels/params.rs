@@ -49,8 +49,9 @@ param_block! {
         sum_over: u32,
         /// Batch entries of A and B.
         entries: u32,
-        /// 1: store the ReLU of the (biased) product.
-        relu: u32,
+        /// 1: store the fused activation (`ACTIVATION`) of the (biased) product; a product
+        /// summed over several launches sets it in its last.
+        activate: u32,
         /// The launch's first matrix of C (a textured product cut along its batch).
         z0: u32,
         /// Texels before A's first element that the launch reads (wrapping).

@@ -9,23 +9,36 @@ use std::sync::{Arc, Mutex};
 
 impl Family {
     /// The WGSL source, compiled into the binary (a generated entry point appended to it
-    /// for [`Family::Conv2dTaps`]).
-    pub fn source(self) -> Cow<'static, str> {
-        Cow::Borrowed(match self {
-            Family::Conv2dTaps(kernel) => return Cow::Owned(super::conv2d_taps::source(&kernel)),
-            Family::Matmul => super::matmul::source(),
-            Family::MatmulSubgroups => super::matmul::subgroup_source(),
-            Family::Elementwise => super::elementwise::source(),
-            Family::Reduce => include_str!("../../../shaders/reduce.wgsl"),
-            Family::Loss => include_str!("../../../shaders/loss.wgsl"),
-            Family::Softmax => include_str!("../../../shaders/softmax.wgsl"),
-            Family::Optim => include_str!("../../../shaders/optim.wgsl"),
-            Family::Conv2d => include_str!("../../../shaders/conv2d.wgsl"),
-            Family::Pool2d => include_str!("../../../shaders/pool2d.wgsl"),
-            Family::Layout => include_str!("../../../shaders/layout.wgsl"),
-            Family::Pack => include_str!("../../../shaders/pack.wgsl"),
-        })
+    /// for [`Family::Conv2dTaps`]), followed by [`prelude`].
+    pub fn source(self) -> String {
+        let body: Cow<'static, str> = match self {
+            Family::Conv2dTaps(kernel) => Cow::Owned(super::conv2d_taps::source(&kernel)),
+            Family::Matmul => Cow::Borrowed(super::matmul::source()),
+            Family::MatmulSubgroups => Cow::Borrowed(super::matmul::subgroup_source()),
+            Family::Elementwise => Cow::Borrowed(super::elementwise::source()),
+            Family::Reduce => Cow::Borrowed(include_str!("../../../shaders/reduce.wgsl")),
+            Family::Loss => Cow::Borrowed(include_str!("../../../shaders/loss.wgsl")),
+            Family::Softmax => Cow::Borrowed(include_str!("../../../shaders/softmax.wgsl")),
+            Family::Optim => Cow::Borrowed(include_str!("../../../shaders/optim.wgsl")),
+            Family::Conv2d => Cow::Borrowed(include_str!("../../../shaders/conv2d.wgsl")),
+            Family::Pool2d => Cow::Borrowed(include_str!("../../../shaders/pool2d.wgsl")),
+            Family::Layout => Cow::Borrowed(include_str!("../../../shaders/layout.wgsl")),
+            Family::Pack => Cow::Borrowed(include_str!("../../../shaders/pack.wgsl")),
+        };
+        format!("{body}\n{}", prelude())
     }
+}
+
+/// What every module shares: `shaders/prelude.wgsl` (an invocation's place in its launch,
+/// the workgroup tree sum) and `TEXEL_ROW`, the operand texture's width in texels, from the
+/// constant the host lays operands out by. It follows each module's own text, which WGSL
+/// allows at module scope, so naga's errors keep the line numbers of the family's file.
+pub fn prelude() -> String {
+    format!(
+        "{}\nconst TEXEL_ROW: u32 = {}u;\n",
+        include_str!("../../../shaders/prelude.wgsl"),
+        super::matmul::TEXEL_ROW
+    )
 }
 
 /// A compiled pipeline and its bind-group layout.
@@ -66,7 +79,7 @@ impl PipelineCache {
                     let m = error_scoped(device, key.family.file(), || {
                         device.create_shader_module(wgpu::ShaderModuleDescriptor {
                             label: Some(key.family.file()),
-                            source: wgpu::ShaderSource::Wgsl(key.family.source()),
+                            source: wgpu::ShaderSource::Wgsl(key.family.source().into()),
                         })
                     })?;
                     modules.insert(key.family, m.clone());

@@ -3,22 +3,12 @@
 
 use super::copy::{CopyLayout, OperandCopy, ROW_BYTES, flat, rows};
 use crate::backend::executor::chunk::PlanChunk;
-use crate::backend::kernels::matmul::{self, COPY_BUDGET, MatmulDims, MatmulVariant, TEXEL_ROW};
+use crate::backend::kernels::matmul::{self, MatmulDims, MatmulVariant, TEXEL_ROW};
 use crate::backend::kernels::params::MatmulParams;
 use crate::backend::kernels::{Launch, pack};
 use crate::error::Result;
 use crate::ir::graph::NodeId;
 use crate::ir::shape::Shape;
-
-/// The copy budget of a plan whose storage buffers take `plan_bytes`: [`COPY_BUDGET`], or a
-/// 25th of the buffers where that is more (at most 4 % more memory). Each launch costs a
-/// software adapter more than its work (a pass ends for the copy, the copy runs on one
-/// thread, the workgroups ramp up and drain), so fewer, larger launches pay: the CNN step
-/// (48 MiB of buffers) was faster at a 1.9 MiB budget than at 896 KiB in six of six
-/// alternating runs, by 8–18 % (BENCHMARKS.md).
-pub(crate) fn copy_budget(plan_bytes: u64) -> usize {
-    COPY_BUDGET.max((plan_bytes / 25) as usize)
-}
 
 /// The budget of a plain product (one matrix each) too large for `budget`, which runs in
 /// bands: a quarter of the bytes its operands and result take already (the memory target's
@@ -262,7 +252,7 @@ fn depth_chunks(
             let p = launch.params.matmul_mut()?;
             p.k = k.len() as u32;
             p.accumulate = (k.start > 0) as u32;
-            p.relu = (dims.relu && k.end == last) as u32;
+            p.activate = (dims.activation.is_some() && k.end == last) as u32;
             p.origin_b = 0u32.wrapping_sub((b_copy.row * TEXEL_ROW as u64) as u32);
             p.runs = runs.unwrap_or(0) as u32;
             let texture_rows = b_copy.row + b_copy.rows();
@@ -303,7 +293,7 @@ fn packed_depth_chunks(
         let p = launch.params.matmul_mut()?;
         p.k = k.len() as u32;
         p.accumulate = (k.start > 0) as u32;
-        p.relu = (dims.relu && k.end == last) as u32;
+        p.activate = (dims.activation.is_some() && k.end == last) as u32;
         p.origin_a = 0;
         p.origin_b = 0u32.wrapping_sub((b_row * TEXEL_ROW as u64) as u32);
         p.runs = 0;

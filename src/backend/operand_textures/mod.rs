@@ -11,6 +11,6 @@ mod chunks;
 pub(crate) mod copy;
 mod texture;
 
-pub(crate) use chunks::{TextureInput, copy_budget, input_chunks, textured_chunks, update_chunks};
+pub(crate) use chunks::{TextureInput, input_chunks, textured_chunks, update_chunks};
 pub(crate) use copy::OperandCopy;
 pub(crate) use texture::OperandTextures;

@@ -3,7 +3,7 @@
 //! its inputs, and (for activations) the graph, tensor and layer API it gets. The kernel's
 //! dispatch, the reference, autodiff, the check cases, `Graph`/`Tensor` methods and
 //! `nn::Layer` constants are all derived from it, so adding an op is one entry here (and a
-//! WGSL helper in `shaders/elementwise.wgsl` where its expression needs one).
+//! WGSL helper in `shaders/activations.wgsl` where its expression needs one).
 //!
 //! In an entry, `x` is the first operand and `y` the second (unary ops read `x` as both); a
 //! backward op reads the gradient it scales as `x` and, as `y`, the value its forward op saved.
@@ -164,6 +164,12 @@ macro_rules! elementwise_ops {
             /// PyTorch's module name, for activations (`ReLU`, `GELU`, …).
             pub fn torch_module(self) -> Option<&'static str> {
                 match self { $(ElementwiseOp::$variant => None $(.or(Some($torch)))?,)* }
+            }
+
+            /// An activation: a unary op without a scalar that has a graph, tensor and layer
+            /// API, and that a matrix product can apply to each value it stores.
+            pub fn is_activation(self) -> bool {
+                self.torch_module().is_some()
             }
         }
 

@@ -22,10 +22,7 @@ pub fn source(kernel: &TapsKernel) -> String {
     let element = if kernel.vec4_stores { "vec4<f32>" } else { "f32" };
     let _ = writeln!(w, "@group(0) @binding(4) var<storage, read_write> out: array<{element}>;");
     let _ = writeln!(w, "var<workgroup> weights: array<f32, {weights}>;\n");
-    w.push_str(
-        "@compute @workgroup_size(64)\nfn conv2d_taps(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    \
-         @builtin(num_workgroups) groups: vec3<u32>,\n    @builtin(local_invocation_index) lid: u32,\n) {\n",
-    );
+    w.push_str("@compute @workgroup_size(64)\nfn conv2d_taps(inv: Invocation) {\n    let lid = inv.local;\n");
     let _ = writeln!(w, "    for (var i = lid; i < {}u; i = i + LANES) {{ weights[i] = filters[i]; }}", k * taps);
     if kernel.bias {
         let _ =
@@ -33,7 +30,7 @@ pub fn source(kernel: &TapsKernel) -> String {
     }
     w.push_str(
         "    workgroupBarrier();\n    let lanes = p.n * p.oh * p.quads;\n    \
-         let id = ((wid.z * groups.y + wid.y) * groups.x + wid.x) * LANES + lid;\n    \
+         let id = invocation_index(inv, LANES);\n    \
          let valid = id < lanes;\n    let at = min(id, lanes - 1u);\n    let row = at / p.quads;\n    \
          let oy = row % p.oh;\n    let n = row / p.oh;\n    let ox = 4u * (at % p.quads);\n",
     );

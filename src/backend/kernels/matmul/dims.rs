@@ -1,4 +1,6 @@
-//! The sizes of one (batched) product and where its fused bias goes.
+//! The sizes of one (batched) product, where its fused bias goes and the activation after it.
+
+use crate::ir::ops::elementwise::ElementwiseOp;
 
 /// Sizes of one (batched) product C[m, n] = op(A)[m, k] · op(B)[k, n].
 #[derive(Clone, Copy, Debug)]
@@ -28,8 +30,9 @@ pub struct MatmulDims {
     pub sum_over: usize,
     /// Batch entries of A and B.
     pub entries: usize,
-    /// Store the ReLU of each (biased) element.
-    pub relu: bool,
+    /// The activation stored of each (biased) element (an op of
+    /// [`ElementwiseOp::is_activation`]).
+    pub activation: Option<ElementwiseOp>,
 }
 
 /// Where a matrix product's fused bias goes.

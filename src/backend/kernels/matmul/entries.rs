@@ -35,11 +35,13 @@ pub(super) const BLOCK_SG_SQUARE: Block = Block { rows: 16, cols: 4, wx: 16, wy:
 /// blocks in a workgroup only two rows high, so 64 rows fill a tile.
 pub(super) const BLOCK_WIDE: Block = Block { rows: 32, cols: 8, wx: 16, wy: 2 };
 
-/// `shaders/matmul.wgsl` with the register-blocked entry points appended.
+/// `shaders/matmul.wgsl` with the activations it can fuse and the register-blocked entry points
+/// appended.
 pub(crate) fn source() -> &'static str {
     static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SOURCE.get_or_init(|| {
         let mut s = include_str!("../../../../shaders/matmul.wgsl").to_string();
+        s += &super::super::elementwise::activation_source();
         s += &register_blocked_entry("main", BLOCK);
         s += &register_blocked_entry("main_large", BLOCK_LARGE);
         s += &register_blocked_entry("main_wide", BLOCK_WIDE);

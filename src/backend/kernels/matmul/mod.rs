@@ -16,6 +16,7 @@ pub use textured::{
     texture_launches, textures_fit,
 };
 
+use crate::backend::kernels::elementwise::activation_code;
 use crate::backend::kernels::launch::{Family, KernelKey, Launch, TextureBinding, grid};
 use crate::backend::kernels::params::{MatmulParams, Params};
 use crate::error::{Error, Result};
@@ -133,34 +134,24 @@ impl MatmulVariant {
     }
 }
 
-/// Software adapters run about this many workgroups at once with room to balance: a product
-/// summed over its batch keeps at least this many in flight.
-const CPU_WORKGROUPS: u64 = 32;
-
-/// A GPU's partial sums of a product summed over its batch fill about this many workgroups:
-/// enough for the product's few megaflops, and each partial sum is a matrix of C kept until
-/// the sum (one per entry took the deep CNN's step to 1.42× its memory floor).
-const GPU_WORKGROUPS: u64 = 128;
-
 /// Workgroups one launch of a textured product summed over its batch should have at least,
 /// where its partial sums stay small: a few per core of the machines software adapters run on.
 const LAUNCH_WORKGROUPS: usize = 8;
 
 /// Into how many partial sums a batched product that is summed over its batch (`dims`, one
-/// product per entry) should be cut: enough that the partial sums' tiles keep the adapter
-/// busy, and fewer than the entries (else nothing is gained). `None`: keep one product per
+/// product per entry) should be cut: enough that the partial sums' tiles fill `in_flight`
+/// workgroups, and fewer than the entries (else nothing is gained). `None`: keep one product per
 /// entry. The partial sums are the launch's z extent, so at most
 /// `limits.max_compute_workgroups_per_dimension`.
 pub fn batch_sum_groups(
     dims: &MatmulDims,
     variant: MatmulVariant,
-    software: bool,
+    in_flight: u64,
     limits: &wgpu::Limits,
 ) -> Option<usize> {
     let (_, [tile_m, tile_n]) = variant.kernel(dims, limits);
     let tiles = (dims.m as u64).div_ceil(tile_m) * (dims.n as u64).div_ceil(tile_n);
     let most = limits.max_compute_workgroups_per_dimension as u64;
-    let in_flight = if software { CPU_WORKGROUPS } else { GPU_WORKGROUPS };
     let mut groups = in_flight.div_ceil(tiles).clamp(2, most.max(2)) as usize;
     // A textured product runs in launches of the entries the copy budget holds, one after
     // another, so each launch must keep the adapter busy on its own: partial sums of fewer
@@ -223,7 +214,7 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
         bias_mode: bias,
         sum_over: u(dims.sum_over),
         entries: u(dims.entries),
-        relu: dims.relu as u32,
+        activate: dims.activation.is_some() as u32,
         // The first matrix, the texture origins and the entries summed: set per launch by
         // the plan where a textured product is cut along its batch.
         z0: 0,
@@ -244,7 +235,11 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
             inputs: 3,
             outputs: 1,
             texture: if variant.reads_textures() { TextureBinding::Read } else { TextureBinding::None },
-            constants: vec![("TRANS_A", dims.trans_a as u32), ("TRANS_B", dims.trans_b as u32)],
+            constants: vec![
+                ("TRANS_A", dims.trans_a as u32),
+                ("TRANS_B", dims.trans_b as u32),
+                ("ACTIVATION", activation_code(dims.activation)),
+            ],
         },
         params: Params::Matmul(params),
         groups: [x, y, dims.batch as u32],
@@ -255,6 +250,8 @@ pub fn launch(dims: MatmulDims, variant: MatmulVariant, out: &Shape, limits: &wg
 mod tests {
     use super::*;
     use crate::backend::kernels::pack::Packing;
+    use crate::backend::strategy::{KernelSet, Strategy};
+    use crate::ir::ops::elementwise::ElementwiseOp;
 
     fn dims(batch: usize, [m, k, n]: [usize; 3], shared_a: bool, sum_over: usize) -> MatmulDims {
         let entries = batch * sum_over;
@@ -271,7 +268,7 @@ mod tests {
             bias: Bias::None,
             sum_over,
             entries,
-            relu: false,
+            activation: None,
         }
     }
 
@@ -355,7 +352,7 @@ mod tests {
             assert!(bands.len() <= 4 * d.k * (d.m + d.n) / (1 << 20) + 2, "{bands:?}");
         }
         // A fused ReLU (applied by the last band) does not change the bands.
-        let relu = MatmulDims { relu: true, ..plain([1024, 1024, 1024]) };
+        let relu = MatmulDims { activation: Some(ElementwiseOp::Relu), ..plain([1024, 1024, 1024]) };
         assert_eq!(depth_bands(&relu, 1 << 20), depth_bands(&plain([1024, 1024, 1024]), 1 << 20));
     }
 
@@ -394,23 +391,25 @@ mod tests {
     #[test]
     fn textured_batch_sums_keep_each_launch_busy_where_partial_sums_stay_small() {
         let limits = wgpu::Limits::default();
+        const SOFTWARE: u64 = Strategy::new(KernelSet::Software, None, false).batch_sum_workgroups;
+        const GPU: u64 = Strategy::new(KernelSet::Gpu, None, false).batch_sum_workgroups;
         // conv1's filter gradient: g [32, 784] times each image's 9×784 patches, transposed.
         let conv1 = MatmulDims { trans_b: true, ..dims(100, [32, 784, 9], false, 1) };
-        assert_eq!(batch_sum_groups(&conv1, MatmulVariant::RegisterBlocked, true, &limits), Some(25));
+        assert_eq!(batch_sum_groups(&conv1, MatmulVariant::RegisterBlocked, SOFTWARE, &limits), Some(25));
         // Textured, 7 images a launch of one tile each: one product per image (a launch of 7
         // workgroups rather than partial sums of 4 in launches of one).
         assert_eq!(texture_launches(&conv1, COPY_BUDGET, 65535).unwrap()[0].entries.len(), 7);
-        assert_eq!(batch_sum_groups(&conv1, MatmulVariant::Textured, true, &limits), None);
+        assert_eq!(batch_sum_groups(&conv1, MatmulVariant::Textured, SOFTWARE, &limits), None);
         // conv2's: 64×288 partial sums of 74 KB; 100 of them would not stay small.
         let conv2 = MatmulDims { trans_b: true, ..dims(100, [64, 196, 288], false, 1) };
-        assert_eq!(batch_sum_groups(&conv2, MatmulVariant::Textured, true, &limits), Some(7));
+        assert_eq!(batch_sum_groups(&conv2, MatmulVariant::Textured, SOFTWARE, &limits), Some(7));
         // GPUs: partial sums whose 64×64 tiles fill about 128 workgroups, 4 images each for
         // conv2 (5 tiles a sum), 13 for the deep CNN's conv3 (18 tiles); conv1's single
         // tile would take more sums than images, so it keeps one product per image.
-        assert_eq!(batch_sum_groups(&conv2, MatmulVariant::Tiled, false, &limits), Some(25));
+        assert_eq!(batch_sum_groups(&conv2, MatmulVariant::Tiled, GPU, &limits), Some(25));
         let conv3 = MatmulDims { trans_b: true, ..dims(100, [128, 49, 576], false, 1) };
-        assert_eq!(batch_sum_groups(&conv3, MatmulVariant::Tiled, false, &limits), Some(8));
-        assert_eq!(batch_sum_groups(&conv1, MatmulVariant::Tiled, false, &limits), None);
+        assert_eq!(batch_sum_groups(&conv3, MatmulVariant::Tiled, GPU, &limits), Some(8));
+        assert_eq!(batch_sum_groups(&conv1, MatmulVariant::Tiled, GPU, &limits), None);
     }
 
     #[test]
