@@ -23,5 +23,5 @@ pub mod reduce;
 pub mod softmax;
 
 pub use launch::{Family, KernelKey, Launch, PARAMS_SLOT, TextureBinding, grid};
-pub use pipelines::Pipeline;
+pub use pipelines::{Pipeline, SHARED_FILES};
 pub(crate) use pipelines::{PipelineCache, error_scoped};

@@ -29,6 +29,10 @@ impl Family {
     }
 }
 
+/// The files of `shaders/` that are parts of other modules rather than a family's own: the
+/// prelude every module ends with, and the activations' math.
+pub const SHARED_FILES: [&str; 2] = ["prelude.wgsl", "activations.wgsl"];
+
 /// What every module shares: `shaders/prelude.wgsl` (an invocation's place in its launch,
 /// the workgroup tree sum) and `TEXEL_ROW`, the operand texture's width in texels, from the
 /// constant the host lays operands out by. It follows each module's own text, which WGSL

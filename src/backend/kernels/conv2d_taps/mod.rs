@@ -130,7 +130,7 @@ mod tests {
     use super::*;
 
     fn validate(kernel: &TapsKernel) {
-        let source = source(kernel);
+        let source = Family::Conv2dTaps(*kernel).source();
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{kernel:?}: {}", e.emit_to_string(&source)));
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
