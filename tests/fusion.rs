@@ -18,15 +18,34 @@ fn wave(n: usize, k: usize) -> Vec<f32> {
     (0..n).map(|i| (i as f32 * f).sin() * 0.5 + 0.01).collect()
 }
 
-/// The plan's launches but those that pack operands into texels on software adapters (one
-/// per operand of a product whose rows do not come in fours), which fusion leaves as they are.
-fn op_launches(plan: &Plan) -> usize {
-    plan.launch_ops().iter().filter(|&&op| op != "pack").count()
-}
-
-/// The ops of those launches, in run order.
+/// The ops of the plan's launches in run order, but those that pack operands into texels on
+/// software adapters (one per operand of a product whose rows do not come in fours), which
+/// fusion leaves as they are.
 fn kernel_launches(plan: &Plan) -> Vec<&str> {
     plan.launch_ops().into_iter().filter(|&op| op != "pack").collect()
+}
+
+/// How many of those launches there are.
+fn op_launches(plan: &Plan) -> usize {
+    kernel_launches(plan).len()
+}
+
+/// The sizes of the linear layer the tests build with [`linear_layer`], and its inputs'
+/// names and lengths for [`run`].
+const LINEAR: (usize, usize, usize) = (37, 70, 33);
+const LINEAR_INPUTS: [(&str, usize); 3] = [("x", LINEAR.0 * LINEAR.1), ("w", LINEAR.2 * LINEAR.1), ("b", LINEAR.2)];
+
+/// x [rows, width] times wᵀ, w [outputs, width], plus b [outputs] ([`LINEAR`]): the graph,
+/// the product and the biased sum.
+fn linear_layer() -> (Graph, NodeId, NodeId) {
+    let (rows, width, outputs) = LINEAR;
+    let mut g = Graph::new();
+    let x = g.input("x", &[rows, width]).unwrap();
+    let w = g.input("w", &[outputs, width]).unwrap();
+    let b = g.input("b", &[outputs]).unwrap();
+    let product = g.matmul_t(x, w, false, true).unwrap();
+    let biased = g.add(product, b).unwrap();
+    (g, product, biased)
 }
 
 /// Compiles `g` for `outputs`, writes each input of `inputs` (name, elements) with its own
@@ -54,14 +73,9 @@ fn assert_close(op: &str, got: &[f32], want: &[f64], tol: f64) {
 #[test]
 fn a_linear_layer_with_its_bias_is_one_launch_and_equals_the_unfused_ops_bit_for_bit() {
     let device = device();
-    let (rows, width, outputs) = (37, 70, 33);
-    let mut g = Graph::new();
-    let x = g.input("x", &[rows, width]).unwrap();
-    let w = g.input("w", &[outputs, width]).unwrap();
-    let b = g.input("b", &[outputs]).unwrap();
-    let product = g.matmul_t(x, w, false, true).unwrap();
-    let y = g.add(product, b).unwrap();
-    let inputs = [("x", rows * width), ("w", outputs * width), ("b", outputs)];
+    let (rows, width, outputs) = LINEAR;
+    let (g, product, y) = linear_layer();
+    let inputs = LINEAR_INPUTS;
     let (fused, fused_plan) = run(&device, &g, &inputs, &[y], y);
     // Declaring the product an output keeps it: the add runs apart.
     let (unfused, unfused_plan) = run(&device, &g, &inputs, &[y, product], y);
@@ -183,15 +197,9 @@ fn a_relu_after_a_conv_and_its_bias_is_stored_once() {
 #[test]
 fn every_activation_after_a_linear_layer_is_stored_by_the_product() {
     let device = device();
-    let (rows, width, outputs) = (37, 70, 33);
-    let inputs = [("x", rows * width), ("w", outputs * width), ("b", outputs)];
+    let inputs = LINEAR_INPUTS;
     for &op in ElementwiseOp::ALL.iter().filter(|op| op.is_activation()) {
-        let mut g = Graph::new();
-        let x = g.input("x", &[rows, width]).unwrap();
-        let w = g.input("w", &[outputs, width]).unwrap();
-        let b = g.input("b", &[outputs]).unwrap();
-        let product = g.matmul_t(x, w, false, true).unwrap();
-        let biased = g.add(product, b).unwrap();
+        let (mut g, _, biased) = linear_layer();
         let y = g.unary(op, 0.0, biased).unwrap();
         let (fused, fused_plan) = run(&device, &g, &inputs, &[y], y);
         // With the sum declared an output too, the activation runs apart.

@@ -127,13 +127,12 @@ fn fuse_few_tap_convs(nodes: &[Node], live: &[usize], fused: &mut [KernelNode]) 
     for &i in live {
         let (bias, relu) = match fused[i].kernel {
             Kernel::Op(Op::Matmul { trans_a: false, trans_b: false }) => (false, false),
-            Kernel::MatmulBias { trans_a: false, trans_b: false, per_row: true, activation: None } => (true, false),
-            Kernel::MatmulBias {
-                trans_a: false,
-                trans_b: false,
-                per_row: true,
-                activation: Some(ElementwiseOp::Relu),
-            } => (true, true),
+            // The direct kernel applies no activation but a ReLU.
+            Kernel::MatmulBias { trans_a: false, trans_b: false, per_row: true, activation }
+                if activation.is_none_or(|op| op == ElementwiseOp::Relu) =>
+            {
+                (true, activation.is_some())
+            }
             _ => continue,
         };
         let (filters, cols) = (fused[i].inputs[0], fused[i].inputs[1]);

@@ -37,8 +37,11 @@ pub(super) fn lower(
     let n = &nodes[i];
     let shape = |id: NodeId| part.shapes.get(&id.index()).unwrap_or(&nodes[id.index()].shape);
     let out = shape(NodeId(i));
-    let variant = match device.strategy().matmul {
-        v if v.reads_textures() && part.storage_only => MatmulVariant::RegisterBlocked,
+    let strategy = device.strategy();
+    // A chunk cut for storage bindings reads nothing from the texture.
+    let textured_inputs = strategy.textured_inputs() && !part.storage_only;
+    let variant = match strategy.matmul {
+        v if v.reads_textures() && !textured_inputs => MatmulVariant::RegisterBlocked,
         v => v,
     };
     let mut matmul = None;
@@ -183,7 +186,7 @@ pub(super) fn lower(
                 writes.extend(&n.inputs[2..]);
                 let launch = kernels::optim::launch(&opt, out, 1, limits)?;
                 // The texture holds the arrays in the kernel's order: parameter, gradient, states.
-                let texture_read = (variant.reads_textures() && kernels::optim::reads_texture(&launch))
+                let texture_read = (textured_inputs && kernels::optim::reads_texture(&launch))
                     .then(|| TextureRead::Update { arrays: n.inputs.clone(), elements: out.numel() });
                 return Ok(Some(Lowered { launch, reads: vec![n.inputs[1]], writes, matmul, texture_read }));
             }
@@ -199,7 +202,7 @@ pub(super) fn lower(
             }
         },
     };
-    let texture_read = if variant.reads_textures() { texture_input(n, &launch.0, &shape) } else { None };
+    let texture_read = if textured_inputs { texture_input(n, &launch.0, &shape) } else { None };
     Ok(Some(Lowered { launch: launch.0, reads: launch.1, writes: vec![NodeId(i)], matmul, texture_read }))
 }
 

@@ -12,14 +12,10 @@ use crate::ir::shape::Shape;
 pub fn source() -> &'static str {
     static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SOURCE.get_or_init(|| {
-        let mut s = String::from(include_str!("../../../shaders/elementwise.wgsl"));
-        s.push_str(include_str!("../../../shaders/activations.wgsl"));
-        s.push_str("\nfn apply(x: f32, y: f32, i: u32) -> f32 {\n    switch OP {\n");
-        for &op in ElementwiseOp::ALL {
-            s.push_str(&format!("        case {}u: {{ return {}; }}\n", op as u32, op.wgsl()));
-        }
-        s.push_str("        default: { return 0.0; }\n    }\n}\n");
-        s
+        let cases = ElementwiseOp::ALL.iter().map(|&op| (op as u32, op));
+        String::from(include_str!("../../../shaders/elementwise.wgsl"))
+            + include_str!("../../../shaders/activations.wgsl")
+            + &switch_function("fn apply(x: f32, y: f32, i: u32) -> f32", "OP", cases, "0.0")
     })
 }
 
@@ -28,13 +24,24 @@ pub fn source() -> &'static str {
 /// [`activation_code`] (0, no activation, returns x): for kernels that store an activation
 /// of what they compute.
 pub fn activation_source() -> String {
-    let mut s = String::from(include_str!("../../../shaders/activations.wgsl"));
-    s.push_str("\nfn activation(x: f32) -> f32 {\n    switch ACTIVATION {\n");
-    for &op in ElementwiseOp::ALL.iter().filter(|op| op.is_activation()) {
-        s.push_str(&format!("        case {}u: {{ return {}; }}\n", activation_code(Some(op)), op.wgsl()));
+    let cases = ElementwiseOp::ALL.iter().filter(|op| op.is_activation()).map(|&op| (activation_code(Some(op)), op));
+    String::from(include_str!("../../../shaders/activations.wgsl"))
+        + &switch_function("fn activation(x: f32) -> f32", "ACTIVATION", cases, "x")
+}
+
+/// A WGSL function `signature` that returns the expression of the op whose number the
+/// override constant `constant` holds, and `default` for any other number.
+fn switch_function(
+    signature: &str,
+    constant: &str,
+    cases: impl Iterator<Item = (u32, ElementwiseOp)>,
+    default: &str,
+) -> String {
+    let mut s = format!("\n{signature} {{\n    switch {constant} {{\n");
+    for (number, op) in cases {
+        s.push_str(&format!("        case {number}u: {{ return {}; }}\n", op.wgsl()));
     }
-    s.push_str("        default: { return x; }\n    }\n}\n");
-    s
+    s + &format!("        default: {{ return {default}; }}\n    }}\n}}\n")
 }
 
 /// The `ACTIVATION` constant of [`activation_source`] for an activation, or for none.
