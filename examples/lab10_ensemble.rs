@@ -7,10 +7,10 @@
 use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::nn::InitPlan;
+use shadergrad::nn::{InitPlan, member_prefix};
 use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::recipes;
-use shadergrad::train::{Combine, Settings, Task, Trainer, member_prefix};
+use shadergrad::train::{Combine, Settings, Task, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;

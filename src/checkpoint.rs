@@ -1,6 +1,7 @@
-//! Checkpoints: named f32 tensors in safetensors format, written atomically (see
-//! `atomic_file.rs`) so that an interrupted save never destroys the
-//! previous checkpoint.
+//! Checkpoints: named tensors in safetensors format. Saves are f32, written atomically (see
+//! `atomic_file.rs`) so that an interrupted save never destroys the previous checkpoint;
+//! loads also take what PyTorch's `safetensors.torch.save_file` writes (f16, bf16, f64, and
+//! integer tensors such as batch norm's int64 `num_batches_tracked`), converted to f32.
 
 use crate::error::{Error, Result};
 use safetensors::{Dtype, SafeTensorError, SafeTensors, tensor::TensorView};
@@ -52,25 +53,46 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
 /// Parses checkpoint bytes; `name` names them in errors.
 pub fn parse(name: &str, data: &[u8]) -> Result<Checkpoint> {
     let bad = |offset: u64, message: String| Error::Format { path: name.to_string(), offset, message };
-    let (_, metadata) = SafeTensors::read_metadata(data).map_err(|e| {
+    let (header_len, metadata) = SafeTensors::read_metadata(data).map_err(|e| {
         let (offset, why) = where_broken(data, e);
         bad(offset, format!("not a valid safetensors file: {why}"))
     })?;
     let st = SafeTensors::deserialize(data).map_err(|e| bad(0, format!("not a valid safetensors file: {e}")))?;
+    let data_start = 8 + header_len as u64;
     let mut tensors = Vec::new();
     for (tensor_name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(bad(
-                8,
-                format!("tensor '{tensor_name}' is {:?}; shadergrad checkpoints hold f32", view.dtype()),
-            ));
-        }
-        let values: Vec<f32> =
-            view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let at = data_start + metadata.info(&tensor_name).map_or(0, |info| info.data_offsets.0 as u64);
+        let values = to_f32(view.dtype(), view.data()).ok_or_else(|| {
+            bad(at, format!("tensor '{tensor_name}' is {}, which shadergrad does not read (it reads floats and integers)", view.dtype()))
+        })?;
         tensors.push((tensor_name, view.shape().to_vec(), values));
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Checkpoint { tensors, metadata: metadata.metadata().clone().unwrap_or_default() })
+}
+
+/// Little-endian values of `dtype` as f32: floats rounded to nearest, integers exactly up to
+/// 2²⁴ (counts such as `num_batches_tracked`); `None` for types that are not numbers.
+fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    fn each<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+        bytes.chunks_exact(N).map(|c| f(c.try_into().expect("chunks of N bytes"))).collect()
+    }
+    Some(match dtype {
+        Dtype::F32 => each(bytes, f32::from_le_bytes),
+        Dtype::F16 => each(bytes, |b| half::f16::from_le_bytes(b).to_f32()),
+        Dtype::BF16 => each(bytes, |b| half::bf16::from_le_bytes(b).to_f32()),
+        Dtype::F64 => each(bytes, |b| f64::from_le_bytes(b) as f32),
+        Dtype::I64 => each(bytes, |b| i64::from_le_bytes(b) as f32),
+        Dtype::I32 => each(bytes, |b| i32::from_le_bytes(b) as f32),
+        Dtype::I16 => each(bytes, |b| i16::from_le_bytes(b) as f32),
+        Dtype::I8 => each(bytes, |b| i8::from_le_bytes(b) as f32),
+        Dtype::U64 => each(bytes, |b| u64::from_le_bytes(b) as f32),
+        Dtype::U32 => each(bytes, |b| u32::from_le_bytes(b) as f32),
+        Dtype::U16 => each(bytes, |b| u16::from_le_bytes(b) as f32),
+        Dtype::U8 => each(bytes, |b: [u8; 1]| b[0] as f32),
+        Dtype::BOOL => each(bytes, |b: [u8; 1]| (b[0] != 0) as u8 as f32),
+        _ => return None,
+    })
 }
 
 /// The byte offset where a safetensors file stops making sense, and why. The format is an
@@ -147,5 +169,37 @@ mod tests {
         let err = parse("garbled.safetensors", &garbled).unwrap_err().to_string();
         assert!(err.contains("its header does not describe tensors") && err.contains("(at byte 8)"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn pytorch_dtypes_are_read_as_f32() {
+        let f16: Vec<u8> = [1.5f32, -0.099975586, 65504.0].iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
+        let bf16: Vec<u8> = [3.140625f32, -1e30].iter().flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect();
+        let f64s: Vec<u8> = [0.1f64, -2.5].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let count: Vec<u8> = 1234i64.to_le_bytes().to_vec();
+        let fp8 = [0u8; 2];
+        let view = |dtype, dims: Vec<usize>, bytes: &[u8]| TensorView::new(dtype, dims, bytes).unwrap();
+        let tensors = vec![
+            ("a.f16", view(Dtype::F16, vec![3], &f16)),
+            ("b.bf16", view(Dtype::BF16, vec![1, 2], &bf16)),
+            ("c.f64", view(Dtype::F64, vec![2], &f64s)),
+            ("d.num_batches_tracked", view(Dtype::I64, vec![], &count)),
+        ];
+        let bytes = safetensors::serialize(tensors.clone(), None).unwrap();
+        let c = parse("torch.safetensors", &bytes).unwrap();
+        let want: [(&str, &[usize], &[f32]); 4] = [
+            ("a.f16", &[3], &[1.5, half::f16::from_f32(-0.099975586).to_f32(), 65504.0]),
+            ("b.bf16", &[1, 2], &[3.140625, half::bf16::from_f32(-1e30).to_f32()]),
+            ("c.f64", &[2], &[0.1, -2.5]),
+            ("d.num_batches_tracked", &[], &[1234.0]),
+        ];
+        for (name, dims, values) in want {
+            assert_eq!(c.get(name), Some((dims, values)), "{name}");
+        }
+        let mut odd = tensors;
+        odd.push(("e.fp8", view(Dtype::F8_E4M3, vec![2], &fp8)));
+        let bytes = safetensors::serialize(odd, None).unwrap();
+        let err = parse("fp8.safetensors", &bytes).unwrap_err().to_string();
+        assert!(err.contains("tensor 'e.fp8' is F8_E4M3, which shadergrad does not read"), "{err}");
     }
 }

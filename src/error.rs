@@ -135,6 +135,17 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A file's tensors do not fit a model's state dict, loading strictly.
+    #[error(
+        "{path}: the tensors do not fit the model: {}; load with strict off (`--strict false`) to take the ones that fit",
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    StateDict {
+        /// The file.
+        path: String,
+        /// Each tensor that does not fit.
+        problems: Vec<crate::state_dict::Mismatch>,
+    },
     /// Training produced a loss that is NaN, infinite, or exploded far above its start.
     #[error(
         "training diverged: the loss became {value} at step {step}; the learning rate ({lr}) is probably too high, try a lower one"

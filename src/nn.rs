@@ -6,6 +6,7 @@ use crate::init::{Init, Mt19937};
 use crate::ir::composite::BatchNormState;
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::elementwise::{ElementwiseOp, for_each_activation};
+use crate::state_dict::{StateEntry, StateKind};
 
 /// One layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,22 +119,33 @@ impl Sequential {
 
     /// Every parameter's name and dims, in PyTorch's order.
     pub fn parameters(&self) -> Vec<(String, Vec<usize>)> {
+        let state = self.state_dict().into_iter();
+        state.filter(|e| e.kind == StateKind::Parameter).map(|e| (e.name, e.dims)).collect()
+    }
+
+    /// Every tensor of the model's state dict (parameters, batch norm's running statistics
+    /// and batch count) as PyTorch's `state_dict()` names and orders them.
+    pub fn state_dict(&self) -> Vec<StateEntry> {
         let mut out = Vec::new();
+        let mut push = |i: usize, what: &str, dims: Vec<usize>, kind| out.push(StateEntry::new(format!("{i}.{what}"), dims, kind));
         for (i, layer) in self.layers.iter().enumerate() {
             match *layer {
                 Layer::Linear { inputs, outputs, bias } => {
-                    out.push((format!("{i}.weight"), vec![outputs, inputs]));
+                    push(i, "weight", vec![outputs, inputs], StateKind::Parameter);
                     if bias {
-                        out.push((format!("{i}.bias"), vec![outputs]));
+                        push(i, "bias", vec![outputs], StateKind::Parameter);
                     }
                 }
                 Layer::Conv2d { inputs, outputs, kernel, .. } => {
-                    out.push((format!("{i}.weight"), vec![outputs, inputs, kernel, kernel]));
-                    out.push((format!("{i}.bias"), vec![outputs]));
+                    push(i, "weight", vec![outputs, inputs, kernel, kernel], StateKind::Parameter);
+                    push(i, "bias", vec![outputs], StateKind::Parameter);
                 }
                 Layer::BatchNorm { channels } => {
-                    out.push((format!("{i}.weight"), vec![channels]));
-                    out.push((format!("{i}.bias"), vec![channels]));
+                    push(i, "weight", vec![channels], StateKind::Parameter);
+                    push(i, "bias", vec![channels], StateKind::Parameter);
+                    push(i, "running_mean", vec![channels], StateKind::Buffer);
+                    push(i, "running_var", vec![channels], StateKind::Buffer);
+                    push(i, "num_batches_tracked", vec![], StateKind::BatchCount);
                 }
                 _ => {}
             }
@@ -215,6 +227,22 @@ impl Sequential {
         }
         Ok(h)
     }
+}
+
+/// The prefix of model `k`'s parameter names among `count` models: none for a single model,
+/// whose names stay PyTorch's (`0.weight`); `m0.`, `m1.`, … otherwise.
+pub fn member_prefix(k: usize, count: usize) -> String {
+    if count == 1 { String::new() } else { format!("m{k}.") }
+}
+
+/// The state dict of `models` living in one graph, each named with its [`member_prefix`].
+pub fn state_dict_of(models: &[Sequential]) -> Vec<StateEntry> {
+    let mut entries = Vec::new();
+    for (k, model) in models.iter().enumerate() {
+        let prefix = member_prefix(k, models.len());
+        entries.extend(model.state_dict().into_iter().map(|e| StateEntry { name: format!("{prefix}{}", e.name), ..e }));
+    }
+    entries
 }
 
 /// Layer `i` of a model, named `name` (its prefix and index), on `h`.

@@ -10,7 +10,8 @@ use crate::ir::autodiff::gradients;
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
-use crate::nn::{Mode, Sequential};
+use crate::nn::{Mode, Sequential, member_prefix, state_dict_of};
+use crate::state_dict::{self, Selection};
 
 /// Examples and their targets, in host memory.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -254,12 +255,6 @@ fn input_dims(batch: usize, example: &[usize]) -> Vec<usize> {
 
 fn target_dims(loss: LossKind, batch: usize, width: usize) -> Vec<usize> {
     if loss.takes_labels() { vec![batch] } else { vec![batch, width] }
-}
-
-/// The prefix of model `k`'s parameter names among `count` models: none for a single model,
-/// whose names stay PyTorch's (`0.weight`); `m0.`, `m1.`, … otherwise.
-pub fn member_prefix(k: usize, count: usize) -> String {
-    if count == 1 { String::new() } else { format!("m{k}.") }
 }
 
 /// Dropout seed of model `k`: each model draws its own masks, as separate PyTorch models do.
@@ -633,6 +628,18 @@ impl Trainer {
             self.train.set_steps_taken(steps);
         }
         Ok(())
+    }
+
+    /// Loads the models' parameters and batch norm statistics by PyTorch's names from `file`
+    /// (a shadergrad checkpoint or a bare PyTorch `state_dict`), leaving optimizer state and
+    /// the step count as they are: evaluation needs none, and fine-tuning starts them afresh.
+    /// See [`state_dict::select`] for `strict`; `path` names the file in errors.
+    pub fn load_weights(&mut self, file: &Checkpoint, path: &str, strict: bool) -> Result<Selection> {
+        let selection = state_dict::select(&state_dict_of(&self.models), file, path, strict)?;
+        for (name, values) in &selection.tensors {
+            self.train.write_named(name, values)?;
+        }
+        Ok(selection)
     }
 
     /// Changes the learning rate from the next step on.

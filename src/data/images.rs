@@ -12,16 +12,21 @@ use std::path::Path;
 pub const SIDE: u32 = 28;
 /// Side of the box MNIST fits each digit into before centring it.
 const BOX: u32 = 20;
+/// The least ink (after inverting a light background) that counts as a stroke: a quarter of
+/// full brightness. Fainter is paper texture or sensor noise, and an image with nothing
+/// brighter holds no digit.
+const MIN_INK: u8 = 64;
 
-/// Loads the image at `path` as 28×28 pixels in [0, 1], digit light on dark.
-pub fn load_digit(path: &Path) -> Result<Vec<f32>> {
+/// Loads the image at `path` as 28×28 pixels in [0, 1], digit light on dark; `None` when it
+/// holds no digit (blank, or no ink of at least a quarter of full brightness).
+pub fn load_digit(path: &Path) -> Result<Option<Vec<f32>>> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
     digit_from_bytes(&path.display().to_string(), &bytes)
 }
 
 /// Converts encoded image bytes (PNG or JPEG); `name` names them in errors.
-pub fn digit_from_bytes(name: &str, bytes: &[u8]) -> Result<Vec<f32>> {
+pub fn digit_from_bytes(name: &str, bytes: &[u8]) -> Result<Option<Vec<f32>>> {
     let decoded = super::decode_image(name, bytes)?;
     let gray = decoded.to_luma8();
     let (w, h) = gray.dimensions();
@@ -44,15 +49,15 @@ pub fn digit_from_bytes(name: &str, bytes: &[u8]) -> Result<Vec<f32>> {
     });
     // The ink's bounding box: pixels above a fifth of the brightest.
     let peak = ink.pixels().map(|p| p[0]).max().unwrap_or(0);
-    let threshold = (peak / 5).max(1);
+    if peak < MIN_INK {
+        return Ok(None);
+    }
+    let threshold = peak / 5;
     let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
     for (x, y, p) in ink.enumerate_pixels() {
         if p[0] >= threshold {
             (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
         }
-    }
-    if x1 < x0 {
-        return Ok(vec![0.0; (SIDE * SIDE) as usize]); // a blank image
     }
     let cropped = image::imageops::crop_imm(&ink, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image();
     let (cw, ch) = cropped.dimensions();
@@ -75,7 +80,7 @@ pub fn digit_from_bytes(name: &str, bytes: &[u8]) -> Result<Vec<f32>> {
     for (x, y, p) in fitted.enumerate_pixels() {
         pixels[((y + oy) * SIDE + x + ox) as usize] = p[0] as f32 / 255.0;
     }
-    Ok(pixels)
+    Ok(Some(pixels))
 }
 
 #[cfg(test)]
@@ -94,7 +99,7 @@ mod tests {
         let page = image::GrayImage::from_fn(100, 60, |x, y| {
             image::Luma([if (5..15).contains(&x) && (5..45).contains(&y) { 0 } else { 255 }])
         });
-        let digit = digit_from_bytes("page.png", &png(&page)).unwrap();
+        let digit = digit_from_bytes("page.png", &png(&page)).unwrap().unwrap();
         let at = |x: u32, y: u32| digit[(y * SIDE + x) as usize];
         assert!(at(14, 14) > 0.9, "the bar is light and in the middle");
         assert!(at(0, 0) < 0.01 && at(27, 27) < 0.01, "the background is dark");
@@ -105,7 +110,13 @@ mod tests {
     #[test]
     fn blank_and_broken_images() {
         let blank = image::GrayImage::from_pixel(30, 30, image::Luma([255]));
-        assert!(digit_from_bytes("blank.png", &png(&blank)).unwrap().iter().all(|&v| v == 0.0));
+        assert_eq!(digit_from_bytes("blank.png", &png(&blank)).unwrap(), None);
+        // Faint specks on paper (ink below a quarter of full brightness) are no digit either;
+        // one real stroke is.
+        let specks = image::GrayImage::from_fn(30, 30, |x, y| image::Luma([if (x + y) % 7 == 0 { 200 } else { 255 }]));
+        assert_eq!(digit_from_bytes("specks.png", &png(&specks)).unwrap(), None);
+        let stroke = image::GrayImage::from_fn(30, 30, |x, _| image::Luma([if x == 15 { 120 } else { 255 }]));
+        assert!(digit_from_bytes("stroke.png", &png(&stroke)).unwrap().is_some());
         let err = digit_from_bytes("x.png", b"\x89PNG but not really").unwrap_err().to_string();
         assert!(err.contains("x.png"), "{err}");
     }

@@ -82,6 +82,7 @@ fn full_batch(
         model,
         members: Members::One,
         torch_model: None,
+        arch: None,
         init: InitPlan::all(Init::Zeros),
         seed: 1,
         skip_draws: 0,
@@ -438,4 +439,26 @@ pub fn find(name: &str) -> Result<Recipe> {
         op: "train",
         message: format!("unknown recipe '{name}'; known recipes: {}", known.join(", ")),
     })
+}
+
+/// A model by name, for `--arch`: what a file without metadata holds, or what a recipe trains
+/// in place of its own model.
+#[derive(Clone, Copy, Debug)]
+pub struct Architecture {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// Builds it.
+    pub build: fn() -> Sequential,
+}
+
+/// The architecture called `name`: every recipe's model goes by its recipe's name.
+pub fn architecture(name: &str) -> Result<Architecture> {
+    let recipe = find(name).map_err(|_| Error::InvalidArgument {
+        op: "--arch",
+        message: format!(
+            "unknown architecture '{name}'; known architectures (each recipe's model): {}",
+            all().iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+        ),
+    })?;
+    Ok(Architecture { name: recipe.name, build: recipe.model })
 }

@@ -1,11 +1,13 @@
 //! The course's labs (../shared/COURSE.md) as named recipes: data, model, init, loss,
 //! optimizer and schedule, with the course's settings as defaults: the table of them
-//! (`catalog`), and training, evaluating and predicting with them (`run`).
+//! (`catalog`), training with them (`run`), and using saved weights (`saved`).
 
 mod catalog;
 mod recipe;
 mod run;
+mod saved;
 
-pub use catalog::{all, find};
+pub use catalog::{Architecture, all, architecture, find};
 pub use recipe::{Members, Overrides, Recipe, Source, load};
-pub use run::{Paths, Prediction, Progress, SMALL_MODEL, Summary, checkpoint_path, evaluate_checkpoint, predict, run};
+pub use run::{Paths, Progress, SMALL_MODEL, Summary, checkpoint_path, run};
+pub use saved::{Evaluated, Inferred, ModelFile, Prediction, Predictions, evaluate_checkpoint, infer, predict};

@@ -73,6 +73,8 @@ pub struct Recipe {
     /// low-level model (06-1 and 06-2: `nn.Linear` has a per-class bias; the low-level model's
     /// shared scalar bias never moves, so it has none).
     pub torch_model: Option<fn() -> Sequential>,
+    /// The architecture trained in place of the lab's model (`train --arch`), by name.
+    pub arch: Option<&'static str>,
     /// How its weights start.
     pub init: InitPlan,
     /// `torch.manual_seed` of the lab.
@@ -129,6 +131,8 @@ pub struct Overrides {
     pub patience: Option<usize>,
     /// Weight of the course's L2 penalty (the plain norm of every parameter added to the cost).
     pub l2: Option<f32>,
+    /// A model to train in place of the lab's.
+    pub arch: Option<super::catalog::Architecture>,
 }
 
 impl Recipe {
@@ -163,6 +167,11 @@ impl Recipe {
         }
         if let Some(l2) = o.l2 {
             self.l2 = l2;
+        }
+        if let Some(arch) = o.arch {
+            self.model = arch.build;
+            self.torch_model = None;
+            self.arch = Some(arch.name);
         }
         self
     }

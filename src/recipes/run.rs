@@ -1,14 +1,14 @@
 //! Running a recipe: training with progress reports, checkpoints and resumption, and
 //! evaluating or predicting with a saved model.
 
-use super::catalog::find;
-use super::recipe::{Members, Overrides, Recipe, Source, load};
+use super::recipe::{Members, Recipe, Source, load};
+use super::saved::ModelFile;
 use crate::backend::device::Device;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::init::{Init, Mt19937};
-use crate::nn::{InitPlan, Layer, Sequential};
-use crate::train::{Combine, Data, Evaluation, Settings, Trainer, member_prefix};
+use crate::nn::{InitPlan, Layer, Sequential, member_prefix};
+use crate::train::{Combine, Data, Settings, Trainer};
 use std::time::Instant;
 
 /// The model with its last linear layer resized to `classes` outputs.
@@ -21,9 +21,34 @@ fn with_classes(mut model: Sequential, classes: usize) -> Sequential {
     model
 }
 
+/// The models a recipe trains together and how they predict, the last linear layer of each
+/// resized to `classes` outputs where given.
+pub(super) fn models(recipe: &Recipe, classes: Option<usize>) -> (Vec<Sequential>, Combine) {
+    let models = match recipe.members {
+        Members::One => vec![(recipe.model)()],
+        Members::Ensemble(n) => (0..n.max(1)).map(|_| (recipe.model)()).collect(),
+        Members::Beside(other) => vec![(recipe.model)(), other()],
+    };
+    let models = match classes {
+        Some(c) => models.into_iter().map(|m| with_classes(m, c)).collect(),
+        None => models,
+    };
+    let combine = if matches!(recipe.members, Members::Beside(_)) { Combine::SideBySide } else { Combine::Ensemble };
+    (models, combine)
+}
+
 /// A progress report during training.
 #[derive(Clone, Debug)]
 pub enum Progress {
+    /// Starting weights were loaded (`Paths::init_from`).
+    Loaded {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Tensors loaded.
+        loaded: usize,
+        /// Tensors that did not fit, skipped (loading not strictly).
+        skipped: Vec<crate::state_dict::Mismatch>,
+    },
     /// A full-batch step whose loss was read (the course prints these).
     Step {
         /// The step, from 0.
@@ -113,6 +138,9 @@ pub struct Paths {
     pub resume: Option<std::path::PathBuf>,
     /// Also save every this many steps inside epochs (mini-batch recipes).
     pub checkpoint_every: Option<usize>,
+    /// Weights to start from (fine-tuning), with fresh optimizer state: a checkpoint or a
+    /// PyTorch state dict of the recipe's model.
+    pub init_from: Option<ModelFile>,
 }
 
 /// The checkpoint file inside an output directory.
@@ -121,16 +149,16 @@ pub fn checkpoint_path(out: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// A recipe's data, and a trainer for it with its initial weights.
-struct Prepared {
-    trainer: Trainer,
-    train: Data,
-    test: Option<Data>,
+pub(super) struct Prepared {
+    pub(super) trainer: Trainer,
+    pub(super) train: Data,
+    pub(super) test: Option<Data>,
     batch: usize,
     full_batch: bool,
     small: bool,
 }
 
-fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>) -> Result<Prepared> {
+pub(super) fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>) -> Result<Prepared> {
     let (mut train, test) = load(recipe.source, data_dir)?;
     let mut test = match recipe.test {
         Some(source) => Some(load(source, None)?.0),
@@ -151,15 +179,9 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
     if let Some(t) = test.as_mut() {
         scaler.apply(t);
     }
-    let mut models = match recipe.members {
-        Members::One => vec![(recipe.model)()],
-        Members::Ensemble(n) => (0..n.max(1)).map(|_| (recipe.model)()).collect(),
-        Members::Beside(other) => vec![(recipe.model)(), other()],
-    };
-    if matches!(recipe.source, Source::Folder { .. }) {
-        let classes = train.y.iter().fold(0.0f32, |m, &v| m.max(v)) as usize + 1;
-        models = models.into_iter().map(|m| with_classes(m, classes)).collect();
-    }
+    let classes = matches!(recipe.source, Source::Folder { .. })
+        .then(|| train.y.iter().fold(0.0f32, |m, &v| m.max(v)) as usize + 1);
+    let (models, combine) = models(recipe, classes);
     let mut rng = Mt19937::new(recipe.seed);
     rng.skip(recipe.skip_draws);
     // The models are built one after another, as the labs construct them.
@@ -193,7 +215,6 @@ fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::path::Path>)
         l2: recipe.l2,
         bias_lr_factor: recipe.bias_lr_factor,
     };
-    let combine = if matches!(recipe.members, Members::Beside(_)) { Combine::SideBySide } else { Combine::Ensemble };
     let trainer =
         Trainer::with_models(device, models, combine, settings, batch, &train.example, train.target_width, &initial)?;
     Ok(Prepared { trainer, train, test, batch, full_batch, small })
@@ -214,88 +235,17 @@ fn save(trainer: &mut Trainer, recipe: &Recipe, at: (usize, usize, f64), out: Op
         if uses_torch_model(recipe) {
             metadata.insert("model".to_string(), "torch".to_string());
         }
+        if let Some(arch) = recipe.arch {
+            metadata.insert("arch".to_string(), arch.to_string());
+        }
         checkpoint::save(&checkpoint_path(dir), &trainer.checkpoint(metadata)?)?;
     }
     Ok(())
 }
 
 /// True when a run of `recipe` builds the lab's `nn.Module` form (`--init torch` on 06-1/06-2).
-fn uses_torch_model(recipe: &Recipe) -> bool {
+pub(super) fn uses_torch_model(recipe: &Recipe) -> bool {
     recipe.torch_model.is_some() && recipe.init == InitPlan::all(Init::TorchDefault)
-}
-
-/// The recipe a checkpoint names, with the model it was saved from.
-fn saved_recipe(saved: &checkpoint::Checkpoint, path: &std::path::Path) -> Result<Recipe> {
-    let name = saved.metadata.get("recipe").ok_or_else(|| Error::Format {
-        path: path.display().to_string(),
-        offset: 8,
-        message: "the checkpoint names no recipe (metadata 'recipe')".into(),
-    })?;
-    let recipe = find(name)?;
-    Ok(if saved.metadata.get("model").map(String::as_str) == Some("torch") {
-        recipe.with(&Overrides { init: Some(Init::TorchDefault), ..Overrides::default() })
-    } else {
-        recipe
-    })
-}
-
-/// Evaluates a checkpoint saved by a run: the recipe it names, rebuilt with its weights, on
-/// that recipe's training and test data.
-pub fn evaluate_checkpoint(
-    device: &Device,
-    path: &std::path::Path,
-    data_dir: Option<&std::path::Path>,
-) -> Result<(String, Evaluation, Option<Evaluation>)> {
-    let saved = checkpoint::load(path)?;
-    let recipe = saved_recipe(&saved, path)?;
-    let mut p = prepare(device, &recipe, data_dir)?;
-    p.trainer.restore(&saved)?;
-    let train = p.trainer.evaluate(&p.train, recipe.task)?;
-    let test = match &p.test {
-        Some(t) => Some(p.trainer.evaluate(t, recipe.task)?),
-        None => None,
-    };
-    Ok((recipe.name.to_string(), train, test))
-}
-
-/// One image's prediction.
-#[derive(Clone, Debug)]
-pub struct Prediction {
-    /// The image file.
-    pub path: String,
-    /// The most probable class.
-    pub class: usize,
-    /// The probability of each class.
-    pub probabilities: Vec<f32>,
-}
-
-/// Predicts the digit in each image with an MNIST model saved by a run.
-pub fn predict(device: &Device, model: &std::path::Path, images: &[std::path::PathBuf]) -> Result<Vec<Prediction>> {
-    let saved = checkpoint::load(model)?;
-    let recipe = saved_recipe(&saved, model)?;
-    if !matches!(recipe.source, Source::Mnist { .. }) {
-        return Err(Error::InvalidArgument {
-            op: "predict",
-            message: format!("the model is of recipe '{}', which does not take 28×28 digit images", recipe.name),
-        });
-    }
-    let pixels = images.iter().map(|p| crate::data::images::load_digit(p)).collect::<Result<Vec<_>>>()?;
-    let mut p = prepare(device, &recipe, None)?;
-    p.trainer.restore(&saved)?;
-    let logits = p.trainer.infer(&pixels.concat(), images.len())?;
-    let classes = logits.len() / images.len().max(1);
-    Ok(images
-        .iter()
-        .zip(logits.chunks(classes))
-        .map(|(path, row)| {
-            let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let e: Vec<f32> = row.iter().map(|v| (v - m).exp()).collect();
-            let sum: f32 = e.iter().sum();
-            let probabilities: Vec<f32> = e.iter().map(|v| v / sum).collect();
-            let class = probabilities.iter().enumerate().fold(0, |b, (j, v)| if *v > probabilities[b] { j } else { b });
-            Prediction { path: path.display().to_string(), class, probabilities }
-        })
-        .collect())
 }
 
 fn invalid(message: String) -> Error {
@@ -355,6 +305,11 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
     } else {
         (train, None)
     };
+    if let Some(file) = &paths.init_from {
+        let saved = checkpoint::load(&file.path)?;
+        let selection = trainer.load_weights(&saved, &file.path.display().to_string(), file.strict)?;
+        progress(&Progress::Loaded { path: file.path.clone(), loaded: selection.tensors.len(), skipped: selection.skipped });
+    }
     let out = paths.out.as_deref();
     let (mut epochs_done, mut batches_done, mut resumed_sum) = (0, 0, 0.0f64);
     if let Some(path) = &paths.resume {

@@ -155,6 +155,41 @@ impl Plan {
         Ok(())
     }
 
+    /// Makes input `node` read the application's `buffer` from the next run on, instead of a
+    /// buffer of the plan's own: the application fills it on the GPU (a render pass, a copy)
+    /// and no value passes through the host. The buffer must be on the plan's device, hold
+    /// the input's `numel × 4` bytes of f32 (its first ones are read) and have `STORAGE`
+    /// usage (and `COPY_SRC` where the adapter's plan copies the input into a texture, or to
+    /// read it back with [`Plan::read`]).
+    pub fn bind_input(&mut self, node: NodeId, buffer: &wgpu::Buffer) -> Result<()> {
+        let n = self.node_checked(node)?;
+        let what = n.name.clone().unwrap_or_else(|| format!("node {}", node.index()));
+        let bad = |message: String| Error::InvalidArgument { op: "bind_input", message };
+        if n.op != Op::Input {
+            return Err(bad(format!("{what} is a {}, not an input", n.op.name())));
+        }
+        let needed = n.shape.numel() as u64 * 4;
+        if buffer.size() < needed {
+            return Err(bad(format!(
+                "input {what} of shape {} needs {needed} bytes, but the buffer holds {}",
+                n.shape,
+                buffer.size()
+            )));
+        }
+        let copied = self.steps.iter().any(|s| s.copies.iter().any(|(_, c)| c.node == node));
+        let mut usage = wgpu::BufferUsages::STORAGE;
+        if copied {
+            usage |= wgpu::BufferUsages::COPY_SRC;
+        }
+        if !buffer.usage().contains(usage) {
+            return Err(bad(format!(
+                "input {what} needs a buffer with usage {usage:?}, but the buffer has {:?}",
+                buffer.usage()
+            )));
+        }
+        self.rebind(&[(node, Arc::new(buffer.clone()))])
+    }
+
     /// Whether `node`'s value lies in the buffer of one of `others` (a reshape of an input).
     pub(crate) fn shares_buffer(&self, node: NodeId, others: &[NodeId]) -> Result<bool> {
         self.node_checked(node)?;

@@ -104,14 +104,36 @@ impl Plan {
         Ok(self.slots[slot].buffer.clone())
     }
 
-    fn submit(&mut self, reads: &[NodeId], timing: Timing) -> Result<()> {
+    /// Records one run (every launch, as [`Plan::run`] would submit it) into the
+    /// application's `encoder`, for the application to submit with its own work: a frame's
+    /// render passes and a training or inference step in one submit.
+    ///
+    /// The contract:
+    /// - **Before recording**, write inputs ([`Plan::write`], or commands recorded earlier in
+    ///   `encoder` that fill a buffer bound with [`Plan::bind_input`]).
+    /// - **Per-run words.** Recording queues this run's changing parameter words (Adam's
+    ///   bias correction, dropout's run number) with `Queue::write_buffer`, which wgpu
+    ///   applies at the start of the next `Queue::submit` on the plan's queue. So submit
+    ///   `encoder` before recording this plan again or calling [`Plan::run`]: one recorded
+    ///   run per submit.
+    /// - **Buffers.** The run reads inputs, parameters and states, writes parameters and
+    ///   states (updates), declared outputs and its own intermediates. Commands recorded
+    ///   after this call in the same encoder, and any later submit, see the outputs in
+    ///   [`Plan::buffer`]; the application may write an input again once this run's submit
+    ///   is made, and must not write the plan's other buffers.
+    /// - **Reading back** ([`Plan::read`]) works after the application's submit, as after a run.
+    pub fn record(&mut self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
         self.device.check_lost()?;
-        for &n in reads {
-            self.node_checked(n)?;
-            self.staging_for(n.index())?;
-        }
-        // Parameter words that change per run (Adam's bias correction, dropout's run number)
-        // ride in this submit.
+        self.write_run_words();
+        self.encode(encoder, Timing::Untimed);
+        self.counters.dispatches += self.steps.len() as u64;
+        self.runs += 1;
+        Ok(())
+    }
+
+    /// Queues the parameter words that change per run (Adam's bias correction, dropout's run
+    /// number), to ride in the run's submit.
+    fn write_run_words(&self) {
         for k in 0..self.updates.len() {
             if self.updates[k].1.varies_per_step() && self.runs > 0 {
                 self.write_update_params(k);
@@ -125,10 +147,33 @@ impl Plan {
                 bytemuck::cast_slice(block.words()),
             );
         }
+    }
+
+    fn submit(&mut self, reads: &[NodeId], timing: Timing) -> Result<()> {
+        self.device.check_lost()?;
+        for &n in reads {
+            self.node_checked(n)?;
+            self.staging_for(n.index())?;
+        }
+        self.write_run_words();
         let device = self.device.clone();
         let mut encoder = device
             .wgpu_device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("shadergrad run") });
+        self.encode(&mut encoder, timing);
+        for &n in reads {
+            self.record_copy(&mut encoder, n)?;
+        }
+        device.scoped("run", || device.queue().submit([encoder.finish()]))?;
+        self.counters.submits += 1;
+        self.counters.dispatches += self.steps.len() as u64;
+        self.runs += 1;
+        Ok(())
+    }
+
+    /// Records every launch into `encoder`: in one compute pass (cut where a launch copies
+    /// operands into textures), or each in its own between timestamps for a profiled run.
+    fn encode(&self, encoder: &mut wgpu::CommandEncoder, timing: Timing) {
         let timer = self.timer.as_ref().filter(|_| timing != Timing::Untimed);
         let record = |pass: &mut wgpu::ComputePass, step: &Step| {
             pass.set_pipeline(&step.pipeline.pipeline);
@@ -149,17 +194,17 @@ impl Plan {
         };
         if timing == Timing::Launches {
             for (k, step) in self.steps.iter().enumerate() {
-                copy_operands(&mut encoder, step);
+                copy_operands(encoder, step);
                 record(&mut encoder.begin_compute_pass(&pass(k)), step);
             }
         } else {
-            // One pass, cut only where a launch copies operands into textures (copies are
-            // not pass commands); a timed run stamps the first pass's start and the last's end.
+            // Copies are not pass commands, so a launch that copies operands starts a pass;
+            // a timed run stamps the first pass's start and the last's end.
             let starts: Vec<usize> =
                 (0..self.steps.len()).filter(|&k| k == 0 || !self.steps[k].copies.is_empty()).collect();
             for (p, &start) in starts.iter().enumerate() {
                 let end = starts.get(p + 1).copied().unwrap_or(self.steps.len());
-                copy_operands(&mut encoder, &self.steps[start]);
+                copy_operands(encoder, &self.steps[start]);
                 let writes = timer.map(|t| t.span_writes(0, p == 0, p + 1 == starts.len()));
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("shadergrad"),
@@ -171,16 +216,8 @@ impl Plan {
             }
         }
         if let Some(timer) = timer {
-            timer.record_resolve(&mut encoder);
+            timer.record_resolve(encoder);
         }
-        for &n in reads {
-            self.record_copy(&mut encoder, n)?;
-        }
-        device.scoped("run", || device.queue().submit([encoder.finish()]))?;
-        self.counters.submits += 1;
-        self.counters.dispatches += self.steps.len() as u64;
-        self.runs += 1;
-        Ok(())
     }
 
     pub(super) fn node_checked(&self, node: NodeId) -> Result<&Node> {

@@ -1,9 +1,11 @@
-//! The `shadergrad` command: devices, train, check.
+//! The `shadergrad` command: devices, train, eval, predict, infer, check, bench.
 
 mod bench;
 mod check;
 mod devices;
 mod eval;
+mod infer;
+mod model_file;
 mod predict;
 mod train;
 
@@ -29,10 +31,12 @@ enum Command {
     Devices,
     /// Train one of the course's recipes on the GPU.
     Train(train::TrainArgs),
-    /// Evaluate a model saved by `train --out` on its recipe's data.
+    /// Evaluate saved weights (ours, or a PyTorch state dict with --arch) on the recipe's data.
     Eval(eval::EvalArgs),
-    /// Predict the digits in images with an MNIST model saved by `train --out`.
+    /// Predict the digits in images with an MNIST model's weights.
     Predict(predict::PredictArgs),
+    /// Run a model in evaluation mode on tensor `x` of a safetensors file; write tensor `y`.
+    Infer(infer::InferArgs),
     /// Run the op conformance suite on the chosen adapter.
     Check(check::CheckArgs),
     /// Time matmuls and training steps on the chosen adapter.
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&options, args),
         Command::Eval(args) => eval::run(&options, args),
         Command::Predict(args) => predict::run(&options, args),
+        Command::Infer(args) => infer::run(&options, args),
         Command::Check(args) => check::run(&options, args),
         Command::Bench(args) => bench::run(&options, args),
     });

@@ -39,6 +39,16 @@ pub struct TrainArgs {
     /// Continue from a checkpoint saved by `--out` (at the batch it saved).
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Start from these weights (a checkpoint, or a PyTorch state dict of the model) with
+    /// fresh optimizer state: fine-tuning.
+    #[arg(long)]
+    init_from: Option<PathBuf>,
+    /// With `false`, --init-from loads the tensors that fit and lists the rest as skipped.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    strict: bool,
+    /// Train this architecture (a recipe's model, by the recipe's name) in place of the recipe's own.
+    #[arg(long)]
+    arch: Option<String>,
     /// With --out, also save every N steps inside epochs.
     #[arg(long)]
     checkpoint_every: Option<usize>,
@@ -89,12 +99,18 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         validation: args.validation,
         patience: args.patience,
         l2: args.l2,
+        arch: args.arch.as_deref().map(recipes::architecture).transpose()?,
     };
     let paths = Paths {
         data: args.data.clone(),
         out: args.out.clone(),
         resume: args.resume.clone(),
         checkpoint_every: args.checkpoint_every,
+        init_from: args.init_from.as_ref().map(|path| recipes::ModelFile {
+            path: path.clone(),
+            arch: None,
+            strict: args.strict,
+        }),
     };
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
     let device = Device::with_options(options)?;
@@ -108,6 +124,10 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
     let (mut loss_curve, mut accuracy_curve) = (Vec::new(), Vec::new());
     let started = std::time::Instant::now();
     let summary = recipes::run(&device, &recipe, &paths, |p| match p {
+        Progress::Loaded { path, loaded, skipped } => {
+            eprintln!("loaded {loaded} tensors from {}", path.display());
+            crate::model_file::report_skipped(skipped);
+        }
         Progress::Step { step, loss, params } => {
             let params = params.as_deref().map(format_params).unwrap_or_default();
             bar.suspend(|| println!("step {step:5}  cost {loss:.6}  {params}"));

@@ -1,5 +1,9 @@
 //! The optimizers and their settings, with PyTorch's formulas.
 
+/// The names of every optimizer's per-parameter state tensors (`NAME.m` beside parameter
+/// `NAME`): what [`Optimizer::states`] picks from, and what a weights loader knows to skip.
+pub const OPTIMIZER_STATES: &[&str] = &["velocity", "m", "v", "sum_sq"];
+
 /// An optimizer and its settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {
@@ -82,9 +86,9 @@ impl Optimizer {
     pub fn states(&self) -> &'static [&'static str] {
         match *self {
             Optimizer::Sgd { momentum: 0.0, .. } => &[],
-            Optimizer::Sgd { .. } => &["velocity"],
-            Optimizer::Adam { .. } => &["m", "v"],
-            Optimizer::Adagrad { .. } => &["sum_sq"],
+            Optimizer::Sgd { .. } => &OPTIMIZER_STATES[0..1],
+            Optimizer::Adam { .. } => &OPTIMIZER_STATES[1..3],
+            Optimizer::Adagrad { .. } => &OPTIMIZER_STATES[3..4],
         }
     }
 

@@ -1,0 +1,197 @@
+//! Using saved weights: evaluating them on a recipe's data, predicting digits, and running a
+//! model on given inputs. The file is a checkpoint of `train --out` (its metadata names the
+//! recipe) or a bare PyTorch `state_dict` (`--arch` names the model); evaluation never needs
+//! optimizer state.
+
+use super::catalog::{architecture, find};
+use super::recipe::{Overrides, Recipe, Source};
+use super::run::{models, prepare};
+use crate::backend::device::Device;
+use crate::checkpoint::{self, Checkpoint};
+use crate::error::{Error, Result};
+use crate::inference::Inference;
+use crate::init::Init;
+use crate::state_dict::Mismatch;
+use crate::train::Evaluation;
+use std::path::{Path, PathBuf};
+
+/// A weights file and how to read it.
+#[derive(Clone, Debug)]
+pub struct ModelFile {
+    /// The file: safetensors, from `train --out` or PyTorch's `save_file(model.state_dict())`.
+    pub path: PathBuf,
+    /// The architecture (a recipe's name) when the file's metadata names none, or to use
+    /// in place of the one it names.
+    pub arch: Option<String>,
+    /// Every tensor of the model must be in the file with its dims, and nothing else (but
+    /// optimizer state); otherwise the tensors that fit load and the rest are skipped.
+    pub strict: bool,
+}
+
+impl ModelFile {
+    /// `path`, read strictly, its metadata naming the model.
+    pub fn new(path: impl Into<PathBuf>) -> ModelFile {
+        ModelFile { path: path.into(), arch: None, strict: true }
+    }
+
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// The recipe whose model `saved` holds: the recipe its metadata names (or `--arch`'s, for a
+/// file without metadata), building `--arch`'s model, else the one it was trained with.
+fn saved_recipe(saved: &Checkpoint, file: &ModelFile) -> Result<Recipe> {
+    let named = saved.metadata.get("recipe").or(file.arch.as_ref()).ok_or_else(|| Error::Format {
+        path: file.name(),
+        offset: 8,
+        message: "the file names no recipe (metadata 'recipe'), as a bare PyTorch state dict does: name its model with --arch NAME".into(),
+    })?;
+    let mut recipe = find(named)?;
+    if saved.metadata.get("model").map(String::as_str) == Some("torch") {
+        recipe = recipe.with(&Overrides { init: Some(Init::TorchDefault), ..Overrides::default() });
+    }
+    let arch = file.arch.as_ref().or(saved.metadata.get("arch"));
+    if let Some(name) = arch.filter(|&a| a != recipe.name) {
+        recipe = recipe.with(&Overrides { arch: Some(architecture(name)?), ..Overrides::default() });
+    }
+    Ok(recipe)
+}
+
+/// A saved model evaluated on its recipe's data.
+#[derive(Clone, Debug)]
+pub struct Evaluated {
+    /// The recipe.
+    pub recipe: String,
+    /// On the training data.
+    pub train: Evaluation,
+    /// On the test data, where the recipe has some.
+    pub test: Option<Evaluation>,
+    /// Tensors that did not fit and were skipped (loading not strictly).
+    pub skipped: Vec<Mismatch>,
+}
+
+/// Evaluates saved weights: the recipe's model with them, on that recipe's training and test
+/// data.
+pub fn evaluate_checkpoint(device: &Device, file: &ModelFile, data_dir: Option<&Path>) -> Result<Evaluated> {
+    let saved = checkpoint::load(&file.path)?;
+    let recipe = saved_recipe(&saved, file)?;
+    let mut p = prepare(device, &recipe, data_dir)?;
+    let skipped = p.trainer.load_weights(&saved, &file.name(), file.strict)?.skipped;
+    let train = p.trainer.evaluate(&p.train, recipe.task)?;
+    let test = match &p.test {
+        Some(t) => Some(p.trainer.evaluate(t, recipe.task)?),
+        None => None,
+    };
+    Ok(Evaluated { recipe: recipe.name.to_string(), train, test, skipped })
+}
+
+/// The model `file` holds, compiled for inputs of `input_dims`, with its weights loaded.
+fn inference(
+    device: &Device,
+    saved: &Checkpoint,
+    file: &ModelFile,
+    recipe: &Recipe,
+    classes: Option<usize>,
+    input_dims: &[usize],
+) -> Result<(Inference, Vec<Mismatch>)> {
+    let (models, combine) = models(recipe, classes);
+    let mut inference = Inference::with_models(device, &models, combine, input_dims)?;
+    let skipped = inference.load_weights(saved, &file.name(), file.strict)?.skipped;
+    Ok((inference, skipped))
+}
+
+/// One image's prediction.
+#[derive(Clone, Debug)]
+pub struct Prediction {
+    /// The image file.
+    pub path: String,
+    /// The most probable class, and the probability of each class; `None` for an image
+    /// with no digit in it (blank, or no stroke left after thresholding).
+    pub classes: Option<(usize, Vec<f32>)>,
+}
+
+/// Predictions, with what loading skipped.
+#[derive(Clone, Debug)]
+pub struct Predictions {
+    /// One per image, in order.
+    pub predictions: Vec<Prediction>,
+    /// Tensors that did not fit and were skipped (loading not strictly).
+    pub skipped: Vec<Mismatch>,
+}
+
+/// Predicts the digit in each image with an MNIST model.
+pub fn predict(device: &Device, file: &ModelFile, images: &[PathBuf]) -> Result<Predictions> {
+    let saved = checkpoint::load(&file.path)?;
+    let recipe = saved_recipe(&saved, file)?;
+    let Source::Mnist { images: as_images } = recipe.source else {
+        return Err(Error::InvalidArgument {
+            op: "predict",
+            message: format!("the model is of recipe '{}', which does not take 28×28 digit images", recipe.name),
+        });
+    };
+    let pixels = images.iter().map(|p| crate::data::images::load_digit(p)).collect::<Result<Vec<_>>>()?;
+    let digits: Vec<&Vec<f32>> = pixels.iter().flatten().collect();
+    let mut dims = if as_images { vec![digits.len(), 1, 28, 28] } else { vec![digits.len(), 28 * 28] };
+    let mut skipped = Vec::new();
+    let mut logits = Vec::new();
+    if !digits.is_empty() {
+        let (mut inference, s) = inference(device, &saved, file, &recipe, None, &dims)?;
+        skipped = s;
+        logits = inference.run(&digits.into_iter().flatten().copied().collect::<Vec<_>>())?;
+        dims = inference.output_dims().to_vec();
+    }
+    let mut rows = logits.chunks(dims.last().copied().unwrap_or(1).max(1));
+    let predictions = images
+        .iter()
+        .zip(&pixels)
+        .map(|(path, digit)| Prediction {
+            path: path.display().to_string(),
+            classes: digit.as_ref().and_then(|_| rows.next()).map(softmax_argmax),
+        })
+        .collect();
+    Ok(Predictions { predictions, skipped })
+}
+
+/// The most probable class of a row of logits, and every class's probability.
+fn softmax_argmax(row: &[f32]) -> (usize, Vec<f32>) {
+    let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = row.iter().map(|v| (v - m).exp()).collect();
+    let sum: f32 = e.iter().sum();
+    let probabilities: Vec<f32> = e.iter().map(|v| v / sum).collect();
+    let class = probabilities.iter().enumerate().fold(0, |b, (j, v)| if *v > probabilities[b] { j } else { b });
+    (class, probabilities)
+}
+
+/// What [`infer`] wrote.
+#[derive(Clone, Debug)]
+pub struct Inferred {
+    /// The output's dims.
+    pub dims: Vec<usize>,
+    /// Tensors that did not fit and were skipped (loading not strictly).
+    pub skipped: Vec<Mismatch>,
+}
+
+/// Runs the model in `file` (its last linear layer resized to `classes` outputs, where
+/// given) in evaluation mode on tensor `x` of the safetensors file `input`, and writes its
+/// output as tensor `y` of `out` (f32, atomically).
+pub fn infer(device: &Device, file: &ModelFile, classes: Option<usize>, input: &Path, out: &Path) -> Result<Inferred> {
+    let saved = checkpoint::load(&file.path)?;
+    let recipe = saved_recipe(&saved, file)?;
+    let given = checkpoint::load(input)?;
+    let (dims, x) = given.get("x").ok_or_else(|| Error::Format {
+        path: input.display().to_string(),
+        offset: 8,
+        message: format!(
+            "no tensor 'x' (the input); it has {}",
+            given.tensors.iter().map(|(n, d, _)| format!("'{n}' {d:?}")).collect::<Vec<_>>().join(", ")
+        ),
+    })?;
+    let (mut inference, skipped) = inference(device, &saved, file, &recipe, classes, dims)?;
+    let y = inference.run(x)?;
+    let dims = inference.output_dims().to_vec();
+    let mut written = Checkpoint::default();
+    written.tensors.push(("y".to_string(), dims.clone(), y));
+    checkpoint::save(out, &written)?;
+    Ok(Inferred { dims, skipped })
+}
