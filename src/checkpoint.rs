@@ -178,7 +178,9 @@ mod tests {
         let f64s: Vec<u8> = [0.1f64, -2.5].iter().flat_map(|v| v.to_le_bytes()).collect();
         let count: Vec<u8> = 1234i64.to_le_bytes().to_vec();
         let fp8 = [0u8; 2];
-        let view = |dtype, dims: Vec<usize>, bytes: &[u8]| TensorView::new(dtype, dims, bytes).unwrap();
+        fn view(dtype: Dtype, dims: Vec<usize>, bytes: &[u8]) -> TensorView<'_> {
+            TensorView::new(dtype, dims, bytes).unwrap()
+        }
         let tensors = vec![
             ("a.f16", view(Dtype::F16, vec![3], &f16)),
             ("b.bf16", view(Dtype::BF16, vec![1, 2], &bf16)),

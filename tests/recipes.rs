@@ -220,16 +220,16 @@ fn a_saved_model_evaluates_to_the_same_accuracy_and_resumes_exactly() {
     let recipe = recipes::find("mnist-softmax").unwrap().with(&Overrides { epochs: Some(1), ..Overrides::default() });
     let summary = recipes::run(&device(), &recipe, &paths, |_| {}).unwrap();
     let path = recipes::checkpoint_path(&dir);
-    let (name, train, test) = recipes::evaluate_checkpoint(&device(), &path, None).unwrap();
-    assert_eq!(name, "mnist-softmax");
-    assert_eq!(train.accuracy, summary.train_accuracy);
-    assert_eq!(test.unwrap().accuracy, summary.test_accuracy);
+    let e = recipes::evaluate_checkpoint(&device(), &recipes::ModelFile::new(&path), None).unwrap();
+    assert_eq!(e.recipe, "mnist-softmax");
+    assert_eq!(e.train.accuracy, summary.train_accuracy);
+    assert_eq!(e.test.unwrap().accuracy, summary.test_accuracy);
 
     // A checkpoint of another model names the tensor that does not fit.
     let mut saved = shadergrad::checkpoint::load(&path).unwrap();
     saved.metadata.insert("recipe".into(), "mnist-xavier".into());
     shadergrad::checkpoint::save(&path, &saved).unwrap();
-    let err = recipes::evaluate_checkpoint(&device(), &path, None).unwrap_err().to_string();
+    let err = recipes::evaluate_checkpoint(&device(), &recipes::ModelFile::new(&path), None).unwrap_err().to_string();
     assert!(err.contains("0.weight") && err.contains("[10, 784]") && err.contains("[256, 784]"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -339,15 +339,23 @@ fn digit_images_round_trip_through_predict() {
         paper.save(&path).unwrap();
         photos.push(path);
     }
-    let on_plain = recipes::predict(&device(), &model, &plain).unwrap();
-    let on_photos = recipes::predict(&device(), &model, &photos).unwrap();
-    let correct = on_plain.iter().enumerate().filter(|(i, p)| p.class == test.labels[*i] as usize).count();
+    // A blank page among them: no digit, and the others keep their places.
+    let blank = dir.join("blank.png");
+    image::GrayImage::from_pixel(28, 28, image::Luma([255])).save(&blank).unwrap();
+    plain.insert(3, blank);
+    let model = recipes::ModelFile::new(&model);
+    let mut on_plain = recipes::predict(&device(), &model, &plain).unwrap().predictions;
+    assert!(on_plain.remove(3).classes.is_none(), "a blank image holds no digit");
+    let on_photos = recipes::predict(&device(), &model, &photos).unwrap().predictions;
+    let class = |p: &recipes::Prediction| p.classes.as_ref().expect("a digit").0;
+    let correct = on_plain.iter().enumerate().filter(|(i, p)| class(p) == test.labels[*i] as usize).count();
     assert!(correct >= 16, "{correct}/20 of the shipped test digits predicted right");
     for p in &on_plain {
-        let total: f32 = p.probabilities.iter().sum();
-        assert!((total - 1.0).abs() < 1e-4 && p.probabilities.len() == 10);
+        let probabilities = &p.classes.as_ref().unwrap().1;
+        let total: f32 = probabilities.iter().sum();
+        assert!((total - 1.0).abs() < 1e-4 && probabilities.len() == 10);
     }
-    let agree = on_plain.iter().zip(&on_photos).filter(|(a, b)| a.class == b.class).count();
+    let agree = on_plain.iter().zip(&on_photos).filter(|(a, b)| class(a) == class(b)).count();
     assert!(agree >= 16, "only {agree}/20 photos (inverted, rescaled, JPEG) predicted as the originals");
 
     // Not an image: the error names the file.
@@ -675,8 +683,8 @@ fn mnist_ensemble_trains_two_models_saves_both_and_reports_each() {
     for name in ["m0.0.weight", "m1.0.weight", "m0.10.weight", "m1.13.bias"] {
         assert!(saved.get(name).is_some(), "{name} is missing from the checkpoint");
     }
-    let (_, _, test) =
-        recipes::evaluate_checkpoint(&device(), &recipes::checkpoint_path(&base.join("out")), Some(&data)).unwrap();
+    let saved = recipes::ModelFile::new(recipes::checkpoint_path(&base.join("out")));
+    let test = recipes::evaluate_checkpoint(&device(), &saved, Some(&data)).unwrap().test;
     let test = test.unwrap();
     assert_eq!(test.accuracy, summary.test_accuracy);
     assert_eq!(test.members.iter().map(|m| m.accuracy).collect::<Vec<_>>(), summary.member_test_accuracies);
@@ -726,13 +734,13 @@ fn a_torch_init_checkpoint_evaluates_with_its_own_model_and_others_are_refused()
     let recipe = recipes::find("softmax-toy").unwrap().with(&overrides);
     let summary = recipes::run(&device(), &recipe, &paths, |_| {}).unwrap();
     let path = recipes::checkpoint_path(&dir);
-    let (_, train, _) = recipes::evaluate_checkpoint(&device(), &path, None).unwrap();
+    let train = recipes::evaluate_checkpoint(&device(), &recipes::ModelFile::new(&path), None).unwrap().train;
     assert_eq!(train.accuracy, summary.train_accuracy);
     // Without the note of which model it is, the checkpoint's bias has no place in the model.
     let mut saved = shadergrad::checkpoint::load(&path).unwrap();
     saved.metadata.remove("model");
     shadergrad::checkpoint::save(&path, &saved).unwrap();
-    let err = recipes::evaluate_checkpoint(&device(), &path, None).unwrap_err().to_string();
+    let err = recipes::evaluate_checkpoint(&device(), &recipes::ModelFile::new(&path), None).unwrap_err().to_string();
     assert!(err.contains("0.bias") && err.contains("another model"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
