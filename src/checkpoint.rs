@@ -63,7 +63,13 @@ pub fn parse(name: &str, data: &[u8]) -> Result<Checkpoint> {
     for (tensor_name, view) in st.tensors() {
         let at = data_start + metadata.info(&tensor_name).map_or(0, |info| info.data_offsets.0 as u64);
         let values = to_f32(view.dtype(), view.data()).ok_or_else(|| {
-            bad(at, format!("tensor '{tensor_name}' is {}, which shadergrad does not read (it reads floats and integers)", view.dtype()))
+            bad(
+                at,
+                format!(
+                    "tensor '{tensor_name}' is {}, which shadergrad does not read (it reads floats and integers)",
+                    view.dtype()
+                ),
+            )
         })?;
         tensors.push((tensor_name, view.shape().to_vec(), values));
     }
@@ -173,7 +179,8 @@ mod tests {
 
     #[test]
     fn pytorch_dtypes_are_read_as_f32() {
-        let f16: Vec<u8> = [1.5f32, -0.099975586, 65504.0].iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
+        let f16: Vec<u8> =
+            [1.5f32, -0.099975586, 65504.0].iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
         let bf16: Vec<u8> = [3.140625f32, -1e30].iter().flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect();
         let f64s: Vec<u8> = [0.1f64, -2.5].iter().flat_map(|v| v.to_le_bytes()).collect();
         let count: Vec<u8> = 1234i64.to_le_bytes().to_vec();

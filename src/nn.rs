@@ -127,7 +127,8 @@ impl Sequential {
     /// and batch count) as PyTorch's `state_dict()` names and orders them.
     pub fn state_dict(&self) -> Vec<StateEntry> {
         let mut out = Vec::new();
-        let mut push = |i: usize, what: &str, dims: Vec<usize>, kind| out.push(StateEntry::new(format!("{i}.{what}"), dims, kind));
+        let mut push =
+            |i: usize, what: &str, dims: Vec<usize>, kind| out.push(StateEntry::new(format!("{i}.{what}"), dims, kind));
         for (i, layer) in self.layers.iter().enumerate() {
             match *layer {
                 Layer::Linear { inputs, outputs, bias } => {

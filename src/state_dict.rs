@@ -112,8 +112,7 @@ pub fn select(model: &[StateEntry], file: &Checkpoint, path: &str, strict: bool)
             Some((_, values)) => selection.tensors.push((entry.name.clone(), values.to_vec())),
         }
     }
-    let is_parameter =
-        |name: &str| model.iter().any(|e| e.kind == StateKind::Parameter && e.name == name);
+    let is_parameter = |name: &str| model.iter().any(|e| e.kind == StateKind::Parameter && e.name == name);
     for (name, dims, _) in &file.tensors {
         if model.iter().any(|e| &e.name == name) {
             continue;
@@ -142,10 +141,7 @@ mod tests {
     }
 
     fn file(tensors: &[(&str, &[usize])]) -> Checkpoint {
-        let tensors = tensors
-            .iter()
-            .map(|(n, d)| (n.to_string(), d.to_vec(), vec![0.5; d.iter().product()]))
-            .collect();
+        let tensors = tensors.iter().map(|(n, d)| (n.to_string(), d.to_vec(), vec![0.5; d.iter().product()])).collect();
         Checkpoint { tensors, metadata: Default::default() }
     }
 
@@ -178,7 +174,8 @@ mod tests {
 
     #[test]
     fn strict_names_every_tensor_that_does_not_fit_and_lenient_skips_them() {
-        let bad = file(&[("0.weight", &[3, 2]), ("1.running_mean", &[2]), ("2.weight", &[4]), ("1.running_mean.m", &[2])]);
+        let bad =
+            file(&[("0.weight", &[3, 2]), ("1.running_mean", &[2]), ("2.weight", &[4]), ("1.running_mean.m", &[2])]);
         let err = select(&model(), &bad, "torch.safetensors", true).unwrap_err().to_string();
         for says in [
             "torch.safetensors",

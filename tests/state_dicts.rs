@@ -44,7 +44,12 @@ fn assert_close(what: &str, got: &[f32], want: &[f32]) {
     }
     let relative = (diff / norm.max(1e-30)).sqrt();
     let (i, d) = worst;
-    assert!(relative <= 1e-4, "{what}: normwise error {relative:e}; worst at {i}: {} vs {} (|Δ| {d:e})", got[i], want[i]);
+    assert!(
+        relative <= 1e-4,
+        "{what}: normwise error {relative:e}; worst at {i}: {} vs {} (|Δ| {d:e})",
+        got[i],
+        want[i]
+    );
 }
 
 #[test]
@@ -94,9 +99,8 @@ fn infer_writes_pytorchs_logits() {
     let mut wrong = Checkpoint::default();
     wrong.tensors.push(("x".into(), vec![2, 1, 20, 20], vec![0.0; 800]));
     checkpoint::save(&dir.join("wrong.safetensors"), &wrong).unwrap();
-    let err = recipes::infer(&device(), &pytorch_cnn(), None, &dir.join("wrong.safetensors"), &out)
-        .unwrap_err()
-        .to_string();
+    let err =
+        recipes::infer(&device(), &pytorch_cnn(), None, &dir.join("wrong.safetensors"), &out).unwrap_err().to_string();
     assert!(err.contains("layer 7") && err.contains("3136"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -308,7 +308,11 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
     if let Some(file) = &paths.init_from {
         let saved = checkpoint::load(&file.path)?;
         let selection = trainer.load_weights(&saved, &file.path.display().to_string(), file.strict)?;
-        progress(&Progress::Loaded { path: file.path.clone(), loaded: selection.tensors.len(), skipped: selection.skipped });
+        progress(&Progress::Loaded {
+            path: file.path.clone(),
+            loaded: selection.tensors.len(),
+            skipped: selection.skipped,
+        });
     }
     let out = paths.out.as_deref();
     let (mut epochs_done, mut batches_done, mut resumed_sum) = (0, 0, 0.0f64);
