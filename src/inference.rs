@@ -73,6 +73,27 @@ impl Inference {
         Ok(self.plan.run_and_read(&[self.y])?.remove(0))
     }
 
+    /// Reads the input from the application's `buffer` from the next run on (see
+    /// [`Plan::bind_input`]).
+    pub fn bind_input(&mut self, buffer: &wgpu::Buffer) -> Result<()> {
+        self.plan.bind_input(self.x, buffer)
+    }
+
+    /// Records one run into the application's `encoder` (see [`Plan::record`] for the contract).
+    pub fn record(&mut self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        self.plan.record(encoder)
+    }
+
+    /// The buffer holding the output, to use on the GPU (its first `numel × 4` bytes).
+    pub fn output_buffer(&self) -> Result<&wgpu::Buffer> {
+        self.plan.buffer(self.y)
+    }
+
+    /// Reads the output of the last run back.
+    pub fn read_output(&mut self) -> Result<Vec<f32>> {
+        self.plan.read(self.y)
+    }
+
     /// The input node (for [`Plan::bind_input`] or [`Plan::write`]).
     pub fn input(&self) -> NodeId {
         self.x

@@ -186,3 +186,41 @@ fn training_starts_from_given_weights_with_fresh_optimizer_state() {
     assert!(skipped.contains(&Mismatch::Shape { name: "0.weight".into(), file: vec![10, 784], model: vec![256, 784] }));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn hostile_state_dicts_are_errors_never_panics() {
+    // A deterministic run of the fuzz target's mutations (fuzz/fuzz_targets/checkpoint.rs) on
+    // a PyTorch file: bytes changed in the header (dtypes, shapes, offsets) and the data.
+    let bytes = std::fs::read(fixture("bn_mlp.safetensors")).unwrap();
+    let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let entries = bn_mlp().state_dict();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut parsed, mut loaded) = (0, 0);
+    for _ in 0..3000 {
+        let mut mutated = bytes.clone();
+        for _ in 0..1 + next() % 3 {
+            let at =
+                if next() % 4 == 0 { (next() as usize) % bytes.len() } else { 8 + (next() as usize) % (header - 8) };
+            mutated[at] = b"0123456789[],:\"FIBU"[(next() % 19) as usize];
+        }
+        if let Ok(c) = checkpoint::parse("mutated.safetensors", &mutated) {
+            parsed += 1;
+            for strict in [true, false] {
+                if let Ok(s) = shadergrad::state_dict::select(&entries, &c, "mutated.safetensors", strict) {
+                    loaded += 1;
+                    for (name, values) in &s.tensors {
+                        let e = entries.iter().find(|e| &e.name == name).unwrap();
+                        assert_eq!(e.dims.iter().product::<usize>(), values.len(), "{name}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(parsed > 0 && loaded > 0, "some mutations leave a valid file ({parsed} parsed, {loaded} loaded)");
+}

@@ -10,4 +10,6 @@ mod saved;
 pub use catalog::{Architecture, all, architecture, find};
 pub use recipe::{Members, Overrides, Recipe, Source, load};
 pub use run::{Paths, Progress, SMALL_MODEL, Summary, checkpoint_path, run};
-pub use saved::{Evaluated, Inferred, ModelFile, Prediction, Predictions, evaluate_checkpoint, infer, predict};
+pub use saved::{
+    Evaluated, Inferred, ModelFile, Prediction, Predictions, digit_model, evaluate_checkpoint, infer, predict,
+};

@@ -120,28 +120,31 @@ pub struct Predictions {
     pub skipped: Vec<Mismatch>,
 }
 
-/// Predicts the digit in each image with an MNIST model.
-pub fn predict(device: &Device, file: &ModelFile, images: &[PathBuf]) -> Result<Predictions> {
+/// An MNIST model's weights from `file`, compiled for `batch` digits of 28×28 pixels in
+/// [0, 1] (as [`crate::data::images::load_digit`] makes them), shaped as the model takes them:
+/// for [`predict`], and for applications that feed digits from their own GPU buffers.
+pub fn digit_model(device: &Device, file: &ModelFile, batch: usize) -> Result<(Inference, Vec<Mismatch>)> {
     let saved = checkpoint::load(&file.path)?;
     let recipe = saved_recipe(&saved, file)?;
-    let Source::Mnist { images: as_images } = recipe.source else {
+    let Source::Mnist { images } = recipe.source else {
         return Err(Error::InvalidArgument {
             op: "predict",
             message: format!("the model is of recipe '{}', which does not take 28×28 digit images", recipe.name),
         });
     };
+    let dims = if images { vec![batch, 1, 28, 28] } else { vec![batch, 28 * 28] };
+    inference(device, &saved, file, &recipe, None, &dims)
+}
+
+/// Predicts the digit in each image with an MNIST model.
+pub fn predict(device: &Device, file: &ModelFile, images: &[PathBuf]) -> Result<Predictions> {
     let pixels = images.iter().map(|p| crate::data::images::load_digit(p)).collect::<Result<Vec<_>>>()?;
-    let digits: Vec<&Vec<f32>> = pixels.iter().flatten().collect();
-    let mut dims = if as_images { vec![digits.len(), 1, 28, 28] } else { vec![digits.len(), 28 * 28] };
-    let mut skipped = Vec::new();
-    let mut logits = Vec::new();
-    if !digits.is_empty() {
-        let (mut inference, s) = inference(device, &saved, file, &recipe, None, &dims)?;
-        skipped = s;
-        logits = inference.run(&digits.into_iter().flatten().copied().collect::<Vec<_>>())?;
-        dims = inference.output_dims().to_vec();
-    }
-    let mut rows = logits.chunks(dims.last().copied().unwrap_or(1).max(1));
+    let digits: Vec<f32> = pixels.iter().flatten().flatten().copied().collect();
+    let count = pixels.iter().flatten().count();
+    // Checked even when no image holds a digit: a wrong model is an error either way.
+    let (mut model, skipped) = digit_model(device, file, count.max(1))?;
+    let logits = if count > 0 { model.run(&digits)? } else { Vec::new() };
+    let mut rows = logits.chunks(model.output_dims().last().copied().unwrap_or(1).max(1));
     let predictions = images
         .iter()
         .zip(&pixels)
