@@ -17,7 +17,11 @@ fn model() -> ModelFile {
 fn digit_pad() -> PathBuf {
     let deps = std::env::current_exe().unwrap();
     let path = deps.parent().unwrap().parent().unwrap().join("examples").join("digit_pad");
-    assert!(path.exists(), "{} is missing: `cargo test` builds it (or `cargo build --example digit_pad`)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds it (or `cargo build --example digit_pad`)",
+        path.display()
+    );
     path
 }
 
@@ -45,7 +49,11 @@ fn orange_bars(frame: &image::RgbaImage) -> Vec<u32> {
     (0..10)
         .filter(|k| {
             let x0 = 310 + 28 * k;
-            (x0..x0 + 28).any(|x| (0..255).any(|y| matches!(frame.get_pixel(x, y).0, [r, g, b, _] if r > 200 && (100..180).contains(&g) && b < 80)))
+            (x0..x0 + 28).any(|x| {
+                (0..255).any(
+                    |y| matches!(frame.get_pixel(x, y).0, [r, g, b, _] if r > 200 && (100..180).contains(&g) && b < 80),
+                )
+            })
         })
         .collect()
 }
@@ -58,7 +66,8 @@ fn the_pad_predicts_as_predict_does_and_draws_it() {
     let mut images = Vec::new();
     for i in 0..3 {
         // Ink on paper, four times MNIST's size.
-        let pixels: Vec<u8> = test.images[i * 784..(i + 1) * 784].iter().map(|&v| 255 - (v * 255.0).round() as u8).collect();
+        let pixels: Vec<u8> =
+            test.images[i * 784..(i + 1) * 784].iter().map(|&v| 255 - (v * 255.0).round() as u8).collect();
         let digit = image::GrayImage::from_raw(28, 28, pixels).unwrap();
         let path = dir.join(format!("digit{i}.png"));
         image::imageops::resize(&digit, 112, 112, image::imageops::FilterType::Nearest).save(&path).unwrap();
@@ -70,7 +79,8 @@ fn the_pad_predicts_as_predict_does_and_draws_it() {
         let (printed, frame) = replay(image, &dir.join("shot.png"));
         assert_eq!(printed.trim(), format!("prediction: {class}"), "{}", image.display());
         assert_eq!(frame.dimensions(), (600, 300));
-        let canvas: Vec<u8> = (10..290).flat_map(|y| (10..290).map(move |x| (x, y))).map(|(x, y)| frame.get_pixel(x, y).0[0]).collect();
+        let canvas: Vec<u8> =
+            (10..290).flat_map(|y| (10..290).map(move |x| (x, y))).map(|(x, y)| frame.get_pixel(x, y).0[0]).collect();
         assert!(canvas.iter().filter(|&&v| v > 250).count() > canvas.len() / 2, "white paper on the canvas");
         assert!(canvas.iter().filter(|&&v| v < 60).count() > 500, "dark ink on the canvas");
         assert_eq!(orange_bars(&frame), [class as u32], "the predicted bar, and only it, is orange");
