@@ -137,14 +137,16 @@ pub enum Error {
     },
     /// A file's tensors do not fit a model's state dict, loading strictly.
     #[error(
-        "{path}: the tensors do not fit the model: {}; load with strict off (`--strict false`) to take the ones that fit",
+        "{path}: the tensors do not fit the model: {}; {note}",
         problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
     StateDict {
         /// The file.
         path: String,
         /// Each tensor that does not fit.
-        problems: Vec<crate::state_dict::Mismatch>,
+        problems: Vec<Mismatch>,
+        /// What to do about it.
+        note: &'static str,
     },
     /// Training produced a loss that is NaN, infinite, or exploded far above its start.
     #[error(
@@ -158,6 +160,46 @@ pub enum Error {
         /// The learning rate in use.
         lr: f32,
     },
+}
+
+/// A tensor that did not load, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    /// The model has it; the file does not.
+    Missing {
+        /// Its name.
+        name: String,
+        /// The model's dims.
+        model: Vec<usize>,
+    },
+    /// The file has it; the model does not.
+    Unexpected {
+        /// Its name.
+        name: String,
+        /// The file's dims.
+        file: Vec<usize>,
+    },
+    /// Both have it, with other dims.
+    Shape {
+        /// Its name.
+        name: String,
+        /// The file's dims.
+        file: Vec<usize>,
+        /// The model's dims.
+        model: Vec<usize>,
+    },
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Missing { name, model } => write!(f, "'{name}' {model:?} is missing from the file"),
+            Mismatch::Unexpected { name, file } => write!(f, "'{name}' {file:?} is not in the model"),
+            Mismatch::Shape { name, file, model } => {
+                write!(f, "'{name}' is {file:?} in the file but {model:?} in the model")
+            }
+        }
+    }
 }
 
 impl From<ShapeError> for Error {

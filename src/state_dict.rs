@@ -3,6 +3,7 @@
 //! shadergrad checkpoint (its optimizer state is skipped) or a bare PyTorch `state_dict`.
 
 use crate::checkpoint::Checkpoint;
+pub use crate::error::Mismatch;
 use crate::error::{Error, Result};
 use crate::ir::ops::optim::OPTIMIZER_STATES;
 
@@ -36,46 +37,6 @@ impl StateEntry {
     }
 }
 
-/// A tensor that did not load, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Mismatch {
-    /// The model has it; the file does not.
-    Missing {
-        /// Its name.
-        name: String,
-        /// The model's dims.
-        model: Vec<usize>,
-    },
-    /// The file has it; the model does not.
-    Unexpected {
-        /// Its name.
-        name: String,
-        /// The file's dims.
-        file: Vec<usize>,
-    },
-    /// Both have it, with other dims.
-    Shape {
-        /// Its name.
-        name: String,
-        /// The file's dims.
-        file: Vec<usize>,
-        /// The model's dims.
-        model: Vec<usize>,
-    },
-}
-
-impl std::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Mismatch::Missing { name, model } => write!(f, "'{name}' {model:?} is missing from the file"),
-            Mismatch::Unexpected { name, file } => write!(f, "'{name}' {file:?} is not in the model"),
-            Mismatch::Shape { name, file, model } => {
-                write!(f, "'{name}' is {file:?} in the file but {model:?} in the model")
-            }
-        }
-    }
-}
-
 /// The tensors to write into the model, and what was skipped.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Selection {
@@ -87,6 +48,9 @@ pub struct Selection {
     /// checkpoint's), which loading weights leaves out.
     pub optimizer_state: usize,
 }
+
+/// What a strict load's error suggests.
+const LENIENT: &str = "load leniently (`--strict false`) to take the ones that fit";
 
 /// Matches `file`'s tensors to `model`'s entries. Strict: every parameter and buffer must be
 /// there with the model's dims and nothing else may be (but optimizer state and the batch
@@ -126,7 +90,7 @@ pub fn select(model: &[StateEntry], file: &Checkpoint, path: &str, strict: bool)
         }
     }
     if strict && !problems.is_empty() {
-        return Err(Error::StateDict { path: path.to_string(), problems });
+        return Err(Error::StateDict { path: path.to_string(), problems, note: LENIENT });
     }
     selection.skipped = problems;
     Ok(selection)

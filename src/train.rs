@@ -7,11 +7,12 @@ use crate::checkpoint::Checkpoint;
 use crate::data::batches::Batches;
 use crate::error::{Error, Result};
 use crate::ir::autodiff::gradients;
+use crate::ir::graph::Op;
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
 use crate::nn::{Mode, Sequential, member_prefix, state_dict_of};
-use crate::state_dict::{self, Selection};
+use crate::state_dict::{self, Selection, StateEntry, StateKind};
 
 /// Examples and their targets, in host memory.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -592,37 +593,30 @@ impl Trainer {
         Ok(Checkpoint { tensors, metadata })
     }
 
-    /// Restores every parameter and state from `checkpoint`; a tensor that is missing or has
-    /// other dims (a checkpoint of another model) is an error naming it.
-    pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<()> {
-        let persistent = self.train.persistent_values();
-        if let Some((extra, dims, _)) =
-            checkpoint.tensors.iter().find(|(n, _, _)| !persistent.iter().any(|(p, _)| p == n))
-        {
-            return Err(Error::InvalidArgument {
-                op: "restore",
-                message: format!(
-                    "the checkpoint has a tensor '{extra}' (dims {dims:?}) this model has not: it is from another model"
-                ),
-            });
-        }
-        for (name, id) in persistent {
-            let dims = self.train.graph().shape(id).dims().to_vec();
-            let Some((saved_dims, values)) = checkpoint.get(&name) else {
-                return Err(Error::InvalidArgument {
-                    op: "restore",
-                    message: format!("the checkpoint has no tensor '{name}' (dims {dims:?}): it is from another model"),
-                });
-            };
-            if saved_dims != dims.as_slice() {
-                return Err(Error::InvalidArgument {
-                    op: "restore",
-                    message: format!(
-                        "tensor '{name}' has dims {saved_dims:?} in the checkpoint but {dims:?} in the model"
-                    ),
-                });
-            }
-            self.train.write(id, values)?;
+    /// Restores every parameter and state (optimizer moments, running statistics) from
+    /// `checkpoint`, to resume training; a tensor missing, extra or of other dims (a
+    /// checkpoint of another model) is an error naming each. `path` names the file in errors.
+    pub fn restore(&mut self, checkpoint: &Checkpoint, path: &str) -> Result<()> {
+        let entries: Vec<StateEntry> = self
+            .train
+            .persistent_values()
+            .into_iter()
+            .map(|(name, id)| {
+                let kind =
+                    if self.train.graph().node(id).op == Op::Param { StateKind::Parameter } else { StateKind::Buffer };
+                StateEntry::new(name, self.train.graph().shape(id).dims().to_vec(), kind)
+            })
+            .collect();
+        let selection = state_dict::select(&entries, checkpoint, path, true).map_err(|e| match e {
+            Error::StateDict { path, problems, .. } => Error::StateDict {
+                path,
+                problems,
+                note: "a run resumes only from a checkpoint of its own recipe and model",
+            },
+            e => e,
+        })?;
+        for (name, values) in &selection.tensors {
+            self.train.write_named(name, values)?;
         }
         if let Some(steps) = checkpoint.metadata.get("steps").and_then(|s| s.parse().ok()) {
             self.train.set_steps_taken(steps);

@@ -1,6 +1,6 @@
 //! The course's labs, one recipe each, with the models and the inline data they use.
 
-use super::recipe::{Members, Recipe, Source};
+use super::recipe::{Architecture, Members, Recipe, Source};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::ir::ops::loss::LossKind;
@@ -439,16 +439,6 @@ pub fn find(name: &str) -> Result<Recipe> {
         op: "train",
         message: format!("unknown recipe '{name}'; known recipes: {}", known.join(", ")),
     })
-}
-
-/// A model by name, for `--arch`: what a file without metadata holds, or what a recipe trains
-/// in place of its own model.
-#[derive(Clone, Copy, Debug)]
-pub struct Architecture {
-    /// Its name on the command line.
-    pub name: &'static str,
-    /// Builds it.
-    pub build: fn() -> Sequential,
 }
 
 /// The architecture called `name`: every recipe's model goes by its recipe's name.

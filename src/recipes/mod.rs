@@ -7,9 +7,7 @@ mod recipe;
 mod run;
 mod saved;
 
-pub use catalog::{Architecture, all, architecture, find};
-pub use recipe::{Members, Overrides, Recipe, Source, load};
+pub use catalog::{all, architecture, find};
+pub use recipe::{Architecture, Members, ModelFile, Overrides, Recipe, Source, load};
 pub use run::{Paths, Progress, SMALL_MODEL, Summary, checkpoint_path, run};
-pub use saved::{
-    Evaluated, Inferred, ModelFile, Prediction, Predictions, digit_model, evaluate_checkpoint, infer, predict,
-};
+pub use saved::{Evaluated, Inferred, Prediction, Predictions, digit_model, evaluate_checkpoint, infer, predict};

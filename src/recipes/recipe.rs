@@ -132,7 +132,41 @@ pub struct Overrides {
     /// Weight of the course's L2 penalty (the plain norm of every parameter added to the cost).
     pub l2: Option<f32>,
     /// A model to train in place of the lab's.
-    pub arch: Option<super::catalog::Architecture>,
+    pub arch: Option<Architecture>,
+}
+
+/// A model by name, for `--arch`: what a file without metadata holds, or what a recipe trains
+/// in place of its own model.
+#[derive(Clone, Copy, Debug)]
+pub struct Architecture {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// Builds it.
+    pub build: fn() -> Sequential,
+}
+
+/// A weights file and how to read it.
+#[derive(Clone, Debug)]
+pub struct ModelFile {
+    /// The file: safetensors, from `train --out` or PyTorch's `save_file(model.state_dict())`.
+    pub path: std::path::PathBuf,
+    /// The architecture (a recipe's name) when the file's metadata names none, or to use
+    /// in place of the one it names.
+    pub arch: Option<String>,
+    /// Every tensor of the model must be in the file with its dims, and nothing else (but
+    /// optimizer state); otherwise the tensors that fit load and the rest are skipped.
+    pub strict: bool,
+}
+
+impl ModelFile {
+    /// `path`, read strictly, its metadata naming the model.
+    pub fn new(path: impl Into<std::path::PathBuf>) -> ModelFile {
+        ModelFile { path: path.into(), arch: None, strict: true }
+    }
+
+    pub(super) fn name(&self) -> String {
+        self.path.display().to_string()
+    }
 }
 
 impl Recipe {

@@ -1,8 +1,7 @@
 //! Running a recipe: training with progress reports, checkpoints and resumption, and
 //! evaluating or predicting with a saved model.
 
-use super::recipe::{Members, Recipe, Source, load};
-use super::saved::ModelFile;
+use super::recipe::{Members, ModelFile, Recipe, Source, load};
 use crate::backend::device::Device;
 use crate::checkpoint;
 use crate::error::{Error, Result};
@@ -333,7 +332,7 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         batches_done = saved.metadata.get("batch").and_then(|b| b.parse().ok()).unwrap_or(0);
         let sum_bits = saved.metadata.get("epoch_loss_sum").and_then(|b| b.parse().ok());
         resumed_sum = sum_bits.map(f64::from_bits).unwrap_or(0.0);
-        trainer.restore(&saved)?;
+        trainer.restore(&saved, &path.display().to_string())?;
     }
     let allocations_before_training = trainer.plan().counters().allocations;
     let start = Instant::now();

@@ -4,7 +4,7 @@
 //! optimizer state.
 
 use super::catalog::{architecture, find};
-use super::recipe::{Overrides, Recipe, Source};
+use super::recipe::{ModelFile, Overrides, Recipe, Source};
 use super::run::{models, prepare};
 use crate::backend::device::Device;
 use crate::checkpoint::{self, Checkpoint};
@@ -14,30 +14,6 @@ use crate::init::Init;
 use crate::state_dict::Mismatch;
 use crate::train::Evaluation;
 use std::path::{Path, PathBuf};
-
-/// A weights file and how to read it.
-#[derive(Clone, Debug)]
-pub struct ModelFile {
-    /// The file: safetensors, from `train --out` or PyTorch's `save_file(model.state_dict())`.
-    pub path: PathBuf,
-    /// The architecture (a recipe's name) when the file's metadata names none, or to use
-    /// in place of the one it names.
-    pub arch: Option<String>,
-    /// Every tensor of the model must be in the file with its dims, and nothing else (but
-    /// optimizer state); otherwise the tensors that fit load and the rest are skipped.
-    pub strict: bool,
-}
-
-impl ModelFile {
-    /// `path`, read strictly, its metadata naming the model.
-    pub fn new(path: impl Into<PathBuf>) -> ModelFile {
-        ModelFile { path: path.into(), arch: None, strict: true }
-    }
-
-    fn name(&self) -> String {
-        self.path.display().to_string()
-    }
-}
 
 /// The recipe whose model `saved` holds: the recipe its metadata names (or `--arch`'s, for a
 /// file without metadata), building `--arch`'s model, else the one it was trained with.
