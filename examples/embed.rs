@@ -7,7 +7,7 @@
 //! Run: `cargo run --release --example embed`
 
 use shadergrad::checkpoint::Checkpoint;
-use shadergrad::nn::{InitPlan, Layer, Sequential};
+use shadergrad::nn::{InitPlan, Layer, ModuleExt, Sequential};
 use shadergrad::{Device, Inference, init::Init, init::Mt19937};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Layer::TANH,
         Layer::Linear { inputs: 8, outputs: 3, bias: true },
     ]);
-    let mut inference = Inference::new(&device, &model, &[2, 4])?;
+    let mut inference = Inference::new(&device, model.clone(), &[2, 4])?;
     // Weights by name, as a PyTorch state dict holds them (`checkpoint::load` reads one).
     let mut weights = Checkpoint::default();
     for ((name, values), (_, dims)) in model

@@ -7,7 +7,7 @@
 use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::nn::{InitPlan, Layer, Sequential};
+use shadergrad::nn::{InitPlan, Layer, ModuleExt, Sequential};
 use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::train::{Settings, Task, Trainer};
 

@@ -6,14 +6,14 @@
 use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::nn::{InitPlan, Layer, Sequential};
+use shadergrad::nn::{InitPlan, Layer, ModuleExt, Sequential};
 use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::train::{Settings, Task, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;
     println!("adapter: {}", device.describe());
-    let conv = |i, o| Layer::Conv2d { inputs: i, outputs: o, kernel: 3, stride: 1, padding: 1 };
+    let conv = |i, o| Layer::conv2d(i, o, 3, 1, 1);
     let pool = Layer::MaxPool2d { kernel: 2, stride: 2, padding: 0 };
     let model = Sequential::new(vec![
         conv(1, 32),

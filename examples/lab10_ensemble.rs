@@ -7,16 +7,17 @@
 use shadergrad::Device;
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::nn::{InitPlan, member_prefix};
+use shadergrad::nn::{InitPlan, Module, ModuleExt, member_prefix};
 use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::recipes;
 use shadergrad::train::{Combine, Settings, Task, Trainer};
+use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::new()?;
     // Lab 10-1's CNN, as `shadergrad train mnist-cnn` builds it.
     let cnn = recipes::find("mnist-cnn")?.model;
-    let models = vec![cnn(), cnn()];
+    let models: Vec<Arc<dyn Module>> = vec![Arc::new(cnn()), Arc::new(cnn())];
     // The models are built one after the other from one generator, as the lab's loop does.
     let mut rng = Mt19937::new(777);
     let mut initial = Vec::new();

@@ -10,7 +10,7 @@ use crate::init::{Init, Mt19937};
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
-use crate::nn::{InitPlan, Layer, Sequential};
+use crate::nn::{InitPlan, Layer, ModuleExt, Sequential};
 use crate::recipes;
 use crate::train::{Settings, Trainer};
 use std::time::Instant;

@@ -7,15 +7,16 @@ use crate::backend::executor::Plan;
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId};
-use crate::nn::{Mode, Sequential, member_prefix, state_dict_of};
+use crate::nn::{Mode, Module, build, member_prefix, state_dict_of};
 use crate::state_dict::{self, Selection};
 use crate::train::Combine;
+use std::sync::Arc;
 
 /// A compiled forward pass in evaluation mode (dropout off, batch norm on its running
 /// statistics) for one input shape.
 pub struct Inference {
     plan: Plan,
-    models: Vec<Sequential>,
+    models: Vec<Arc<dyn Module>>,
     x: NodeId,
     y: NodeId,
 }
@@ -24,15 +25,15 @@ impl Inference {
     /// Compiles `model` for inputs of `input_dims` (the batch first: `[n, 1, 28, 28]`). Its
     /// parameters start at zero and its running statistics at PyTorch's 0 and 1: load weights
     /// before running it.
-    pub fn new(device: &Device, model: &Sequential, input_dims: &[usize]) -> Result<Inference> {
-        Inference::with_models(device, std::slice::from_ref(model), Combine::Ensemble, input_dims)
+    pub fn new(device: &Device, model: impl Module, input_dims: &[usize]) -> Result<Inference> {
+        Inference::with_models(device, &[Arc::new(model)], Combine::Ensemble, input_dims)
     }
 
     /// [`Inference::new`] for several models that predict together as `combine` says
     /// (parameter names carry [`member_prefix`], as [`crate::train::Trainer`] saves them).
     pub fn with_models(
         device: &Device,
-        models: &[Sequential],
+        models: &[Arc<dyn Module>],
         combine: Combine,
         input_dims: &[usize],
     ) -> Result<Inference> {
@@ -43,7 +44,7 @@ impl Inference {
         let x = g.input("x", input_dims)?;
         let mut outs = Vec::new();
         for (k, model) in models.iter().enumerate() {
-            outs.push(model.forward_prefixed(&mut g, x, Mode::Eval, 0, &member_prefix(k, models.len()))?);
+            outs.push(build(model.as_ref(), &mut g, x, Mode::Eval, 0, &member_prefix(k, models.len()))?);
         }
         let mut y = outs[0];
         if combine == Combine::Ensemble && outs.len() > 1 {

@@ -106,7 +106,7 @@ fn box_muller_16(data: &mut [f32], mean: f32, std: f32) {
     }
 }
 
-/// How a weight is initialized ([`crate::nn::Sequential::initial_values`] says how biases
+/// How a weight is initialized ([`crate::nn::ModuleExt::initial_values`] says how biases
 /// start).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
@@ -126,6 +126,9 @@ pub enum Init {
     HeUniform,
     /// He/Kaiming normal for ReLU: N(0, 2 / fan_in).
     HeNormal,
+    /// He/Kaiming normal for ReLU over the fan out, as torchvision's ResNet and VGG start their
+    /// convolutions (`kaiming_normal_(w, mode='fan_out')`): N(0, 2 / fan_out).
+    HeNormalFanOut,
 }
 
 impl Init {
@@ -140,12 +143,14 @@ impl Init {
             "xavier-normal" => Init::XavierNormal,
             "he" | "he-uniform" | "kaiming" => Init::HeUniform,
             "he-normal" => Init::HeNormal,
+            "he-normal-fan-out" => Init::HeNormalFanOut,
             _ => return None,
         })
     }
 
     /// The names `parse` accepts.
-    pub const NAMES: &'static str = "zeros, torch, normal, uniform, xavier, xavier-normal, he, he-normal";
+    pub const NAMES: &'static str =
+        "zeros, torch, normal, uniform, xavier, xavier-normal, he, he-normal, he-normal-fan-out";
 
     /// Draws a weight of `n` elements with the given fans.
     pub fn weight(&self, rng: &mut Mt19937, n: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
@@ -159,6 +164,7 @@ impl Init {
             Init::XavierNormal => rng.normal(n, 0.0, (2.0 / (fan_in + fan_out) as f32).sqrt()),
             Init::HeUniform => uniform(rng, (6.0 / fan_in as f32).sqrt()),
             Init::HeNormal => rng.normal(n, 0.0, (2.0 / fan_in as f32).sqrt()),
+            Init::HeNormalFanOut => rng.normal(n, 0.0, (2.0 / fan_out as f32).sqrt()),
         }
     }
 

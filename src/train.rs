@@ -1,4 +1,4 @@
-//! Training and evaluation of a [`Sequential`] model: a training plan (forward, loss,
+//! Training and evaluation of any [`Module`] (or several side by side): a training plan (forward, loss,
 //! backward, optimizer: one submit per step) and evaluation plans that share its weights.
 
 use crate::backend::device::Device;
@@ -11,8 +11,9 @@ use crate::ir::graph::Op;
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
-use crate::nn::{Mode, Sequential, member_prefix, state_dict_of};
+use crate::nn::{Mode, Module, ModuleExt, build, member_prefix, state_dict_of};
 use crate::state_dict::{self, Selection, StateEntry, StateKind};
+use std::sync::Arc;
 
 /// Examples and their targets, in host memory.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -219,7 +220,7 @@ struct EvalPlan {
 /// One model, or several trained on the same batches, with their training plan.
 pub struct Trainer {
     device: Device,
-    models: Vec<Sequential>,
+    models: Vec<Arc<dyn Module>>,
     combine: Combine,
     settings: Settings,
     train: Plan,
@@ -268,14 +269,23 @@ impl Trainer {
     /// `example` with `target_width` values per target, and writes `initial` parameter values.
     pub fn new(
         device: &Device,
-        model: Sequential,
+        model: impl Module,
         settings: Settings,
         batch: usize,
         example: &[usize],
         target_width: usize,
         initial: &[(String, Vec<f32>)],
     ) -> Result<Trainer> {
-        Trainer::with_models(device, vec![model], Combine::Ensemble, settings, batch, example, target_width, initial)
+        Trainer::with_models(
+            device,
+            vec![Arc::new(model)],
+            Combine::Ensemble,
+            settings,
+            batch,
+            example,
+            target_width,
+            initial,
+        )
     }
 
     /// [`Trainer::new`] for several models trained on the same batches in one plan, each with
@@ -285,7 +295,7 @@ impl Trainer {
     #[allow(clippy::too_many_arguments)]
     pub fn with_models(
         device: &Device,
-        models: Vec<Sequential>,
+        models: Vec<Arc<dyn Module>>,
         combine: Combine,
         settings: Settings,
         batch: usize,
@@ -303,7 +313,7 @@ impl Trainer {
         let mut params = Vec::new();
         for (k, model) in models.iter().enumerate() {
             let prefix = member_prefix(k, models.len());
-            let out = model.forward_prefixed(&mut g, x, Mode::Train, member_seed(settings.dropout_seed, k), &prefix)?;
+            let out = build(model.as_ref(), &mut g, x, Mode::Train, member_seed(settings.dropout_seed, k), &prefix)?;
             losses.push(g.loss(settings.loss, out, y)?);
             for (name, _) in model.parameters() {
                 let name = format!("{prefix}{name}");
@@ -550,7 +560,7 @@ impl Trainer {
         let mut member_outs = Vec::new();
         let mut member_losses = Vec::new();
         for (k, model) in self.models.iter().enumerate() {
-            let out = model.forward_prefixed(&mut g, x, Mode::Eval, 0, &member_prefix(k, self.models.len()))?;
+            let out = build(model.as_ref(), &mut g, x, Mode::Eval, 0, &member_prefix(k, self.models.len()))?;
             member_outs.push(out);
             member_losses.push(g.loss(self.settings.loss, out, y)?);
         }

@@ -92,7 +92,7 @@ fn gelu_through_tensors_and_layers_is_the_graph_op() {
     let model = Sequential::new(vec![Layer::GELU]);
     let mut g = Graph::new();
     let input = g.input("x", &[5]).unwrap();
-    let y = model.forward(&mut g, input, Mode::Eval, 0).unwrap();
+    let y = shadergrad::nn::build(&model, &mut g, input, Mode::Eval, 0, "").unwrap();
     let mut plan = Plan::compile(&device, &g, &[y]).unwrap();
     plan.write(input, &x).unwrap();
     assert_eq!(plan.run_and_read(&[y]).unwrap()[0], eager);

@@ -2,7 +2,7 @@
 //! table not covered by the data, checkpoint and recipe tests).
 
 use shadergrad::Graph;
-use shadergrad::nn::{Layer, Mode, Sequential};
+use shadergrad::nn::{Layer, Mode, Sequential, build};
 
 #[test]
 fn a_model_that_does_not_fit_its_input_names_the_layer_and_both_shapes() {
@@ -13,9 +13,12 @@ fn a_model_that_does_not_fit_its_input_names_the_layer_and_both_shapes() {
     ]);
     let mut g = Graph::new();
     let x = g.input("x", &[8, 784]).unwrap();
-    let err = model.forward(&mut g, x, Mode::Train, 0).unwrap_err().to_string();
+    let err = build(&model, &mut g, x, Mode::Train, 0, "").unwrap_err().to_string();
     assert!(
-        err.contains("matmul") && err.contains("[8, 32]") && err.contains("[10, 64]") && err.contains("layer 2"),
+        err.contains("matmul")
+            && err.contains("[8, 32]")
+            && err.contains("[10, 64]")
+            && err.contains("in module `2`: Linear(in_features=64, out_features=10, bias=True)"),
         "{err}"
     );
 }

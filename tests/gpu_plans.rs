@@ -6,7 +6,7 @@ use shadergrad::backend::kernels::matmul::MatmulVariant;
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::ir::ops::loss::LossKind;
 use shadergrad::ir::ops::optim::Optimizer;
-use shadergrad::nn::{InitPlan, Sequential};
+use shadergrad::nn::{InitPlan, ModuleExt, Sequential};
 use shadergrad::recipes;
 use shadergrad::train::{Settings, Trainer};
 use shadergrad::{Device, DeviceOptions, KernelSet};

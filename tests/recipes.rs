@@ -4,6 +4,11 @@
 use shadergrad::recipes::{self, Overrides, Progress, Summary};
 use shadergrad::{Device, Error};
 
+/// The models as a trainer holds them.
+fn shared(models: &[shadergrad::nn::Sequential]) -> Vec<std::sync::Arc<dyn shadergrad::nn::Module>> {
+    models.iter().map(|m| std::sync::Arc::new(m.clone()) as std::sync::Arc<dyn shadergrad::nn::Module>).collect()
+}
+
 fn device() -> Device {
     Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)")
 }
@@ -418,7 +423,7 @@ fn settings_no_run_can_use_are_refused_with_the_setting_named() {
 #[test]
 fn the_courses_l2_penalty_adds_each_parameters_norm_to_the_cost() {
     use shadergrad::init::{Init, Mt19937};
-    use shadergrad::nn::InitPlan;
+    use shadergrad::nn::{InitPlan, ModuleExt};
     use shadergrad::train::{Data, Scaling};
     let (_, losses) = run("standardized", &Overrides { l2: Some(1.0), ..Overrides::default() });
     // The same run in f64 loops: standardized 04-1 scores, nn.Linear(3, 1) from seed 1,
@@ -466,7 +471,8 @@ fn every_recipe_builds_its_model_on_its_inputs() {
         for mode in [Mode::Train, Mode::Eval] {
             let mut g = shadergrad::Graph::new();
             let x = g.input("x", &[[2].as_slice(), &example].concat()).unwrap();
-            let out = (recipe.model)().forward(&mut g, x, mode, 0).unwrap_or_else(|e| panic!("{}: {e}", recipe.name));
+            let out = shadergrad::nn::build(&(recipe.model)(), &mut g, x, mode, 0, "")
+                .unwrap_or_else(|e| panic!("{}: {e}", recipe.name));
             assert_eq!(g.shape(out).dims()[0], 2, "{}", recipe.name);
         }
     }
@@ -568,7 +574,7 @@ fn trainer_epochs_visit_every_full_batch_and_report_each_step() {
 #[test]
 fn models_trained_together_match_the_same_models_trained_apart() {
     use shadergrad::init::{Init, Mt19937};
-    use shadergrad::nn::{InitPlan, Layer, Sequential};
+    use shadergrad::nn::{InitPlan, Layer, ModuleExt, Sequential};
     use shadergrad::ops::{loss::LossKind, optim::Optimizer};
     use shadergrad::train::{Combine, Data, Settings, Task, Trainer};
     let data = Data {
@@ -596,7 +602,7 @@ fn models_trained_together_match_the_same_models_trained_apart() {
         .flat_map(|(k, values)| values.iter().map(move |(n, v)| (format!("m{k}.{n}"), v.clone())))
         .collect();
     let mut together =
-        Trainer::with_models(&device, models.to_vec(), Combine::Ensemble, settings.clone(), 8, &[4], 1, &prefixed)
+        Trainer::with_models(&device, shared(&models), Combine::Ensemble, settings.clone(), 8, &[4], 1, &prefixed)
             .unwrap();
     let mut apart: Vec<Trainer> = models
         .iter()
@@ -764,7 +770,7 @@ fn models_side_by_side_report_and_predict_by_the_first() {
     ];
     let settings = Settings { batch_size: Some(16), ..Settings::new(LossKind::CrossEntropy, Optimizer::sgd(0.5)) };
     let mut t =
-        Trainer::with_models(&device(), models.clone(), Combine::SideBySide, settings.clone(), 16, &[4], 1, &initial)
+        Trainer::with_models(&device(), shared(&models), Combine::SideBySide, settings.clone(), 16, &[4], 1, &initial)
             .unwrap();
     let loss = t.step(&data.x, &data.y, true).unwrap().unwrap();
     assert_eq!(loss, t.last_losses()[0]);

@@ -4,7 +4,7 @@
 //! name each tensor; and training starts from given weights with fresh optimizer state.
 
 use shadergrad::checkpoint::{self, Checkpoint};
-use shadergrad::nn::{Layer, Sequential};
+use shadergrad::nn::{Layer, ModuleExt, Sequential};
 use shadergrad::recipes::{self, ModelFile, Overrides, Paths, Progress};
 use shadergrad::state_dict::Mismatch;
 use shadergrad::{Device, Inference};
@@ -101,14 +101,14 @@ fn infer_writes_pytorchs_logits() {
     checkpoint::save(&dir.join("wrong.safetensors"), &wrong).unwrap();
     let err =
         recipes::infer(&device(), &pytorch_cnn(), None, &dir.join("wrong.safetensors"), &out).unwrap_err().to_string();
-    assert!(err.contains("layer 7") && err.contains("3136"), "{err}");
+    assert!(err.contains("in module `7`: Linear(in_features=3136") && err.contains("[2, 1600]"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn bn_mlp() -> Sequential {
     Sequential::new(vec![
         Layer::Linear { inputs: 4, outputs: 8, bias: true },
-        Layer::BatchNorm { channels: 8 },
+        Layer::batch_norm_1d(8),
         Layer::RELU,
         Layer::Linear { inputs: 8, outputs: 3, bias: true },
     ])
@@ -119,7 +119,7 @@ fn batch_norm_statistics_and_counts_load_and_run_as_pytorchs_eval_mode() {
     let weights = checkpoint::load(&fixture("bn_mlp.safetensors")).unwrap();
     assert_eq!(weights.get("1.num_batches_tracked"), Some((&[][..], &[5.0][..])), "int64, read");
     let io = checkpoint::load(&fixture("bn_mlp_io.safetensors")).unwrap();
-    let mut inference = Inference::new(&device(), &bn_mlp(), &[6, 4]).unwrap();
+    let mut inference = Inference::new(&device(), bn_mlp(), &[6, 4]).unwrap();
     let loaded = inference.load_weights(&weights, "bn_mlp.safetensors", true).unwrap();
     assert_eq!(loaded.tensors.len(), 8, "weights, biases and running statistics");
     let y = inference.run(io.get("x").unwrap().1).unwrap();
@@ -133,7 +133,7 @@ fn state_dicts_that_do_not_fit_name_each_tensor_unless_loaded_leniently() {
     weights.tensors.push(("4.weight".into(), vec![2], vec![0.0; 2]));
     let k = weights.tensors.iter().position(|(n, _, _)| n == "0.weight").unwrap();
     weights.tensors[k] = ("0.weight".into(), vec![4, 8], vec![0.0; 32]);
-    let mut inference = Inference::new(&device(), &bn_mlp(), &[6, 4]).unwrap();
+    let mut inference = Inference::new(&device(), bn_mlp(), &[6, 4]).unwrap();
     let err = inference.load_weights(&weights, "edited.safetensors", true).unwrap_err().to_string();
     for says in [
         "edited.safetensors",

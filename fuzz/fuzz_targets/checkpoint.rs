@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shadergrad::nn::{Layer, Sequential};
+use shadergrad::nn::{Layer, ModuleExt, Sequential};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(checkpoint) = shadergrad::checkpoint::parse("fuzz.safetensors", data) {
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         // The model of the seed bn_mlp.safetensors (a PyTorch state dict with batch norm).
         let model = Sequential::new(vec![
             Layer::Linear { inputs: 4, outputs: 8, bias: true },
-            Layer::BatchNorm { channels: 8 },
+            Layer::batch_norm_1d(8),
             Layer::RELU,
             Layer::Linear { inputs: 8, outputs: 3, bias: true },
         ]);

@@ -44,7 +44,7 @@ fn mlp(widths: &[usize], activation: Layer, dropout: Option<f32>) -> Sequential 
 }
 
 fn conv(inputs: usize, outputs: usize) -> Layer {
-    Layer::Conv2d { inputs, outputs, kernel: 3, stride: 1, padding: 1 }
+    Layer::conv2d(inputs, outputs, 3, 1, 1)
 }
 
 fn pool(padding: usize) -> Layer {
@@ -268,7 +268,7 @@ pub fn all() -> Vec<Recipe> {
         }),
         xor_recipe("xor-deep", "08-3", "2-10-10-10-1 sigmoids learn XOR", || {
             let mut m = mlp(&[2, 10, 10, 10, 1], Layer::SIGMOID, None);
-            m.layers.push(Layer::SIGMOID);
+            m.push(Layer::SIGMOID);
             m
         }),
         // Lab 08-4 updates by hand with the gradient of ½Σ(ŷ − y)² over batch and classes:
@@ -348,10 +348,10 @@ pub fn all() -> Vec<Recipe> {
                 || {
                     Sequential::new(vec![
                         linear(784, 32),
-                        Layer::BatchNorm { channels: 32 },
+                        Layer::batch_norm_1d(32),
                         Layer::RELU,
                         linear(32, 32),
-                        Layer::BatchNorm { channels: 32 },
+                        Layer::batch_norm_1d(32),
                         Layer::RELU,
                         linear(32, 10),
                     ])
@@ -392,10 +392,10 @@ pub fn all() -> Vec<Recipe> {
                 "a LeNet-like CNN on your own photos: --data DIR with one sub-folder per class",
                 || {
                     Sequential::new(vec![
-                        Layer::Conv2d { inputs: 3, outputs: 6, kernel: 5, stride: 1, padding: 0 },
+                        Layer::conv2d(3, 6, 5, 1, 0),
                         Layer::RELU,
                         pool(0),
-                        Layer::Conv2d { inputs: 6, outputs: 16, kernel: 5, stride: 1, padding: 0 },
+                        Layer::conv2d(6, 16, 5, 1, 0),
                         Layer::RELU,
                         pool(0),
                         Layer::Flatten,

@@ -6,23 +6,25 @@ use crate::backend::device::Device;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::init::{Init, Mt19937};
-use crate::nn::{InitPlan, Layer, Sequential, member_prefix};
+use crate::nn::{InitPlan, Layer, Module, ModuleExt, Sequential, member_prefix};
 use crate::train::{Combine, Data, Settings, Trainer};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The model with its last linear layer resized to `classes` outputs.
 fn with_classes(mut model: Sequential, classes: usize) -> Sequential {
-    if let Some(Layer::Linear { outputs, .. }) =
-        model.layers.iter_mut().rev().find(|l| matches!(l, Layer::Linear { .. }))
+    let last_linear = (0..model.modules().len()).rev().find(|&i| matches!(model.layer(i), Some(Layer::Linear { .. })));
+    if let Some(i) = last_linear
+        && let Some(&Layer::Linear { inputs, bias, .. }) = model.layer(i)
     {
-        *outputs = classes;
+        model.modules_mut()[i] = Arc::new(Layer::Linear { inputs, outputs: classes, bias });
     }
     model
 }
 
 /// The models a recipe trains together and how they predict, the last linear layer of each
 /// resized to `classes` outputs where given.
-pub(super) fn models(recipe: &Recipe, classes: Option<usize>) -> (Vec<Sequential>, Combine) {
+pub(super) fn models(recipe: &Recipe, classes: Option<usize>) -> (Vec<Arc<dyn Module>>, Combine) {
     let models = match recipe.members {
         Members::One => vec![(recipe.model)()],
         Members::Ensemble(n) => (0..n.max(1)).map(|_| (recipe.model)()).collect(),
@@ -32,6 +34,7 @@ pub(super) fn models(recipe: &Recipe, classes: Option<usize>) -> (Vec<Sequential
         Some(c) => models.into_iter().map(|m| with_classes(m, c)).collect(),
         None => models,
     };
+    let models = models.into_iter().map(|m| Arc::new(m) as Arc<dyn Module>).collect();
     let combine = if matches!(recipe.members, Members::Beside(_)) { Combine::SideBySide } else { Combine::Ensemble };
     (models, combine)
 }

@@ -1,0 +1,142 @@
+"""A small residual network built from the course's `resnet.py` blocks, for tests/modules.rs.
+
+The model (`nn.Sequential` of a stem, a `BasicBlock` without and one with a projected
+shortcut, a `Bottleneck`, pooling and a linear head) checks the module API against PyTorch:
+
+- `print(model)` and the state dict's names and order;
+- the starting values `resnet.py` gives it after `torch.manual_seed(1)`: default draws in
+  construction order (a block's `downsample` first), then `kaiming_normal_(fan_out)` on
+  every conv in registration order, BN 1/0 (`modules_init.safetensors`);
+- with random weights and batch-norm statistics that are not 0/1 (`modules.safetensors`):
+  the eval-mode output on `x` in float64, the train-mode loss of one SGD step (lr 0.1, cross
+  entropy on `labels`) and every parameter and running statistic after it
+  (`modules_io.safetensors`).
+
+It prints the printed model, the state dict's names and shapes in order, and the loss: tests/torch/modules.txt. From the repository root:
+
+    python tests/torch/modules.py > tests/torch/modules.txt
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+
+def conv3x3(i, o, s=1):
+    return nn.Conv2d(i, o, kernel_size=3, stride=s, padding=1, bias=False)
+
+
+def conv1x1(i, o, s=1):
+    return nn.Conv2d(i, o, kernel_size=1, stride=s, bias=False)
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = conv1x1(inplanes, planes)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes, stride)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = conv1x1(planes, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+def block(kind, inplanes, planes, stride):
+    # _make_layer's first block: the downsample is constructed before the block.
+    downsample = None
+    if stride != 1 or inplanes != planes * kind.expansion:
+        downsample = nn.Sequential(conv1x1(inplanes, planes * kind.expansion, stride),
+                                   nn.BatchNorm2d(planes * kind.expansion))
+    return kind(inplanes, planes, stride, downsample)
+
+
+def build():
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+        block(BasicBlock, 4, 4, 1), block(BasicBlock, 4, 8, 2), block(Bottleneck, 8, 2, 2),
+        nn.AvgPool2d(4), nn.Flatten(), nn.Linear(8, 3),
+    )
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+    return model
+
+
+def floats(model):
+    return {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()
+            if v.dtype.is_floating_point}
+
+
+torch.manual_seed(1)
+model = build()
+print(model)
+for name, value in model.state_dict().items():
+    print(name, list(value.shape))
+save_file(floats(model), "tests/torch/modules_init.safetensors")
+
+# Random weights, and running statistics from a few training-mode passes.
+gen = torch.Generator().manual_seed(5)
+with torch.no_grad():
+    for p in model.parameters():
+        p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    for _ in range(3):
+        model(torch.randn(4, 1, 16, 16, generator=gen))
+model.eval()
+x = torch.randn(2, 1, 16, 16, generator=gen)
+labels = torch.tensor([0, 2, 1, 2])
+batch = torch.randn(4, 1, 16, 16, generator=gen)
+state = model.state_dict()
+save_file({k: v.contiguous() for k, v in state.items()}, "tests/torch/modules.safetensors")
+
+reference = build().double()
+reference.load_state_dict(state)
+reference.eval()
+with torch.no_grad():
+    y = reference(x.double())
+
+reference.train()
+optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
+loss = F.cross_entropy(reference(batch.double()), labels)
+loss.backward()
+optimizer.step()
+print(f"train-mode loss before the step: {loss.item():.10f}")
+after = {f"after.{k}": v.to(torch.float32) for k, v in reference.state_dict().items() if v.dtype.is_floating_point}
+save_file({"x": x, "y": y.to(torch.float32), "batch": batch, "labels": labels.to(torch.float32), **after},
+          "tests/torch/modules_io.safetensors")
