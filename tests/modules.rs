@@ -192,3 +192,49 @@ fn a_shape_error_in_a_module_graph_names_the_modules() {
     let err = build(&model, &mut g, x, Mode::Eval, 0, "").unwrap_err().to_string();
     assert!(err.contains("in module `conv1`: Conv2d(4, 4, kernel_size=(3, 3)"), "{err}");
 }
+
+#[test]
+fn named_resnets_have_pytorchs_state_dicts() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/resnets.txt")).unwrap();
+    for (name, classes) in [("resnet18", Some(10)), ("resnet50-cifar10", None)] {
+        let torch: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("{name} ")))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        let arch = shadergrad::recipes::architecture(name).unwrap();
+        let mut model = (arch.build)();
+        if let Some(c) = classes {
+            let last = model.modules().len() - 1;
+            model.replace(last, Layer::Linear { inputs: 512, outputs: c, bias: true });
+        }
+        let ours: Vec<String> = model.state_dict().iter().map(|e| format!("{} {:?}", e.name, e.dims)).collect();
+        assert_eq!(ours, torch, "{name}");
+    }
+}
+
+#[test]
+fn adaptive_average_pooling_averages_equal_bins_and_names_unequal_ones() {
+    let mut rng = Mt19937::new(9);
+    let x: Vec<f32> = (0..2 * 3 * 4 * 6).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let model = Sequential::new(vec![Layer::AdaptiveAvgPool2d { output: [2, 3] }]);
+    let mut inference = Inference::new(&device(), model, &[2, 3, 4, 6]).unwrap();
+    let got = inference.run(&x).unwrap();
+    // PyTorch's bins for 4×6 → 2×3: rows ⌊i·4/2⌋..⌈(i+1)·4/2⌉, columns likewise, here 2×2 each.
+    let mut want = Vec::new();
+    for plane in x.chunks(24) {
+        for (i, j) in (0..2).flat_map(|i| (0..3).map(move |j| (i, j))) {
+            let bin = [(2 * i, 2 * j), (2 * i, 2 * j + 1), (2 * i + 1, 2 * j), (2 * i + 1, 2 * j + 1)];
+            want.push(bin.iter().map(|&(r, c)| plane[r * 6 + c]).sum::<f32>() / 4.0);
+        }
+    }
+    assert_close("adaptive average pooling", &got, &want, 1e-6);
+
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 3, 5, 5]).unwrap();
+    let model = Sequential::new(vec![Layer::AdaptiveAvgPool2d { output: [2, 2] }]);
+    let err = build(&model, &mut g, x, Mode::Eval, 0, "").unwrap_err().to_string();
+    assert!(err.contains("[1, 3, 5, 5] to [2, 2]") && err.contains("AdaptiveAvgPool2d(output_size=(2, 2))"), "{err}");
+}

@@ -8,7 +8,7 @@ mod sequential;
 
 pub use layer::Layer;
 pub use module::{Draw, Forward, InitPlan, Mode, Module, ModuleExt, build};
-pub use resnet::{BasicBlock, Bottleneck};
+pub use resnet::{BasicBlock, Block, Bottleneck, resnet, resnet_cifar};
 pub use sequential::Sequential;
 
 use crate::state_dict::StateEntry;

@@ -184,3 +184,84 @@ impl Module for Bottleneck {
         out
     }
 }
+
+/// Which block a ResNet stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Block {
+    /// [`BasicBlock`] (ResNet-18, -34).
+    Basic,
+    /// [`Bottleneck`] (ResNet-50, -101, -152).
+    Bottleneck,
+}
+
+impl Block {
+    fn expansion(self) -> usize {
+        match self {
+            Block::Basic => BasicBlock::EXPANSION,
+            Block::Bottleneck => Bottleneck::EXPANSION,
+        }
+    }
+}
+
+/// `_make_layer`: `count` blocks of `planes`, the first with `stride` (and the shortcut's
+/// projection where the shape changes); returns the layer and its output channels.
+fn make_layer(block: Block, inputs: usize, planes: usize, count: usize, stride: usize) -> (Sequential, usize) {
+    let mut layer = Sequential::default();
+    let mut inputs = inputs;
+    for i in 0..count.max(1) {
+        let stride = if i == 0 { stride } else { 1 };
+        match block {
+            Block::Basic => layer.push(BasicBlock::new(inputs, planes, stride)),
+            Block::Bottleneck => layer.push(Bottleneck::new(inputs, planes, stride)),
+        }
+        inputs = planes * block.expansion();
+    }
+    (layer, inputs)
+}
+
+/// The stages after a stem of `stem_width` channels: `layer1` … `layer4` of `planes` and
+/// `strides`, global average pooling, flatten and `fc` to `classes`.
+fn stages(
+    mut model: Sequential,
+    block: Block,
+    depths: [usize; 4],
+    planes: [usize; 4],
+    strides: [usize; 4],
+    stem_width: usize,
+    classes: usize,
+) -> Sequential {
+    let mut width = stem_width;
+    for (k, ((&count, &p), &s)) in depths.iter().zip(&planes).zip(&strides).enumerate() {
+        let (layer, out) = make_layer(block, width, p, count, s);
+        model.push_named(&format!("layer{}", k + 1), layer);
+        width = out;
+    }
+    model.push_named("avgpool", Layer::AdaptiveAvgPool2d { output: [1, 1] });
+    model.push_named("flatten", Layer::Flatten);
+    model.push_named("fc", Layer::Linear { inputs: width, outputs: classes, bias: true });
+    model
+}
+
+/// torchvision's (and the course's `resnet.py`) ImageNet ResNet: a 7×7 stride-2 stem and
+/// max-pool, stages of widths 64, 128, 256, 512 with strides 1, 2, 2, 2, then `fc`. PyTorch's
+/// parameter names (`layer1.0.conv1.weight`, `fc.bias`); `flatten` is a child here where
+/// torchvision calls `torch.flatten` (it holds no state).
+pub fn resnet(block: Block, depths: [usize; 4], classes: usize) -> Sequential {
+    let mut model = Sequential::default();
+    let stem = Layer::Conv2d { inputs: 3, outputs: 64, kernel: [7, 7], stride: [2, 2], padding: [3, 3], bias: false };
+    model.push_named("conv1", stem);
+    model.push_named("bn1", Layer::batch_norm_2d(64));
+    model.push_named("relu", InPlaceRelu);
+    model.push_named("maxpool", Layer::MaxPool2d { kernel: 3, stride: 2, padding: 1 });
+    stages(model, block, depths, [64, 128, 256, 512], [1, 2, 2, 2], 64, classes)
+}
+
+/// The course's CIFAR ResNet (lab 10-6-2): a 3×3 stem of 16 channels and no max-pool, stages
+/// of widths 16, 32, 64, 128 with strides 1, 1, 2, 2, then `fc`.
+pub fn resnet_cifar(block: Block, depths: [usize; 4], classes: usize) -> Sequential {
+    let mut model = Sequential::default();
+    model.push_named("conv1", conv3x3(3, 16, 1));
+    model.push_named("bn1", Layer::batch_norm_2d(16));
+    model.push_named("relu", InPlaceRelu);
+    stages(model, block, depths, [16, 32, 64, 128], [1, 1, 2, 2], 16, classes)
+}

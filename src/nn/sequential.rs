@@ -1,4 +1,5 @@
-//! [`Sequential`]: modules applied in order, named `0`, `1`, … as PyTorch's `nn.Sequential`.
+//! [`Sequential`]: modules applied in order, named `0`, `1`, … as PyTorch's `nn.Sequential`,
+//! or by names of their own as `nn.Sequential(OrderedDict(…))` names them.
 
 use super::layer::Layer;
 use super::module::{Forward, Module};
@@ -10,22 +11,31 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Default)]
 pub struct Sequential {
     modules: Vec<Arc<dyn Module>>,
+    /// Each module's name: its index unless given.
+    names: Vec<String>,
 }
 
 impl Sequential {
     /// A model of these built-in layers.
     pub fn new(layers: Vec<Layer>) -> Sequential {
-        Sequential { modules: layers.into_iter().map(|l| Arc::new(l) as Arc<dyn Module>).collect() }
+        Sequential::of(layers.into_iter().map(|l| Arc::new(l) as Arc<dyn Module>).collect())
     }
 
     /// A model of these modules, of any kind.
     pub fn of(modules: Vec<Arc<dyn Module>>) -> Sequential {
-        Sequential { modules }
+        let names = (0..modules.len()).map(|i| i.to_string()).collect();
+        Sequential { modules, names }
     }
 
-    /// Appends `module`.
+    /// Appends `module`, named by its index.
     pub fn push(&mut self, module: impl Module) {
+        self.push_named(&self.modules.len().to_string(), module);
+    }
+
+    /// Appends `module` named `name` (`conv1`, `layer1`, `fc`).
+    pub fn push_named(&mut self, name: &str, module: impl Module) {
         self.modules.push(Arc::new(module));
+        self.names.push(name.to_string());
     }
 
     /// The modules, in order.
@@ -33,9 +43,9 @@ impl Sequential {
         &self.modules
     }
 
-    /// The modules, to change.
-    pub fn modules_mut(&mut self) -> &mut Vec<Arc<dyn Module>> {
-        &mut self.modules
+    /// Replaces module `i` (keeping its name).
+    pub fn replace(&mut self, i: usize, module: impl Module) {
+        self.modules[i] = Arc::new(module);
     }
 
     /// Module `i` as a built-in layer, if it is one.
@@ -48,14 +58,14 @@ impl Sequential {
 impl Module for Sequential {
     fn forward(&self, f: &mut Forward<'_>, x: NodeId) -> Result<NodeId> {
         let mut h = x;
-        for (i, module) in self.modules.iter().enumerate() {
-            h = f.child(&i.to_string(), module.as_ref(), h)?;
+        for (name, module) in self.names.iter().zip(&self.modules) {
+            h = f.child(name, module.as_ref(), h)?;
         }
         Ok(h)
     }
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        self.modules.iter().enumerate().map(|(i, m)| (i.to_string(), m.as_ref())).collect()
+        self.names.iter().zip(&self.modules).map(|(n, m)| (n.clone(), m.as_ref())).collect()
     }
 
     fn type_name(&self) -> String {

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
-use crate::nn::{InitPlan, Layer, Sequential};
+use crate::nn::{Block, InitPlan, Layer, Sequential, resnet, resnet_cifar};
 use crate::train::{Scaling, Task};
 
 const TOY_X: [f32; 3] = [1.0, 2.0, 3.0];
@@ -441,12 +441,32 @@ pub fn find(name: &str) -> Result<Recipe> {
     })
 }
 
-/// The architecture called `name`: every recipe's model goes by its recipe's name.
+/// The architectures known by name beside the recipes' models, with PyTorch's parameter
+/// names: torchvision's ResNets (1000 classes; `--classes` resizes `fc`) and the course's
+/// CIFAR ResNet-50 of lab 10-6-2.
+pub fn named_architectures() -> Vec<Architecture> {
+    let arch = |name, build| Architecture { name, build };
+    vec![
+        arch("resnet18", || resnet(Block::Basic, [2, 2, 2, 2], 1000)),
+        arch("resnet34", || resnet(Block::Basic, [3, 4, 6, 3], 1000)),
+        arch("resnet50", || resnet(Block::Bottleneck, [3, 4, 6, 3], 1000)),
+        arch("resnet101", || resnet(Block::Bottleneck, [3, 4, 23, 3], 1000)),
+        arch("resnet152", || resnet(Block::Bottleneck, [3, 8, 36, 3], 1000)),
+        arch("resnet50-cifar10", || resnet_cifar(Block::Bottleneck, [3, 4, 6, 3], 10)),
+    ]
+}
+
+/// The architecture called `name`: a named architecture, or a recipe's model by its recipe's
+/// name.
 pub fn architecture(name: &str) -> Result<Architecture> {
+    if let Some(arch) = named_architectures().into_iter().find(|a| a.name == name) {
+        return Ok(arch);
+    }
     let recipe = find(name).map_err(|_| Error::InvalidArgument {
         op: "--arch",
         message: format!(
-            "unknown architecture '{name}'; known architectures (each recipe's model): {}",
+            "unknown architecture '{name}'; known architectures: {}, and each recipe's model: {}",
+            named_architectures().iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
             all().iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
         ),
     })?;

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The model with its last linear layer resized to `classes` outputs.
-fn with_classes(mut model: Sequential, classes: usize) -> Sequential {
+pub(super) fn with_classes(mut model: Sequential, classes: usize) -> Sequential {
     let last_linear = (0..model.modules().len()).rev().find(|&i| matches!(model.layer(i), Some(Layer::Linear { .. })));
     if let Some(i) = last_linear
         && let Some(&Layer::Linear { inputs, bias, .. }) = model.layer(i)
     {
-        model.modules_mut()[i] = Arc::new(Layer::Linear { inputs, outputs: classes, bias });
+        model.replace(i, Layer::Linear { inputs, outputs: classes, bias });
     }
     model
 }

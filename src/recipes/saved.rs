@@ -3,17 +3,20 @@
 //! recipe) or a bare PyTorch `state_dict` (`--arch` names the model); evaluation never needs
 //! optimizer state.
 
-use super::catalog::{architecture, find};
+use super::catalog::{architecture, find, named_architectures};
 use super::recipe::{ModelFile, Overrides, Recipe, Source};
-use super::run::{models, prepare};
+use super::run::{models, prepare, with_classes};
 use crate::backend::device::Device;
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::{Error, Result};
 use crate::inference::Inference;
 use crate::init::Init;
+use crate::nn::Module;
 use crate::state_dict::Mismatch;
+use crate::train::Combine;
 use crate::train::Evaluation;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The recipe whose model `saved` holds: the recipe its metadata names (or `--arch`'s, for a
 /// file without metadata), building `--arch`'s model, else the one it was trained with.
@@ -32,6 +35,26 @@ fn saved_recipe(saved: &Checkpoint, file: &ModelFile) -> Result<Recipe> {
         recipe = recipe.with(&Overrides { arch: Some(architecture(name)?), ..Overrides::default() });
     }
     Ok(recipe)
+}
+
+/// The models `saved` holds and how they combine: a named architecture's (`--arch resnet18`,
+/// for a file without a recipe), or its recipe's; the last linear layer resized to `classes`
+/// outputs where given.
+fn saved_models(
+    saved: &Checkpoint,
+    file: &ModelFile,
+    classes: Option<usize>,
+) -> Result<(Vec<Arc<dyn Module>>, Combine)> {
+    let named = file.arch.as_deref().and_then(|a| named_architectures().into_iter().find(|n| n.name == a));
+    if let Some(arch) = named.filter(|_| !saved.metadata.contains_key("recipe")) {
+        let model = (arch.build)();
+        let model = match classes {
+            Some(c) => with_classes(model, c),
+            None => model,
+        };
+        return Ok((vec![Arc::new(model)], Combine::Ensemble));
+    }
+    Ok(models(&saved_recipe(saved, file)?, classes))
 }
 
 /// A saved model evaluated on its recipe's data.
@@ -67,11 +90,9 @@ fn inference(
     device: &Device,
     saved: &Checkpoint,
     file: &ModelFile,
-    recipe: &Recipe,
-    classes: Option<usize>,
+    (models, combine): (Vec<Arc<dyn Module>>, Combine),
     input_dims: &[usize],
 ) -> Result<(Inference, Vec<Mismatch>)> {
-    let (models, combine) = models(recipe, classes);
     let mut inference = Inference::with_models(device, &models, combine, input_dims)?;
     let skipped = inference.load_weights(saved, &file.name(), file.strict)?.skipped;
     Ok((inference, skipped))
@@ -109,7 +130,7 @@ pub fn digit_model(device: &Device, file: &ModelFile, batch: usize) -> Result<(I
         });
     };
     let dims = if images { vec![batch, 1, 28, 28] } else { vec![batch, 28 * 28] };
-    inference(device, &saved, file, &recipe, None, &dims)
+    inference(device, &saved, file, models(&recipe, None), &dims)
 }
 
 /// Predicts the digit in each image with an MNIST model.
@@ -156,7 +177,6 @@ pub struct Inferred {
 /// output as tensor `y` of `out` (f32, atomically).
 pub fn infer(device: &Device, file: &ModelFile, classes: Option<usize>, input: &Path, out: &Path) -> Result<Inferred> {
     let saved = checkpoint::load(&file.path)?;
-    let recipe = saved_recipe(&saved, file)?;
     let given = checkpoint::load(input)?;
     let (dims, x) = given.get("x").ok_or_else(|| Error::Format {
         path: input.display().to_string(),
@@ -166,7 +186,7 @@ pub fn infer(device: &Device, file: &ModelFile, classes: Option<usize>, input: &
             given.tensors.iter().map(|(n, d, _)| format!("'{n}' {d:?}")).collect::<Vec<_>>().join(", ")
         ),
     })?;
-    let (mut inference, skipped) = inference(device, &saved, file, &recipe, classes, dims)?;
+    let (mut inference, skipped) = inference(device, &saved, file, saved_models(&saved, file, classes)?, dims)?;
     let y = inference.run(x)?;
     let dims = inference.output_dims().to_vec();
     let mut written = Checkpoint::default();
