@@ -194,9 +194,12 @@ fn a_shape_error_in_a_module_graph_names_the_modules() {
 }
 
 #[test]
-fn named_resnets_have_pytorchs_state_dicts() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/resnets.txt")).unwrap();
-    for (name, classes) in [("resnet18", Some(10)), ("resnet50-cifar10", None)] {
+fn named_architectures_have_pytorchs_state_dicts() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/architectures.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    for (name, classes) in
+        [("resnet18", Some(10)), ("resnet50-cifar10", None), ("vgg16-cifar10", None), ("vgg11_bn", None)]
+    {
         let torch: Vec<&str> = text
             .lines()
             .skip_while(|l| !l.starts_with(&format!("{name} ")))

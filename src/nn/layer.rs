@@ -342,3 +342,22 @@ fn python_float(v: f32) -> String {
         _ => e,
     }
 }
+
+/// `nn.ReLU(inplace=True)`, as torchvision's models hold it: a ReLU that prints as PyTorch's
+/// in-place one.
+#[derive(Clone, Debug)]
+pub(super) struct InPlaceRelu;
+
+impl Module for InPlaceRelu {
+    fn forward(&self, f: &mut Forward<'_>, x: NodeId) -> Result<NodeId> {
+        Layer::RELU.forward(f, x)
+    }
+
+    fn type_name(&self) -> String {
+        "ReLU".into()
+    }
+
+    fn extra_repr(&self) -> String {
+        "inplace=True".into()
+    }
+}

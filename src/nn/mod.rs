@@ -1,15 +1,18 @@
 //! Models as PyTorch builds them: the [`Module`] trait, the built-in [`Layer`]s,
-//! [`Sequential`] and the residual blocks; several models side by side in one graph.
+//! [`Sequential`], the residual blocks, ResNets and VGGs; several models side by side in one
+//! graph.
 
 mod layer;
 pub mod module;
 mod resnet;
 mod sequential;
+pub mod vgg;
 
 pub use layer::Layer;
 pub use module::{Draw, Forward, InitPlan, Mode, Module, ModuleExt, build};
 pub use resnet::{BasicBlock, Block, Bottleneck, resnet, resnet_cifar};
 pub use sequential::Sequential;
+pub use vgg::{vgg, vgg16_cifar};
 
 use crate::state_dict::StateEntry;
 use std::sync::Arc;

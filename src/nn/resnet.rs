@@ -1,7 +1,7 @@
 //! The residual blocks of the course's `resnet.py` (torchvision's): [`BasicBlock`] and
 //! [`Bottleneck`], with PyTorch's attribute names, so their state dicts load by name.
 
-use super::layer::Layer;
+use super::layer::{InPlaceRelu, Layer};
 use super::module::{Forward, Module};
 use super::sequential::Sequential;
 use crate::error::Result;
@@ -15,24 +15,6 @@ fn conv3x3(inputs: usize, outputs: usize, stride: usize) -> Layer {
 /// `conv1x1(i, o, s)`: 1×1, no padding, no bias.
 fn conv1x1(inputs: usize, outputs: usize, stride: usize) -> Layer {
     Layer::Conv2d { inputs, outputs, kernel: [1, 1], stride: [stride; 2], padding: [0, 0], bias: false }
-}
-
-/// The blocks' `nn.ReLU(inplace=True)`: a ReLU that prints as PyTorch's in-place one.
-#[derive(Clone, Debug)]
-struct InPlaceRelu;
-
-impl Module for InPlaceRelu {
-    fn forward(&self, f: &mut Forward<'_>, x: NodeId) -> Result<NodeId> {
-        Layer::RELU.forward(f, x)
-    }
-
-    fn type_name(&self) -> String {
-        "ReLU".into()
-    }
-
-    fn extra_repr(&self) -> String {
-        "inplace=True".into()
-    }
 }
 
 /// The shortcut's projection where the block changes shape: 1×1 conv with the block's stride,

@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
-use crate::nn::{Block, InitPlan, Layer, Sequential, resnet, resnet_cifar};
+use crate::nn::vgg::{VGG11, VGG13, VGG16, VGG19};
+use crate::nn::{Block, InitPlan, Layer, Sequential, resnet, resnet_cifar, vgg, vgg16_cifar};
 use crate::train::{Scaling, Task};
 
 const TOY_X: [f32; 3] = [1.0, 2.0, 3.0];
@@ -442,8 +443,8 @@ pub fn find(name: &str) -> Result<Recipe> {
 }
 
 /// The architectures known by name beside the recipes' models, with PyTorch's parameter
-/// names: torchvision's ResNets (1000 classes; `--classes` resizes `fc`) and the course's
-/// CIFAR ResNet-50 of lab 10-6-2.
+/// names: torchvision's ResNets and VGGs (1000 classes; `--classes` resizes the last linear
+/// layer), the course's CIFAR ResNet-50 (lab 10-6-2) and CIFAR VGG-16 (lab 10-5-2).
 pub fn named_architectures() -> Vec<Architecture> {
     let arch = |name, build| Architecture { name, build };
     vec![
@@ -453,6 +454,15 @@ pub fn named_architectures() -> Vec<Architecture> {
         arch("resnet101", || resnet(Block::Bottleneck, [3, 4, 23, 3], 1000)),
         arch("resnet152", || resnet(Block::Bottleneck, [3, 8, 36, 3], 1000)),
         arch("resnet50-cifar10", || resnet_cifar(Block::Bottleneck, [3, 4, 6, 3], 10)),
+        arch("vgg11", || vgg(VGG11, false, 1000)),
+        arch("vgg11_bn", || vgg(VGG11, true, 1000)),
+        arch("vgg13", || vgg(VGG13, false, 1000)),
+        arch("vgg13_bn", || vgg(VGG13, true, 1000)),
+        arch("vgg16", || vgg(VGG16, false, 1000)),
+        arch("vgg16_bn", || vgg(VGG16, true, 1000)),
+        arch("vgg19", || vgg(VGG19, false, 1000)),
+        arch("vgg19_bn", || vgg(VGG19, true, 1000)),
+        arch("vgg16-cifar10", || vgg16_cifar(10)),
     ]
 }
 

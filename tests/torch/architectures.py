@@ -1,16 +1,17 @@
-"""Full-size ResNets as the course's `resnet.py` builds them, with random weights and batch-norm
+"""Full-size ResNets and VGGs as the course's `resnet.py` and `vgg.py` build them, with random weights and batch-norm
 statistics that are not 0/1, for checking `shadergrad infer --arch NAME` by hand (the files
 are too large to commit; tests/modules.rs checks the same blocks on a small network):
 
-    python tests/torch/resnets.py OUT_DIR
+    python tests/torch/architectures.py OUT_DIR
 
 writes OUT_DIR/NAME.safetensors (the state dict), OUT_DIR/NAME_x.safetensors (`x`) and
 OUT_DIR/NAME_y.safetensors (`y`, the eval-mode output in float64) for resnet18 with 10
-classes on 2×3×64×64 and the course's CIFAR ResNet-50 (lab 10-6-2) on 2×3×32×32. It prints
+classes on 2×3×64×64, the course's CIFAR ResNet-50 (lab 10-6-2) and CIFAR VGG-16 (lab
+10-5-2) on 2×3×32×32, and vgg11_bn on 1×3×224×224. It prints
 each model's output shape and state dict (names and shapes, in order), which
 tests/modules.rs holds the named architectures to:
 
-    python tests/torch/resnets.py /tmp/resnets > tests/torch/resnets.txt
+    python tests/torch/architectures.py /tmp/architectures > tests/torch/architectures.txt
 """
 import os
 import sys
@@ -62,6 +63,38 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+class VGG(nn.Module):
+    def __init__(self, features, num_classes, flat, pool):
+        super().__init__()
+        self.features = features
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7)) if pool else None
+        self.classifier = nn.Sequential(
+            nn.Linear(flat, 4096), nn.ReLU(True), nn.Dropout(),
+            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
+            nn.Linear(4096, num_classes),
+        )
+
+    def forward(self, x):
+        x = self.features(x)
+        if self.avgpool is not None:
+            x = self.avgpool(x)
+        return self.classifier(x.view(x.size(0), -1))
+
+
+def make_layers(cfg, batch_norm=False):
+    layers, channels = [], 3
+    for v in cfg.split():
+        if v == "M":
+            layers += [nn.MaxPool2d(kernel_size=2, stride=2)]
+        else:
+            layers += [nn.Conv2d(channels, int(v), kernel_size=3, padding=1)]
+            if batch_norm:
+                layers += [nn.BatchNorm2d(int(v))]
+            layers += [nn.ReLU(inplace=True)]
+            channels = int(v)
+    return nn.Sequential(*layers)
+
+
 def write(out, name, model, x_shape):
     gen = torch.Generator().manual_seed(11)
     with torch.no_grad():
@@ -90,3 +123,7 @@ out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 write(out, "resnet18", ResNet(BasicBlock, [2, 2, 2, 2], 10), (2, 3, 64, 64))
 write(out, "resnet50-cifar10", ResNet(Bottleneck, [3, 4, 6, 3], 10, cifar=True), (2, 3, 32, 32))
+cifar = "32 32 M 64 64 128 128 128 M 256 256 256 512 512 512 M"
+write(out, "vgg16-cifar10", VGG(make_layers(cifar), 10, 512 * 4 * 4, pool=False), (2, 3, 32, 32))
+vgg11 = "64 M 128 M 256 256 M 512 512 M 512 512 M"
+write(out, "vgg11_bn", VGG(make_layers(vgg11, True), 1000, 512 * 7 * 7, pool=True), (1, 3, 224, 224))
