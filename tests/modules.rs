@@ -3,6 +3,9 @@
 //! trains one step as PyTorch does; a block written here with the public API trains with the
 //! `Trainer`; shape errors in a module graph name the modules.
 
+mod common;
+
+use common::assert_close;
 use shadergrad::checkpoint::{self, Checkpoint};
 use shadergrad::init::{Init, Mt19937};
 use shadergrad::nn::{BasicBlock, Bottleneck, Forward, InitPlan, Layer, Mode, Module, ModuleExt, Sequential, build};
@@ -38,28 +41,6 @@ fn small_resnet() -> Sequential {
     model.push(Layer::Flatten);
     model.push(Layer::Linear { inputs: 8, outputs: 3, bias: true });
     model
-}
-
-/// Holds `got` to `want` within `tol` normwise (‖got − want‖ / ‖want‖), naming the worst entry.
-fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let (mut diff, mut norm, mut worst) = (0.0f64, 0.0f64, (0, 0.0f64));
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let d = (g as f64 - w as f64).abs();
-        diff += d * d;
-        norm += (w as f64).powi(2);
-        if d > worst.1 {
-            worst = (i, d);
-        }
-    }
-    let rel = diff.sqrt() / norm.sqrt().max(1e-30);
-    assert!(
-        rel < tol,
-        "{what}: normwise relative error {rel:.2e}; worst at {}: got {} want {}",
-        worst.0,
-        got[worst.0],
-        want[worst.0]
-    );
 }
 
 #[test]

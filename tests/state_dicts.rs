@@ -3,6 +3,9 @@
 //! by name, evaluate to PyTorch's accuracy and infer PyTorch's outputs; ones that do not fit
 //! name each tensor; and training starts from given weights with fresh optimizer state.
 
+mod common;
+
+use common::assert_close;
 use shadergrad::checkpoint::{self, Checkpoint};
 use shadergrad::nn::{Layer, ModuleExt, Sequential};
 use shadergrad::recipes::{self, ModelFile, Overrides, Paths, Progress};
@@ -28,28 +31,6 @@ fn pytorch_result(split: &str) -> (usize, usize, f64) {
     let line = text.lines().find(|l| l.starts_with(&format!("mnist-cnn {split} "))).expect("a line per split");
     let words: Vec<&str> = line.split_whitespace().collect();
     (words[3].parse().unwrap(), words[5].parse().unwrap(), words[7].parse().unwrap())
-}
-
-/// Holds `got` to `want` within 1e-4 normwise (‖got − want‖ / ‖want‖), naming the worst entry.
-fn assert_close(what: &str, got: &[f32], want: &[f32]) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let (mut diff, mut norm, mut worst) = (0.0f64, 0.0f64, (0, 0.0f64));
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let d = (g as f64 - w as f64).abs();
-        diff += d * d;
-        norm += (w as f64).powi(2);
-        if d > worst.1 {
-            worst = (i, d);
-        }
-    }
-    let relative = (diff / norm.max(1e-30)).sqrt();
-    let (i, d) = worst;
-    assert!(
-        relative <= 1e-4,
-        "{what}: normwise error {relative:e}; worst at {i}: {} vs {} (|Δ| {d:e})",
-        got[i],
-        want[i]
-    );
 }
 
 #[test]
@@ -79,7 +60,7 @@ fn infer_writes_pytorchs_logits() {
     let inferred = recipes::infer(&device(), &pytorch_cnn(), None, &fixture("mnist_cnn_io.safetensors"), &out).unwrap();
     assert_eq!(inferred.dims, [4, 10]);
     let got = checkpoint::load(&out).unwrap();
-    assert_close("infer mnist-cnn", got.get("y").unwrap().1, io.get("y").unwrap().1);
+    assert_close("infer mnist-cnn", got.get("y").unwrap().1, io.get("y").unwrap().1, 1e-4);
 
     // The command line does the same.
     let cli_out = dir.join("cli.safetensors");
@@ -123,7 +104,7 @@ fn batch_norm_statistics_and_counts_load_and_run_as_pytorchs_eval_mode() {
     let loaded = inference.load_weights(&weights, "bn_mlp.safetensors", true).unwrap();
     assert_eq!(loaded.tensors.len(), 8, "weights, biases and running statistics");
     let y = inference.run(io.get("x").unwrap().1).unwrap();
-    assert_close("bn_mlp eval", &y, io.get("y").unwrap().1);
+    assert_close("bn_mlp eval", &y, io.get("y").unwrap().1, 1e-4);
 }
 
 #[test]
