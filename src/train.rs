@@ -1,5 +1,6 @@
-//! Training and evaluation of any [`Module`] (or several side by side): a training plan (forward, loss,
-//! backward, optimizer: one submit per step) and evaluation plans that share its weights.
+//! Training and evaluation of any [`Module`] (or several side by side): a training plan
+//! (forward, loss, backward, optimizer: one submit per step) and evaluation plans that share
+//! its weights.
 
 use crate::backend::device::Device;
 use crate::backend::executor::Plan;

@@ -171,8 +171,8 @@ impl<'g> Forward<'g> {
         self.seed.wrapping_add(salt)
     }
 
-    /// Builds child `name` on `x`. An error from a module without children of its own names
-    /// that module's path and summary.
+    /// Builds child `name` on `x`. An error that arises in `module` itself, not in one of its
+    /// children, is given `module`'s path and printed form.
     pub fn child(&mut self, name: &str, module: &dyn Module, x: NodeId) -> Result<NodeId> {
         let outer = self.path.len();
         self.path = self.full_name(name);
