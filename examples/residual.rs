@@ -6,7 +6,7 @@
 
 use shadergrad::data::mnist;
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::nn::{BasicBlock, Forward, InitPlan, Layer, Module, ModuleExt, Sequential};
+use shadergrad::nn::{Block, Forward, InitPlan, Layer, Module, ModuleExt, ResidualBlock, Sequential};
 use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::train::{Settings, Task, Trainer};
 use shadergrad::{Device, NodeId};
@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = Sequential::new(vec![Layer::conv2d(1, 8, 3, 1, 1), Layer::RELU]);
     model.push(Residual::new(8));
     model.push(Layer::MaxPool2d { kernel: 2, stride: 2, padding: 0 });
-    model.push(BasicBlock::new(8, 16, 2));
+    model.push(ResidualBlock::new(Block::Basic, 8, 16, 2));
     model.push(Layer::AvgPool2d { kernel: 7, stride: 7, padding: 0 });
     model.push(Layer::Flatten);
     model.push(Layer::Linear { inputs: 16, outputs: 10, bias: true });

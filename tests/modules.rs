@@ -8,7 +8,7 @@ mod common;
 use common::assert_close;
 use shadergrad::checkpoint::{self, Checkpoint};
 use shadergrad::init::{Init, Mt19937};
-use shadergrad::nn::{BasicBlock, Bottleneck, Forward, InitPlan, Layer, Mode, Module, ModuleExt, Sequential, build};
+use shadergrad::nn::{Block, Forward, InitPlan, Layer, Mode, Module, ModuleExt, ResidualBlock, Sequential, build};
 use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::train::{Settings, Trainer};
 use shadergrad::{Device, Graph, Inference, NodeId, Result};
@@ -34,9 +34,9 @@ fn small_resnet() -> Sequential {
         Layer::batch_norm_2d(4),
         Layer::RELU,
     ]);
-    model.push(BasicBlock::new(4, 4, 1));
-    model.push(BasicBlock::new(4, 8, 2));
-    model.push(Bottleneck::new(8, 2, 2));
+    model.push(ResidualBlock::new(Block::Basic, 4, 4, 1));
+    model.push(ResidualBlock::new(Block::Basic, 4, 8, 2));
+    model.push(ResidualBlock::new(Block::Bottleneck, 8, 2, 2));
     model.push(Layer::AvgPool2d { kernel: 4, stride: 4, padding: 0 });
     model.push(Layer::Flatten);
     model.push(Layer::Linear { inputs: 8, outputs: 3, bias: true });
@@ -163,13 +163,13 @@ fn a_shape_error_in_a_module_graph_names_the_modules() {
     let mut g = Graph::new();
     let x = g.input("x", &[2, 3, 8, 8]).unwrap();
     let mut model = Sequential::new(vec![Layer::batch_norm_1d(3)]);
-    model.push(BasicBlock::new(4, 4, 1));
+    model.push(ResidualBlock::new(Block::Basic, 4, 4, 1));
     let err = build(&model, &mut g, x, Mode::Train, 0, "").unwrap_err().to_string();
     assert!(err.contains("BatchNorm1d takes inputs of rank [2, 3]") && err.contains("in module `0`"), "{err}");
 
     let mut g = Graph::new();
     let x = g.input("x", &[2, 3, 8, 8]).unwrap();
-    let model = BasicBlock::new(4, 4, 1);
+    let model = ResidualBlock::new(Block::Basic, 4, 4, 1);
     let err = build(&model, &mut g, x, Mode::Eval, 0, "").unwrap_err().to_string();
     assert!(err.contains("in module `conv1`: Conv2d(4, 4, kernel_size=(3, 3)"), "{err}");
 }

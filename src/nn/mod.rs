@@ -10,7 +10,7 @@ pub mod vgg;
 
 pub use layer::Layer;
 pub use module::{Draw, Forward, InitPlan, Mode, Module, ModuleExt, build};
-pub use resnet::{BasicBlock, Block, Bottleneck, resnet, resnet_cifar};
+pub use resnet::{Block, ResidualBlock, resnet, resnet_cifar};
 pub use sequential::Sequential;
 pub use vgg::{vgg, vgg16_cifar};
 

@@ -1,5 +1,6 @@
-//! The residual blocks of the course's `resnet.py` (torchvision's): [`BasicBlock`] and
-//! [`Bottleneck`], with PyTorch's attribute names, so their state dicts load by name.
+//! The residual blocks of the course's `resnet.py` (torchvision's), `BasicBlock` and
+//! `Bottleneck`, and the ResNets built of them, with PyTorch's attribute names, so their state
+//! dicts load by name.
 
 use super::layer::{InPlaceRelu, Layer};
 use super::module::{Forward, Module};
@@ -24,164 +25,113 @@ fn downsample(inputs: usize, outputs: usize, stride: usize) -> Option<Sequential
         .then(|| Sequential::new(vec![conv1x1(inputs, outputs, stride), Layer::batch_norm_2d(outputs)]))
 }
 
-/// The shortcut of `x`: its projection, or `x` itself.
-fn shortcut(f: &mut Forward<'_>, downsample: &Option<Sequential>, x: NodeId) -> Result<NodeId> {
-    match downsample {
-        Some(d) => f.child("downsample", d, x),
-        None => Ok(x),
-    }
-}
-
-/// `resnet.py`'s `BasicBlock` (expansion 1): conv3×3 (stride), BN, ReLU, conv3×3, BN, plus the
-/// shortcut, ReLU.
-#[derive(Clone, Debug)]
-pub struct BasicBlock {
-    conv1: Layer,
-    bn1: Layer,
-    relu: InPlaceRelu,
-    conv2: Layer,
-    bn2: Layer,
-    downsample: Option<Sequential>,
-}
-
-impl BasicBlock {
-    /// Output channels per `planes`.
-    pub const EXPANSION: usize = 1;
-
-    /// A block from `inputs` channels to `planes`, with `stride` on its first conv; the
-    /// shortcut is projected where stride or width change.
-    pub fn new(inputs: usize, planes: usize, stride: usize) -> BasicBlock {
-        BasicBlock {
-            conv1: conv3x3(inputs, planes, stride),
-            bn1: Layer::batch_norm_2d(planes),
-            relu: InPlaceRelu,
-            conv2: conv3x3(planes, planes, 1),
-            bn2: Layer::batch_norm_2d(planes),
-            downsample: downsample(inputs, planes, stride),
-        }
-    }
-}
-
-impl Module for BasicBlock {
-    fn forward(&self, f: &mut Forward<'_>, x: NodeId) -> Result<NodeId> {
-        let h = f.child("conv1", &self.conv1, x)?;
-        let h = f.child("bn1", &self.bn1, h)?;
-        let h = f.child("relu", &self.relu, h)?;
-        let h = f.child("conv2", &self.conv2, h)?;
-        let h = f.child("bn2", &self.bn2, h)?;
-        let s = shortcut(f, &self.downsample, x)?;
-        let sum = f.add(h, s)?;
-        f.child("relu", &self.relu, sum)
-    }
-
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        let mut out: Vec<(String, &dyn Module)> = vec![
-            ("conv1".into(), &self.conv1),
-            ("bn1".into(), &self.bn1),
-            ("relu".into(), &self.relu),
-            ("conv2".into(), &self.conv2),
-            ("bn2".into(), &self.bn2),
-        ];
-        if let Some(d) = &self.downsample {
-            out.push(("downsample".into(), d));
-        }
-        out
-    }
-
-    fn construction_order(&self) -> Vec<(String, &dyn Module)> {
-        let mut out = self.children();
-        out.rotate_right(usize::from(self.downsample.is_some()));
-        out
-    }
-}
-
-/// `resnet.py`'s `Bottleneck` (expansion 4): conv1×1, BN, ReLU, conv3×3 (stride), BN, ReLU,
-/// conv1×1 to 4·planes, BN, plus the shortcut, ReLU.
-#[derive(Clone, Debug)]
-pub struct Bottleneck {
-    conv1: Layer,
-    bn1: Layer,
-    conv2: Layer,
-    bn2: Layer,
-    conv3: Layer,
-    bn3: Layer,
-    relu: InPlaceRelu,
-    downsample: Option<Sequential>,
-}
-
-impl Bottleneck {
-    /// Output channels per `planes`.
-    pub const EXPANSION: usize = 4;
-
-    /// A block from `inputs` channels to 4·`planes`, with `stride` on its 3×3 conv.
-    pub fn new(inputs: usize, planes: usize, stride: usize) -> Bottleneck {
-        let outputs = planes * Self::EXPANSION;
-        Bottleneck {
-            conv1: conv1x1(inputs, planes, 1),
-            bn1: Layer::batch_norm_2d(planes),
-            conv2: conv3x3(planes, planes, stride),
-            bn2: Layer::batch_norm_2d(planes),
-            conv3: conv1x1(planes, outputs, 1),
-            bn3: Layer::batch_norm_2d(outputs),
-            relu: InPlaceRelu,
-            downsample: downsample(inputs, outputs, stride),
-        }
-    }
-}
-
-impl Module for Bottleneck {
-    fn forward(&self, f: &mut Forward<'_>, x: NodeId) -> Result<NodeId> {
-        let mut h = x;
-        for (name, conv, bn) in [("1", &self.conv1, &self.bn1), ("2", &self.conv2, &self.bn2)] {
-            h = f.child(&format!("conv{name}"), conv, h)?;
-            h = f.child(&format!("bn{name}"), bn, h)?;
-            h = f.child("relu", &self.relu, h)?;
-        }
-        let h = f.child("conv3", &self.conv3, h)?;
-        let h = f.child("bn3", &self.bn3, h)?;
-        let s = shortcut(f, &self.downsample, x)?;
-        let sum = f.add(h, s)?;
-        f.child("relu", &self.relu, sum)
-    }
-
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        let mut out: Vec<(String, &dyn Module)> = vec![
-            ("conv1".into(), &self.conv1),
-            ("bn1".into(), &self.bn1),
-            ("conv2".into(), &self.conv2),
-            ("bn2".into(), &self.bn2),
-            ("conv3".into(), &self.conv3),
-            ("bn3".into(), &self.bn3),
-            ("relu".into(), &self.relu),
-        ];
-        if let Some(d) = &self.downsample {
-            out.push(("downsample".into(), d));
-        }
-        out
-    }
-
-    fn construction_order(&self) -> Vec<(String, &dyn Module)> {
-        let mut out = self.children();
-        out.rotate_right(usize::from(self.downsample.is_some()));
-        out
-    }
-}
-
-/// Which block a ResNet stacks.
+/// Which of `resnet.py`'s blocks: PyTorch's class, and how it is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Block {
-    /// [`BasicBlock`] (ResNet-18, -34).
+    /// `BasicBlock` (expansion 1; ResNet-18, -34): conv3×3 (stride), BN, ReLU, conv3×3, BN.
     Basic,
-    /// [`Bottleneck`] (ResNet-50, -101, -152).
+    /// `Bottleneck` (expansion 4; ResNet-50, -101, -152): conv1×1, BN, ReLU, conv3×3 (stride),
+    /// BN, ReLU, conv1×1 to 4·planes, BN.
     Bottleneck,
 }
 
 impl Block {
-    fn expansion(self) -> usize {
+    /// Output channels per `planes`.
+    pub fn expansion(self) -> usize {
         match self {
-            Block::Basic => BasicBlock::EXPANSION,
-            Block::Bottleneck => Bottleneck::EXPANSION,
+            Block::Basic => 1,
+            Block::Bottleneck => 4,
         }
+    }
+
+    /// PyTorch's class name.
+    fn class(self) -> &'static str {
+        match self {
+            Block::Basic => "BasicBlock",
+            Block::Bottleneck => "Bottleneck",
+        }
+    }
+
+    /// Where the class registers its `relu` among its convs and batch norms: after `bn1` in
+    /// `BasicBlock`, after `bn3` in `Bottleneck`.
+    fn relu_position(self) -> usize {
+        match self {
+            Block::Basic => 2,
+            Block::Bottleneck => 6,
+        }
+    }
+}
+
+/// One of `resnet.py`'s residual blocks, with PyTorch's attribute names: (`convK`, `bnK`)
+/// stages with a ReLU after each but the last, plus the shortcut (the input, or its
+/// `downsample` projection), then ReLU.
+#[derive(Clone, Debug)]
+pub struct ResidualBlock {
+    block: Block,
+    stages: Vec<(Layer, Layer)>,
+    relu: InPlaceRelu,
+    downsample: Option<Sequential>,
+}
+
+impl ResidualBlock {
+    /// A `block` from `inputs` channels to `planes`·expansion, with `stride` on its first 3×3
+    /// conv; the shortcut is projected where stride or width change.
+    pub fn new(block: Block, inputs: usize, planes: usize, stride: usize) -> ResidualBlock {
+        let outputs = planes * block.expansion();
+        let bn = Layer::batch_norm_2d;
+        let stages = match block {
+            Block::Basic => {
+                vec![(conv3x3(inputs, planes, stride), bn(planes)), (conv3x3(planes, planes, 1), bn(planes))]
+            }
+            Block::Bottleneck => vec![
+                (conv1x1(inputs, planes, 1), bn(planes)),
+                (conv3x3(planes, planes, stride), bn(planes)),
+                (conv1x1(planes, outputs, 1), bn(outputs)),
+            ],
+        };
+        ResidualBlock { block, stages, relu: InPlaceRelu, downsample: downsample(inputs, outputs, stride) }
+    }
+}
+
+impl Module for ResidualBlock {
+    fn forward(&self, f: &mut Forward<'_>, x: NodeId) -> Result<NodeId> {
+        let mut h = x;
+        for (k, (conv, bn)) in self.stages.iter().enumerate() {
+            h = f.child(&format!("conv{}", k + 1), conv, h)?;
+            h = f.child(&format!("bn{}", k + 1), bn, h)?;
+            if k + 1 < self.stages.len() {
+                h = f.child("relu", &self.relu, h)?;
+            }
+        }
+        let shortcut = match &self.downsample {
+            Some(d) => f.child("downsample", d, x)?,
+            None => x,
+        };
+        let sum = f.add(h, shortcut)?;
+        f.child("relu", &self.relu, sum)
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        let mut out: Vec<(String, &dyn Module)> = Vec::new();
+        for (k, (conv, bn)) in self.stages.iter().enumerate() {
+            out.push((format!("conv{}", k + 1), conv));
+            out.push((format!("bn{}", k + 1), bn));
+        }
+        out.insert(self.block.relu_position(), ("relu".into(), &self.relu));
+        if let Some(d) = &self.downsample {
+            out.push(("downsample".into(), d));
+        }
+        out
+    }
+
+    fn construction_order(&self) -> Vec<(String, &dyn Module)> {
+        let mut out = self.children();
+        out.rotate_right(usize::from(self.downsample.is_some()));
+        out
+    }
+
+    fn type_name(&self) -> String {
+        self.block.class().into()
     }
 }
 
@@ -192,10 +142,7 @@ fn make_layer(block: Block, inputs: usize, planes: usize, count: usize, stride: 
     let mut inputs = inputs;
     for i in 0..count.max(1) {
         let stride = if i == 0 { stride } else { 1 };
-        match block {
-            Block::Basic => layer.push(BasicBlock::new(inputs, planes, stride)),
-            Block::Bottleneck => layer.push(Bottleneck::new(inputs, planes, stride)),
-        }
+        layer.push(ResidualBlock::new(block, inputs, planes, stride));
         inputs = planes * block.expansion();
     }
     (layer, inputs)
