@@ -222,3 +222,20 @@ fn adaptive_average_pooling_averages_equal_bins_and_names_unequal_ones() {
     let err = build(&model, &mut g, x, Mode::Eval, 0, "").unwrap_err().to_string();
     assert!(err.contains("[1, 3, 5, 5] to [2, 2]") && err.contains("AdaptiveAvgPool2d(output_size=(2, 2))"), "{err}");
 }
+
+#[test]
+fn adaptive_average_pooling_and_identity_give_pytorchs_outputs() {
+    let io = fixture("pooling_io.safetensors");
+    let (dims, x) = io.get("x").unwrap();
+    let cases = [
+        ("pool_2x3", Layer::AdaptiveAvgPool2d { output: [2, 3] }),
+        ("pool_1x1", Layer::AdaptiveAvgPool2d { output: [1, 1] }),
+        ("identity", Layer::Identity),
+    ];
+    for (name, layer) in cases {
+        let mut inference = Inference::new(&device(), Sequential::new(vec![layer]), dims).unwrap();
+        let (want_dims, want) = io.get(name).unwrap();
+        assert_close(name, &inference.run(x).unwrap(), want, 1e-6);
+        assert_eq!(inference.output_dims(), want_dims, "{name}");
+    }
+}

@@ -10,9 +10,12 @@ shortcut, a `Bottleneck`, pooling and a linear head) checks the module API again
 - with random weights and batch-norm statistics that are not 0/1 (`modules.safetensors`):
   the eval-mode output on `x` in float64, the train-mode loss of one SGD step (lr 0.1, cross
   entropy on `labels`) and every parameter and running statistic after it
-  (`modules_io.safetensors`).
+  (`modules_io.safetensors`);
+- `AdaptiveAvgPool2d` to 2×3 and 1×1, and `Identity`, on a 2×3×4×6 input
+  (`pooling_io.safetensors`).
 
-It prints the printed model, the state dict's names and shapes in order, and the loss: tests/torch/modules.txt. From the repository root:
+It prints the printed model, the state dict's names and shapes in order, and the loss:
+tests/torch/modules.txt. From the repository root:
 
     python tests/torch/modules.py > tests/torch/modules.txt
 """
@@ -93,3 +96,12 @@ print(f"train-mode loss before the step: {loss.item():.10f}")
 after = {f"after.{k}": v.to(torch.float32) for k, v in reference.state_dict().items() if v.dtype.is_floating_point}
 save_file({"x": x, "y": y.to(torch.float32), "batch": batch, "labels": labels.to(torch.float32), **after},
           "tests/torch/modules_io.safetensors")
+
+# AdaptiveAvgPool2d over equal bins, and Identity, on their own.
+gen = torch.Generator().manual_seed(9)
+pool_x = torch.randn(2, 3, 4, 6, generator=gen)
+save_file({"x": pool_x,
+           "pool_2x3": nn.AdaptiveAvgPool2d((2, 3))(pool_x.double()).to(torch.float32),
+           "pool_1x1": nn.AdaptiveAvgPool2d((1, 1))(pool_x.double()).to(torch.float32),
+           "identity": nn.Identity()(pool_x).clone()},
+          "tests/torch/pooling_io.safetensors")
