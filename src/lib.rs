@@ -39,6 +39,7 @@ pub mod inference;
 pub mod init;
 pub mod ir;
 pub mod nn;
+pub mod optimization;
 pub mod plot;
 pub mod recipes;
 pub mod reference;

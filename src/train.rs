@@ -13,6 +13,7 @@ use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
 use crate::nn::{Mode, Module, ModuleExt, build, member_prefix, state_dict_of};
+use crate::optimization::{Clip, ParamGroup, Schedule};
 use crate::state_dict::{self, Selection, StateEntry, StateKind};
 use std::sync::Arc;
 
@@ -172,14 +173,19 @@ pub struct Settings {
     /// Adds `l2 · Σ‖p‖₂` over the parameters to the loss, as the course's lab 07-1 writes its
     /// regularization (the plain norm, not its square; 0: none).
     pub l2: f32,
-    /// Multiplies the learning rate of every bias (parameters named `*.bias`): 1 for all
-    /// parameters alike.
-    pub bias_lr_factor: f32,
+    /// Parameters with their own learning rate or weight decay (the first group holding a
+    /// parameter decides; the rest train with the optimizer's settings).
+    pub groups: Vec<ParamGroup>,
+    /// Gradient clipping before every update (`None`: none).
+    pub clip: Option<Clip>,
+    /// The learning rate's schedule over epochs, applied by [`Trainer::start_epoch`].
+    pub schedule: Schedule,
 }
 
 impl Settings {
     /// `loss` and `optimizer` with the usual rest: full batches, shuffled every epoch, a short
-    /// last batch dropped, seeds 0, no L2 penalty, one learning rate for all parameters.
+    /// last batch dropped, seeds 0, no L2 penalty, one learning rate and weight decay for all
+    /// parameters, no clipping, a constant learning rate.
     pub fn new(loss: LossKind, optimizer: Optimizer) -> Settings {
         Settings {
             loss,
@@ -190,7 +196,9 @@ impl Settings {
             data_seed: 0,
             dropout_seed: 0,
             l2: 0.0,
-            bias_lr_factor: 1.0,
+            groups: Vec::new(),
+            clip: None,
+            schedule: Schedule::Constant,
         }
     }
 }
@@ -341,12 +349,14 @@ impl Trainer {
         let ids: Vec<NodeId> = params.iter().map(|&(_, id)| id).collect();
         let forward_end = g.nodes().len();
         let grads = gradients(&mut g, total, None, &ids)?;
+        let grads = match settings.clip {
+            None => grads,
+            // Each model's gradients by themselves, as a PyTorch model clips its own.
+            Some(clip) => clip_each_model(&mut g, &params, &grads, models.len(), clip)?,
+        };
         for ((name, p), &d) in params.iter().zip(&grads) {
-            let opt = if name.ends_with(".bias") && settings.bias_lr_factor != 1.0 {
-                settings.optimizer.with_lr(settings.optimizer.lr() * settings.bias_lr_factor)
-            } else {
-                settings.optimizer
-            };
+            let dims = g.shape(*p).dims().to_vec();
+            let opt = optimizer_for(&settings, unprefixed(name, models.len()), &dims);
             g.optimizer_update(*p, d, opt)?;
         }
         // With an L2 penalty the reported loss is the penalized cost, as the course prints it.
@@ -647,10 +657,57 @@ impl Trainer {
         Ok(selection)
     }
 
-    /// Changes the learning rate from the next step on.
-    pub fn set_learning_rate(&mut self, lr: f32) {
-        self.train.set_learning_rate(lr);
+    /// Sets the learning rates for `epoch` (from 0) by the settings' schedule, from the next
+    /// step on; call it before each epoch's first step, as the course's labs call
+    /// `scheduler.step()`.
+    pub fn start_epoch(&mut self, epoch: usize) {
+        let factor = self.settings.schedule.factor(self.settings.optimizer.lr(), epoch);
+        self.train.set_lr_factor(factor);
     }
+
+    /// The optimizer's learning rate now (parameter groups have their multiples of it).
+    pub fn learning_rate(&self) -> f32 {
+        self.settings.optimizer.lr() * self.train.lr_factor()
+    }
+}
+
+/// The optimizer of parameter `name` of `dims` (as its model names it): the settings' with the
+/// first group that holds it applied.
+fn optimizer_for(settings: &Settings, name: &str, dims: &[usize]) -> Optimizer {
+    let opt = settings.optimizer;
+    match settings.groups.iter().find(|group| group.members.holds(name, dims)) {
+        None => opt,
+        Some(group) => {
+            let opt = opt.with_lr(opt.lr() * group.lr_factor);
+            group.weight_decay.map_or(opt, |decay| opt.with_weight_decay(decay))
+        }
+    }
+}
+
+/// A parameter's name without the member prefix of a trainer of `models` models.
+fn unprefixed(name: &str, models: usize) -> &str {
+    if models > 1 { name.split_once('.').map_or(name, |(_, rest)| rest) } else { name }
+}
+
+/// `grads` (of `params`, model after model) clipped model by model.
+fn clip_each_model(
+    g: &mut Graph,
+    params: &[(String, NodeId)],
+    grads: &[NodeId],
+    models: usize,
+    clip: Clip,
+) -> Result<Vec<NodeId>> {
+    let mut clipped = Vec::with_capacity(grads.len());
+    for k in 0..models {
+        let prefix = member_prefix(k, models);
+        let own: Vec<NodeId> =
+            params.iter().zip(grads).filter(|((name, _), _)| name.starts_with(&prefix)).map(|(_, &d)| d).collect();
+        clipped.extend(match clip {
+            Clip::Norm(max) => g.clip_grad_norm(&own, max)?,
+            Clip::Value(limit) => g.clip_grad_value(&own, limit)?,
+        });
+    }
+    Ok(clipped)
 }
 
 /// See [`Trainer::memory_floor`]: nodes before `forward_end` are the forward pass.

@@ -482,6 +482,7 @@ fn every_recipe_builds_its_model_on_its_inputs() {
 fn mnist_backprop_steps_equal_the_courses_hand_written_updates() {
     use shadergrad::nn::{Layer, Sequential};
     use shadergrad::ops::{loss::LossKind, optim::Optimizer};
+    use shadergrad::optimization::{ParamFilter, ParamGroup};
     use shadergrad::train::{Settings, Trainer};
     // A small 4-3-2 sigmoid net on a batch of 5 with one-hot targets, as lab 08-4 on MNIST.
     let (n, i, h, o) = (5usize, 4usize, 3usize, 2usize);
@@ -503,7 +504,7 @@ fn mnist_backprop_steps_equal_the_courses_hand_written_updates() {
     let settings = Settings {
         batch_size: Some(n),
         shuffle: false,
-        bias_lr_factor: 1.0 / n as f32,
+        groups: vec![ParamGroup::new(ParamFilter::Suffix(".bias".into())).lr_factor(1.0 / n as f32)],
         ..Settings::new(LossKind::Mse, Optimizer::sgd(0.5 * (n * o) as f32 / 2.0))
     };
     // The recipe's own setting is this rule at its batch of 10 and 10 classes.

@@ -1,14 +1,17 @@
-//! Data sets: MNIST in IDX format, the course's CSV files, and batching.
+//! Data sets: MNIST in IDX format, CIFAR-10 in its binary format, the course's CSV files,
+//! image folders, batching and augmentation.
 //!
 //! The course's data ship inside the binary (`assets/`), so every recipe runs from any
 //! directory with no download; `--data DIR` reads the same formats from disk.
 
 pub mod batches;
+pub mod cifar;
 pub mod csv;
 pub mod folder;
 pub mod idx;
 pub mod images;
 pub mod mnist;
+pub mod transforms;
 
 use crate::error::{Error, Result};
 use std::io::Read;

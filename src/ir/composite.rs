@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId};
+use crate::ir::ops::elementwise::ElementwiseOp;
 
 /// The running statistics of a batch norm.
 #[derive(Clone, Copy, Debug)]
@@ -72,6 +73,48 @@ impl Graph {
         let inv_std = self.rsqrt(shifted)?;
         let normalized = self.mul(centered, inv_std)?;
         self.affine(normalized, gamma, beta, &affine)
+    }
+
+    /// The gradients scaled together so that their global L2 norm is at most `max_norm`:
+    /// each times min(1, max_norm / (‖g‖ + 1e-6)), PyTorch's `clip_grad_norm_` (the norm over
+    /// every element of every gradient, in the step's own submit: nothing is read back).
+    pub fn clip_grad_norm(&mut self, grads: &[NodeId], max_norm: f32) -> Result<Vec<NodeId>> {
+        if !(max_norm.is_finite() && max_norm > 0.0) {
+            return Err(Error::InvalidArgument {
+                op: "clip_grad_norm",
+                message: format!("the largest norm must be a positive number, got {max_norm}"),
+            });
+        }
+        let Some((&first, rest)) = grads.split_first() else { return Ok(Vec::new()) };
+        let mut squares = self.sum_of_squares(first)?;
+        for &d in rest {
+            let s = self.sum_of_squares(d)?;
+            squares = self.add(squares, s)?;
+        }
+        let norm = self.unary(ElementwiseOp::Sqrt, 0.0, squares)?;
+        let shifted = self.add_scalar(norm, 1e-6)?;
+        let dims = self.shape(shifted).dims().to_vec();
+        let limit = self.fill(&dims, max_norm)?;
+        let ratio = self.div(limit, shifted)?;
+        // The ratio is positive, so clamping it to [−1, 1] is min(ratio, 1).
+        let coefficient = self.unary(ElementwiseOp::Clip, 1.0, ratio)?;
+        grads.iter().map(|&d| self.mul(d, coefficient)).collect()
+    }
+
+    /// Each gradient element clamped to [−limit, limit], PyTorch's `clip_grad_value_`.
+    pub fn clip_grad_value(&mut self, grads: &[NodeId], limit: f32) -> Result<Vec<NodeId>> {
+        if !(limit.is_finite() && limit > 0.0) {
+            return Err(Error::InvalidArgument {
+                op: "clip_grad_value",
+                message: format!("the clamp must be a positive number, got {limit}"),
+            });
+        }
+        grads.iter().map(|&d| self.unary(ElementwiseOp::Clip, limit, d)).collect()
+    }
+
+    fn sum_of_squares(&mut self, x: NodeId) -> Result<NodeId> {
+        let squares = self.mul(x, x)?;
+        self.sum(squares)
     }
 
     fn affine(&mut self, x: NodeId, gamma: NodeId, beta: NodeId, dims: &[usize]) -> Result<NodeId> {

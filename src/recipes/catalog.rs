@@ -7,6 +7,7 @@ use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
 use crate::nn::vgg::{VGG11, VGG13, VGG16, VGG19};
 use crate::nn::{Block, InitPlan, Layer, Sequential, resnet, resnet_cifar, vgg, vgg16_cifar};
+use crate::optimization::Schedule;
 use crate::train::{Scaling, Task};
 
 const TOY_X: [f32; 3] = [1.0, 2.0, 3.0];
@@ -97,6 +98,8 @@ fn full_batch(
         scaling: Scaling::None,
         l2: 0.0,
         bias_lr_factor: 1.0,
+        schedule: Schedule::Constant,
+        clip: None,
         init_biases: false,
         one_hot: false,
         patience: None,

@@ -6,6 +6,7 @@ use crate::init::Init;
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
 use crate::nn::{InitPlan, Sequential};
+use crate::optimization::{Clip, Schedule};
 use crate::train::{Data, Scaling, Task};
 
 /// Where a recipe's examples come from.
@@ -102,6 +103,10 @@ pub struct Recipe {
     /// Multiplies the learning rate of biases (lab 08-4 averages their gradients over the
     /// batch while it sums the weights').
     pub bias_lr_factor: f32,
+    /// The learning rate's schedule over epochs.
+    pub schedule: Schedule,
+    /// Gradient clipping before every update.
+    pub clip: Option<Clip>,
     /// Biases drawn from the weights' scheme too (lab 08-4 draws every tensor from N(0, 1)).
     pub init_biases: bool,
     /// Targets as one-hot rows (for a squared-error loss over classes).
@@ -133,6 +138,10 @@ pub struct Overrides {
     pub l2: Option<f32>,
     /// A model to train in place of the lab's.
     pub arch: Option<Architecture>,
+    /// The learning rate's schedule.
+    pub schedule: Option<Schedule>,
+    /// Gradient clipping.
+    pub clip: Option<Clip>,
 }
 
 /// A model by name, for `--arch`: what a file without metadata holds, or what a recipe trains
@@ -201,6 +210,12 @@ impl Recipe {
         }
         if let Some(l2) = o.l2 {
             self.l2 = l2;
+        }
+        if let Some(schedule) = &o.schedule {
+            self.schedule = schedule.clone();
+        }
+        if o.clip.is_some() {
+            self.clip = o.clip;
         }
         if let Some(arch) = o.arch {
             self.model = arch.build;

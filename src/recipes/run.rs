@@ -7,6 +7,7 @@ use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::init::{Init, Mt19937};
 use crate::nn::{InitPlan, Layer, Module, ModuleExt, Sequential, member_prefix};
+use crate::optimization::{ParamFilter, ParamGroup};
 use crate::train::{Combine, Data, Settings, Trainer};
 use std::sync::Arc;
 use std::time::Instant;
@@ -215,7 +216,13 @@ pub(super) fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::p
         data_seed: recipe.seed as u64,
         dropout_seed: recipe.seed,
         l2: recipe.l2,
-        bias_lr_factor: recipe.bias_lr_factor,
+        groups: if recipe.bias_lr_factor == 1.0 {
+            Vec::new()
+        } else {
+            vec![ParamGroup::new(ParamFilter::Suffix(".bias".into())).lr_factor(recipe.bias_lr_factor)]
+        },
+        clip: recipe.clip,
+        schedule: recipe.schedule.clone(),
     };
     let trainer =
         Trainer::with_models(device, models, combine, settings, batch, &train.example, train.target_width, &initial)?;
@@ -370,6 +377,7 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         let mut best = f32::INFINITY;
         let mut since_best = 0;
         for epoch in epochs_done + 1..=recipe.epochs {
+            trainer.start_epoch(epoch - 1);
             let epoch_start = Instant::now();
             let order: Vec<Vec<usize>> = batches.epoch().into_iter().filter(|b| b.len() == batch).collect();
             // A run resumed inside this epoch skips the batches it had already taken.
@@ -382,7 +390,7 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
                 let (x, y) = train.gather(indices);
                 let loss = trainer.step(&x, &y, true)?.unwrap_or(f32::NAN);
                 if !loss.is_finite() {
-                    return Err(Error::Diverged { step: steps, value: loss, lr: recipe.optimizer.lr() });
+                    return Err(Error::Diverged { step: steps, value: loss, lr: trainer.learning_rate() });
                 }
                 sum += loss as f64;
                 for (m, &l) in member_sums.iter_mut().zip(trainer.last_losses()) {

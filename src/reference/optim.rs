@@ -39,3 +39,11 @@ pub fn step(opt: &Optimizer, param: &mut [f64], grad: &[f64], states: &mut [Vec<
         }
     }
 }
+
+/// The gradients scaled by min(1, max_norm / (‖g‖ + 1e-6)), ‖g‖ the L2 norm over all of them
+/// (PyTorch's `clip_grad_norm_`).
+pub fn clip_grad_norm(grads: &mut [Vec<f64>], max_norm: f64) {
+    let norm = grads.iter().flatten().map(|v| v * v).sum::<f64>().sqrt();
+    let coefficient = (max_norm / (norm + 1e-6)).min(1.0);
+    grads.iter_mut().flatten().for_each(|v| *v *= coefficient);
+}

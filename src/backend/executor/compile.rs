@@ -145,6 +145,7 @@ impl Plan {
             uniforms,
             updates,
             runs: 0,
+            lr_factor: 1.0,
             dropouts,
             counters,
             timer: None,

@@ -71,6 +71,8 @@ pub struct Plan {
     pub(super) updates: Vec<(usize, Optimizer, OptimParams)>,
     /// Runs so far: the optimizer's step t is `runs + 1` during a run.
     pub(super) runs: u64,
+    /// Multiplies every update's compiled learning rate (a schedule's decay).
+    pub(super) lr_factor: f32,
     /// Each dropout launch and its block, whose run number (`step`) changes every run.
     pub(super) dropouts: Vec<(usize, ElementwiseParams)>,
     pub(super) counters: Counters,
@@ -272,12 +274,18 @@ impl Plan {
         }
     }
 
-    /// Changes the learning rate of every optimizer update, from the next run on.
-    pub fn set_learning_rate(&mut self, lr: f32) {
+    /// Multiplies every optimizer update's learning rate, as compiled, by `factor` from the
+    /// next run on (a schedule's decay: parameters keep their rates' ratios).
+    pub fn set_lr_factor(&mut self, factor: f32) {
+        self.lr_factor = factor;
         for k in 0..self.updates.len() {
-            self.updates[k].1 = self.updates[k].1.with_lr(lr);
             self.write_update_params(k);
         }
+    }
+
+    /// The factor [`Plan::set_lr_factor`] set (1 at first).
+    pub fn lr_factor(&self) -> f32 {
+        self.lr_factor
     }
 
     /// Optimizer steps taken so far (runs of a plan with updates).
@@ -307,6 +315,7 @@ impl Plan {
 
     pub(super) fn write_update_params(&self, k: usize) {
         let (launch, opt, mut block) = self.updates[k];
+        let opt = if self.lr_factor == 1.0 { opt } else { opt.with_lr(opt.lr() * self.lr_factor) };
         kernels::optim::set_step(&mut block, &opt, self.runs + 1);
         let block = Params::Optim(block);
         let words = block.words();

@@ -30,7 +30,7 @@ enum Command {
     /// List every adapter with its backend, type, driver and compute limits.
     Devices,
     /// Train one of the course's recipes on the GPU.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Evaluate saved weights (ours, or a PyTorch state dict with --arch) on the recipe's data.
     Eval(eval::EvalArgs),
     /// Predict the digits in images with an MNIST model's weights.

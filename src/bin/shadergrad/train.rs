@@ -2,6 +2,7 @@
 
 use clap::Args;
 use shadergrad::init::Init;
+use shadergrad::optimization::{Clip, Schedule};
 use shadergrad::recipes::{self, Overrides, Paths, Progress};
 use shadergrad::{Device, DeviceOptions, Error, Result};
 use std::path::PathBuf;
@@ -61,6 +62,17 @@ pub struct TrainArgs {
     /// Add L2 × the plain L2 norm of every parameter to the cost, as the course's lab 07-1 does.
     #[arg(long)]
     l2: Option<f32>,
+    /// The learning rate's schedule over epochs: constant, step:EVERY:GAMMA,
+    /// multistep:M1,M2,…:GAMMA or cosine:PERIOD[:ETA_MIN] (epochs from 0, stepped at each
+    /// epoch's start as the course does under torch 1.0).
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Scale all gradients together so that their global L2 norm is at most this.
+    #[arg(long, conflicts_with = "clip_value")]
+    clip_norm: Option<f32>,
+    /// Clamp every gradient element to ±this.
+    #[arg(long)]
+    clip_value: Option<f32>,
 }
 
 fn format_params(params: &[(String, Vec<f32>)]) -> String {
@@ -100,6 +112,8 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         patience: args.patience,
         l2: args.l2,
         arch: args.arch.as_deref().map(recipes::architecture).transpose()?,
+        schedule: args.schedule.as_deref().map(Schedule::parse).transpose()?,
+        clip: args.clip_norm.map(Clip::Norm).or(args.clip_value.map(Clip::Value)),
     };
     let paths = Paths {
         data: args.data.clone(),

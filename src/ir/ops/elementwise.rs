@@ -352,6 +352,35 @@ elementwise_ops! { $
         cpu: |x: f64, y: f64, a: f64| a * x * y * y * y,
         derivative: None, gradient: Gradient::OfGradient, sample: None,
     }
+    /// √a
+    Sqrt {
+        name: "sqrt", arity: Unary, wgsl: "sqrt(x)",
+        cpu: |x: f64, _, _| x.sqrt(),
+        derivative: Some(|x, _, _| (0.5 / x.sqrt(), 0.0)),
+        gradient: Gradient::Through { backward: ElementwiseOp::SqrtBackward, saved: Saved::Output, alpha: None },
+        sample: Some(Sample::POSITIVE),
+    }
+    /// a / (2b): the gradient a through a square root whose output was b
+    SqrtBackward {
+        name: "sqrt_backward", arity: Backward, wgsl: "0.5 * x / y",
+        cpu: |x: f64, y: f64, _| 0.5 * x / y,
+        derivative: None, gradient: Gradient::OfGradient, sample: None,
+    }
+    /// a clamped to [−alpha, alpha] (`torch.clamp(a, -alpha, alpha)`)
+    Clip {
+        name: "clip", arity: Unary, wgsl: "clamp(x, -p.alpha, p.alpha)",
+        cpu: |x: f64, _, a: f64| x.clamp(-a, a),
+        derivative: Some(|x, _, a| (if x.abs() <= a { 1.0 } else { 0.0 }, 0.0)),
+        gradient: Gradient::Through { backward: ElementwiseOp::ClipBackward, saved: Saved::Input, alpha: None },
+        sample: Some(Sample::alpha(0.3, 0.7)),
+    }
+    /// a where |b| ≤ alpha, else 0: the gradient a through a clip whose input was b (PyTorch
+    /// passes it at the bounds too)
+    ClipBackward {
+        name: "clip_backward", arity: Backward, wgsl: "select(0.0, x, abs(y) <= p.alpha)",
+        cpu: |x: f64, y: f64, a: f64| if y.abs() <= a { x } else { 0.0 },
+        derivative: None, gradient: Gradient::OfGradient, sample: None,
+    }
     /// a / (1 − alpha) where the element is kept, else 0 (drop probability alpha); also its
     /// own backward
     Dropout {

@@ -82,6 +82,25 @@ impl Optimizer {
         self
     }
 
+    /// The weight decay (the L2 penalty added to the gradient).
+    pub fn weight_decay(&self) -> f32 {
+        match *self {
+            Optimizer::Sgd { weight_decay, .. }
+            | Optimizer::Adam { weight_decay, .. }
+            | Optimizer::Adagrad { weight_decay, .. } => weight_decay,
+        }
+    }
+
+    /// The same optimizer with another weight decay.
+    pub fn with_weight_decay(mut self, new: f32) -> Optimizer {
+        match &mut self {
+            Optimizer::Sgd { weight_decay, .. }
+            | Optimizer::Adam { weight_decay, .. }
+            | Optimizer::Adagrad { weight_decay, .. } => *weight_decay = new,
+        }
+        self
+    }
+
     /// Names of the state tensors it keeps per parameter, each of the parameter's shape.
     pub fn states(&self) -> &'static [&'static str] {
         match *self {
