@@ -25,8 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Layer::Flatten,
         Layer::Linear { inputs: 3136, outputs: 10, bias: true },
     ]);
-    let initial = model
-        .initial_values(InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault }, &mut Mt19937::new(777));
+    let initial = model.initial_values(InitPlan::new(Init::XavierUniform, Init::TorchDefault), &mut Mt19937::new(777));
 
     let m = mnist::load_shipped()?;
     let example = [1, 28, 28];

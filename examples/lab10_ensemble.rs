@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = Mt19937::new(777);
     let mut initial = Vec::new();
     for (k, model) in models.iter().enumerate() {
-        let plan = InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault };
+        let plan = InitPlan::new(Init::XavierUniform, Init::TorchDefault);
         let prefix = member_prefix(k, models.len());
         initial.extend(model.initial_values(plan, &mut rng).into_iter().map(|(n, v)| (format!("{prefix}{n}"), v)));
     }

@@ -5,7 +5,7 @@
 //! Run: `cargo run --release --example residual`
 
 use shadergrad::data::mnist;
-use shadergrad::init::{Init, Mt19937};
+use shadergrad::init::Mt19937;
 use shadergrad::nn::{Block, Forward, InitPlan, Layer, Module, ModuleExt, ResidualBlock, Sequential};
 use shadergrad::ops::{loss::LossKind, optim::Optimizer};
 use shadergrad::train::{Settings, Task, Trainer};
@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     model.push(Layer::Flatten);
     model.push(Layer::Linear { inputs: 16, outputs: 10, bias: true });
     println!("{}", model.summary());
-    let plan = InitPlan { linear: Init::TorchDefault, conv: Init::HeNormalFanOut };
+    let plan = InitPlan::resnet();
     let initial = model.initial_values(plan, &mut Mt19937::new(1));
 
     let m = mnist::load_shipped()?;

@@ -249,7 +249,7 @@ pub fn cross_entropy(device: &Device, rows: usize, classes: usize, reps: usize) 
 pub fn training_step(device: &Device, name: &str, model: Sequential, example: &[usize], reps: usize) -> Result<Case> {
     let batch = 100;
     let mut rng = Mt19937::new(1);
-    let initial = model.initial_values(InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault }, &mut rng);
+    let initial = model.initial_values(InitPlan::new(Init::XavierUniform, Init::TorchDefault), &mut rng);
     let settings = Settings {
         batch_size: Some(batch),
         shuffle: false,

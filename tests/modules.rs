@@ -59,7 +59,7 @@ fn the_model_prints_and_names_its_state_as_pytorch_does() {
 
 #[test]
 fn resnet_starting_values_follow_pytorchs_draw_order() {
-    let plan = InitPlan { linear: Init::TorchDefault, conv: Init::HeNormalFanOut };
+    let plan = InitPlan::resnet();
     let ours = small_resnet().initial_values(plan, &mut Mt19937::new(1));
     let torch = fixture("modules_init.safetensors");
     for (name, values) in &ours {
@@ -237,5 +237,39 @@ fn adaptive_average_pooling_and_identity_give_pytorchs_outputs() {
         let (want_dims, want) = io.get(name).unwrap();
         assert_close(name, &inference.run(x).unwrap(), want, 1e-6);
         assert_eq!(inference.output_dims(), want_dims, "{name}");
+    }
+}
+
+#[test]
+fn the_cifar_vgg_and_resnet_start_as_the_courses_labs_start_them() {
+    // tests/torch/inits.py: per parameter, its size, f64 sum and first three values.
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/inits.txt")).unwrap();
+    for (model, plan) in [("vgg16-cifar10", InitPlan::vgg()), ("resnet50-cifar10", InitPlan::resnet())] {
+        let torch: Vec<Vec<&str>> = text
+            .lines()
+            .skip_while(|l| *l != model)
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let arch = shadergrad::recipes::architecture(model).unwrap();
+        let ours = (arch.build)().initial_values(plan, &mut Mt19937::new(777));
+        assert_eq!(ours.len(), torch.len(), "{model}: parameter count");
+        for ((name, values), want) in ours.iter().zip(&torch) {
+            assert_eq!(name, want[0], "{model}: state-dict order");
+            assert_eq!(values.len(), want[1].parse::<usize>().unwrap(), "{model}: {name}'s size");
+            let sum: f64 = values.iter().map(|&v| v as f64).sum();
+            let torch_sum: f64 = want[2].parse().unwrap();
+            let scale: f64 = values.iter().map(|&v| v.abs() as f64).sum::<f64>().max(1e-30);
+            assert!((sum - torch_sum).abs() <= 1e-6 * scale, "{model}: {name} sums to {sum}, PyTorch's to {torch_sum}");
+            for (k, want) in want[3..].iter().enumerate() {
+                let want: f32 = want.parse().unwrap();
+                assert!(
+                    (values[k] - want).abs() <= 1e-6 * want.abs().max(1e-3),
+                    "{model}: {name}[{k}] {} vs {want}",
+                    values[k]
+                );
+            }
+        }
     }
 }

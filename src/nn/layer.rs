@@ -271,7 +271,11 @@ impl Module for Layer {
             values: Init::TorchDefault.weight(rng, weight, fan_in, fan_out),
             redraw,
         }];
-        out.extend(bias.map(|b| Draw::kept("bias", Init::TorchDefault.bias(rng, b, fan_in))));
+        out.extend(bias.map(|b| {
+            let values = Init::TorchDefault.bias(rng, b, fan_in);
+            let zeroed = (plan.zero_biases && redraw.is_some()).then_some((Init::Zeros, fan_in, fan_out));
+            Draw { name: "bias".into(), values, redraw: zeroed }
+        }));
         out
     }
 

@@ -28,12 +28,32 @@ pub struct InitPlan {
     pub linear: Init,
     /// Convolutions.
     pub conv: Init,
+    /// The biases of layers whose weights are redrawn start at 0 instead of their drawn
+    /// defaults, as torchvision's VGG sets them (`constant_(m.bias, 0)`).
+    pub zero_biases: bool,
 }
 
 impl InitPlan {
     /// The same scheme for every layer.
     pub fn all(init: Init) -> InitPlan {
-        InitPlan { linear: init, conv: init }
+        InitPlan::new(init, init)
+    }
+
+    /// `linear` for linear layers and `conv` for convolutions, biases as drawn.
+    pub fn new(linear: Init, conv: Init) -> InitPlan {
+        InitPlan { linear, conv, zero_biases: false }
+    }
+
+    /// The torchvision VGG's: convolutions `kaiming_normal_(fan_out)`, linear weights
+    /// N(0, 0.01), every bias 0 (batch norm 1 and 0, as always).
+    pub fn vgg() -> InitPlan {
+        InitPlan { linear: Init::Normal(0.01), conv: Init::HeNormalFanOut, zero_biases: true }
+    }
+
+    /// The torchvision ResNet's: convolutions `kaiming_normal_(fan_out)`, the classifier as
+    /// PyTorch draws it.
+    pub fn resnet() -> InitPlan {
+        InitPlan::new(Init::TorchDefault, Init::HeNormalFanOut)
     }
 }
 
@@ -71,6 +91,13 @@ pub trait Module: Debug + Send + Sync + Any {
         let _ = (plan, rng);
         let own = self.own_state().into_iter().filter(|e| e.kind == StateKind::Parameter);
         own.map(|e| Draw::kept(&e.name, vec![0.0; e.dims.iter().product()])).collect()
+    }
+
+    /// Parameters (named relative to this module, children's included) set to 0 after every
+    /// other init, as torchvision's `zero_init_residual` sets each block's last batch-norm
+    /// scale: constants, so no draw changes. The default is none.
+    fn zeroed_at_start(&self) -> Vec<String> {
+        Vec::new()
     }
 
     /// PyTorch's class name, as `print(model)` shows it (`Linear`, `BasicBlock`). The default
@@ -261,6 +288,13 @@ fn walk_init<M: Module + ?Sized>(m: &M, prefix: &str, plan: InitPlan, rng: &mut 
     }
 }
 
+fn walk_zeroed<M: Module + ?Sized>(m: &M, prefix: &str, out: &mut Vec<String>) {
+    out.extend(m.zeroed_at_start().iter().map(|name| join(prefix, name)));
+    for (name, child) in m.children() {
+        walk_zeroed(child, &join(prefix, &name), out);
+    }
+}
+
 /// What every module has, derived from the [`Module`] methods: implemented for all modules.
 pub trait ModuleExt: Module {
     /// Every tensor of the state dict, named and ordered as PyTorch's `state_dict()` does: a
@@ -292,6 +326,13 @@ pub trait ModuleExt: Module {
                 draw.values = init.weight(rng, draw.values.len(), fan_in, fan_out);
             }
             out.push((name, draw.values));
+        }
+        let mut zeroed = Vec::new();
+        walk_zeroed(self, "", &mut zeroed);
+        for (name, values) in &mut out {
+            if zeroed.contains(name) {
+                values.iter_mut().for_each(|v| *v = 0.0);
+            }
         }
         out
     }

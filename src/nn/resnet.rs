@@ -71,6 +71,7 @@ pub struct ResidualBlock {
     stages: Vec<(Layer, Layer)>,
     relu: InPlaceRelu,
     downsample: Option<Sequential>,
+    zero_init_residual: bool,
 }
 
 impl ResidualBlock {
@@ -89,7 +90,15 @@ impl ResidualBlock {
                 (conv1x1(planes, outputs, 1), bn(outputs)),
             ],
         };
-        ResidualBlock { block, stages, relu: InPlaceRelu, downsample: downsample(inputs, outputs, stride) }
+        let downsample = downsample(inputs, outputs, stride);
+        ResidualBlock { block, stages, relu: InPlaceRelu, downsample, zero_init_residual: false }
+    }
+
+    /// The same block with its last batch norm's scale starting at 0, so that it starts as
+    /// its shortcut alone (torchvision's `zero_init_residual=True`).
+    pub fn zero_init_residual(mut self) -> ResidualBlock {
+        self.zero_init_residual = true;
+        self
     }
 }
 
@@ -133,22 +142,34 @@ impl Module for ResidualBlock {
     fn type_name(&self) -> String {
         self.block.class().into()
     }
+
+    fn zeroed_at_start(&self) -> Vec<String> {
+        if self.zero_init_residual { vec![format!("bn{}.weight", self.stages.len())] } else { Vec::new() }
+    }
 }
 
 /// `_make_layer`: `count` blocks of `planes`, the first with `stride` (and the shortcut's
 /// projection where the shape changes); returns the layer and its output channels.
-fn make_layer(block: Block, inputs: usize, planes: usize, count: usize, stride: usize) -> (Sequential, usize) {
+fn make_layer(
+    block: Block,
+    inputs: usize,
+    planes: usize,
+    count: usize,
+    stride: usize,
+    zero: bool,
+) -> (Sequential, usize) {
     let mut layer = Sequential::default();
     let mut inputs = inputs;
     for i in 0..count.max(1) {
         let stride = if i == 0 { stride } else { 1 };
-        layer.push(ResidualBlock::new(block, inputs, planes, stride));
+        let b = ResidualBlock::new(block, inputs, planes, stride);
+        layer.push(if zero { b.zero_init_residual() } else { b });
         inputs = planes * block.expansion();
     }
     (layer, inputs)
 }
 
-/// The stages after a stem of `stem_width` channels: `layer1` … `layer4` of `planes` and
+/// The stages after the stem: `layer1` … `layer4` of `planes` and
 /// `strides`, global average pooling, flatten and `fc` to `classes`.
 fn stages(
     mut model: Sequential,
@@ -156,12 +177,13 @@ fn stages(
     depths: [usize; 4],
     planes: [usize; 4],
     strides: [usize; 4],
-    stem_width: usize,
     classes: usize,
+    zero_init_residual: bool,
 ) -> Sequential {
-    let mut width = stem_width;
+    // Both stems are as wide as the first stage's planes.
+    let mut width = planes[0];
     for (k, ((&count, &p), &s)) in depths.iter().zip(&planes).zip(&strides).enumerate() {
-        let (layer, out) = make_layer(block, width, p, count, s);
+        let (layer, out) = make_layer(block, width, p, count, s, zero_init_residual);
         model.push_named(&format!("layer{}", k + 1), layer);
         width = out;
     }
@@ -174,23 +196,24 @@ fn stages(
 /// torchvision's (and the course's `resnet.py`) ImageNet ResNet: a 7×7 stride-2 stem and
 /// max-pool, stages of widths 64, 128, 256, 512 with strides 1, 2, 2, 2, then `fc`. PyTorch's
 /// parameter names (`layer1.0.conv1.weight`, `fc.bias`); `flatten` is a child here where
-/// torchvision calls `torch.flatten` (it holds no state).
-pub fn resnet(block: Block, depths: [usize; 4], classes: usize) -> Sequential {
+/// torchvision calls `torch.flatten` (it holds no state). `zero_init_residual`: see
+/// [`ResidualBlock::zero_init_residual`].
+pub fn resnet(block: Block, depths: [usize; 4], classes: usize, zero_init_residual: bool) -> Sequential {
     let mut model = Sequential::default();
     let stem = Layer::Conv2d { inputs: 3, outputs: 64, kernel: [7, 7], stride: [2, 2], padding: [3, 3], bias: false };
     model.push_named("conv1", stem);
     model.push_named("bn1", Layer::batch_norm_2d(64));
     model.push_named("relu", InPlaceRelu);
     model.push_named("maxpool", Layer::MaxPool2d { kernel: 3, stride: 2, padding: 1 });
-    stages(model, block, depths, [64, 128, 256, 512], [1, 2, 2, 2], 64, classes)
+    stages(model, block, depths, [64, 128, 256, 512], [1, 2, 2, 2], classes, zero_init_residual)
 }
 
 /// The course's CIFAR ResNet (lab 10-6-2): a 3×3 stem of 16 channels and no max-pool, stages
 /// of widths 16, 32, 64, 128 with strides 1, 1, 2, 2, then `fc`.
-pub fn resnet_cifar(block: Block, depths: [usize; 4], classes: usize) -> Sequential {
+pub fn resnet_cifar(block: Block, depths: [usize; 4], classes: usize, zero_init_residual: bool) -> Sequential {
     let mut model = Sequential::default();
     model.push_named("conv1", conv3x3(3, 16, 1));
     model.push_named("bn1", Layer::batch_norm_2d(16));
     model.push_named("relu", InPlaceRelu);
-    stages(model, block, depths, [16, 32, 64, 128], [1, 1, 2, 2], 16, classes)
+    stages(model, block, depths, [16, 32, 64, 128], [1, 1, 2, 2], classes, zero_init_residual)
 }

@@ -381,7 +381,7 @@ pub fn all() -> Vec<Recipe> {
                         [conv_block(1, 32, 0), conv_block(32, 64, 0), vec![Layer::Flatten, linear(3136, 10)]].concat(),
                     )
                 },
-                InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault },
+                InitPlan::new(Init::XavierUniform, Init::TorchDefault),
             )
         },
         Recipe {
@@ -418,7 +418,7 @@ pub fn all() -> Vec<Recipe> {
                 "10-2",
                 "three conv blocks, 2048-625-10 with dropout 0.5",
                 deep_cnn,
-                InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault },
+                InitPlan::new(Init::XavierUniform, Init::TorchDefault),
             )
         },
         Recipe {
@@ -429,7 +429,7 @@ pub fn all() -> Vec<Recipe> {
                 "10-4",
                 "two mnist-deep-cnn models on the same batches, each with its own Adam; they predict together",
                 deep_cnn,
-                InitPlan { linear: Init::XavierUniform, conv: Init::TorchDefault },
+                InitPlan::new(Init::XavierUniform, Init::TorchDefault),
             )
         },
     ]
@@ -451,12 +451,12 @@ pub fn find(name: &str) -> Result<Recipe> {
 pub fn named_architectures() -> Vec<Architecture> {
     let arch = |name, build| Architecture { name, build };
     vec![
-        arch("resnet18", || resnet(Block::Basic, [2, 2, 2, 2], 1000)),
-        arch("resnet34", || resnet(Block::Basic, [3, 4, 6, 3], 1000)),
-        arch("resnet50", || resnet(Block::Bottleneck, [3, 4, 6, 3], 1000)),
-        arch("resnet101", || resnet(Block::Bottleneck, [3, 4, 23, 3], 1000)),
-        arch("resnet152", || resnet(Block::Bottleneck, [3, 8, 36, 3], 1000)),
-        arch("resnet50-cifar10", || resnet_cifar(Block::Bottleneck, [3, 4, 6, 3], 10)),
+        arch("resnet18", || resnet(Block::Basic, [2, 2, 2, 2], 1000, false)),
+        arch("resnet34", || resnet(Block::Basic, [3, 4, 6, 3], 1000, false)),
+        arch("resnet50", || resnet(Block::Bottleneck, [3, 4, 6, 3], 1000, false)),
+        arch("resnet101", || resnet(Block::Bottleneck, [3, 4, 23, 3], 1000, false)),
+        arch("resnet152", || resnet(Block::Bottleneck, [3, 8, 36, 3], 1000, false)),
+        arch("resnet50-cifar10", || resnet_cifar(Block::Bottleneck, [3, 4, 6, 3], 10, true)),
         arch("vgg11", || vgg(VGG11, false, 1000)),
         arch("vgg11_bn", || vgg(VGG11, true, 1000)),
         arch("vgg13", || vgg(VGG13, false, 1000)),

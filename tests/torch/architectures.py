@@ -119,11 +119,12 @@ def write(out, name, model, x_shape):
         print(f"  {key} {list(value.shape)}")
 
 
-out = sys.argv[1]
-os.makedirs(out, exist_ok=True)
-write(out, "resnet18", ResNet(BasicBlock, [2, 2, 2, 2], 10), (2, 3, 64, 64))
-write(out, "resnet50-cifar10", ResNet(Bottleneck, [3, 4, 6, 3], 10, cifar=True), (2, 3, 32, 32))
-cifar = "32 32 M 64 64 128 128 128 M 256 256 256 512 512 512 M"
-write(out, "vgg16-cifar10", VGG(make_layers(cifar), 10, 512 * 4 * 4, pool=False), (2, 3, 32, 32))
-vgg11 = "64 M 128 M 256 256 M 512 512 M 512 512 M"
-write(out, "vgg11_bn", VGG(make_layers(vgg11, True), 1000, 512 * 7 * 7, pool=True), (1, 3, 224, 224))
+if __name__ == "__main__":
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    write(out, "resnet18", ResNet(BasicBlock, [2, 2, 2, 2], 10), (2, 3, 64, 64))
+    write(out, "resnet50-cifar10", ResNet(Bottleneck, [3, 4, 6, 3], 10, cifar=True), (2, 3, 32, 32))
+    cifar = "32 32 M 64 64 128 128 128 M 256 256 256 512 512 512 M"
+    write(out, "vgg16-cifar10", VGG(make_layers(cifar), 10, 512 * 4 * 4, pool=False), (2, 3, 32, 32))
+    vgg11 = "64 M 128 M 256 256 M 512 512 M 512 512 M"
+    write(out, "vgg11_bn", VGG(make_layers(vgg11, True), 1000, 512 * 7 * 7, pool=True), (1, 3, 224, 224))
