@@ -8,8 +8,10 @@ after one first run reported apart, as shadergrad measures. TF32 is off: f32 aga
 """
 import argparse
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 
 import torch
@@ -50,13 +52,17 @@ def case(name, first, median, flops=0.0, nbytes=0.0):
     }
 
 
-def training_step(model, example, device, reps, sync):
-    batch = 100
+def training_step(model, example, device, reps, sync, batch=100, sgd=False):
+    """Batch 100 with Adam 1e-3 (the MNIST labs), or with `sgd` lab 10-6-2's SGD 0.1,
+    momentum 0.9, weight decay 5e-4."""
     model = model.to(device)
     for m in model.modules():
         if isinstance(m, torch.nn.Linear):
             torch.nn.init.xavier_uniform_(m.weight)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if sgd:
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     size = 1
     for d in example:
         size *= d
@@ -158,6 +164,32 @@ def main():
         torch.nn.Flatten(), linear(2048, 625), torch.nn.ReLU(), torch.nn.Dropout(0.5), linear(625, 10),
     )
     cases.append(case("mnist_deep_cnn_step", *training_step(deep_cnn, [1, 28, 28], device, conv_reps, sync)))
+
+    # Part 3's residual and VGG steps, with the course's resnet.py and vgg.py (tests/torch/).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch"))
+    from architectures import VGG, ResNet, make_layers
+    from modules_blocks import BasicBlock, Bottleneck
+
+    def mnist_resnet():
+        model = ResNet(BasicBlock, [1, 1, 1, 1], 10, cifar=True)
+        model.conv1 = torch.nn.Conv2d(1, 16, 3, padding=1, bias=False)
+        # src/recipes/advanced_cnn.rs's network: three stages (16, 32, 64 channels), no fourth.
+        model.layer2 = torch.nn.Sequential(BasicBlock(16, 32, 2, torch.nn.Sequential(
+            torch.nn.Conv2d(16, 32, 1, 2, bias=False), torch.nn.BatchNorm2d(32))))
+        model.layer3 = torch.nn.Sequential(BasicBlock(32, 64, 2, torch.nn.Sequential(
+            torch.nn.Conv2d(32, 64, 1, 2, bias=False), torch.nn.BatchNorm2d(64))))
+        model.layer4 = torch.nn.Identity()
+        model.fc = linear(64, 10)
+        return model
+
+    step_reps = min(reps, 3)
+    cases.append(case("mnist_resnet_step", *training_step(mnist_resnet(), [1, 28, 28], device, step_reps, sync)))
+    resnet50 = ResNet(Bottleneck, [3, 4, 6, 3], 10, cifar=True)
+    cases.append(case("resnet50_cifar_step",
+                      *training_step(resnet50, [3, 32, 32], device, step_reps, sync, batch=32, sgd=True)))
+    vgg16 = VGG(make_layers("32 32 M 64 64 128 128 128 M 256 256 256 512 512 512 M"), 10, 8192, pool=False)
+    cases.append(case("vgg16_cifar_step",
+                      *training_step(vgg16, [3, 32, 32], device, step_reps, sync, batch=32, sgd=True)))
 
     adapter = torch.cuda.get_device_name(device) if cuda else cpu_name()
     print(json.dumps({

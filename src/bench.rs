@@ -244,17 +244,43 @@ pub fn cross_entropy(device: &Device, rows: usize, classes: usize, reps: usize) 
     plan_case(device, name, &g, &[loss, grad], &inputs, [0.0, bytes], reps)
 }
 
-/// One training step (forward, cross-entropy, backward, Adam) of `model` at batch 100,
+/// How a training-step case trains: examples per step and the optimizer.
+#[derive(Clone, Copy, Debug)]
+pub struct StepSettings {
+    /// Examples per step.
+    pub batch: usize,
+    /// The optimizer.
+    pub optimizer: Optimizer,
+}
+
+impl StepSettings {
+    /// The MNIST labs': batch 100, Adam 1e-3.
+    pub const MNIST: StepSettings = StepSettings {
+        batch: 100,
+        optimizer: Optimizer::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 },
+    };
+    /// The CIFAR cases': batch 32, SGD 0.1 with momentum 0.9 and weight decay 5e-4 (lab 10-6-2's).
+    pub const CIFAR: StepSettings = StepSettings {
+        batch: 32,
+        optimizer: Optimizer::Sgd { lr: 0.1, momentum: 0.9, nesterov: false, weight_decay: 5e-4 },
+    };
+}
+
+/// One training step (forward, cross-entropy, backward, update) of `model` as `step` says,
 /// reading the loss as a training loop that logs it would.
-pub fn training_step(device: &Device, name: &str, model: Sequential, example: &[usize], reps: usize) -> Result<Case> {
-    let batch = 100;
+pub fn training_step(
+    device: &Device,
+    name: &str,
+    model: Sequential,
+    example: &[usize],
+    step: StepSettings,
+    reps: usize,
+) -> Result<Case> {
+    let batch = step.batch;
     let mut rng = Mt19937::new(1);
     let initial = model.initial_values(InitPlan::new(Init::XavierUniform, Init::TorchDefault), &mut rng);
-    let settings = Settings {
-        batch_size: Some(batch),
-        shuffle: false,
-        ..Settings::new(LossKind::CrossEntropy, Optimizer::adam(1e-3))
-    };
+    let settings =
+        Settings { batch_size: Some(batch), shuffle: false, ..Settings::new(LossKind::CrossEntropy, step.optimizer) };
     let start = Instant::now();
     let trainer = Trainer::new(device, model, settings, batch, example, 1, &initial)?;
     let compile_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -305,17 +331,28 @@ pub fn each_case(
         each(cross_entropy(device, 4096, 1000, reps)?)?;
     }
     if wanted("mnist_mlp_step") {
-        each(training_step(device, "mnist_mlp_step", mlp(), &[784], reps)?)?;
+        each(training_step(device, "mnist_mlp_step", mlp(), &[784], StepSettings::MNIST, reps)?)?;
     }
     if wanted("mnist_cnn_step") {
         let cnn = (recipes::find("mnist-cnn")?.model)();
-        each(training_step(device, "mnist_cnn_step", cnn, &[1, 28, 28], reps.min(5))?)?;
+        each(training_step(device, "mnist_cnn_step", cnn, &[1, 28, 28], StepSettings::MNIST, reps.min(5))?)?;
     }
     // The course's deeper CNN (lab 10-2, and each model of its ensemble): a third convolution
     // at 7×7, whose products do not come in fours.
     if wanted("mnist_deep_cnn_step") {
         let deep = (recipes::find("mnist-deep-cnn")?.model)();
-        each(training_step(device, "mnist_deep_cnn_step", deep, &[1, 28, 28], reps.min(5))?)?;
+        each(training_step(device, "mnist_deep_cnn_step", deep, &[1, 28, 28], StepSettings::MNIST, reps.min(5))?)?;
+    }
+    // Part 3's residual and VGG training steps (labs 10-6 and 10-5-2).
+    for (case, recipe, example, step) in [
+        ("mnist_resnet_step", "mnist-resnet", [1, 28, 28], StepSettings::MNIST),
+        ("resnet50_cifar_step", "resnet50-cifar10", [3, 32, 32], StepSettings::CIFAR),
+        ("vgg16_cifar_step", "vgg16-cifar10", [3, 32, 32], StepSettings::CIFAR),
+    ] {
+        if wanted(case) {
+            let model = (recipes::find(recipe)?.model)();
+            each(training_step(device, case, model, &example, step, reps.min(3))?)?;
+        }
     }
     Ok(())
 }

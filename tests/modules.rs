@@ -273,3 +273,18 @@ fn the_cifar_vgg_and_resnet_start_as_the_courses_labs_start_them() {
         }
     }
 }
+
+#[test]
+fn labs_10_5_1_and_10_6_1_print_their_models_as_pytorch_does() {
+    // tests/torch/printouts.py: each model's print(model), then its parameter count.
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/printouts.txt")).unwrap();
+    let (vgg, resnet) = text.split_at(text.find("\nResNet(").expect("two printouts") + 1);
+    let show = |name: &str| (shadergrad::recipes::find(name).unwrap().shows.expect("a printing lab"))();
+    let vgg_models = show("vgg-models");
+    assert!(vgg_models.starts_with(vgg.trim_end()), "{vgg_models}");
+    // The lab's own bug, named: the classifier wants 25088 inputs, the features give 12544.
+    let failure = vgg_models.lines().last().unwrap();
+    assert!(failure.contains("classifier.0") && failure.contains("25088") && failure.contains("12544"), "{failure}");
+    assert_eq!(show("resnet-models"), resnet.trim_end());
+}

@@ -32,7 +32,35 @@ pub struct Normalize {
     pub std: Vec<f32>,
 }
 
+/// Where a recipe's normalisation comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Normalization {
+    /// Given constants (lab 10-5-2's 0.5 and 0.5).
+    Given(Normalize),
+    /// Each channel's mean and population standard deviation over the training images (lab
+    /// 10-6-2), applied to the test images alike.
+    FromTraining,
+}
+
 impl Normalize {
+    /// Each channel's mean and population standard deviation over every example of `data`
+    /// (examples `[C, …]`), in f64 as numpy computes them.
+    pub fn fit(data: &Data) -> Normalize {
+        let channels = data.example.first().copied().unwrap_or(1).max(1);
+        let plane: usize = data.example.iter().skip(1).product();
+        let mut sums = vec![0.0f64; channels];
+        let mut squares = vec![0.0f64; channels];
+        for (i, &v) in data.x.iter().enumerate() {
+            let c = (i / plane.max(1)) % channels;
+            sums[c] += v as f64;
+            squares[c] += v as f64 * v as f64;
+        }
+        let n = (data.x.len() / channels).max(1) as f64;
+        let mean: Vec<f64> = sums.iter().map(|s| s / n).collect();
+        let std = squares.iter().zip(&mean).map(|(q, m)| ((q / n - m * m).max(0.0).sqrt()) as f32).collect();
+        Normalize { mean: mean.into_iter().map(|m| m as f32).collect(), std }
+    }
+
     /// Every channel of `data` (examples `[C, …]`) normalised in place; an example of another
     /// channel count, or a standard deviation that is not positive, is an error.
     pub fn apply(&self, data: &mut Data) -> Result<()> {
@@ -65,6 +93,32 @@ impl Normalize {
     /// What a raw 0 becomes: the value of a padded pixel in each channel.
     pub fn zero(&self) -> Vec<f32> {
         self.mean.iter().zip(&self.std).map(|(m, s)| -m / s).collect()
+    }
+}
+
+impl Augment {
+    /// Reads a comma-separated list: `crop:PADDING`, `flip`, or `none` for no augmentation.
+    pub fn parse_list(text: &str) -> Result<Vec<Augment>> {
+        if text.trim() == "none" {
+            return Ok(Vec::new());
+        }
+        text.split(',')
+            .map(|word| match word.trim().split_once(':') {
+                None if word.trim() == "flip" => Ok(Augment::HorizontalFlip),
+                Some(("crop", padding)) => padding
+                    .parse()
+                    .map(|padding| Augment::RandomCrop { padding })
+                    .map_err(|_| augment_error(text, &format!("'{padding}' is not a number of pixels"))),
+                _ => Err(augment_error(text, &format!("unknown augmentation '{word}'"))),
+            })
+            .collect()
+    }
+}
+
+fn augment_error(text: &str, why: &str) -> Error {
+    Error::InvalidArgument {
+        op: "augment",
+        message: format!("'{text}': {why}; expected a comma-separated list of crop:PADDING and flip, or none"),
     }
 }
 

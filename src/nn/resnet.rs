@@ -188,18 +188,17 @@ fn stages(
         width = out;
     }
     model.push_named("avgpool", Layer::AdaptiveAvgPool2d { output: [1, 1] });
-    model.push_named("flatten", Layer::Flatten);
+    model.push_functional("flatten", Layer::Flatten);
     model.push_named("fc", Layer::Linear { inputs: width, outputs: classes, bias: true });
     model
 }
 
 /// torchvision's (and the course's `resnet.py`) ImageNet ResNet: a 7×7 stride-2 stem and
 /// max-pool, stages of widths 64, 128, 256, 512 with strides 1, 2, 2, 2, then `fc`. PyTorch's
-/// parameter names (`layer1.0.conv1.weight`, `fc.bias`); `flatten` is a child here where
-/// torchvision calls `torch.flatten` (it holds no state). `zero_init_residual`: see
+/// parameter names (`layer1.0.conv1.weight`, `fc.bias`) and printout. `zero_init_residual`: see
 /// [`ResidualBlock::zero_init_residual`].
 pub fn resnet(block: Block, depths: [usize; 4], classes: usize, zero_init_residual: bool) -> Sequential {
-    let mut model = Sequential::default();
+    let mut model = Sequential::default().with_class("ResNet");
     let stem = Layer::Conv2d { inputs: 3, outputs: 64, kernel: [7, 7], stride: [2, 2], padding: [3, 3], bias: false };
     model.push_named("conv1", stem);
     model.push_named("bn1", Layer::batch_norm_2d(64));
@@ -211,7 +210,7 @@ pub fn resnet(block: Block, depths: [usize; 4], classes: usize, zero_init_residu
 /// The course's CIFAR ResNet (lab 10-6-2): a 3×3 stem of 16 channels and no max-pool, stages
 /// of widths 16, 32, 64, 128 with strides 1, 1, 2, 2, then `fc`.
 pub fn resnet_cifar(block: Block, depths: [usize; 4], classes: usize, zero_init_residual: bool) -> Sequential {
-    let mut model = Sequential::default();
+    let mut model = Sequential::default().with_class("ResNet");
     model.push_named("conv1", conv3x3(3, 16, 1));
     model.push_named("bn1", Layer::batch_norm_2d(16));
     model.push_named("relu", InPlaceRelu);

@@ -1,5 +1,7 @@
 //! [`Sequential`]: modules applied in order, named `0`, `1`, … as PyTorch's `nn.Sequential`,
-//! or by names of their own as `nn.Sequential(OrderedDict(…))` names them.
+//! or by names of their own as `nn.Sequential(OrderedDict(…))` names them; also the shape of
+//! a PyTorch model class whose `forward` runs its children in order (torchvision's `ResNet`,
+//! `VGG`), with its class name and the stateless calls its `forward` makes between them.
 
 use super::layer::Layer;
 use super::module::{Forward, Module};
@@ -13,6 +15,11 @@ pub struct Sequential {
     modules: Vec<Arc<dyn Module>>,
     /// Each module's name: its index unless given.
     names: Vec<String>,
+    /// Steps that `forward` calls without registering them (`torch.flatten(x, 1)`): they run
+    /// but are not children, so neither `print(model)` nor the state dict shows them.
+    functional: Vec<bool>,
+    /// The class name `print(model)` shows (`None`: `Sequential`).
+    class: Option<String>,
 }
 
 impl Sequential {
@@ -24,7 +31,14 @@ impl Sequential {
     /// A model of these modules, of any kind.
     pub fn of(modules: Vec<Arc<dyn Module>>) -> Sequential {
         let names = (0..modules.len()).map(|i| i.to_string()).collect();
-        Sequential { modules, names }
+        let functional = vec![false; modules.len()];
+        Sequential { modules, names, functional, class: None }
+    }
+
+    /// The same modules shown by `print(model)` as a model of class `class` (`ResNet`).
+    pub fn with_class(mut self, class: &str) -> Sequential {
+        self.class = Some(class.to_string());
+        self
     }
 
     /// Appends `module`, named by its index.
@@ -36,6 +50,19 @@ impl Sequential {
     pub fn push_named(&mut self, name: &str, module: impl Module) {
         self.modules.push(Arc::new(module));
         self.names.push(name.to_string());
+        self.functional.push(false);
+    }
+
+    /// Appends a stateless step that `forward` calls without registering it as a child
+    /// (torchvision's `torch.flatten(x, 1)`); `name` locates it in errors only.
+    pub fn push_functional(&mut self, name: &str, layer: Layer) {
+        self.push_named(name, layer);
+        *self.functional.last_mut().expect("just pushed") = true;
+    }
+
+    /// The index of the module named `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
     }
 
     /// The modules, in order.
@@ -65,10 +92,11 @@ impl Module for Sequential {
     }
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        self.names.iter().zip(&self.modules).map(|(n, m)| (n.clone(), m.as_ref())).collect()
+        let registered = self.names.iter().zip(&self.modules).zip(&self.functional).filter(|(_, f)| !**f);
+        registered.map(|((n, m), _)| (n.clone(), m.as_ref())).collect()
     }
 
     fn type_name(&self) -> String {
-        "Sequential".into()
+        self.class.clone().unwrap_or_else(|| "Sequential".into())
     }
 }

@@ -12,6 +12,8 @@ pub const VGG13: &str = "64 64 M 128 128 M 256 256 M 512 512 M 512 512 M";
 pub const VGG16: &str = "64 64 M 128 128 M 256 256 256 M 512 512 512 M 512 512 512 M";
 /// VGG19's ('E').
 pub const VGG19: &str = "64 64 M 128 128 M 256 256 256 256 M 512 512 512 512 M 512 512 512 512 M";
+/// Lab 10-5-1's `custom` configuration, which ends with 256 channels.
+pub const VGG_CUSTOM: &str = "64 64 64 M 128 128 128 M 256 256 256 M";
 /// Lab 10-5-2's CIFAR configuration (32×32 → 4×4 with 512 channels).
 pub const VGG16_CIFAR: &str = "32 32 M 64 64 128 128 128 M 256 256 256 512 512 512 M";
 
@@ -50,15 +52,17 @@ fn classifier(inputs: usize, classes: usize) -> Sequential {
 }
 
 /// torchvision's VGG of `config` (3×224×224 inputs, or any multiple of 32 that leaves the
-/// features a multiple of 7): features, AdaptiveAvgPool2d((7, 7)), flatten, classifier.
-/// `flatten` is a child here where torchvision calls `x.view` (it holds no state).
+/// features a multiple of 7): features, AdaptiveAvgPool2d((7, 7)), flatten, classifier. As
+/// the course's `VGG` class, the classifier takes 512·7·7 inputs whatever the features end
+/// with, so a configuration that does not end with 512 channels (lab 10-5-1's `custom`)
+/// prints as the lab's but fails its forward pass, naming both modules.
 pub fn vgg(config: &str, batch_norm: bool, classes: usize) -> Sequential {
-    let (features, channels) = make_layers(config, batch_norm);
-    let mut model = Sequential::default();
+    let (features, _) = make_layers(config, batch_norm);
+    let mut model = Sequential::default().with_class("VGG");
     model.push_named("features", features);
     model.push_named("avgpool", Layer::AdaptiveAvgPool2d { output: [7, 7] });
-    model.push_named("flatten", Layer::Flatten);
-    model.push_named("classifier", classifier(channels * 7 * 7, classes));
+    model.push_functional("flatten", Layer::Flatten);
+    model.push_named("classifier", classifier(512 * 7 * 7, classes));
     model
 }
 
@@ -66,9 +70,9 @@ pub fn vgg(config: &str, batch_norm: bool, classes: usize) -> Sequential {
 /// norm, flattened to 512·4·4 = 8192 without pooling, then the classifier.
 pub fn vgg16_cifar(classes: usize) -> Sequential {
     let (features, channels) = make_layers(VGG16_CIFAR, false);
-    let mut model = Sequential::default();
+    let mut model = Sequential::default().with_class("VGG");
     model.push_named("features", features);
-    model.push_named("flatten", Layer::Flatten);
+    model.push_functional("flatten", Layer::Flatten);
     model.push_named("classifier", classifier(channels * 4 * 4, classes));
     model
 }

@@ -68,7 +68,7 @@ fn deep_cnn() -> Sequential {
     Sequential::new([conv_block(1, 32, 0), conv_block(32, 64, 0), conv_block(64, 128, 1), fully_connected].concat())
 }
 
-fn full_batch(
+pub(super) fn full_batch(
     name: &'static str,
     lab: &'static str,
     about: &'static str,
@@ -100,6 +100,10 @@ fn full_batch(
         bias_lr_factor: 1.0,
         schedule: Schedule::Constant,
         clip: None,
+        normalize: None,
+        augment: Vec::new(),
+        batch_log: None,
+        shows: None,
         init_biases: false,
         one_hot: false,
         patience: None,
@@ -121,7 +125,7 @@ fn xor_recipe(name: &'static str, lab: &'static str, about: &'static str, model:
     }
 }
 
-fn mnist_recipe(
+pub(super) fn mnist_recipe(
     name: &'static str,
     lab: &'static str,
     about: &'static str,
@@ -143,6 +147,13 @@ fn mnist_recipe(
 
 /// Every recipe, in the course's order.
 pub fn all() -> Vec<Recipe> {
+    let mut recipes = parts_1_to_3();
+    recipes.extend(super::advanced_cnn::recipes());
+    recipes
+}
+
+/// The recipes of Parts 1–3 up to lab 10-4.
+fn parts_1_to_3() -> Vec<Recipe> {
     let inline = |x, width, y, target_width| Source::Inline { x, width, y, target_width };
     let toy = inline(&TOY_X, 1, &TOY_X, 1);
     let scores = inline(&SCORES_X, 3, &SCORES_Y, 1);

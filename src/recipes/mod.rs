@@ -2,6 +2,7 @@
 //! optimizer and schedule, with the course's settings as defaults: the table of them
 //! (`catalog`), training with them (`run`), and using saved weights (`saved`).
 
+mod advanced_cnn;
 mod catalog;
 mod recipe;
 mod run;

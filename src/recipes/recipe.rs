@@ -1,6 +1,7 @@
 //! A recipe's fields, the overrides a command line gives it, and its data.
 
-use crate::data::{csv, mnist};
+use crate::data::transforms::{Augment, Normalization};
+use crate::data::{cifar, csv, mnist};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::ir::ops::loss::LossKind;
@@ -30,6 +31,11 @@ pub enum Source {
         /// Keep the images 2-D (for convolutions).
         images: bool,
     },
+    /// The user's copy of CIFAR-10 in its binary format (`--data DIR`): images `[3, 32, 32]` in
+    /// [0, 1] and their classes.
+    Cifar10,
+    /// No data: the lab only prints its models ([`Recipe::shows`]).
+    Nothing,
     /// The user's folder of class sub-folders (`--data DIR`), images resized to this
     /// (width, height); the model's last layer gets one output per class.
     Folder {
@@ -107,6 +113,15 @@ pub struct Recipe {
     pub schedule: Schedule,
     /// Gradient clipping before every update.
     pub clip: Option<Clip>,
+    /// Per-channel normalisation of image examples (train and test alike).
+    pub normalize: Option<Normalization>,
+    /// Random changes to every training batch's images, in order.
+    pub augment: Vec<Augment>,
+    /// Print the mean loss of every this many batches, reset each epoch, as labs 10-5-2 and
+    /// 10-6-2 print `[epoch, batch] loss: x.xxx`.
+    pub batch_log: Option<usize>,
+    /// What the lab prints instead of training (labs 10-5-1 and 10-6-1 print their models).
+    pub shows: Option<fn() -> String>,
     /// Biases drawn from the weights' scheme too (lab 08-4 draws every tensor from N(0, 1)).
     pub init_biases: bool,
     /// Targets as one-hot rows (for a squared-error loss over classes).
@@ -142,6 +157,8 @@ pub struct Overrides {
     pub schedule: Option<Schedule>,
     /// Gradient clipping.
     pub clip: Option<Clip>,
+    /// Augmentations of the training batches, in place of the recipe's.
+    pub augment: Option<Vec<Augment>>,
 }
 
 /// A model by name, for `--arch`: what a file without metadata holds, or what a recipe trains
@@ -217,6 +234,9 @@ impl Recipe {
         if o.clip.is_some() {
             self.clip = o.clip;
         }
+        if let Some(augment) = &o.augment {
+            self.augment = augment.clone();
+        }
         if let Some(arch) = o.arch {
             self.model = arch.build;
             self.torch_model = None;
@@ -253,6 +273,25 @@ pub fn load(source: Source, data_dir: Option<&std::path::Path>) -> Result<(Data,
             };
             let example = if images { vec![1, m.train.rows, m.train.cols] } else { vec![m.train.pixels()] };
             (m.train.into_data(&example), Some(m.test.into_data(&example)))
+        }
+        Source::Cifar10 => {
+            let dir = data_dir.ok_or_else(|| Error::InvalidArgument {
+                op: "train",
+                message: format!(
+                    "this recipe trains on CIFAR-10, which cannot ship: give --data DIR, the folder holding {} and {} \
+                     (cifar-10-batches-bin from the binary archive)",
+                    cifar::TRAIN_FILES.join(", "),
+                    cifar::TEST_FILE
+                ),
+            })?;
+            let c = cifar::load_dir(dir)?;
+            (c.train.into_data(), Some(c.test.into_data()))
+        }
+        Source::Nothing => {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: "this lab only prints its models: it has no data to train on".into(),
+            });
         }
         Source::Folder { width, height } => {
             let dir = data_dir.ok_or_else(|| Error::InvalidArgument {

@@ -4,6 +4,7 @@
 use super::recipe::{Members, ModelFile, Recipe, Source, load};
 use crate::backend::device::Device;
 use crate::checkpoint;
+use crate::data::transforms::{Normalization, Normalize, augment_batch, batch_rng};
 use crate::error::{Error, Result};
 use crate::init::{Init, Mt19937};
 use crate::nn::{InitPlan, Layer, Module, ModuleExt, Sequential, member_prefix};
@@ -43,6 +44,8 @@ pub(super) fn models(recipe: &Recipe, classes: Option<usize>) -> (Vec<Arc<dyn Mo
 /// A progress report during training.
 #[derive(Clone, Debug)]
 pub enum Progress {
+    /// The images were normalised per channel with these statistics.
+    Normalized(Normalize),
     /// Starting weights were loaded (`Paths::init_from`).
     Loaded {
         /// The file.
@@ -156,6 +159,8 @@ pub(super) struct Prepared {
     pub(super) trainer: Trainer,
     pub(super) train: Data,
     pub(super) test: Option<Data>,
+    /// The per-channel normalisation applied, if any.
+    normalized: Option<Normalize>,
     batch: usize,
     full_batch: bool,
     small: bool,
@@ -181,6 +186,16 @@ pub(super) fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::p
     scaler.apply(&mut train);
     if let Some(t) = test.as_mut() {
         scaler.apply(t);
+    }
+    let normalized = match &recipe.normalize {
+        None => None,
+        Some(Normalization::Given(n)) => Some(n.clone()),
+        Some(Normalization::FromTraining) => Some(Normalize::fit(&train)),
+    };
+    if let Some(n) = &normalized {
+        for d in std::iter::once(&mut train).chain(test.as_mut()) {
+            n.apply(d)?;
+        }
     }
     let classes = matches!(recipe.source, Source::Folder { .. })
         .then(|| train.y.iter().fold(0.0f32, |m, &v| m.max(v)) as usize + 1);
@@ -226,7 +241,7 @@ pub(super) fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::p
     };
     let trainer =
         Trainer::with_models(device, models, combine, settings, batch, &train.example, train.target_width, &initial)?;
-    Ok(Prepared { trainer, train, test, batch, full_batch, small })
+    Ok(Prepared { trainer, train, test, normalized, batch, full_batch, small })
 }
 
 /// Saves the trainer at `(epochs done, batches done in the next epoch, the sum of their
@@ -290,13 +305,27 @@ fn check_settings(recipe: &Recipe) -> Result<()> {
 
 /// Trains `recipe` on `device`, reporting progress to `progress`.
 pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl FnMut(&Progress)) -> Result<Summary> {
+    if recipe.shows.is_some() {
+        return Err(invalid(format!("'{}' only prints its models (`train {}` prints them)", recipe.name, recipe.name)));
+    }
     check_settings(recipe)?;
     if let Some(out) = &paths.out {
         crate::atomic_file::check_writable_dir(out)
             .map_err(|e| Error::Io { path: out.display().to_string(), message: format!("cannot save there: {e}") })?;
     }
-    let Prepared { mut trainer, train, test, batch, full_batch, small } =
+    let Prepared { mut trainer, train, test, normalized, batch, full_batch, small } =
         prepare(device, recipe, paths.data.as_deref())?;
+    if !recipe.augment.is_empty() && train.example.len() != 3 {
+        return Err(invalid(format!(
+            "augmentations change images [C, H, W]; recipe '{}' trains on examples of dims {:?}",
+            recipe.name, train.example
+        )));
+    }
+    // A padded pixel is a raw 0, normalised as every other.
+    let fill = normalized.as_ref().map(Normalize::zero).unwrap_or_default();
+    if let Some(n) = normalized {
+        progress(&Progress::Normalized(n));
+    }
     let (train, validation) = if recipe.validation > 0.0 {
         let (kept, held) = train.split(recipe.validation, recipe.seed as u64);
         let fraction = recipe.validation;
@@ -387,7 +416,11 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
             let mut member_sums = vec![0.0f64; trainer.model_count()];
             steps += skip;
             for (k, indices) in order.iter().enumerate().skip(skip) {
-                let (x, y) = train.gather(indices);
+                let (mut x, y) = train.gather(indices);
+                if !recipe.augment.is_empty() {
+                    let mut rng = batch_rng(recipe.seed as u64, epoch, k);
+                    augment_batch(&mut x, &train.example, &recipe.augment, &fill, &mut rng);
+                }
                 let loss = trainer.step(&x, &y, true)?.unwrap_or(f32::NAN);
                 if !loss.is_finite() {
                     return Err(Error::Diverged { step: steps, value: loss, lr: trainer.learning_rate() });

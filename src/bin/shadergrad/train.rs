@@ -1,6 +1,7 @@
 //! `shadergrad train RECIPE`
 
 use clap::Args;
+use shadergrad::data::transforms::Augment;
 use shadergrad::init::Init;
 use shadergrad::optimization::{Clip, Schedule};
 use shadergrad::recipes::{self, Overrides, Paths, Progress};
@@ -73,6 +74,11 @@ pub struct TrainArgs {
     /// Clamp every gradient element to ±this.
     #[arg(long)]
     clip_value: Option<f32>,
+    /// Random changes to every training batch's images, in order: a comma-separated list of
+    /// crop:PADDING (a random crop of the image's size after zero padding) and flip (a
+    /// horizontal flip half the time), or none. Seeded by --seed.
+    #[arg(long)]
+    augment: Option<String>,
 }
 
 fn format_params(params: &[(String, Vec<f32>)]) -> String {
@@ -114,6 +120,7 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         arch: args.arch.as_deref().map(recipes::architecture).transpose()?,
         schedule: args.schedule.as_deref().map(Schedule::parse).transpose()?,
         clip: args.clip_norm.map(Clip::Norm).or(args.clip_value.map(Clip::Value)),
+        augment: args.augment.as_deref().map(Augment::parse_list).transpose()?,
     };
     let paths = Paths {
         data: args.data.clone(),
@@ -127,6 +134,10 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         }),
     };
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
+    if let Some(shows) = recipe.shows {
+        println!("{}", shows());
+        return Ok(ExitCode::SUCCESS);
+    }
     let device = Device::with_options(options)?;
     eprintln!("adapter: {}", device.describe());
     // The bar draws on stderr, and only on a terminal: logs and the JSON line stay clean.
@@ -135,9 +146,16 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let (mut loss_curve, mut accuracy_curve) = (Vec::new(), Vec::new());
+    let (mut loss_curve, mut accuracy_curve, mut validation_curve) = (Vec::new(), Vec::new(), Vec::new());
+    let mut full_batch_steps = false;
     let started = std::time::Instant::now();
+    let mut running_loss = 0.0f64;
     let summary = recipes::run(&device, &recipe, &paths, |p| match p {
+        Progress::Normalized(n) => {
+            let scaled = |v: &[f32], k: f32| v.iter().map(|x| format!("{:.4}", x * k)).collect::<Vec<_>>().join(", ");
+            println!("normalised per channel: mean ({}) std ({})", scaled(&n.mean, 1.0), scaled(&n.std, 1.0));
+            println!("  in 0…255: mean ({}) std ({})", scaled(&n.mean, 255.0), scaled(&n.std, 255.0));
+        }
         Progress::Loaded { path, loaded, skipped } => {
             eprintln!("loaded {loaded} tensors from {}", path.display());
             crate::model_file::report_skipped(skipped);
@@ -146,6 +164,7 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
             let params = params.as_deref().map(format_params).unwrap_or_default();
             bar.suspend(|| println!("step {step:5}  cost {loss:.6}  {params}"));
             loss_curve.push((*step as f64, *loss as f64));
+            full_batch_steps = true;
         }
         Progress::Batch { epoch, step, steps, loss } => {
             if *step == 0 {
@@ -156,6 +175,19 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
             let rate = (epoch - 1) as f64 * *steps as f64 + *step as f64 + 1.0;
             let per_second = rate * recipe.batch_size.unwrap_or(1) as f64 / started.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("loss {loss:.4}  {per_second:.0} samples/s"));
+            if let Some(every) = recipe.batch_log {
+                // As labs 10-5-2 and 10-6-2: the running mean, reset at each epoch's start and
+                // after each print; the batches after the last full group go unprinted.
+                if *step == 0 {
+                    running_loss = 0.0;
+                }
+                running_loss += *loss as f64;
+                if (*step + 1) % every.max(1) == 0 {
+                    let mean = running_loss / every.max(1) as f64;
+                    bar.suspend(|| println!("[{epoch}, {:5}] loss: {mean:.3}", step + 1));
+                    running_loss = 0.0;
+                }
+            }
             loss_curve.push(((epoch - 1) as f64 + (*step as f64 + 1.0) / *steps as f64, *loss as f64));
         }
         Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second, members } => {
@@ -171,11 +203,21 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
             if let Some(a) = test_accuracy {
                 accuracy_curve.push((*epoch as f64, *a as f64));
             }
+            if let Some(v) = validation_loss {
+                validation_curve.push((*epoch as f64, *v as f64));
+            }
         }
     })?;
     bar.finish_and_clear();
     if let Some(out) = &args.out {
-        shadergrad::plot::save(&out.join("training.png"), &loss_curve, &accuracy_curve)?;
+        let mut curves = shadergrad::plot::Curves::new(format!("{} (lab {})", recipe.name, recipe.lab));
+        curves.train_loss = loss_curve;
+        curves.validation_loss = validation_curve;
+        curves.test_accuracy = accuracy_curve;
+        if full_batch_steps {
+            curves.x_label = "step".into();
+        }
+        shadergrad::plot::save(&out.join("training.png"), &curves)?;
     }
     let mut json = serde_json::json!({
         "recipe": summary.recipe,
