@@ -171,13 +171,15 @@ def main():
     from modules_blocks import BasicBlock, Bottleneck
 
     def mnist_resnet():
+        # src/recipes/advanced_cnn.rs's network: a 16-channel stem, then basic blocks of
+        # 32 (stride 2), 64 (stride 2) and 64 channels.
+        def down(i, o):
+            return torch.nn.Sequential(torch.nn.Conv2d(i, o, 1, 2, bias=False), torch.nn.BatchNorm2d(o))
         model = ResNet(BasicBlock, [1, 1, 1, 1], 10, cifar=True)
         model.conv1 = torch.nn.Conv2d(1, 16, 3, padding=1, bias=False)
-        # src/recipes/advanced_cnn.rs's network: three stages (16, 32, 64 channels), no fourth.
-        model.layer2 = torch.nn.Sequential(BasicBlock(16, 32, 2, torch.nn.Sequential(
-            torch.nn.Conv2d(16, 32, 1, 2, bias=False), torch.nn.BatchNorm2d(32))))
-        model.layer3 = torch.nn.Sequential(BasicBlock(32, 64, 2, torch.nn.Sequential(
-            torch.nn.Conv2d(32, 64, 1, 2, bias=False), torch.nn.BatchNorm2d(64))))
+        model.layer1 = torch.nn.Sequential(BasicBlock(16, 32, 2, down(16, 32)))
+        model.layer2 = torch.nn.Sequential(BasicBlock(32, 64, 2, down(32, 64)))
+        model.layer3 = torch.nn.Sequential(BasicBlock(64, 64))
         model.layer4 = torch.nn.Identity()
         model.fc = linear(64, 10)
         return model

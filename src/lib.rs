@@ -38,6 +38,7 @@ pub mod error;
 pub mod inference;
 pub mod init;
 pub mod ir;
+pub mod live;
 pub mod nn;
 pub mod optimization;
 pub mod plot;

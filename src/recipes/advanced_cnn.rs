@@ -42,8 +42,10 @@ fn resnet50_as_printed() -> Sequential {
 }
 
 /// The showcase of residual training on the shipped MNIST subset: a 3×3 stem of 16
-/// channels, three basic blocks (16 at 28×28, 32 at 14×14, 64 at 7×7), global average
-/// pooling and a linear classifier; 77,754 parameters, about lab 10-2's deep CNN's compute.
+/// channels at 28×28, three basic blocks (32 channels at 14×14, then 64 at 7×7 twice),
+/// global average pooling and a linear classifier. Each block halves the image before it
+/// widens, so most of its batch norms work on small images: on a software adapter their
+/// elementwise passes are most of the step.
 fn mnist_resnet() -> Sequential {
     let mut model = Sequential::default().with_class("ResNet");
     model.push_named(
@@ -52,7 +54,7 @@ fn mnist_resnet() -> Sequential {
     );
     model.push_named("bn1", Layer::batch_norm_2d(16));
     model.push_named("relu", Layer::RELU);
-    for (k, (inputs, planes, stride)) in [(16, 16, 1), (16, 32, 2), (32, 64, 2)].into_iter().enumerate() {
+    for (k, (inputs, planes, stride)) in [(16, 32, 2), (32, 64, 2), (64, 64, 1)].into_iter().enumerate() {
         let mut layer = Sequential::default();
         layer.push(ResidualBlock::new(Block::Basic, inputs, planes, stride));
         model.push_named(&format!("layer{}", k + 1), layer);
@@ -120,7 +122,7 @@ pub(super) fn recipes() -> Vec<Recipe> {
             ..mnist_recipe(
                 "mnist-resnet",
                 "10-6",
-                "a small residual network (3 basic blocks, 77,754 parameters) on the MNIST subset: beats mnist-deep-cnn",
+                "a small residual network (stem and 3 basic blocks) on the MNIST subset: beats mnist-deep-cnn",
                 mnist_resnet,
                 InitPlan::resnet(),
             )
@@ -136,6 +138,6 @@ mod tests {
     fn the_mnist_resnet_is_as_described() {
         let count: usize = mnist_resnet().parameters().iter().map(|(_, d)| d.iter().product::<usize>()).sum();
         // The count of its PyTorch twin in benches/pytorch_baseline.py.
-        assert_eq!(count, 77_754);
+        assert_eq!(count, 147_066);
     }
 }

@@ -3,7 +3,9 @@
 use clap::Args;
 use shadergrad::data::transforms::Augment;
 use shadergrad::init::Init;
+use shadergrad::live::LiveView;
 use shadergrad::optimization::{Clip, Schedule};
+use shadergrad::plot::Curves;
 use shadergrad::recipes::{self, Overrides, Paths, Progress};
 use shadergrad::{Device, DeviceOptions, Error, Result};
 use std::path::PathBuf;
@@ -79,6 +81,10 @@ pub struct TrainArgs {
     /// horizontal flip half the time), or none. Seeded by --seed.
     #[arg(long)]
     augment: Option<String>,
+    /// Serve the training curves live on http://127.0.0.1:PORT/ (visdom's 8097 if no port
+    /// is given), redrawn as training goes: open it in a browser.
+    #[arg(long, num_args = 0..=1, default_missing_value = "8097")]
+    live: Option<u16>,
 }
 
 fn format_params(params: &[(String, Vec<f32>)]) -> String {
@@ -146,8 +152,21 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let (mut loss_curve, mut accuracy_curve, mut validation_curve) = (Vec::new(), Vec::new(), Vec::new());
-    let mut full_batch_steps = false;
+    let mut curves = Curves::new(format!("{} (lab {})", recipe.name, recipe.lab));
+    let mut live = match args.live {
+        Some(port) => {
+            let view = LiveView::serve(port, &curves.title)?;
+            eprintln!("live curves: {}", view.url());
+            Some(view)
+        }
+        None => None,
+    };
+    // The live view's drawing fails only for sizes it never gets; training goes on regardless.
+    let mut show = |curves: &Curves, force: bool| {
+        if let Some(view) = live.as_mut() {
+            let _ = view.update(curves, force);
+        }
+    };
     let started = std::time::Instant::now();
     let mut running_loss = 0.0f64;
     let summary = recipes::run(&device, &recipe, &paths, |p| match p {
@@ -163,8 +182,9 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         Progress::Step { step, loss, params } => {
             let params = params.as_deref().map(format_params).unwrap_or_default();
             bar.suspend(|| println!("step {step:5}  cost {loss:.6}  {params}"));
-            loss_curve.push((*step as f64, *loss as f64));
-            full_batch_steps = true;
+            curves.train_loss.push((*step as f64, *loss as f64));
+            curves.x_label = "step".into();
+            show(&curves, false);
         }
         Progress::Batch { epoch, step, steps, loss } => {
             if *step == 0 {
@@ -188,7 +208,8 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
                     running_loss = 0.0;
                 }
             }
-            loss_curve.push(((epoch - 1) as f64 + (*step as f64 + 1.0) / *steps as f64, *loss as f64));
+            curves.train_loss.push(((epoch - 1) as f64 + (*step as f64 + 1.0) / *steps as f64, *loss as f64));
+            show(&curves, false);
         }
         Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second, members } => {
             let accuracy = test_accuracy.map(|a| format!("  test accuracy {:.4}", a)).unwrap_or_default();
@@ -201,22 +222,16 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
                 }
             });
             if let Some(a) = test_accuracy {
-                accuracy_curve.push((*epoch as f64, *a as f64));
+                curves.test_accuracy.push((*epoch as f64, *a as f64));
             }
             if let Some(v) = validation_loss {
-                validation_curve.push((*epoch as f64, *v as f64));
+                curves.validation_loss.push((*epoch as f64, *v as f64));
             }
+            show(&curves, true);
         }
     })?;
     bar.finish_and_clear();
     if let Some(out) = &args.out {
-        let mut curves = shadergrad::plot::Curves::new(format!("{} (lab {})", recipe.name, recipe.lab));
-        curves.train_loss = loss_curve;
-        curves.validation_loss = validation_curve;
-        curves.test_accuracy = accuracy_curve;
-        if full_batch_steps {
-            curves.x_label = "step".into();
-        }
         shadergrad::plot::save(&out.join("training.png"), &curves)?;
     }
     let mut json = serde_json::json!({
