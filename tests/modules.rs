@@ -200,7 +200,7 @@ fn named_architectures_have_pytorchs_state_dicts() {
 }
 
 #[test]
-fn adaptive_average_pooling_averages_equal_bins_and_names_unequal_ones() {
+fn adaptive_average_pooling_averages_equal_bins_and_names_bad_inputs() {
     let mut rng = Mt19937::new(9);
     let x: Vec<f32> = (0..2 * 3 * 4 * 6).map(|_| rng.uniform(-1.0, 1.0)).collect();
     let model = Sequential::new(vec![Layer::AdaptiveAvgPool2d { output: [2, 3] }]);
@@ -217,10 +217,10 @@ fn adaptive_average_pooling_averages_equal_bins_and_names_unequal_ones() {
     assert_close("adaptive average pooling", &got, &want, 1e-6);
 
     let mut g = Graph::new();
-    let x = g.input("x", &[1, 3, 5, 5]).unwrap();
+    let x = g.input("x", &[3, 5, 5]).unwrap();
     let model = Sequential::new(vec![Layer::AdaptiveAvgPool2d { output: [2, 2] }]);
     let err = build(&model, &mut g, x, Mode::Eval, 0, "").unwrap_err().to_string();
-    assert!(err.contains("[1, 3, 5, 5] to [2, 2]") && err.contains("AdaptiveAvgPool2d(output_size=(2, 2))"), "{err}");
+    assert!(err.contains("[3, 5, 5] to [2, 2]") && err.contains("AdaptiveAvgPool2d(output_size=(2, 2))"), "{err}");
 }
 
 #[test]
@@ -230,6 +230,8 @@ fn adaptive_average_pooling_and_identity_give_pytorchs_outputs() {
     let cases = [
         ("pool_2x3", Layer::AdaptiveAvgPool2d { output: [2, 3] }),
         ("pool_1x1", Layer::AdaptiveAvgPool2d { output: [1, 1] }),
+        ("pool_3x4", Layer::AdaptiveAvgPool2d { output: [3, 4] }),
+        ("pool_7x9", Layer::AdaptiveAvgPool2d { output: [7, 9] }),
         ("identity", Layer::Identity),
     ];
     for (name, layer) in cases {

@@ -513,6 +513,21 @@ fn pool2d_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+/// Adaptive average pooling to sizes whose bins differ in size, overlap, or outnumber the
+/// input's rows (the equal-bin sizes run as average pooling, checked above).
+fn adaptive_pool_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    for (dims, output) in [([2, 3, 10, 9], [3, 4]), ([1, 2, 5, 7], [7, 7]), ([3, 4, 17, 13], [5, 6])] {
+        cases.push(Case {
+            op: "adaptive_avg_pool2d".into(),
+            inputs: vec![random(rng, &dims)],
+            wrt: vec![0],
+            build: Box::new(move |g, x| g.adaptive_avg_pool2d(x[0], output)),
+            forward: Box::new(move |x| pool2d::adaptive_avg_pool2d(&x[0], output)),
+            backward: Box::new(move |x, g| vec![pool2d::adaptive_avg_pool2d_backward(&x[0], output, g)]),
+        });
+    }
+}
+
 fn batch_norm_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let eps = 1e-5;
     let n = rng.range(20, 40);
@@ -698,7 +713,7 @@ pub fn run_seeds(seed: u64, cases: &[Case]) -> Vec<u64> {
 /// Every case of the suite, with shapes and values drawn from `seed`.
 pub fn all_cases(seed: u64) -> Vec<Case> {
     let mut cases = Vec::new();
-    let families: [(&str, Family); 15] = [
+    let families: [(&str, Family); 16] = [
         ("matmul", matmul_cases),
         ("matmul_batched", batched_matmul_cases),
         ("matmul_fused", fused_matmul_cases),
@@ -712,6 +727,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
         ("loss", loss_cases),
         ("softmax", softmax_cases),
         ("batch_norm", batch_norm_cases),
+        ("adaptive_avg_pool2d", adaptive_pool_cases),
         ("layout", layout_cases),
         ("matmul_in_fours", matmul_in_fours_cases),
     ];

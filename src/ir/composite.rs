@@ -112,6 +112,46 @@ impl Graph {
         grads.iter().map(|&d| self.unary(ElementwiseOp::Clip, limit, d)).collect()
     }
 
+    /// Average pooling of x `[N, C, H, W]` to `output` `[oh, ow]` over PyTorch's bins: output
+    /// row i averages input rows ⌊i·H/oh⌋ to ⌈(i+1)·H/oh⌉ (exclusive), columns alike, so bins
+    /// may differ in size and overlap, and the output may be larger than the input. Bins of
+    /// one size run as one average pool; others pool rows, then columns, bin by bin.
+    pub fn adaptive_avg_pool2d(&mut self, x: NodeId, output: [usize; 2]) -> Result<NodeId> {
+        let dims = self.shape(x).dims().to_vec();
+        if dims.len() != 4 || output.contains(&0) || dims[2] == 0 || dims[3] == 0 {
+            return Err(Error::InvalidArgument {
+                op: "adaptive_avg_pool2d",
+                message: format!(
+                    "pooling {} to {output:?} needs an input [N, C, H, W] and an output of at least 1×1",
+                    self.shape(x)
+                ),
+            });
+        }
+        let input = [dims[2], dims[3]];
+        if input[0].is_multiple_of(output[0]) && input[1].is_multiple_of(output[1]) {
+            let bin = [input[0] / output[0], input[1] / output[1]];
+            return self.avg_pool2d(x, bin, bin, [0, 0]);
+        }
+        let rows = self.adaptive_mean_along(x, 2, output[0])?;
+        self.adaptive_mean_along(rows, 3, output[1])
+    }
+
+    /// x averaged along `axis` over the `out` bins of PyTorch's rule.
+    fn adaptive_mean_along(&mut self, x: NodeId, axis: usize, out: usize) -> Result<NodeId> {
+        let extent = self.shape(x).dims()[axis];
+        if extent == out {
+            return Ok(x);
+        }
+        let bins: Vec<NodeId> = (0..out)
+            .map(|i| {
+                let (start, end) = adaptive_bin(i, extent, out);
+                let part = self.narrow(x, axis as isize, start as isize, end - start)?;
+                self.mean_axes(part, &[axis as isize], true)
+            })
+            .collect::<Result<_>>()?;
+        self.cat(&bins, axis as isize)
+    }
+
     fn sum_of_squares(&mut self, x: NodeId) -> Result<NodeId> {
         let squares = self.mul(x, x)?;
         self.sum(squares)
@@ -155,4 +195,10 @@ impl Graph {
         }
         Ok((sx.dims().to_vec(), axes, affine))
     }
+}
+
+/// The input range `[start, end)` of output `i` of `out` over `extent` inputs, PyTorch's
+/// adaptive pooling rule.
+pub fn adaptive_bin(i: usize, extent: usize, out: usize) -> (usize, usize) {
+    (i * extent / out, ((i + 1) * extent).div_ceil(out))
 }

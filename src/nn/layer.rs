@@ -53,8 +53,8 @@ pub enum Layer {
         padding: usize,
     },
     /// Average pooling to a given output size, over PyTorch's bins (from ⌊i·in/out⌋ to
-    /// ⌈(i+1)·in/out⌉). Output sizes that divide the input are supported (bins of equal
-    /// size); others are an error naming both sizes.
+    /// ⌈(i+1)·in/out⌉): any output size, larger than the input too (see
+    /// [`Graph::adaptive_avg_pool2d`](crate::ir::graph::Graph::adaptive_avg_pool2d)).
     AdaptiveAvgPool2d {
         /// Output [height, width].
         output: [usize; 2],
@@ -169,18 +169,7 @@ impl Module for Layer {
             Layer::AvgPool2d { kernel, stride, padding } => {
                 f.graph().avg_pool2d(h, [kernel, kernel], [stride, stride], [padding, padding])?
             }
-            Layer::AdaptiveAvgPool2d { output } => {
-                let dims = f.graph().shape(h).dims().to_vec();
-                let input = [dims.get(2).copied().unwrap_or(0), dims.get(3).copied().unwrap_or(0)];
-                if dims.len() != 4 || output.contains(&0) || input[0] % output[0] != 0 || input[1] % output[1] != 0 {
-                    let message = format!(
-                        "pooling {dims:?} to {output:?} needs an [N, C, H, W] input whose H and W are multiples of the output's; bins of unequal size are not supported yet"
-                    );
-                    return Err(Error::InvalidArgument { op: "adaptive_avg_pool2d", message });
-                }
-                let bin = [input[0] / output[0], input[1] / output[1]];
-                f.graph().avg_pool2d(h, bin, bin, [0, 0])?
-            }
+            Layer::AdaptiveAvgPool2d { output } => f.graph().adaptive_avg_pool2d(h, output)?,
             Layer::BatchNorm1d { features: channels, momentum, eps }
             | Layer::BatchNorm2d { channels, momentum, eps } => {
                 let ranks: &[usize] = if matches!(self, Layer::BatchNorm2d { .. }) { &[4] } else { &[2, 3] };

@@ -65,3 +65,39 @@ pub fn pool2d_backward(max: bool, x: &Array, win: &Window, g: &Array) -> Array {
     }
     dx
 }
+
+/// Adaptive average pooling of x `[N, C, H, W]` to `[oh, ow]` with PyTorch's bins.
+pub fn adaptive_avg_pool2d(x: &Array, output: [usize; 2]) -> Array {
+    let (bins, dims) = adaptive_bins(&x.dims, output);
+    let data = bins.iter().map(|m| m.iter().map(|&j| x.data[j]).sum::<f64>() / m.len() as f64).collect();
+    Array::new(&dims, data)
+}
+
+/// Its gradient: each output's gradient shared evenly by the inputs of its bin.
+pub fn adaptive_avg_pool2d_backward(x: &Array, output: [usize; 2], grad: &Array) -> Array {
+    let (bins, _) = adaptive_bins(&x.dims, output);
+    let mut dx = vec![0.0; x.data.len()];
+    for (members, g) in bins.iter().zip(&grad.data) {
+        for &j in members {
+            dx[j] += g / members.len() as f64;
+        }
+    }
+    Array::new(&x.dims, dx)
+}
+
+/// Every output's input indices, in row-major output order, and the output's dims.
+fn adaptive_bins(x: &[usize], output: [usize; 2]) -> (Vec<Vec<usize>>, Vec<usize>) {
+    use crate::ir::composite::adaptive_bin;
+    let (planes, h, w) = (x[0] * x[1], x[2], x[3]);
+    let mut all = Vec::new();
+    for plane in 0..planes {
+        for oy in 0..output[0] {
+            let (y0, y1) = adaptive_bin(oy, h, output[0]);
+            for ox in 0..output[1] {
+                let (x0, x1) = adaptive_bin(ox, w, output[1]);
+                all.push((y0..y1).flat_map(|iy| (x0..x1).map(move |ix| (plane * h + iy) * w + ix)).collect());
+            }
+        }
+    }
+    (all, vec![x[0], x[1], output[0], output[1]])
+}

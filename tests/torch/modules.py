@@ -11,7 +11,8 @@ shortcut, a `Bottleneck`, pooling and a linear head) checks the module API again
   the eval-mode output on `x` in float64, the train-mode loss of one SGD step (lr 0.1, cross
   entropy on `labels`) and every parameter and running statistic after it
   (`modules_io.safetensors`);
-- `AdaptiveAvgPool2d` to 2×3 and 1×1, and `Identity`, on a 2×3×4×6 input
+- `AdaptiveAvgPool2d` to 2×3 and 1×1 (equal bins), 3×4 (unequal, overlapping bins) and 7×9
+  (larger than the input), and `Identity`, on a 2×3×4×6 input
   (`pooling_io.safetensors`).
 
 It prints the printed model, the state dict's names and shapes in order, and the loss:
@@ -103,5 +104,7 @@ pool_x = torch.randn(2, 3, 4, 6, generator=gen)
 save_file({"x": pool_x,
            "pool_2x3": nn.AdaptiveAvgPool2d((2, 3))(pool_x.double()).to(torch.float32),
            "pool_1x1": nn.AdaptiveAvgPool2d((1, 1))(pool_x.double()).to(torch.float32),
+           "pool_3x4": nn.AdaptiveAvgPool2d((3, 4))(pool_x.double()).to(torch.float32),
+           "pool_7x9": nn.AdaptiveAvgPool2d((7, 9))(pool_x.double()).to(torch.float32),
            "identity": nn.Identity()(pool_x).clone()},
           "tests/torch/pooling_io.safetensors")
