@@ -605,12 +605,16 @@ impl Trainer {
         let persistent = self.train.persistent_values();
         let ids: Vec<NodeId> = persistent.iter().map(|&(_, id)| id).collect();
         let values = self.train.read_many(&ids)?;
-        let tensors = persistent
+        let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = persistent
             .into_iter()
             .zip(values)
             .map(|((name, id), v)| (name, self.train.graph().shape(id).dims().to_vec(), v))
             .collect();
-        metadata.insert("steps".into(), self.train.steps_taken().to_string());
+        // Batch norm's `num_batches_tracked`, so PyTorch loads the file strictly: every
+        // training step is one batch in training mode.
+        let steps = self.train.steps_taken();
+        tensors.extend(batch_counts(&self.models).map(|e| (e.name, e.dims, vec![steps as f32])));
+        metadata.insert("steps".into(), steps.to_string());
         Ok(Checkpoint { tensors, metadata })
     }
 
@@ -627,6 +631,7 @@ impl Trainer {
                     if self.train.graph().node(id).op == Op::Param { StateKind::Parameter } else { StateKind::Buffer };
                 StateEntry::new(name, self.train.graph().shape(id).dims().to_vec(), kind)
             })
+            .chain(batch_counts(&self.models))
             .collect();
         let selection = state_dict::select(&entries, checkpoint, path, true).map_err(|e| match e {
             Error::StateDict { path, problems, .. } => Error::StateDict {
@@ -669,6 +674,11 @@ impl Trainer {
     pub fn learning_rate(&self) -> f32 {
         self.settings.optimizer.lr() * self.train.lr_factor()
     }
+}
+
+/// The models' batch-norm batch counters (`num_batches_tracked`).
+fn batch_counts(models: &[Arc<dyn Module>]) -> impl Iterator<Item = StateEntry> {
+    state_dict_of(models).into_iter().filter(|e| e.kind == StateKind::BatchCount)
 }
 
 /// The optimizer of parameter `name` of `dims` (as its model names it): the settings' with the

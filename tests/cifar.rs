@@ -76,7 +76,7 @@ fn the_cifar_recipes_train_on_a_small_folder() {
     let dir = write_folder("train", 2, 4);
     let device = Device::new().expect("an adapter");
     for name in ["vgg16-cifar10", "resnet50-cifar10"] {
-        let overrides = Overrides { epochs: Some(2), batch_size: Some(5), ..Default::default() };
+        let overrides = Overrides { epochs: Some(1), batch_size: Some(10), ..Default::default() };
         let recipe = recipes::find(name).unwrap().with(&overrides);
         let paths = Paths { data: Some(dir.clone()), ..Default::default() };
         let mut normalized = None;
@@ -87,9 +87,9 @@ fn the_cifar_recipes_train_on_a_small_folder() {
             _ => {}
         })
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!((summary.steps, epochs), (4, 2), "{name}");
+        assert_eq!((summary.steps, epochs), (1, 1), "{name}");
         assert!(summary.final_loss.is_finite() && summary.test_accuracy.is_some(), "{name}");
-        assert_eq!(summary.counters.submits, summary.counters.submits.max(4), "{name}");
+        assert_eq!(summary.counters.submits, summary.steps as u64, "{name}: one submit a training step");
         let n = normalized.unwrap_or_else(|| panic!("{name} normalises"));
         if name == "vgg16-cifar10" {
             assert_eq!((n.mean, n.std), (vec![0.5; 3], vec![0.5; 3]));
@@ -102,7 +102,7 @@ fn the_cifar_recipes_train_on_a_small_folder() {
 
 #[test]
 fn mutated_files_are_records_or_errors_never_panics() {
-    // A deterministic run of the fuzz target (fuzz/fuzz_targets/cifar.rs): lengths cut and
+    // A deterministic run of the fuzz target (fuzz/fuzz_targets/cifar.rs): files cut and
     // label bytes changed at random.
     let bytes = cifar::records(&images(3, 1));
     let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -114,7 +114,9 @@ fn mutated_files_are_records_or_errors_never_panics() {
     };
     let mut parsed = 0;
     for _ in 0..500 {
-        let mut mutated = bytes[..next() % (bytes.len() + 1)].to_vec();
+        // Half the cuts fall on record boundaries, so some files stay whole.
+        let cut = if next() % 2 == 0 { (next() % 4) * RECORD } else { next() % (bytes.len() + 1) };
+        let mut mutated = bytes[..cut.min(bytes.len())].to_vec();
         if !mutated.is_empty() && next() % 2 == 0 {
             let at = (next() % 3) * RECORD;
             if at < mutated.len() {

@@ -88,6 +88,11 @@ fn a_residual_network_runs_and_trains_a_step_as_pytorch_does() {
     let torch_loss: f64 = printed().lines().last().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
     assert!((loss as f64 - torch_loss).abs() < 1e-5 * torch_loss, "loss {loss}, PyTorch {torch_loss}");
     let state = trainer.checkpoint(Default::default()).unwrap();
+    // Every batch norm counts the step, as PyTorch's `num_batches_tracked` does.
+    let counters = small_resnet().state_dict().into_iter().filter(|e| e.name.ends_with("num_batches_tracked"));
+    for entry in counters {
+        assert_eq!(state.get(&entry.name).map(|(_, v)| v.to_vec()), Some(vec![1.0]), "{}", entry.name);
+    }
     for entry in small_resnet().state_dict() {
         let Some((_, want)) = io.get(&format!("after.{}", entry.name)) else { continue };
         let (_, got) = state.get(&entry.name).unwrap_or_else(|| panic!("no {} after the step", entry.name));

@@ -276,7 +276,7 @@ fn a_run_killed_mid_training_resumes_to_bit_identical_parameters() {
     let output = train(&whole, &[]).output().unwrap();
     assert!(output.status.success());
     let plot = image::open(whole.join("training.png")).expect("a PNG plot in --out");
-    assert_eq!((plot.width(), plot.height()), (640, 400));
+    assert_eq!((plot.width(), plot.height()), shadergrad::plot::DEFAULT_SIZE);
     let last = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_string();
     let json: serde_json::Value = serde_json::from_str(&last).expect("the last line is one JSON object");
     assert_eq!(json["recipe"], "mnist-softmax-adam");
