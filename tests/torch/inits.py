@@ -16,7 +16,7 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(__file__))
 from architectures import VGG, ResNet, make_layers  # noqa: E402
-from modules_blocks import BasicBlock, Bottleneck  # noqa: E402
+from modules_blocks import Bottleneck, resnet_init  # noqa: E402
 
 
 def vgg_init(model):
@@ -31,21 +31,6 @@ def vgg_init(model):
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01)
             nn.init.constant_(m.bias, 0)
-
-
-def resnet_init(model, zero_init_residual):
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.constant_(m.weight, 1)
-            nn.init.constant_(m.bias, 0)
-    if zero_init_residual:
-        for m in model.modules():
-            if isinstance(m, Bottleneck):
-                nn.init.constant_(m.bn3.weight, 0)
-            elif isinstance(m, BasicBlock):
-                nn.init.constant_(m.bn2.weight, 0)
 
 
 def show(name, model):

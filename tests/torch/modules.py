@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(__file__))
-from modules_blocks import BasicBlock, Bottleneck, conv1x1  # noqa: E402
+from modules_blocks import BasicBlock, Bottleneck, conv1x1, resnet_init  # noqa: E402
 
 
 def block(kind, inplanes, planes, stride):
@@ -47,12 +47,7 @@ def build():
         block(BasicBlock, 4, 4, 1), block(BasicBlock, 4, 8, 2), block(Bottleneck, 8, 2, 2),
         nn.AvgPool2d(4), nn.Flatten(), nn.Linear(8, 3),
     )
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.constant_(m.weight, 1)
-            nn.init.constant_(m.bias, 0)
+    resnet_init(model)
     return model
 
 

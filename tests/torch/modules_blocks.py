@@ -1,4 +1,5 @@
-"""The course's `resnet.py` blocks (torchvision 0.2's), shared by modules.py and resnets.py."""
+"""The course's `resnet.py` blocks (torchvision 0.2's) and its initialisation, shared by the
+scripts beside this one."""
 import torch.nn as nn
 
 
@@ -53,3 +54,20 @@ class Bottleneck(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         return self.relu(out + identity)
+
+
+def resnet_init(model, zero_init_residual=False):
+    """resnet.py's initialisation: kaiming_normal_ (fan out) on every conv, batch norm 1/0,
+    and with `zero_init_residual` each block's last batch-norm scale 0."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+    if zero_init_residual:
+        for m in model.modules():
+            if isinstance(m, Bottleneck):
+                nn.init.constant_(m.bn3.weight, 0)
+            elif isinstance(m, BasicBlock):
+                nn.init.constant_(m.bn2.weight, 0)
