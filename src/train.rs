@@ -481,11 +481,7 @@ impl Trainer {
             let (x, y) = data.gather(&indices);
             let loss = self.step(&x, &y, true)?.unwrap_or(f32::NAN);
             if !loss.is_finite() {
-                return Err(Error::Diverged {
-                    step: first_step + steps,
-                    value: loss,
-                    lr: self.settings.optimizer.lr(),
-                });
+                return Err(Error::Diverged { step: first_step + steps, value: loss, lr: self.learning_rate() });
             }
             sum += loss as f64;
             on_step(steps, per_epoch, loss);

@@ -785,3 +785,22 @@ fn models_side_by_side_report_and_predict_by_the_first() {
     let e = t.evaluate(&data, Task::Classes).unwrap();
     assert_eq!((e.loss, e.accuracy), (e.members[0].loss, e.members[0].accuracy));
 }
+
+#[test]
+fn a_full_batch_labs_schedule_steps_every_update() {
+    use shadergrad::optimization::Schedule;
+    // Lab 03's gradient descent with a rate that halves... to nothing after the first update.
+    let overrides =
+        Overrides { epochs: Some(3), schedule: Some(Schedule::Step { every: 1, gamma: 0.0 }), ..Default::default() };
+    let recipe = recipes::find("gradient-descent").unwrap().with(&overrides);
+    let mut params = Vec::new();
+    recipes::run(&device(), &recipe, &recipes::Paths::default(), |p| {
+        if let Progress::Step { params: Some(p), .. } = p {
+            params.push(p[0].1[0]);
+        }
+    })
+    .unwrap();
+    assert_eq!(params.len(), 3);
+    assert_ne!(params[0], 0.0, "the first update moves W");
+    assert_eq!((params[1], params[2]), (params[0], params[0]), "later updates have rate 0: {params:?}");
+}

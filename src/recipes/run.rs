@@ -8,7 +8,7 @@ use crate::data::transforms::{Normalization, Normalize, augment_batch, batch_rng
 use crate::error::{Error, Result};
 use crate::init::{Init, Mt19937};
 use crate::nn::{InitPlan, Layer, Module, ModuleExt, Sequential, member_prefix};
-use crate::optimization::{ParamFilter, ParamGroup};
+use crate::optimization::{ParamFilter, ParamGroup, Schedule};
 use crate::train::{Combine, Data, Settings, Trainer};
 use std::sync::Arc;
 use std::time::Instant;
@@ -383,13 +383,17 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         let (x, y) = train.gather(&(0..train.len()).collect::<Vec<_>>());
         let mut first_loss = None;
         for step in 0..recipe.epochs {
+            // A full-batch lab's epoch is one step.
+            if recipe.schedule != Schedule::Constant {
+                trainer.start_epoch(step);
+            }
             let logged = step % recipe.log_every == 0 || step + 1 == recipe.epochs;
             if let Some(loss) = trainer.step(&x, &y, logged)? {
                 let first = *first_loss.get_or_insert(loss);
                 // A loss a thousand times its first value has left the basin for good (the
                 // course's lr 1e5 run): stop and say so rather than print nonsense.
                 if !loss.is_finite() || (step > 0 && loss > EXPLODED * first.max(1e-3)) {
-                    return Err(Error::Diverged { step, value: loss, lr: recipe.optimizer.lr() });
+                    return Err(Error::Diverged { step, value: loss, lr: trainer.learning_rate() });
                 }
                 final_loss = loss;
                 let params = if small { Some(trainer.parameters()?) } else { None };
