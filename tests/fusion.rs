@@ -174,6 +174,39 @@ fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
 }
 
 #[test]
+fn a_batch_of_products_larger_than_a_binding_still_sums_in_partial_sums() {
+    // A 64×72 filter gradient over 32 entries of 4 columns (a deep convolution's on a small
+    // image): 590 KB of products, which the 256 KiB binding cap does not hold, while the
+    // inputs and each partial sum fit.
+    let (batch, m, k, n) = (32, 64, 72, 4);
+    let options = DeviceOptions { cap_storage_binding_size: Some(256 << 10), ..DeviceOptions::from_env().unwrap() };
+    let device = Device::with_options(&options).unwrap();
+    let mut g = Graph::new();
+    let w = g.input("w", &[m, k]).unwrap();
+    let x = g.input("x", &[batch, k, n]).unwrap();
+    let seed = g.input("seed", &[batch, m, n]).unwrap();
+    let y = g.matmul(w, x).unwrap();
+    let dw = gradients(&mut g, y, Some(seed), &[w]).unwrap()[0];
+    let inputs = [("w", m * k), ("x", batch * k * n), ("seed", batch * m * n)];
+    let (got, plan) = run(&device, &g, &inputs, &[dw], dw);
+    let (xv, sv) = (wave(batch * k * n, 1), wave(batch * m * n, 2));
+    let want: Vec<f64> = (0..m * k)
+        .map(|e| {
+            let (i, j) = (e / k, e % k);
+            (0..batch)
+                .flat_map(|b| (0..n).map(move |c| (b, c)))
+                .map(|(b, c)| sv[(b * m + i) * n + c] as f64 * xv[(b * k + j) * n + c] as f64)
+                .sum()
+        })
+        .collect();
+    assert_close("batch-summed product past the binding limit", &got, &want, 1e-5);
+    assert!(kernel_launches(&plan).contains(&"matmulbatchsum"), "{:?}", kernel_launches(&plan));
+    let products = (batch * m * k * 4) as u64;
+    let bytes = plan.counters().bytes_allocated;
+    assert!(bytes < products, "the plan holds {bytes} bytes, more than the products alone ({products})");
+}
+
+#[test]
 fn a_relu_after_a_conv_and_its_bias_is_stored_once() {
     let device = device();
     let mut g = Graph::new();
