@@ -2,8 +2,9 @@
 //! with padding, horizontal flip), for images `[C, H, W]`. The augmentations are seeded by
 //! (seed, epoch, batch), so a run, or a run resumed mid-epoch, draws the same crops again.
 //!
-//! They run on the host, between gathering a batch and writing it: a batch of 256 CIFAR
-//! images takes about a millisecond here, against hundreds for the training step it feeds.
+//! They run on the host, between gathering a batch and writing it: cropping and flipping 256
+//! CIFAR images took 1.3 ms (median of 20, release build, a busy 2-core machine), against
+//! seconds for the training step they feed, so the GPU would gain nothing from them.
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
