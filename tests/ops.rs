@@ -43,7 +43,19 @@ fn add_sub_mul_div_with_broadcasting() {
 
 #[test]
 fn scalar_ops_and_activations() {
-    check_ops(&["scale", "add_scalar", "relu", "leaky_relu", "sigmoid", "tanh", "selu", "gelu", "rsqrt"]);
+    check_ops(&[
+        "scale",
+        "add_scalar",
+        "relu",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+        "selu",
+        "gelu",
+        "rsqrt",
+        "sqrt",
+        "clip",
+    ]);
 }
 
 #[test]
@@ -97,7 +109,7 @@ fn conv2d_forward_and_both_gradients() {
 
 #[test]
 fn max_and_average_pooling() {
-    check_ops(&["max_pool2d", "avg_pool2d"]);
+    check_ops(&["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]);
 }
 
 #[test]
@@ -158,6 +170,8 @@ fn every_case_of_the_suite_is_checked_here() {
         "selu",
         "gelu",
         "rsqrt",
+        "sqrt",
+        "clip",
         "sum",
         "mean",
         "mse",
@@ -171,6 +185,7 @@ fn every_case_of_the_suite_is_checked_here() {
         "conv2d",
         "max_pool2d",
         "avg_pool2d",
+        "adaptive_avg_pool2d",
         "dropout",
         "batch_norm",
         "narrow",
