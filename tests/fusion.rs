@@ -132,21 +132,22 @@ fn a_bias_that_is_not_a_row_or_column_vector_is_added_apart() {
     assert_close("matmul + full matrix", &fused, &want, 1e-6);
 }
 
-#[test]
-fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
-    let device = device();
-    let (batch, m, k, n) = (37, 9, 20, 70);
+/// W [m, k] times each x [batch][k, n], differentiated for W with a given gradient `seed`
+/// [batch, m, n]: the graph, dW, and its inputs' names and lengths for [`run`].
+fn shared_matrix_gradient(batch: usize, m: usize, k: usize, n: usize) -> (Graph, NodeId, [(&'static str, usize); 3]) {
     let mut g = Graph::new();
     let w = g.input("w", &[m, k]).unwrap();
     let x = g.input("x", &[batch, k, n]).unwrap();
     let seed = g.input("seed", &[batch, m, n]).unwrap();
     let y = g.matmul(w, x).unwrap();
     let dw = gradients(&mut g, y, Some(seed), &[w]).unwrap()[0];
-    let inputs = [("w", m * k), ("x", batch * k * n), ("seed", batch * m * n)];
-    let (got, _) = run(&device, &g, &inputs, &[dw], dw);
-    // dW = Σ_e seed[e] · x[e]ᵀ.
+    (g, dw, [("w", m * k), ("x", batch * k * n), ("seed", batch * m * n)])
+}
+
+/// What [`shared_matrix_gradient`]'s dW is for [`run`]'s inputs: Σ_e seed[e] · x[e]ᵀ.
+fn shared_matrix_gradient_reference(batch: usize, m: usize, k: usize, n: usize) -> Vec<f64> {
     let (xv, sv) = (wave(batch * k * n, 1), wave(batch * m * n, 2));
-    let want: Vec<f64> = (0..m * k)
+    (0..m * k)
         .map(|e| {
             let (i, j) = (e / k, e % k);
             (0..batch)
@@ -154,7 +155,16 @@ fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
                 .map(|(b, c)| sv[(b * m + i) * n + c] as f64 * xv[(b * k + j) * n + c] as f64)
                 .sum()
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn a_shared_matrixs_gradient_over_a_batch_sums_partial_products() {
+    let device = device();
+    let (batch, m, k, n) = (37, 9, 20, 70);
+    let (g, dw, inputs) = shared_matrix_gradient(batch, m, k, n);
+    let (got, _) = run(&device, &g, &inputs, &[dw], dw);
+    let want = shared_matrix_gradient_reference(batch, m, k, n);
     assert_close("batch-summed product", &got, &want, 1e-5);
     if device.info().device_type == wgpu::DeviceType::Cpu {
         // One product per entry would need batch·m·k floats on top of the inputs, the output
@@ -181,24 +191,9 @@ fn a_batch_of_products_larger_than_a_binding_still_sums_in_partial_sums() {
     let (batch, m, k, n) = (32, 64, 72, 4);
     let options = DeviceOptions { cap_storage_binding_size: Some(256 << 10), ..DeviceOptions::from_env().unwrap() };
     let device = Device::with_options(&options).unwrap();
-    let mut g = Graph::new();
-    let w = g.input("w", &[m, k]).unwrap();
-    let x = g.input("x", &[batch, k, n]).unwrap();
-    let seed = g.input("seed", &[batch, m, n]).unwrap();
-    let y = g.matmul(w, x).unwrap();
-    let dw = gradients(&mut g, y, Some(seed), &[w]).unwrap()[0];
-    let inputs = [("w", m * k), ("x", batch * k * n), ("seed", batch * m * n)];
+    let (g, dw, inputs) = shared_matrix_gradient(batch, m, k, n);
     let (got, plan) = run(&device, &g, &inputs, &[dw], dw);
-    let (xv, sv) = (wave(batch * k * n, 1), wave(batch * m * n, 2));
-    let want: Vec<f64> = (0..m * k)
-        .map(|e| {
-            let (i, j) = (e / k, e % k);
-            (0..batch)
-                .flat_map(|b| (0..n).map(move |c| (b, c)))
-                .map(|(b, c)| sv[(b * m + i) * n + c] as f64 * xv[(b * k + j) * n + c] as f64)
-                .sum()
-        })
-        .collect();
+    let want = shared_matrix_gradient_reference(batch, m, k, n);
     assert_close("batch-summed product past the binding limit", &got, &want, 1e-5);
     assert!(kernel_launches(&plan).contains(&"matmulbatchsum"), "{:?}", kernel_launches(&plan));
     let products = (batch * m * k * 4) as u64;
