@@ -255,10 +255,7 @@ pub struct StepSettings {
 
 impl StepSettings {
     /// The MNIST labs': batch 100, Adam 1e-3.
-    pub const MNIST: StepSettings = StepSettings {
-        batch: 100,
-        optimizer: Optimizer::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 },
-    };
+    pub const MNIST: StepSettings = StepSettings { batch: 100, optimizer: Optimizer::adam(1e-3) };
     /// The CIFAR cases': batch 32, SGD 0.1 with momentum 0.9 and weight decay 5e-4 (lab 10-6-2's).
     pub const CIFAR: StepSettings = StepSettings {
         batch: 32,

@@ -46,26 +46,6 @@ impl Images {
         self.labels.is_empty()
     }
 
-    /// Per channel, the mean and population standard deviation of the pixels in [0, 1],
-    /// computed in f64 as the course's lab 10-6-2 does with numpy.
-    pub fn channel_statistics(&self) -> ([f64; 3], [f64; 3]) {
-        let mut sums = [0.0f64; 3];
-        let mut squares = [0.0f64; 3];
-        for image in self.pixels.chunks_exact(PIXELS) {
-            for (c, plane) in image.chunks_exact(SIDE * SIDE).enumerate() {
-                for &p in plane {
-                    let v = p as f64;
-                    sums[c] += v;
-                    squares[c] += v * v;
-                }
-            }
-        }
-        let n = (self.len() * SIDE * SIDE).max(1) as f64;
-        let mean = sums.map(|s| s / n);
-        let std = [0, 1, 2].map(|c| (squares[c] / n - mean[c] * mean[c]).max(0.0).sqrt() / 255.0);
-        (mean.map(|m| m / 255.0), std)
-    }
-
     /// The images as training data `[3, 32, 32]` in [0, 1] (as torchvision's ToTensor), their
     /// labels as class indices.
     pub fn into_data(self) -> crate::train::Data {

@@ -44,17 +44,17 @@ pub enum Optimizer {
 
 impl Optimizer {
     /// Plain SGD at learning rate `lr`.
-    pub fn sgd(lr: f32) -> Optimizer {
+    pub const fn sgd(lr: f32) -> Optimizer {
         Optimizer::Sgd { lr, momentum: 0.0, nesterov: false, weight_decay: 0.0 }
     }
 
     /// Adam at learning rate `lr` with PyTorch's defaults (0.9, 0.999, 1e-8).
-    pub fn adam(lr: f32) -> Optimizer {
+    pub const fn adam(lr: f32) -> Optimizer {
         Optimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
     }
 
     /// Adagrad at learning rate `lr` with PyTorch's eps (1e-10).
-    pub fn adagrad(lr: f32) -> Optimizer {
+    pub const fn adagrad(lr: f32) -> Optimizer {
         Optimizer::Adagrad { lr, eps: 1e-10, weight_decay: 0.0 }
     }
 
