@@ -140,7 +140,7 @@ fn dropout_drops_the_right_fraction_and_changes_mask_every_run() {
 }
 
 #[test]
-fn batch_norm_training_forward_and_backward() {
+fn batch_norm_in_training_and_evaluation_forward_and_backward() {
     check_ops(&["batch_norm"]);
 }
 

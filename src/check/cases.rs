@@ -3,6 +3,7 @@
 //! odd sizes (1, 7, 33, 257) that divide no workgroup size.
 
 use crate::error::Result;
+use crate::ir::batch_norm::BatchNormState;
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::elementwise::{Arity, ElementwiseOp};
 use crate::ir::ops::loss::LossKind;
@@ -531,7 +532,8 @@ fn adaptive_pool_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 fn batch_norm_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let eps = 1e-5;
     let n = rng.range(20, 40);
-    for dims in [&[n, 7][..], &[257, 3], &[3, 5, 7, 9], &[2, 1, 4, 4]] {
+    // A channel's elements span one workgroup's walk, or several ([257, 3], [4, 3, 12, 12]).
+    for dims in [&[n, 7][..], &[257, 3], &[3, 5, 7, 9], &[2, 1, 4, 4], &[5, 4, 11], &[4, 3, 12, 12]] {
         let c = dims[1];
         // Gamma away from zero, so the gradient of x carries every term.
         let gamma = uniform(rng, &[c], 0.5, 1.5);
@@ -546,6 +548,28 @@ fn batch_norm_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             forward: Box::new(move |x| batch_norm::batch_norm(&x[0], &x[1], &x[2], eps)),
             backward: Box::new(move |x, g| {
                 let (dx, dgamma, dbeta) = batch_norm::batch_norm_backward(&x[0], &x[1], eps, g);
+                vec![dx, dgamma, dbeta]
+            }),
+        });
+    }
+}
+
+fn batch_norm_eval_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    let eps = 1e-5;
+    for dims in [&[rng.range(20, 40), 7][..], &[3, 5, 7, 9], &[4, 3, 12, 12]] {
+        let c = dims[1];
+        let (gamma, var) = (uniform(rng, &[c], 0.5, 1.5), uniform(rng, &[c], 0.25, 2.0));
+        cases.push(Case {
+            op: "batch_norm_eval".into(),
+            inputs: vec![random(rng, dims), gamma, random(rng, &[c]), random(rng, &[c]), var],
+            wrt: vec![0, 1, 2],
+            build: Box::new(move |g, x| {
+                let state = BatchNormState { running_mean: x[3], running_var: x[4] };
+                g.batch_norm_eval(x[0], x[1], x[2], state, eps as f32)
+            }),
+            forward: Box::new(move |x| batch_norm::batch_norm_given(&x[0], &x[3], &x[4], &x[1], &x[2], eps)),
+            backward: Box::new(move |x, g| {
+                let (dx, dgamma, dbeta) = batch_norm::batch_norm_given_backward(&x[0], &x[3], &x[4], &x[1], eps, g);
                 vec![dx, dgamma, dbeta]
             }),
         });
@@ -713,7 +737,7 @@ pub fn run_seeds(seed: u64, cases: &[Case]) -> Vec<u64> {
 /// Every case of the suite, with shapes and values drawn from `seed`.
 pub fn all_cases(seed: u64) -> Vec<Case> {
     let mut cases = Vec::new();
-    let families: [(&str, Family); 16] = [
+    let families: [(&str, Family); 17] = [
         ("matmul", matmul_cases),
         ("matmul_batched", batched_matmul_cases),
         ("matmul_fused", fused_matmul_cases),
@@ -727,6 +751,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
         ("loss", loss_cases),
         ("softmax", softmax_cases),
         ("batch_norm", batch_norm_cases),
+        ("batch_norm_eval", batch_norm_eval_cases),
         ("adaptive_avg_pool2d", adaptive_pool_cases),
         ("layout", layout_cases),
         ("matmul_in_fours", matmul_in_fours_cases),

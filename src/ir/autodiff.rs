@@ -70,7 +70,9 @@ pub fn gradients(graph: &mut Graph, output: NodeId, seed: Option<NodeId>, wrt: &
             if !flows[x.index()] {
                 continue;
             }
-            let contribution = input_gradient(graph, NodeId(i), &node.op, &node.inputs, slot, g)?;
+            let Some(contribution) = input_gradient(graph, NodeId(i), &node.op, &node.inputs, slot, g)? else {
+                continue;
+            };
             let total = match grads.get(&x.index()) {
                 Some(&earlier) => graph.add(earlier, contribution)?,
                 None => contribution,
@@ -91,7 +93,7 @@ pub fn gradients(graph: &mut Graph, output: NodeId, seed: Option<NodeId>, wrt: &
 }
 
 /// The gradient reaching input `slot` of `node` (with inputs `inputs`), given the node's own
-/// gradient `g`.
+/// gradient `g`; `None` where the input's part is held in another input's gradient.
 fn input_gradient(
     graph: &mut Graph,
     node: NodeId,
@@ -99,10 +101,10 @@ fn input_gradient(
     inputs: &[NodeId],
     slot: usize,
     g: NodeId,
-) -> Result<NodeId> {
+) -> Result<Option<NodeId>> {
     let x = inputs[slot];
     let x_dims = graph.shape(x).dims().to_vec();
-    match *op {
+    let d = match *op {
         Op::Matmul { trans_a, trans_b } => {
             let (a, b) = (inputs[0], inputs[1]);
             // With C = op(A)·op(B): d op(A) = dC·op(B)ᵀ and d op(B) = op(A)ᵀ·dC, transposed
@@ -174,9 +176,15 @@ fn input_gradient(
             let first = graph.shape(inputs[0]).dims()[axis];
             graph.narrow(g, axis as isize, if slot == 0 { 0 } else { first as isize }, x_dims[axis])
         }
+        Op::BatchNorm { .. } => return graph.batch_norm_gradient(node, slot, g),
+        Op::BatchNormStats { .. } => {
+            no_gradient("batch norm's statistics (the batch norm's own gradient holds theirs)")
+        }
+        Op::BatchNormGradSums { .. } | Op::BatchNormBackward => no_gradient("a batch norm's gradient"),
         Op::OneHot => no_gradient("one_hot"),
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) => no_gradient("a leaf"),
-    }
+    };
+    d.map(Some)
 }
 
 /// The gradients of add, sub, mul, div, scale and add_scalar.

@@ -5,76 +5,7 @@ use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::elementwise::ElementwiseOp;
 
-/// The running statistics of a batch norm.
-#[derive(Clone, Copy, Debug)]
-pub struct BatchNormState {
-    /// Running mean `[C]`, zeros at first.
-    pub running_mean: NodeId,
-    /// Running (unbiased) variance `[C]`, ones at first.
-    pub running_var: NodeId,
-}
-
 impl Graph {
-    /// The running-statistics states of a batch norm over `channels`, named `NAME.running_mean`
-    /// and `NAME.running_var` (PyTorch's starting values: zeros and ones).
-    pub fn batch_norm_state(&mut self, name: &str, channels: usize) -> Result<BatchNormState> {
-        Ok(BatchNormState {
-            running_mean: self.state(&format!("{name}.running_mean"), &[channels], 0.0)?,
-            running_var: self.state(&format!("{name}.running_var"), &[channels], 1.0)?,
-        })
-    }
-
-    /// Batch norm in training mode over x `[N, C]` or `[N, C, H, W]`: normalizes with the batch's
-    /// mean and biased variance per channel, then scales by `gamma` `[C]` and shifts by `beta`
-    /// `[C]`; updates the running statistics with `momentum` (PyTorch's, default 0.1) at the end
-    /// of each run, the variance unbiased as PyTorch keeps it.
-    pub fn batch_norm_train(
-        &mut self,
-        x: NodeId,
-        gamma: NodeId,
-        beta: NodeId,
-        state: BatchNormState,
-        momentum: f32,
-        eps: f32,
-    ) -> Result<NodeId> {
-        let (dims, axes, affine) = self.batch_norm_layout(x, gamma, beta)?;
-        let count: usize = axes.iter().map(|&a| dims[a as usize]).product();
-        let channels = dims[1];
-        let mean = self.mean_axes(x, &axes, true)?;
-        let centered = self.sub(x, mean)?;
-        let squares = self.mul(centered, centered)?;
-        let var = self.mean_axes(squares, &axes, true)?;
-        let shifted = self.add_scalar(var, eps)?;
-        let inv_std = self.rsqrt(shifted)?;
-        let normalized = self.mul(centered, inv_std)?;
-        let y = self.affine(normalized, gamma, beta, &affine)?;
-        let mean_c = self.reshape(mean, &[channels])?;
-        let var_c = self.reshape(var, &[channels])?;
-        let unbias = if count > 1 { count as f32 / (count - 1) as f32 } else { 1.0 };
-        self.running_average(state.running_mean, mean_c, momentum, 1.0)?;
-        self.running_average(state.running_var, var_c, momentum, unbias)?;
-        Ok(y)
-    }
-
-    /// Batch norm in evaluation mode: normalizes with the running statistics.
-    pub fn batch_norm_eval(
-        &mut self,
-        x: NodeId,
-        gamma: NodeId,
-        beta: NodeId,
-        state: BatchNormState,
-        eps: f32,
-    ) -> Result<NodeId> {
-        let (_, _, affine) = self.batch_norm_layout(x, gamma, beta)?;
-        let mean = self.reshape(state.running_mean, &affine)?;
-        let var = self.reshape(state.running_var, &affine)?;
-        let centered = self.sub(x, mean)?;
-        let shifted = self.add_scalar(var, eps)?;
-        let inv_std = self.rsqrt(shifted)?;
-        let normalized = self.mul(centered, inv_std)?;
-        self.affine(normalized, gamma, beta, &affine)
-    }
-
     /// The gradients scaled together so that their global L2 norm is at most `max_norm`:
     /// each times min(1, max_norm / (‖g‖ + 1e-6)), PyTorch's `clip_grad_norm_` (the norm over
     /// every element of every gradient, in the step's own submit: nothing is read back).
@@ -155,45 +86,6 @@ impl Graph {
     fn sum_of_squares(&mut self, x: NodeId) -> Result<NodeId> {
         let squares = self.mul(x, x)?;
         self.sum(squares)
-    }
-
-    fn affine(&mut self, x: NodeId, gamma: NodeId, beta: NodeId, dims: &[usize]) -> Result<NodeId> {
-        let g = self.reshape(gamma, dims)?;
-        let b = self.reshape(beta, dims)?;
-        let scaled = self.mul(x, g)?;
-        self.add(scaled, b)
-    }
-
-    /// The input's dims, the axes statistics reduce over, and the broadcast shape of a
-    /// per-channel vector (`[1, C]` or `[1, C, 1, 1]`).
-    fn batch_norm_layout(
-        &self,
-        x: NodeId,
-        gamma: NodeId,
-        beta: NodeId,
-    ) -> Result<(Vec<usize>, Vec<isize>, Vec<usize>)> {
-        let sx = self.shape(x).clone();
-        let (axes, affine): (Vec<isize>, Vec<usize>) = match sx.dims() {
-            [_, c] => (vec![0], vec![1, *c]),
-            [_, c, _, _] => (vec![0, 2, 3], vec![1, *c, 1, 1]),
-            _ => {
-                return Err(Error::InvalidArgument {
-                    op: "batch_norm",
-                    message: format!("expected an input [N, C] or [N, C, H, W], got {sx}"),
-                });
-            }
-        };
-        for p in [gamma, beta] {
-            if self.shape(p).dims() != [sx.dims()[1]] {
-                return Err(Error::ShapeMismatch {
-                    op: "batch_norm",
-                    lhs: sx.clone(),
-                    rhs: self.shape(p).clone(),
-                    reason: "scale and shift must have one value per channel (axis 1)".into(),
-                });
-            }
-        }
-        Ok((sx.dims().to_vec(), axes, affine))
     }
 }
 

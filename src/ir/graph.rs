@@ -134,6 +134,38 @@ pub enum Op {
     /// One-hot rows `[n, classes]` of class indices `[n]` (a row of zeros for an index
     /// outside the classes).
     OneHot,
+    /// A batch norm's per-channel table `[4, C]` (rows in [`stats_row`]: mean, variance,
+    /// scale γ/√(var + eps), shift β), for inputs [x `[N, C, …]`, gamma, beta] when `batch`
+    /// (the batch's mean and biased variance), else [mean and variance `[2, C]`, gamma, beta].
+    ///
+    /// [`stats_row`]: crate::ir::batch_norm::stats_row
+    BatchNormStats {
+        /// The batch's own statistics (training); else given ones (the running statistics).
+        batch: bool,
+        /// Added to the variance.
+        eps: f32,
+    },
+    /// (x − mean) · scale + shift per channel, for inputs [x, statistics, gamma, beta]: the
+    /// kernel reads x and the statistics; gamma and beta are inputs for their gradients.
+    BatchNorm {
+        /// The statistics are the batch's own, so x's gradient carries their dependence on x.
+        batch: bool,
+        /// Added to the variance.
+        eps: f32,
+    },
+    /// A batch norm's gradient sums `[6, C]` (rows in [`grad_row`]), for inputs [grad, x,
+    /// statistics].
+    ///
+    /// [`grad_row`]: crate::ir::batch_norm::grad_row
+    BatchNormGradSums {
+        /// As the batch norm's.
+        batch: bool,
+        /// As the batch norm's.
+        eps: f32,
+    },
+    /// A batch norm's x gradient k · g + b · (x − mean) + c per channel, for inputs [grad, x,
+    /// gradient sums] (which hold k, b, c and the mean).
+    BatchNormBackward,
     /// An optimizer step for inputs [param, grad, states…], in place, after everything else.
     Update(Optimizer),
     /// state ← (1 − momentum) · state + momentum · factor · value for inputs [state, value], in
@@ -176,6 +208,10 @@ impl Op {
             Op::Permute(_) => "permute",
             Op::Concat { .. } => "concat",
             Op::OneHot => "onehot",
+            Op::BatchNormStats { .. } => "batchnormstats",
+            Op::BatchNorm { .. } => "batchnorm",
+            Op::BatchNormGradSums { .. } => "batchnormgradsums",
+            Op::BatchNormBackward => "batchnormbackward",
             Op::Update(_) => "update",
             Op::RunningAverage { .. } => "runningaverage",
         };

@@ -3,6 +3,7 @@
 //! of how a graph is run; the reference (`crate::reference`) and the backend build on it.
 
 pub mod autodiff;
+pub mod batch_norm;
 pub mod composite;
 pub mod graph;
 pub mod layout;

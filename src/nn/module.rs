@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::init::{Init, Mt19937};
-use crate::ir::composite::BatchNormState;
+use crate::ir::batch_norm::BatchNormState;
 use crate::ir::graph::{Graph, NodeId};
 use crate::state_dict::{StateEntry, StateKind};
 use std::any::Any;

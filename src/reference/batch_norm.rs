@@ -1,4 +1,5 @@
-//! Batch norm in training mode, with the textbook gradient.
+//! Batch norm in training mode (the batch's statistics) with the textbook gradient, and in
+//! evaluation mode (given statistics).
 
 use super::Array;
 
@@ -62,5 +63,46 @@ pub fn batch_norm_backward(x: &Array, gamma: &Array, eps: f64, g: &Array) -> (Ar
             gamma.data[k] / (var[k] + eps).sqrt() * (g.data[i] - dbeta[k] / n - xhat[i] * dgamma[k] / n)
         })
         .collect();
+    (Array::new(&x.dims, dx), Array::new(&[c], dgamma), Array::new(&[c], dbeta))
+}
+
+/// y = (x − mean) / √(var + eps) · gamma + beta with a given `mean` and `var` per channel
+/// (evaluation mode: the running statistics).
+pub fn batch_norm_given(x: &Array, mean: &Array, var: &Array, gamma: &Array, beta: &Array, eps: f64) -> Array {
+    let (of, _) = channels(x);
+    let data = x
+        .data
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = of[i];
+            (v - mean.data[c]) / (var.data[c] + eps).sqrt() * gamma.data[c] + beta.data[c]
+        })
+        .collect();
+    Array::new(&x.dims, data)
+}
+
+/// Gradients of x, gamma and beta through [`batch_norm_given`]: the statistics are constants,
+/// so dx = γ/σ · g.
+pub fn batch_norm_given_backward(
+    x: &Array,
+    mean: &Array,
+    var: &Array,
+    gamma: &Array,
+    eps: f64,
+    g: &Array,
+) -> (Array, Array, Array) {
+    let c = x.dims[1];
+    let (of, _) = channels(x);
+    let sigma = |k: usize| (var.data[k] + eps).sqrt();
+    let mut dgamma = vec![0.0; c];
+    let mut dbeta = vec![0.0; c];
+    let mut dx = vec![0.0; x.data.len()];
+    for i in 0..x.data.len() {
+        let k = of[i];
+        dgamma[k] += g.data[i] * (x.data[i] - mean.data[k]) / sigma(k);
+        dbeta[k] += g.data[i];
+        dx[i] = gamma.data[k] / sigma(k) * g.data[i];
+    }
     (Array::new(&x.dims, dx), Array::new(&[c], dgamma), Array::new(&[c], dbeta))
 }

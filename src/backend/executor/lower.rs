@@ -180,6 +180,20 @@ pub(super) fn lower(
                 let x = n.inputs[0];
                 (kernels::layout::one_hot(out, out.dims()[1], limits)?, vec![x, x])
             }
+            Op::BatchNormStats { batch: true, eps } => {
+                (kernels::batch_norm::stats(shape(n.inputs[0]), eps, limits)?, n.inputs.clone())
+            }
+            Op::BatchNormStats { batch: false, eps } => {
+                (kernels::batch_norm::given_stats(shape(n.inputs[0]), eps, limits)?, n.inputs.clone())
+            }
+            Op::BatchNorm { .. } => {
+                let (x, stats) = (n.inputs[0], n.inputs[1]);
+                (kernels::batch_norm::forward(shape(x), limits)?, vec![x, stats, stats])
+            }
+            Op::BatchNormGradSums { batch, eps } => {
+                (kernels::batch_norm::grad_sums(shape(n.inputs[1]), eps, batch, limits)?, n.inputs.clone())
+            }
+            Op::BatchNormBackward => (kernels::batch_norm::backward(out, limits)?, n.inputs.clone()),
             Op::Update(opt) => {
                 // Writes the parameter and its states in place; reads only the gradient.
                 let mut writes = vec![n.inputs[0]];

@@ -55,6 +55,9 @@ fn splittable(nodes: &[KernelNode], i: usize) -> Option<(Vec<NodeId>, bool)> {
                 None
             }
         }
+        // A batch norm's passes are element by element; its sums reduce over the batch.
+        Op::BatchNorm { .. } => with_out(vec![n.inputs[0]]),
+        Op::BatchNormBackward => with_out(n.inputs[..2].to_vec()),
         // Every item's loss is independent: chunks add their part of the mean.
         Op::Loss(_) => Some((n.inputs.clone(), true)),
         Op::LossBackward(_) => with_out(n.inputs[1..].to_vec()),

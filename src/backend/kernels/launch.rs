@@ -38,11 +38,13 @@ pub enum Family {
     Layout,
     /// `shaders/pack.wgsl`
     Pack,
+    /// `shaders/batch_norm.wgsl`
+    BatchNorm,
 }
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 12] = [
+    pub const ALL: [Family; 13] = [
         Family::Matmul,
         Family::MatmulSubgroups,
         Family::Elementwise,
@@ -55,6 +57,7 @@ impl Family {
         Family::Pool2d,
         Family::Layout,
         Family::Pack,
+        Family::BatchNorm,
     ];
 
     /// The file's name in `shaders/`.
@@ -71,6 +74,7 @@ impl Family {
             Family::Pool2d => "pool2d.wgsl",
             Family::Layout => "layout.wgsl",
             Family::Pack => "pack.wgsl",
+            Family::BatchNorm => "batch_norm.wgsl",
         }
     }
 }

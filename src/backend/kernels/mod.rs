@@ -7,6 +7,7 @@
 //! texture where a kernel uses it (a matmul's operands in texels on software adapters, and
 //! the pack kernel that writes them).
 
+pub mod batch_norm;
 pub mod conv2d;
 pub mod conv2d_taps;
 pub mod elementwise;

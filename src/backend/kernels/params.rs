@@ -136,6 +136,28 @@ param_block! {
 }
 
 param_block! {
+    /// `shaders/batch_norm.wgsl`.
+    BatchNormParams {
+        /// Items of x in the launch.
+        batch: u32,
+        /// Channels.
+        channels: u32,
+        /// Elements of an item's channel (H·W, L or 1).
+        inner: u32,
+        /// Added to the variance.
+        eps: f32,
+        /// 1: the statistics are the batch's own.
+        from_batch: u32,
+        /// Padding.
+        _pad0: u32,
+        /// Padding.
+        _pad1: u32,
+        /// Padding.
+        _pad2: u32,
+    }
+}
+
+param_block! {
     /// `shaders/softmax.wgsl`.
     SoftmaxParams {
         /// Rows.
@@ -343,6 +365,8 @@ pub enum Params {
     Loss(LossParams),
     /// A softmax's.
     Softmax(SoftmaxParams),
+    /// A batch norm kernel's.
+    BatchNorm(BatchNormParams),
     /// An optimizer update's or a running average's.
     Optim(OptimParams),
     /// A convolution kernel's.
@@ -366,6 +390,7 @@ impl Params {
             Params::Reduce(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Loss(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Softmax(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
+            Params::BatchNorm(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Optim(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Conv2d(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Conv2dTaps(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
@@ -425,6 +450,7 @@ pub fn layouts() -> Vec<Layout> {
         of::<ReduceParams>("reduce.wgsl"),
         of::<LossParams>("loss.wgsl"),
         of::<SoftmaxParams>("softmax.wgsl"),
+        of::<BatchNormParams>("batch_norm.wgsl"),
         of::<OptimParams>("optim.wgsl"),
         of::<Conv2dParams>("conv2d.wgsl"),
         of::<Conv2dTapsParams>("conv2d_taps.wgsl"),

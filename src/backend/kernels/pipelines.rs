@@ -24,6 +24,7 @@ impl Family {
             Family::Pool2d => Cow::Borrowed(include_str!("../../../shaders/pool2d.wgsl")),
             Family::Layout => Cow::Borrowed(include_str!("../../../shaders/layout.wgsl")),
             Family::Pack => Cow::Borrowed(include_str!("../../../shaders/pack.wgsl")),
+            Family::BatchNorm => Cow::Borrowed(include_str!("../../../shaders/batch_norm.wgsl")),
         };
         format!("{body}\n{}", prelude())
     }
