@@ -2,7 +2,7 @@
 // (i / inner) % C. batch_norm_stats and batch_norm_grad_sums give each channel a workgroup
 // that walks its N·inner elements and sums them by a tree (in a fixed order: runs agree bit
 // for bit); batch_norm_given_stats makes the same table from the running statistics;
-// batch_norm_forward and batch_norm_backward are one invocation per element. The tables'
+// batch_norm_forward and batch_norm_backward go element by element (below). The tables'
 // rows are those of src/ir/batch_norm.rs: stats_row (mean, variance, scale, shift) and
 // grad_row (γ's and β's gradients, k, b, c, the mean).
 
@@ -106,16 +106,49 @@ fn batch_norm_given_stats(inv: Invocation) {
     write_stats(ch, a[ch], a[p.channels + ch]);
 }
 
-// y = (x − mean) · scale + shift.
-@compute @workgroup_size(256)
-fn batch_norm_forward(inv: Invocation) {
-    let i = invocation_index(inv, 256u);
-    if (i >= p.batch * p.channels * p.inner) {
-        return;
+// The element passes take a workgroup per plane (an item's channel) where planes are long
+// (BY_PLANE): the channel's coefficients are then the same for the whole workgroup, read once,
+// and no invocation divides to find its channel; short planes (inner 1 for [N, C]) take an
+// invocation per element instead.
+override BY_PLANE: u32 = 1u;
+const PLANE_GROUP: u32 = 64u;
+
+// The elements a workgroup or invocation covers: those of plane `plane` from `first` by
+// `step` in plane mode, or element `first` alone.
+struct Span {
+    ch: u32,
+    first: u32,
+    end: u32,
+    step: u32,
+}
+
+fn span(inv: Invocation) -> Span {
+    if (BY_PLANE == 1u) {
+        let plane = workgroup_index(inv);
+        if (plane >= p.batch * p.channels) {
+            return Span(0u, 0u, 0u, 1u);
+        }
+        let base = plane * p.inner;
+        return Span(plane % p.channels, base + inv.local, base + p.inner, PLANE_GROUP);
     }
-    let ch = channel_of(i);
+    let i = invocation_index(inv, PLANE_GROUP);
+    if (i >= p.batch * p.channels * p.inner) {
+        return Span(0u, 0u, 0u, 1u);
+    }
+    return Span(channel_of(i), i, i + 1u, 1u);
+}
+
+// y = (x − mean) · scale + shift.
+@compute @workgroup_size(64)
+fn batch_norm_forward(inv: Invocation) {
+    let s = span(inv);
     let n = p.channels;
-    out[i] = (a[i] - b[ch]) * b[2u * n + ch] + b[3u * n + ch];
+    let mean = b[s.ch];
+    let scale = b[2u * n + s.ch];
+    let shift = b[3u * n + s.ch];
+    for (var i = s.first; i < s.end; i = i + s.step) {
+        out[i] = (a[i] - mean) * scale + shift;
+    }
 }
 
 // Σ g and Σ g·(x − mean) per channel, then the table of grad_row. With the batch's
@@ -156,13 +189,15 @@ fn batch_norm_grad_sums(inv: Invocation) {
 }
 
 // dx = k · g + b · (x − mean) + c.
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn batch_norm_backward(inv: Invocation) {
-    let i = invocation_index(inv, 256u);
-    if (i >= p.batch * p.channels * p.inner) {
-        return;
-    }
-    let ch = channel_of(i);
+    let s = span(inv);
     let n = p.channels;
-    out[i] = c[2u * n + ch] * a[i] + c[3u * n + ch] * (b[i] - c[5u * n + ch]) + c[4u * n + ch];
+    let k = c[2u * n + s.ch];
+    let slope = c[3u * n + s.ch];
+    let offset = c[4u * n + s.ch];
+    let mean = c[5u * n + s.ch];
+    for (var i = s.first; i < s.end; i = i + s.step) {
+        out[i] = k * a[i] + slope * (b[i] - mean) + offset;
+    }
 }

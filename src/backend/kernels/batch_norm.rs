@@ -6,10 +6,11 @@ use super::params::{BatchNormParams, Params};
 use crate::error::Result;
 use crate::ir::shape::Shape;
 
-/// Invocations of the elementwise entries' workgroups.
-const GROUP: u64 = 256;
-/// Invocations of `batch_norm_given_stats`' workgroups.
-const GIVEN_GROUP: u64 = 64;
+/// Invocations of the element passes' and `batch_norm_given_stats`' workgroups.
+const GROUP: u64 = 64;
+/// Planes (an item's channel) at least this long take a workgroup each in the element passes;
+/// shorter ones an invocation per element.
+const PLANE_FROM: usize = 32;
 
 /// Which entry point, and the workgroups it takes over x `[N, C, …]`.
 #[derive(Clone, Copy)]
@@ -25,12 +26,18 @@ fn launch(entry: Entry, x: &Shape, eps: f32, from_batch: bool, limits: &wgpu::Li
     let d = x.dims();
     let (batch, channels) = (d[0], d[1]);
     let inner = d[2..].iter().product::<usize>();
+    let by_plane = inner >= PLANE_FROM;
+    let elements = if by_plane { (batch * channels) as u64 } else { (x.numel() as u64).div_ceil(GROUP) };
     let (name, groups) = match entry {
         Entry::Stats => ("batch_norm_stats", channels as u64),
-        Entry::GivenStats => ("batch_norm_given_stats", (channels as u64).div_ceil(GIVEN_GROUP)),
-        Entry::Forward => ("batch_norm_forward", (x.numel() as u64).div_ceil(GROUP)),
+        Entry::GivenStats => ("batch_norm_given_stats", (channels as u64).div_ceil(GROUP)),
+        Entry::Forward => ("batch_norm_forward", elements),
         Entry::GradSums => ("batch_norm_grad_sums", channels as u64),
-        Entry::Backward => ("batch_norm_backward", (x.numel() as u64).div_ceil(GROUP)),
+        Entry::Backward => ("batch_norm_backward", elements),
+    };
+    let constants = match entry {
+        Entry::Forward | Entry::Backward => vec![("BY_PLANE", by_plane as u32)],
+        _ => vec![],
     };
     Ok(Launch {
         key: KernelKey {
@@ -39,7 +46,7 @@ fn launch(entry: Entry, x: &Shape, eps: f32, from_batch: bool, limits: &wgpu::Li
             inputs: 3,
             outputs: 1,
             texture: TextureBinding::None,
-            constants: vec![],
+            constants,
         },
         params: Params::BatchNorm(BatchNormParams {
             batch: batch as u32,
