@@ -145,6 +145,11 @@ fn batch_norm_in_training_and_evaluation_forward_and_backward() {
 }
 
 #[test]
+fn recurrent_layers_forward_and_through_time() {
+    check_ops(&["rnn_tanh", "rnn_relu", "lstm", "gru"]);
+}
+
+#[test]
 fn layout_ops_forward_and_backward() {
     check_ops(&["narrow", "pad", "permute", "cat", "one_hot"]);
 }
@@ -194,6 +199,10 @@ fn every_case_of_the_suite_is_checked_here() {
         "cat",
         "one_hot",
         "conv_block",
+        "rnn_tanh",
+        "rnn_relu",
+        "lstm",
+        "gru",
     ];
     let missed: Vec<String> =
         all_cases(1).into_iter().map(|c| c.op).filter(|op| !prefixes.iter().any(|p| op.starts_with(p))).collect();

@@ -576,6 +576,65 @@ fn batch_norm_eval_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+fn recurrent_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    use crate::ir::recurrent::{CellKind, CellWeights};
+    for kind in [CellKind::RnnTanh, CellKind::RnnRelu, CellKind::Lstm, CellKind::Gru] {
+        // Several steps and batch rows; gate rows past one workgroup's 64 for the LSTM.
+        let (t_len, batch, features, hidden) = (rng.range(3, 5), rng.range(2, 4), rng.range(3, 7), rng.range(5, 17));
+        let rows = kind.gates() * hidden;
+        let lstm = kind == CellKind::Lstm;
+        let mut inputs = vec![
+            uniform(rng, &[t_len, batch, features], -1.0, 1.0),
+            uniform(rng, &[rows, features], -0.5, 0.5),
+            uniform(rng, &[rows, hidden], -0.5, 0.5),
+            uniform(rng, &[rows], -0.5, 0.5),
+            uniform(rng, &[rows], -0.5, 0.5),
+            uniform(rng, &[batch, hidden], -1.0, 1.0),
+        ];
+        if lstm {
+            inputs.push(uniform(rng, &[batch, hidden], -1.0, 1.0));
+        }
+        cases.push(Case {
+            op: kind.name().into(),
+            wrt: (0..inputs.len()).collect(),
+            inputs,
+            build: Box::new(move |g, x| {
+                let weights = CellWeights { w_ih: x[1], w_hh: x[2], biases: Some((x[3], x[4])) };
+                Ok(g.recurrent_layer(kind, x[0], weights, Some(x[5]), x.get(6).copied())?.output)
+            }),
+            forward: Box::new(move |x| with_layer(kind, x, |l| l.forward())),
+            backward: Box::new(move |x, g| {
+                let d = with_layer(kind, x, |l| l.backward(g));
+                let mut all = vec![d.x, d.w_ih, d.w_hh, d.b_ih, d.b_hh, d.h0];
+                if lstm {
+                    all.push(d.c0);
+                }
+                all
+            }),
+        });
+    }
+}
+
+/// `f` of the reference layer of inputs [x, w_ih, w_hh, b_ih, b_hh, h0, (c0)].
+fn with_layer<T>(
+    kind: crate::ir::recurrent::CellKind,
+    x: &[Array],
+    f: impl FnOnce(&crate::reference::recurrent::Layer) -> T,
+) -> T {
+    let zeros = Array::zeros(&x[5].dims);
+    let layer = crate::reference::recurrent::Layer {
+        kind,
+        x: &x[0],
+        w_ih: &x[1],
+        w_hh: &x[2],
+        b_ih: &x[3],
+        b_hh: &x[4],
+        h0: &x[5],
+        c0: x.get(6).unwrap_or(&zeros),
+    };
+    f(&layer)
+}
+
 fn uniform(rng: &mut Rng, dims: &[usize], lo: f64, hi: f64) -> Array {
     let n = dims.iter().product();
     Array::new(dims, (0..n).map(|_| (lo + (hi - lo) * rng.uniform()) as f32 as f64).collect())
@@ -737,7 +796,7 @@ pub fn run_seeds(seed: u64, cases: &[Case]) -> Vec<u64> {
 /// Every case of the suite, with shapes and values drawn from `seed`.
 pub fn all_cases(seed: u64) -> Vec<Case> {
     let mut cases = Vec::new();
-    let families: [(&str, Family); 17] = [
+    let families: [(&str, Family); 18] = [
         ("matmul", matmul_cases),
         ("matmul_batched", batched_matmul_cases),
         ("matmul_fused", fused_matmul_cases),
@@ -752,6 +811,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
         ("softmax", softmax_cases),
         ("batch_norm", batch_norm_cases),
         ("batch_norm_eval", batch_norm_eval_cases),
+        ("recurrent", recurrent_cases),
         ("adaptive_avg_pool2d", adaptive_pool_cases),
         ("layout", layout_cases),
         ("matmul_in_fours", matmul_in_fours_cases),

@@ -8,4 +8,5 @@ pub mod composite;
 pub mod graph;
 pub mod layout;
 pub mod ops;
+pub mod recurrent;
 pub mod shape;

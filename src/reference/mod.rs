@@ -9,6 +9,7 @@ pub mod loss;
 pub mod matmul;
 pub mod optim;
 pub mod pool2d;
+pub mod recurrent;
 pub mod reduce;
 pub mod softmax;
 

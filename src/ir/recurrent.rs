@@ -1,0 +1,224 @@
+//! Recurrent layers unrolled in time: an RNN (tanh or ReLU), LSTM or GRU layer over a
+//! time-major sequence, built from products, slices and elementwise ops, so that
+//! backpropagation through time is autodiff through the unrolled graph and the whole sequence
+//! (forward, backward, update) is one plan.
+//!
+//! The input's product with W_ih is one matrix product for every step; each step then adds
+//! its product with W_hh and applies the cell. Gates are in PyTorch's order (LSTM: i, f, g, o;
+//! GRU: r, z, n), and the GRU's b_hn sits inside the reset product, as PyTorch's does.
+
+use crate::error::{Error, Result};
+use crate::ir::graph::{Graph, NodeId};
+use crate::ir::ops::elementwise::ElementwiseOp;
+
+/// Which cell a recurrent layer runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CellKind {
+    /// h′ = tanh(W_ih x + b_ih + W_hh h + b_hh).
+    RnnTanh,
+    /// h′ = relu(W_ih x + b_ih + W_hh h + b_hh).
+    RnnRelu,
+    /// Long short-term memory, with a cell state beside h.
+    Lstm,
+    /// Gated recurrent unit.
+    Gru,
+}
+
+impl CellKind {
+    /// Gate blocks in the weights' rows: 1, 4 (i, f, g, o) or 3 (r, z, n).
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::RnnTanh | CellKind::RnnRelu => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+        }
+    }
+
+    /// Its name in errors and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::RnnTanh => "rnn_tanh",
+            CellKind::RnnRelu => "rnn_relu",
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+        }
+    }
+}
+
+/// A layer's parameters, in PyTorch's layout: `weight_ih` `[G·H, F]`, `weight_hh` `[G·H, H]`,
+/// and the two biases `[G·H]` where the layer has them.
+#[derive(Clone, Copy, Debug)]
+pub struct CellWeights {
+    /// Input-to-hidden weights.
+    pub w_ih: NodeId,
+    /// Hidden-to-hidden weights.
+    pub w_hh: NodeId,
+    /// Input-to-hidden and hidden-to-hidden biases.
+    pub biases: Option<(NodeId, NodeId)>,
+}
+
+/// What a layer gives: the output at every step and the final state.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerOutput {
+    /// h at every step, `[T, B, H]`.
+    pub output: NodeId,
+    /// h after the last step, `[B, H]`.
+    pub h: NodeId,
+    /// The LSTM's cell state after the last step, `[B, H]`.
+    pub c: Option<NodeId>,
+}
+
+impl Graph {
+    /// One recurrent layer over x `[T, B, F]` (time-major) from the state `h0` `[B, H]` (and,
+    /// for an LSTM, `c0`), zeros where not given.
+    pub fn recurrent_layer(
+        &mut self,
+        kind: CellKind,
+        x: NodeId,
+        weights: CellWeights,
+        h0: Option<NodeId>,
+        c0: Option<NodeId>,
+    ) -> Result<LayerOutput> {
+        let (t_len, batch, features, hidden) = self.recurrent_sizes(kind, x, &weights)?;
+        for (what, state) in [("h0", h0), ("c0", c0)] {
+            if let Some(s) = state
+                && self.shape(s).dims() != [batch, hidden]
+            {
+                return Err(Error::ShapeMismatch {
+                    op: kind.name(),
+                    lhs: self.shape(x).clone(),
+                    rhs: self.shape(s).clone(),
+                    reason: format!("the starting state {what} must be [batch {batch}, hidden {hidden}]"),
+                });
+            }
+        }
+        let flat = self.reshape(x, &[t_len * batch, features])?;
+        let mut xw = self.matmul_t(flat, weights.w_ih, false, true)?;
+        if let Some((b_ih, _)) = weights.biases {
+            xw = self.add(xw, b_ih)?;
+        }
+        let mut h = match h0 {
+            Some(h) => h,
+            None => self.fill(&[batch, hidden], 0.0)?,
+        };
+        let mut c = match (kind, c0) {
+            (CellKind::Lstm, Some(c)) => Some(c),
+            (CellKind::Lstm, None) => Some(self.fill(&[batch, hidden], 0.0)?),
+            _ => None,
+        };
+        let mut outputs = Vec::with_capacity(t_len);
+        for t in 0..t_len {
+            let xs = self.narrow(xw, 0, (t * batch) as isize, batch)?;
+            let mut hs = self.matmul_t(h, weights.w_hh, false, true)?;
+            if let Some((_, b_hh)) = weights.biases {
+                hs = self.add(hs, b_hh)?;
+            }
+            (h, c) = self.cell(kind, xs, hs, h, c, hidden)?;
+            outputs.push(h);
+        }
+        let output = self.stack(&outputs, 0)?;
+        Ok(LayerOutput { output, h, c })
+    }
+
+    /// One step: the new h (and c) from the two affine maps `xs` and `hs` `[B, G·H]`.
+    fn cell(
+        &mut self,
+        kind: CellKind,
+        xs: NodeId,
+        hs: NodeId,
+        h: NodeId,
+        c: Option<NodeId>,
+        hidden: usize,
+    ) -> Result<(NodeId, Option<NodeId>)> {
+        let block = |g: &mut Graph, v: NodeId, k: usize| g.narrow(v, 1, (k * hidden) as isize, hidden);
+        match kind {
+            CellKind::RnnTanh | CellKind::RnnRelu => {
+                let s = self.add(xs, hs)?;
+                let op = if kind == CellKind::RnnTanh { ElementwiseOp::Tanh } else { ElementwiseOp::Relu };
+                Ok((self.unary(op, 0.0, s)?, None))
+            }
+            CellKind::Lstm => {
+                let s = self.add(xs, hs)?;
+                let gate = |g: &mut Graph, k: usize, op: ElementwiseOp| {
+                    let b = block(g, s, k)?;
+                    g.unary(op, 0.0, b)
+                };
+                let i = gate(self, 0, ElementwiseOp::Sigmoid)?;
+                let f = gate(self, 1, ElementwiseOp::Sigmoid)?;
+                let cand = gate(self, 2, ElementwiseOp::Tanh)?;
+                let o = gate(self, 3, ElementwiseOp::Sigmoid)?;
+                let c_prev = c.ok_or_else(|| Error::Graph("lstm: a step without a cell state".into()))?;
+                let kept = self.mul(f, c_prev)?;
+                let written = self.mul(i, cand)?;
+                let c = self.add(kept, written)?;
+                let squashed = self.unary(ElementwiseOp::Tanh, 0.0, c)?;
+                Ok((self.mul(o, squashed)?, Some(c)))
+            }
+            CellKind::Gru => {
+                let pre = |g: &mut Graph, k: usize| -> Result<NodeId> {
+                    let a = block(g, xs, k)?;
+                    let b = block(g, hs, k)?;
+                    g.add(a, b)
+                };
+                let r_pre = pre(self, 0)?;
+                let r = self.unary(ElementwiseOp::Sigmoid, 0.0, r_pre)?;
+                let z_pre = pre(self, 1)?;
+                let z = self.unary(ElementwiseOp::Sigmoid, 0.0, z_pre)?;
+                let xn = block(self, xs, 2)?;
+                let hn = block(self, hs, 2)?;
+                let reset = self.mul(r, hn)?;
+                let n_pre = self.add(xn, reset)?;
+                let n = self.unary(ElementwiseOp::Tanh, 0.0, n_pre)?;
+                // (1 − z)·n + z·h = n + z·(h − n).
+                let towards = self.sub(h, n)?;
+                let moved = self.mul(z, towards)?;
+                Ok((self.add(n, moved)?, None))
+            }
+        }
+    }
+
+    /// T, B, F and H, checking x and the weights against each other.
+    fn recurrent_sizes(
+        &self,
+        kind: CellKind,
+        x: NodeId,
+        weights: &CellWeights,
+    ) -> Result<(usize, usize, usize, usize)> {
+        let op = kind.name();
+        let sx = self.shape(x).clone();
+        let [t_len, batch, features] = sx.dims()[..] else {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("expected a time-major input [T, B, F], got {sx}"),
+            });
+        };
+        if t_len == 0 || batch == 0 {
+            return Err(Error::InvalidArgument { op, message: format!("the sequence {sx} has no steps or no items") });
+        }
+        let hh = self.shape(weights.w_hh).clone();
+        let g = kind.gates();
+        let [rows, hidden] = hh.dims()[..] else {
+            return Err(Error::InvalidArgument { op, message: format!("weight_hh must be [G·H, H], got {hh}") });
+        };
+        let mismatch = |lhs, rhs, reason: String| Error::ShapeMismatch { op, lhs, rhs, reason };
+        if rows != g * hidden {
+            return Err(mismatch(sx, hh, format!("weight_hh must have {g}·H rows for hidden size H = {hidden}")));
+        }
+        let ih = self.shape(weights.w_ih).clone();
+        if ih.dims() != [g * hidden, features] {
+            return Err(mismatch(
+                sx,
+                ih,
+                format!("weight_ih must be [{}, {features}] (the input's features)", g * hidden),
+            ));
+        }
+        if let Some((b_ih, b_hh)) = weights.biases {
+            for b in [b_ih, b_hh] {
+                if self.shape(b).dims() != [g * hidden] {
+                    return Err(mismatch(hh, self.shape(b).clone(), format!("each bias must be [{}]", g * hidden)));
+                }
+            }
+        }
+        Ok((t_len, batch, features, hidden))
+    }
+}

@@ -1,0 +1,234 @@
+//! One recurrent layer (RNN with tanh or ReLU, LSTM, GRU) over a time-major sequence, with
+//! backpropagation through time written out step by step, in PyTorch's gate order (LSTM: i, f,
+//! g, o; GRU: r, z, n) and its GRU rule (b_hn inside the reset product).
+
+use super::Array;
+use crate::ir::recurrent::CellKind;
+
+/// A layer's inputs: x `[T, B, F]`, the weights `[G·H, F]` and `[G·H, H]`, the biases `[G·H]`
+/// (zeros for a layer without them), the starting state h₀ `[B, H]` and, for an LSTM, c₀.
+pub struct Layer<'a> {
+    /// The cell.
+    pub kind: CellKind,
+    /// The inputs, time-major.
+    pub x: &'a Array,
+    /// Input-to-hidden weights.
+    pub w_ih: &'a Array,
+    /// Hidden-to-hidden weights.
+    pub w_hh: &'a Array,
+    /// Input-to-hidden bias.
+    pub b_ih: &'a Array,
+    /// Hidden-to-hidden bias.
+    pub b_hh: &'a Array,
+    /// The starting hidden state.
+    pub h0: &'a Array,
+    /// The starting cell state (LSTM; ignored otherwise).
+    pub c0: &'a Array,
+}
+
+/// The gradients of every input of a [`Layer`], in its field order.
+pub struct Gradients {
+    /// Of x.
+    pub x: Array,
+    /// Of w_ih.
+    pub w_ih: Array,
+    /// Of w_hh.
+    pub w_hh: Array,
+    /// Of b_ih.
+    pub b_ih: Array,
+    /// Of b_hh.
+    pub b_hh: Array,
+    /// Of h₀.
+    pub h0: Array,
+    /// Of c₀ (zeros but for an LSTM).
+    pub c0: Array,
+}
+
+/// What one step computed, kept for the backward pass.
+struct Step {
+    h_prev: Vec<f64>,
+    c_prev: Vec<f64>,
+    /// W_ih x + b_ih.
+    xs: Vec<f64>,
+    /// W_hh h + b_hh.
+    hs: Vec<f64>,
+    h: Vec<f64>,
+    c: Vec<f64>,
+}
+
+fn sigmoid(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+impl Layer<'_> {
+    fn sizes(&self) -> (usize, usize, usize, usize) {
+        let [t, b, f] = self.x.dims[..] else { panic!("x must be [T, B, F], got {:?}", self.x.dims) };
+        (t, b, f, self.w_hh.dims[1])
+    }
+
+    /// `w · v + bias` for a `[rows, cols]` matrix.
+    fn affine(w: &Array, v: &[f64], bias: &Array) -> Vec<f64> {
+        let cols = w.dims[1];
+        (0..w.dims[0]).map(|r| bias.data[r] + (0..cols).map(|k| w.data[r * cols + k] * v[k]).sum::<f64>()).collect()
+    }
+
+    /// One step's new state of one batch row, from the two affine maps.
+    fn cell(&self, xs: &[f64], hs: &[f64], h_prev: &[f64], c_prev: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let h = h_prev.len();
+        match self.kind {
+            CellKind::RnnTanh => ((0..h).map(|j| (xs[j] + hs[j]).tanh()).collect(), vec![0.0; h]),
+            CellKind::RnnRelu => ((0..h).map(|j| (xs[j] + hs[j]).max(0.0)).collect(), vec![0.0; h]),
+            CellKind::Lstm => {
+                let gate = |k: usize, j: usize| xs[k * h + j] + hs[k * h + j];
+                let c: Vec<f64> =
+                    (0..h).map(|j| sigmoid(gate(1, j)) * c_prev[j] + sigmoid(gate(0, j)) * gate(2, j).tanh()).collect();
+                ((0..h).map(|j| sigmoid(gate(3, j)) * c[j].tanh()).collect(), c)
+            }
+            CellKind::Gru => {
+                let new: Vec<f64> = (0..h)
+                    .map(|j| {
+                        let r = sigmoid(xs[j] + hs[j]);
+                        let z = sigmoid(xs[h + j] + hs[h + j]);
+                        let n = (xs[2 * h + j] + r * hs[2 * h + j]).tanh();
+                        (1.0 - z) * n + z * h_prev[j]
+                    })
+                    .collect();
+                (new, vec![0.0; h])
+            }
+        }
+    }
+
+    fn run(&self) -> Vec<Vec<Step>> {
+        let (t_len, batch, f, h) = self.sizes();
+        let mut per_row: Vec<Vec<Step>> = Vec::new();
+        for b in 0..batch {
+            let mut h_prev = self.h0.data[b * h..(b + 1) * h].to_vec();
+            let mut c_prev =
+                if self.kind == CellKind::Lstm { self.c0.data[b * h..(b + 1) * h].to_vec() } else { vec![0.0; h] };
+            let mut steps = Vec::new();
+            for t in 0..t_len {
+                let x = &self.x.data[(t * batch + b) * f..(t * batch + b + 1) * f];
+                let xs = Self::affine(self.w_ih, x, self.b_ih);
+                let hs = Self::affine(self.w_hh, &h_prev, self.b_hh);
+                let (h_new, c_new) = self.cell(&xs, &hs, &h_prev, &c_prev);
+                steps.push(Step {
+                    h_prev: h_prev.clone(),
+                    c_prev: c_prev.clone(),
+                    xs,
+                    hs,
+                    h: h_new.clone(),
+                    c: c_new.clone(),
+                });
+                h_prev = h_new;
+                c_prev = c_new;
+            }
+            per_row.push(steps);
+        }
+        per_row
+    }
+
+    /// The output at every step `[T, B, H]`.
+    pub fn forward(&self) -> Array {
+        let (t_len, batch, _, h) = self.sizes();
+        let rows = self.run();
+        let mut out = vec![0.0; t_len * batch * h];
+        for (b, steps) in rows.iter().enumerate() {
+            for (t, s) in steps.iter().enumerate() {
+                out[(t * batch + b) * h..(t * batch + b + 1) * h].copy_from_slice(&s.h);
+            }
+        }
+        Array::new(&[t_len, batch, h], out)
+    }
+
+    /// Every input's gradient, given the outputs' gradient `g` `[T, B, H]`.
+    pub fn backward(&self, g: &Array) -> Gradients {
+        let (t_len, batch, f, h) = self.sizes();
+        let gates = self.w_hh.dims[0];
+        let mut grads = Gradients {
+            x: Array::zeros(&self.x.dims),
+            w_ih: Array::zeros(&self.w_ih.dims),
+            w_hh: Array::zeros(&self.w_hh.dims),
+            b_ih: Array::zeros(&[gates]),
+            b_hh: Array::zeros(&[gates]),
+            h0: Array::zeros(&[batch, h]),
+            c0: Array::zeros(&[batch, h]),
+        };
+        for (b, steps) in self.run().iter().enumerate() {
+            let mut dh_next = vec![0.0; h];
+            let mut dc_next = vec![0.0; h];
+            for t in (0..t_len).rev() {
+                let s = &steps[t];
+                let (xs, hs) = (&s.xs, &s.hs);
+                let dh: Vec<f64> = (0..h).map(|j| g.data[(t * batch + b) * h + j] + dh_next[j]).collect();
+                // The gradients of W_ih x + b_ih and of W_hh h + b_hh.
+                let (dxs, dhs, dh_direct) = match self.kind {
+                    CellKind::RnnTanh => {
+                        let da: Vec<f64> = (0..h).map(|j| dh[j] * (1.0 - s.h[j] * s.h[j])).collect();
+                        (da.clone(), da, vec![0.0; h])
+                    }
+                    CellKind::RnnRelu => {
+                        let da: Vec<f64> = (0..h).map(|j| if xs[j] + hs[j] > 0.0 { dh[j] } else { 0.0 }).collect();
+                        (da.clone(), da, vec![0.0; h])
+                    }
+                    CellKind::Lstm => {
+                        let gate = |k: usize, j: usize| xs[k * h + j] + hs[k * h + j];
+                        let mut ds = vec![0.0; gates];
+                        for j in 0..h {
+                            let (i, fg, gg, o) =
+                                (sigmoid(gate(0, j)), sigmoid(gate(1, j)), gate(2, j).tanh(), sigmoid(gate(3, j)));
+                            let tc = s.c[j].tanh();
+                            let dc = dc_next[j] + dh[j] * o * (1.0 - tc * tc);
+                            ds[j] = dc * gg * i * (1.0 - i);
+                            ds[h + j] = dc * s.c_prev[j] * fg * (1.0 - fg);
+                            ds[2 * h + j] = dc * i * (1.0 - gg * gg);
+                            ds[3 * h + j] = dh[j] * tc * o * (1.0 - o);
+                            dc_next[j] = dc * fg;
+                        }
+                        (ds.clone(), ds, vec![0.0; h])
+                    }
+                    CellKind::Gru => {
+                        let mut dx_pre = vec![0.0; gates];
+                        let mut dh_pre = vec![0.0; gates];
+                        let mut direct = vec![0.0; h];
+                        for j in 0..h {
+                            let r = sigmoid(xs[j] + hs[j]);
+                            let z = sigmoid(xs[h + j] + hs[h + j]);
+                            let n = (xs[2 * h + j] + r * hs[2 * h + j]).tanh();
+                            let dn = dh[j] * (1.0 - z) * (1.0 - n * n);
+                            let dz = dh[j] * (s.h_prev[j] - n) * z * (1.0 - z);
+                            let dr = dn * hs[2 * h + j] * r * (1.0 - r);
+                            dx_pre[j] = dr;
+                            dh_pre[j] = dr;
+                            dx_pre[h + j] = dz;
+                            dh_pre[h + j] = dz;
+                            dx_pre[2 * h + j] = dn;
+                            dh_pre[2 * h + j] = dn * r;
+                            direct[j] = dh[j] * z;
+                        }
+                        (dx_pre, dh_pre, direct)
+                    }
+                };
+                let x = &self.x.data[(t * batch + b) * f..(t * batch + b + 1) * f];
+                for r in 0..gates {
+                    grads.b_ih.data[r] += dxs[r];
+                    grads.b_hh.data[r] += dhs[r];
+                    for k in 0..f {
+                        grads.w_ih.data[r * f + k] += dxs[r] * x[k];
+                        grads.x.data[(t * batch + b) * f + k] += self.w_ih.data[r * f + k] * dxs[r];
+                    }
+                    for k in 0..h {
+                        grads.w_hh.data[r * h + k] += dhs[r] * s.h_prev[k];
+                    }
+                }
+                dh_next = (0..h)
+                    .map(|k| dh_direct[k] + (0..gates).map(|r| self.w_hh.data[r * h + k] * dhs[r]).sum::<f64>())
+                    .collect();
+            }
+            grads.h0.data[b * h..(b + 1) * h].copy_from_slice(&dh_next);
+            if self.kind == CellKind::Lstm {
+                grads.c0.data[b * h..(b + 1) * h].copy_from_slice(&dc_next);
+            }
+        }
+        grads
+    }
+}
