@@ -1,15 +1,17 @@
 //! Models as PyTorch builds them: the [`Module`] trait, the built-in [`Layer`]s,
-//! [`Sequential`], the residual blocks, ResNets and VGGs; several models side by side in one
-//! graph.
+//! [`Sequential`], the residual blocks, ResNets and VGGs, the recurrent layers; several models
+//! side by side in one graph.
 
 mod layer;
 pub mod module;
+mod recurrent;
 mod resnet;
 mod sequential;
 pub mod vgg;
 
 pub use layer::Layer;
 pub use module::{Draw, Forward, InitPlan, Mode, Module, ModuleExt, build};
+pub use recurrent::{Recurrent, RecurrentOutput};
 pub use resnet::{Block, ResidualBlock, resnet, resnet_cifar};
 pub use sequential::Sequential;
 pub use vgg::{vgg, vgg16_cifar};

@@ -1,0 +1,132 @@
+//! The recurrent layers against PyTorch's own (tests/torch/recurrent.py): outputs, final
+//! states and every gradient through time, starting values and printouts.
+
+mod common;
+
+use common::assert_close;
+use shadergrad::autodiff::gradients;
+use shadergrad::checkpoint::{self, Checkpoint};
+use shadergrad::init::{Init, Mt19937};
+use shadergrad::nn::{Forward, InitPlan, Mode, ModuleExt, Recurrent};
+use shadergrad::{Device, Graph, Plan};
+use std::path::Path;
+
+fn fixture() -> Checkpoint {
+    checkpoint::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/recurrent.safetensors")).unwrap()
+}
+
+/// Each model's `print(model)` and parameter count, as the script printed them.
+fn printed() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/recurrent.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    lines.chunks(2).map(|pair| pair.join("\n")).collect()
+}
+
+/// The fixture's four cases, as tests/torch/recurrent.py builds them.
+fn cases() -> Vec<(&'static str, Recurrent)> {
+    vec![
+        ("rnn_tanh", Recurrent::rnn(3, 5).layers(2).batch_first()),
+        ("rnn_relu", Recurrent::rnn(3, 4).relu().without_bias()),
+        ("lstm", Recurrent::lstm(5, 6).layers(2).batch_first()),
+        ("gru", Recurrent::gru(4, 5)),
+    ]
+}
+
+#[test]
+fn recurrent_layers_give_pytorchs_outputs_states_and_gradients_through_time() {
+    let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
+    let torch = fixture();
+    for (name, model) in cases() {
+        let value = |k: &str| torch.get(&format!("{name}.{k}")).map(|(dims, v)| (dims.to_vec(), v.to_vec()));
+        let mut g = Graph::new();
+        let (x_dims, x_values) = value("x").unwrap();
+        let x = g.input("x", &x_dims).unwrap();
+        let mut written = vec![(x, x_values)];
+        let mut state = |g: &mut Graph, k: &str| {
+            value(k).map(|(dims, v)| {
+                let id = g.input(k, &dims).unwrap();
+                written.push((id, v));
+                id
+            })
+        };
+        let (h0, c0) = (state(&mut g, "h0"), state(&mut g, "c0"));
+        let out = {
+            let mut f = Forward::new(&mut g, Mode::Train, 0, "");
+            model.forward_with_state(&mut f, x, h0, c0).unwrap()
+        };
+        let (w_out_dims, w_out) = value("w_out").unwrap();
+        let (w_h_dims, w_h) = value("w_h").unwrap();
+        let (wo, wh) = (g.input("w_out", &w_out_dims).unwrap(), g.input("w_h", &w_h_dims).unwrap());
+        let a = g.mul(out.output, wo).unwrap();
+        let b = g.mul(out.h_n, wh).unwrap();
+        let (a, b) = (g.sum(a).unwrap(), g.sum(b).unwrap());
+        let loss = g.add(a, b).unwrap();
+
+        let params: Vec<String> = model.state_dict().into_iter().map(|e| e.name).collect();
+        let mut wrt: Vec<(String, _)> = vec![("x".to_string(), x)];
+        wrt.extend(h0.map(|h| ("h0".to_string(), h)));
+        wrt.extend(c0.map(|c| ("c0".to_string(), c)));
+        for p in &params {
+            let id = g.find(p).unwrap_or_else(|| panic!("{name}: no parameter {p}"));
+            written.push((id, value(p).unwrap_or_else(|| panic!("{name}: PyTorch has no {p}")).1));
+            wrt.push((p.clone(), id));
+        }
+        let ids: Vec<_> = wrt.iter().map(|(_, id)| *id).collect();
+        let grads = gradients(&mut g, loss, None, &ids).unwrap();
+        let mut outputs = vec![out.output, out.h_n];
+        outputs.extend(out.c_n);
+        outputs.extend(&grads);
+
+        let mut plan = Plan::compile(&device, &g, &outputs).unwrap();
+        for (id, v) in &written {
+            plan.write(*id, v).unwrap();
+        }
+        plan.write(wo, &w_out).unwrap();
+        plan.write(wh, &w_h).unwrap();
+        let results = plan.run_and_read(&outputs).unwrap();
+        let mut expected = vec!["output".to_string(), "h_n".to_string()];
+        if out.c_n.is_some() {
+            expected.push("c_n".into());
+        }
+        expected.extend(wrt.iter().map(|(k, _)| format!("grad.{k}")));
+        for (got, k) in results.iter().zip(&expected) {
+            let (_, want) = value(k).unwrap_or_else(|| panic!("{name}: PyTorch has no {k}"));
+            assert_close(&format!("{name} {k}"), got, &want, 1e-5);
+        }
+    }
+}
+
+#[test]
+fn recurrent_layers_start_and_print_as_pytorchs() {
+    let torch = fixture();
+    let printed = printed();
+    let inits = [
+        ("rnn", Recurrent::rnn(3, 4).layers(2)),
+        ("lstm", Recurrent::lstm(5, 16).batch_first()),
+        ("gru", Recurrent::gru(2, 4).without_bias()),
+    ];
+    for (k, (name, model)) in inits.iter().enumerate() {
+        // Each built right after torch.manual_seed(0): hidden sizes 4 and 16 make the bound a
+        // power of two, where torch's plain and fused uniform draws agree.
+        let mut rng = Mt19937::new(0);
+        if k > 0 {
+            // The earlier layers drew first.
+            for (_, earlier) in &inits[..k] {
+                earlier.initial_values(InitPlan::all(Init::TorchDefault), &mut rng);
+            }
+        }
+        let ours = model.initial_values(InitPlan::all(Init::TorchDefault), &mut rng);
+        let names: Vec<&str> = ours.iter().map(|(n, _)| n.as_str()).collect();
+        let torch_names: Vec<String> = model.state_dict().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, torch_names, "{name}: the state dict's order");
+        for (p, values) in &ours {
+            let (_, want) = torch.get(&format!("init.{name}.{p}")).unwrap_or_else(|| panic!("no init.{name}.{p}"));
+            assert_eq!(values.as_slice(), want, "{name}: {p} as drawn");
+        }
+        assert_eq!(model.summary(), printed[k], "{name}: print(model)");
+    }
+    for (k, (_, model)) in cases().iter().enumerate() {
+        assert_eq!(model.summary(), printed[3 + k]);
+    }
+}
