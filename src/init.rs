@@ -5,11 +5,35 @@
 //! floats fills uniforms and turns each 16 into normals by Box–Muller (`normal_fill`). With the
 //! same seed and the same order of draws, shadergrad's initial weights equal PyTorch's.
 
+/// How `uniform_(a, b)` turns its 24-bit fraction x into a value: PyTorch's CPU kernels
+/// differ in the last bit for about half the elements (none where b − a is a power of two).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UniformDraw {
+    /// x·(b − a) + a with two roundings: torch's default CPU path, and the plain C of torch
+    /// 1.0, which ran the course's notebooks. The default.
+    #[default]
+    Plain,
+    /// One rounding, a fused multiply-add: torch 2.x on AVX2 and AVX-512 CPUs.
+    Fused,
+}
+
+impl UniformDraw {
+    /// Reads `plain` or `fused`.
+    pub fn parse(text: &str) -> Option<UniformDraw> {
+        match text {
+            "plain" => Some(UniformDraw::Plain),
+            "fused" => Some(UniformDraw::Fused),
+            _ => None,
+        }
+    }
+}
+
 /// The Mersenne Twister MT19937, as PyTorch's CPU generator and NumPy's `RandomState` use it.
 #[derive(Clone)]
 pub struct Mt19937 {
     state: [u32; 624],
     index: usize,
+    uniform: UniformDraw,
 }
 
 impl Mt19937 {
@@ -20,7 +44,12 @@ impl Mt19937 {
         for i in 1..624 {
             state[i] = 1_812_433_253u32.wrapping_mul(state[i - 1] ^ (state[i - 1] >> 30)).wrapping_add(i as u32);
         }
-        Mt19937 { state, index: 624 }
+        Mt19937 { state, index: 624, uniform: UniformDraw::Plain }
+    }
+
+    /// The same generator, drawing uniforms the `uniform` way.
+    pub fn with_uniform(self, uniform: UniformDraw) -> Mt19937 {
+        Mt19937 { uniform, ..self }
     }
 
     /// The next 32-bit word.
@@ -47,7 +76,10 @@ impl Mt19937 {
     /// `uniform_(a, b)` of one element.
     pub fn uniform(&mut self, a: f32, b: f32) -> f32 {
         let u = (self.next_u32() & 0x00ff_ffff) as f32 * (1.0 / 16_777_216.0);
-        u * (b - a) + a
+        match self.uniform {
+            UniformDraw::Plain => u * (b - a) + a,
+            UniformDraw::Fused => u.mul_add(b - a, a),
+        }
     }
 
     /// `randint(n)` of one element.

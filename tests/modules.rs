@@ -287,7 +287,10 @@ fn labs_10_5_1_and_10_6_1_print_their_models_as_pytorch_does() {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/printouts.txt")).unwrap();
     let (vgg, resnet) = text.split_at(text.find("\nResNet(").expect("two printouts") + 1);
-    let show = |name: &str| (shadergrad::recipes::find(name).unwrap().shows.expect("a printing lab"))();
+    let show = |name: &str| {
+        let recipe = shadergrad::recipes::find(name).unwrap();
+        (recipe.shows.expect("a printing lab"))(&recipe, &device()).unwrap()
+    };
     let vgg_models = show("vgg-models");
     assert!(vgg_models.starts_with(vgg.trim_end()), "{vgg_models}");
     // The lab's own bug, named: the classifier wants 25088 inputs, the features give 12544.

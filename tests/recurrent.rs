@@ -6,7 +6,7 @@ mod common;
 use common::assert_close;
 use shadergrad::autodiff::gradients;
 use shadergrad::checkpoint::{self, Checkpoint};
-use shadergrad::init::{Init, Mt19937};
+use shadergrad::init::{Init, Mt19937, UniformDraw};
 use shadergrad::nn::{Forward, InitPlan, Mode, ModuleExt, Recurrent};
 use shadergrad::{Device, Graph, Plan};
 use std::path::Path;
@@ -129,4 +129,32 @@ fn recurrent_layers_start_and_print_as_pytorchs() {
     for (k, (_, model)) in cases().iter().enumerate() {
         assert_eq!(model.summary(), printed[3 + k]);
     }
+}
+
+#[test]
+fn lab_11_1_prints_pytorchs_run_from_either_uniform_draw() {
+    let torch = fixture();
+    let model = Recurrent::rnn(4, 2);
+    let draw =
+        |uniform| model.initial_values(InitPlan::all(Init::TorchDefault), &mut Mt19937::new(0).with_uniform(uniform));
+    // tests/torch/recurrent.py ran on an AVX2 CPU, whose torch draws fused: exactly those; the
+    // plain draws are the other path's, at most one rounding away, and not all the same here.
+    let (fused, plain) = (draw(UniformDraw::Fused), draw(UniformDraw::Plain));
+    let mut differ = 0;
+    for ((name, f), (_, p)) in fused.iter().zip(&plain) {
+        let (_, want) = torch.get(&format!("init.rnn_basics.{name}")).unwrap();
+        assert_eq!(f.as_slice(), want, "{name}, fused");
+        for (a, b) in p.iter().zip(want) {
+            assert!((a - b).abs() <= 1.2e-7, "{name}, plain: {a} against {b}");
+            differ += (a != b) as usize;
+        }
+    }
+    assert!(differ > 0, "the two draws agree on every value: this fixture cannot tell them apart");
+
+    let recipe = shadergrad::recipes::find("rnn-basics").unwrap();
+    let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
+    let printed = (recipe.shows.expect("a printing lab"))(&recipe, &device).unwrap();
+    let want =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/rnn_basics.txt")).unwrap();
+    assert_eq!(printed, want.trim_end());
 }

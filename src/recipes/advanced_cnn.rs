@@ -2,9 +2,11 @@
 //! print, the CIFAR-10 VGG and ResNet of labs 10-5-2 and 10-6-2, and `mnist-resnet`, a small
 //! residual network on the shipped MNIST subset.
 
-use super::catalog::{full_batch, mnist_recipe};
+use super::catalog::{full_batch, mnist_recipe, shows};
 use super::recipe::{Recipe, Source};
+use crate::backend::device::Device;
 use crate::data::transforms::{Augment, Normalization, Normalize};
+use crate::error::Result;
 use crate::ir::graph::Graph;
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
@@ -16,7 +18,7 @@ use crate::train::Task;
 /// Lab 10-5-1: the `custom` VGG with 10 classes as the lab prints it, and what its forward
 /// pass on a 3×224×224 image says (the classifier expects 512·7·7 inputs; the features end
 /// with 256 channels).
-fn vgg_models() -> String {
+fn vgg_models(_: &Recipe, _: &Device) -> Result<String> {
     let model = vgg(VGG_CUSTOM, false, 10);
     let mut g = Graph::new();
     let forward = g.input("x", &[1, 3, 224, 224]).and_then(|x| build(&model, &mut g, x, Mode::Eval, 0, ""));
@@ -24,13 +26,13 @@ fn vgg_models() -> String {
         Ok(_) => "its forward pass on 1×3×224×224 runs".to_string(),
         Err(e) => format!("its forward pass on 1×3×224×224 fails, as the lab's does: {e}"),
     };
-    format!("{}\n{outcome}", model.summary())
+    Ok(format!("{}\n{outcome}", model.summary()))
 }
 
 /// Lab 10-6-1: torchvision's `resnet50()` as the lab prints it (1000 classes; that
 /// torchvision pools with `AvgPool2d(7, stride=1)`, so only 224×224 inputs fit).
-fn resnet_models() -> String {
-    resnet50_as_printed().summary()
+fn resnet_models(_: &Recipe, _: &Device) -> Result<String> {
+    Ok(resnet50_as_printed().summary())
 }
 
 fn resnet50_as_printed() -> Sequential {
@@ -63,10 +65,6 @@ fn mnist_resnet() -> Sequential {
     model.push_functional("flatten", Layer::Flatten);
     model.push_named("fc", Layer::Linear { inputs: 64, outputs: 10, bias: true });
     model
-}
-
-fn shows(name: &'static str, lab: &'static str, about: &'static str, shows: fn() -> String) -> Recipe {
-    Recipe { shows: Some(shows), epochs: 0, ..full_batch(name, lab, about, Source::Nothing, Sequential::default) }
 }
 
 /// The CIFAR-10 labs' common settings: cross entropy, seed 777, the loss printed every 30

@@ -1,8 +1,8 @@
 //! The course's labs, one recipe each, with the models and the inline data they use.
 
-use super::recipe::{Architecture, Members, Recipe, Source};
+use super::recipe::{Architecture, Members, Recipe, Shows, Source};
 use crate::error::{Error, Result};
-use crate::init::Init;
+use crate::init::{Init, UniformDraw};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
 use crate::nn::vgg::{VGG11, VGG13, VGG16, VGG19};
@@ -68,6 +68,11 @@ fn deep_cnn() -> Sequential {
     Sequential::new([conv_block(1, 32, 0), conv_block(32, 64, 0), conv_block(64, 128, 1), fully_connected].concat())
 }
 
+/// A lab that prints what `shows` gives instead of training.
+pub(super) fn shows(name: &'static str, lab: &'static str, about: &'static str, shows: Shows) -> Recipe {
+    Recipe { shows: Some(shows), epochs: 0, ..full_batch(name, lab, about, Source::Nothing, Sequential::default) }
+}
+
 pub(super) fn full_batch(
     name: &'static str,
     lab: &'static str,
@@ -88,6 +93,7 @@ pub(super) fn full_batch(
         init: InitPlan::all(Init::Zeros),
         seed: 1,
         skip_draws: 0,
+        uniform: UniformDraw::Plain,
         task: Task::Regression,
         loss: LossKind::Mse,
         optimizer: Optimizer::sgd(0.01),
@@ -149,6 +155,7 @@ pub(super) fn mnist_recipe(
 pub fn all() -> Vec<Recipe> {
     let mut recipes = parts_1_to_3();
     recipes.extend(super::advanced_cnn::recipes());
+    recipes.extend(super::recurrent::recipes());
     recipes
 }
 

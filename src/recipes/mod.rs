@@ -5,10 +5,11 @@
 mod advanced_cnn;
 mod catalog;
 mod recipe;
+mod recurrent;
 mod run;
 mod saved;
 
 pub use catalog::{all, architecture, find};
-pub use recipe::{Architecture, Members, ModelFile, Overrides, Recipe, Source, load};
+pub use recipe::{Architecture, Members, ModelFile, Overrides, Recipe, Shows, Source, load};
 pub use run::{Paths, Progress, SMALL_MODEL, Summary, checkpoint_path, run};
 pub use saved::{Evaluated, Inferred, Prediction, Predictions, digit_model, evaluate_checkpoint, infer, predict};

@@ -1,9 +1,10 @@
 //! A recipe's fields, the overrides a command line gives it, and its data.
 
+use crate::backend::device::Device;
 use crate::data::transforms::{Augment, Normalization};
 use crate::data::{cifar, csv, mnist};
 use crate::error::{Error, Result};
-use crate::init::Init;
+use crate::init::{Init, UniformDraw};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
 use crate::nn::{InitPlan, Sequential};
@@ -88,6 +89,8 @@ pub struct Recipe {
     pub seed: u32,
     /// Random words the lab draws before building its model.
     pub skip_draws: usize,
+    /// How `--init torch` draws uniforms (PyTorch's CPU paths differ in the last bit).
+    pub uniform: UniformDraw,
     /// What the output means.
     pub task: Task,
     /// The loss.
@@ -120,8 +123,9 @@ pub struct Recipe {
     /// Print the mean loss of every this many batches, reset each epoch, as labs 10-5-2 and
     /// 10-6-2 print `[epoch, batch] loss: x.xxx`.
     pub batch_log: Option<usize>,
-    /// What the lab prints instead of training (labs 10-5-1 and 10-6-1 print their models).
-    pub shows: Option<fn() -> String>,
+    /// What the lab prints instead of training (labs 10-5-1 and 10-6-1 print their models,
+    /// 11-1 a forward pass), given the recipe (its seed and draws) and a device to run on.
+    pub shows: Option<Shows>,
     /// Biases drawn from the weights' scheme too (lab 08-4 draws every tensor from N(0, 1)).
     pub init_biases: bool,
     /// Targets as one-hot rows (for a squared-error loss over classes).
@@ -129,6 +133,9 @@ pub struct Recipe {
     /// Epochs without a lower validation loss before training stops (`None`: never).
     pub patience: Option<usize>,
 }
+
+/// What a printing lab prints, given its recipe and a device.
+pub type Shows = fn(&Recipe, &Device) -> Result<String>;
 
 /// Changes to a recipe's defaults, from the command line.
 #[derive(Clone, Debug, Default)]
@@ -159,6 +166,8 @@ pub struct Overrides {
     pub clip: Option<Clip>,
     /// Augmentations of the training batches, in place of the recipe's.
     pub augment: Option<Vec<Augment>>,
+    /// How uniforms are drawn.
+    pub uniform: Option<UniformDraw>,
 }
 
 /// A model by name, for `--arch`: what a file without metadata holds, or what a recipe trains
@@ -236,6 +245,9 @@ impl Recipe {
         }
         if let Some(augment) = &o.augment {
             self.augment = augment.clone();
+        }
+        if let Some(uniform) = o.uniform {
+            self.uniform = uniform;
         }
         if let Some(arch) = o.arch {
             self.model = arch.build;

@@ -200,7 +200,7 @@ pub(super) fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::p
     let classes = matches!(recipe.source, Source::Folder { .. })
         .then(|| train.y.iter().fold(0.0f32, |m, &v| m.max(v)) as usize + 1);
     let (models, combine) = models(recipe, classes);
-    let mut rng = Mt19937::new(recipe.seed);
+    let mut rng = Mt19937::new(recipe.seed).with_uniform(recipe.uniform);
     rng.skip(recipe.skip_draws);
     // The models are built one after another, as the labs construct them.
     let mut initial = Vec::new();

@@ -8,7 +8,8 @@ outputs (`NAME.output`, `NAME.h_n`, `NAME.c_n`) in float64, and the float64 grad
 the starting states and every parameter (`NAME.grad.…`). It also saves the starting values
 of three layers built right after `torch.manual_seed(0)` (`init.NAME.…`), with hidden sizes
 whose bound 1/√H is a power of two, so that torch's plain and fused uniform draws agree, and
-prints each model as `print(model)` does, with its parameter count. From the repository root:
+lab 11-1's `nn.RNN(4, 2)`, whose draws are this CPU's variant (`init.rnn_basics.…`), with
+its printed run (tests/torch/rnn_basics.txt); and prints each model as `print(model)` does, with its parameter count. From the repository root:
 
     python tests/torch/recurrent.py > tests/torch/recurrent.txt
 """
@@ -33,6 +34,19 @@ for name, model in inits.items():
     show(model)
     for k, v in model.state_dict().items():
         out[f"init.{name}.{k}"] = v.contiguous()
+
+# Lab 11-1: nn.RNN(4, 2) after manual_seed(0). Its bound 1/√2 is not a power of two, so its
+# draws are those of the CPU path this script ran on (fused on AVX2); and its printed run.
+torch.manual_seed(0)
+basics = nn.RNN(4, 2)
+for k, v in basics.state_dict().items():
+    out[f"init.rnn_basics.{k}"] = v.contiguous()
+h, e, l, o = [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]
+with torch.no_grad():
+    basics_out, _ = basics(torch.Tensor([[h, e, l, l, o], [e, o, l, l, l], [l, l, e, e, l]]))
+with open("tests/torch/rnn_basics.txt", "w") as f:
+    print(basics_out, file=f)
+    print(basics_out.size(), file=f)
 
 torch.manual_seed(1)
 cases = {

@@ -2,7 +2,7 @@
 
 use clap::Args;
 use shadergrad::data::transforms::Augment;
-use shadergrad::init::Init;
+use shadergrad::init::{Init, UniformDraw};
 use shadergrad::live::LiveView;
 use shadergrad::optimization::{Clip, Schedule};
 use shadergrad::plot::Curves;
@@ -81,6 +81,10 @@ pub struct TrainArgs {
     /// horizontal flip half the time), or none. Seeded by --seed.
     #[arg(long)]
     augment: Option<String>,
+    /// How --init torch draws uniforms: plain (torch's default CPU path and torch 1.0, the
+    /// course's; the default) or fused (torch 2.x on AVX2 and AVX-512 CPUs, one rounding).
+    #[arg(long)]
+    uniform: Option<String>,
     /// Serve the training curves live on http://127.0.0.1:PORT/ (visdom's 8097 if no port
     /// is given), redrawn as training goes: open it in a browser.
     #[arg(long, num_args = 0..=1, default_missing_value = "8097")]
@@ -127,6 +131,14 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         schedule: args.schedule.as_deref().map(Schedule::parse).transpose()?,
         clip: args.clip_norm.map(Clip::Norm).or(args.clip_value.map(Clip::Value)),
         augment: args.augment.as_deref().map(Augment::parse_list).transpose()?,
+        uniform: match &args.uniform {
+            Some(name) => Some(UniformDraw::parse(name).ok_or_else(|| Error::BadSetting {
+                name: "--uniform",
+                value: name.clone(),
+                expected: "plain, fused",
+            })?),
+            None => None,
+        },
     };
     let paths = Paths {
         data: args.data.clone(),
@@ -140,11 +152,11 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         }),
     };
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
+    let device = Device::with_options(options)?;
     if let Some(shows) = recipe.shows {
-        println!("{}", shows());
+        println!("{}", shows(&recipe, &device)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let device = Device::with_options(options)?;
     eprintln!("adapter: {}", device.describe());
     // The bar draws on stderr, and only on a terminal: logs and the JSON line stay clean.
     let bar = indicatif::ProgressBar::new(0);
