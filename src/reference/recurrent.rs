@@ -212,12 +212,12 @@ impl Layer<'_> {
                 for r in 0..gates {
                     grads.b_ih.data[r] += dxs[r];
                     grads.b_hh.data[r] += dhs[r];
-                    for k in 0..f {
-                        grads.w_ih.data[r * f + k] += dxs[r] * x[k];
+                    for (k, &xk) in x.iter().enumerate() {
+                        grads.w_ih.data[r * f + k] += dxs[r] * xk;
                         grads.x.data[(t * batch + b) * f + k] += self.w_ih.data[r * f + k] * dxs[r];
                     }
-                    for k in 0..h {
-                        grads.w_hh.data[r * h + k] += dhs[r] * s.h_prev[k];
+                    for (k, &hk) in s.h_prev.iter().enumerate() {
+                        grads.w_hh.data[r * h + k] += dhs[r] * hk;
                     }
                 }
                 dh_next = (0..h)
