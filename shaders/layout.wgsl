@@ -4,6 +4,7 @@
 //   pad           a placed at `start` along `axis` of a zero tensor    (narrow's gradient)
 //   concat        a, then b, along `axis`; a has extent `start` there
 //   one_hot       out[r, c] = 1 where a[r] (a class index, as f32) equals c, else 0
+//   gather_rows   an embedding's rows, and gather_rows_backward their gradient (below)
 
 struct Params {
     // Elements of the output.
@@ -11,9 +12,9 @@ struct Params {
     // pad and concat: the axis (0–3 of the padded dims).
     axis: u32,
     // strided_copy: element offset into a; pad: where a starts along axis; concat: a's extent
-    // along axis.
+    // along axis; gather_rows: the weight's rows; gather_rows_backward: the positions.
     start: u32,
-    // pad: a's extent along axis; one_hot: classes.
+    // pad: a's extent along axis; one_hot: classes; gather_rows(_backward): features.
     extent: u32,
     // The output's dims.
     dims: vec4<u32>,
@@ -95,4 +96,58 @@ fn one_hot(inv: Invocation) {
     let label = a[i / p.extent];
     // A label outside [0, classes) (or not whole) gives a row of zeros.
     out[i] = select(0.0, 1.0, label >= 0.0 && label == f32(i % p.extent));
+}
+
+// The row index an f32 holds, or `rows` (none) where it is negative, not whole or too large.
+fn row_index(v: f32, rows: u32) -> u32 {
+    if (v >= 0.0 && v < f32(rows) && fract(v) == 0.0) {
+        return u32(v);
+    }
+    return rows;
+}
+
+// gather_rows: out[q, d] = a[b[q], d] for the weight a [start rows, extent features] and the
+// indices b; zeros for an index outside the rows.
+@compute @workgroup_size(256)
+fn gather_rows(inv: Invocation) {
+    let i = invocation_index(inv, 256u);
+    if (i >= p.count) {
+        return;
+    }
+    let row = row_index(b[i / p.extent], p.start);
+    out[i] = select(0.0, a[row * p.extent + i % p.extent], row < p.start);
+}
+
+// gather_rows_backward: out[n, d] = Σ a[q, d] over the positions q (start of them) whose index
+// b[q] is n, in order of q, for a the gradient [positions, extent features]. A workgroup per
+// row: its invocations find the row's positions GATHER_GROUP at a time, then each adds its
+// features' values at them, so the sums need no atomics and runs agree bit for bit.
+const GATHER_GROUP: u32 = 64u;
+var<workgroup> hits: array<u32, GATHER_GROUP>;
+
+@compute @workgroup_size(64)
+fn gather_rows_backward(inv: Invocation) {
+    let n = workgroup_index(inv);
+    let rows = p.count / p.extent;
+    if (n >= rows) {
+        return;
+    }
+    for (var d0 = 0u; d0 < p.extent; d0 = d0 + GATHER_GROUP) {
+        let d = d0 + inv.local;
+        var acc = 0.0;
+        for (var q0 = 0u; q0 < p.start; q0 = q0 + GATHER_GROUP) {
+            let q = q0 + inv.local;
+            hits[inv.local] = select(0u, 1u, q < p.start && row_index(b[min(q, p.start - 1u)], rows) == n);
+            workgroupBarrier();
+            for (var k = 0u; k < GATHER_GROUP; k = k + 1u) {
+                if (hits[k] == 1u && d < p.extent) {
+                    acc = acc + a[(q0 + k) * p.extent + d];
+                }
+            }
+            workgroupBarrier();
+        }
+        if (d < p.extent) {
+            out[n * p.extent + d] = acc;
+        }
+    }
 }

@@ -151,7 +151,7 @@ fn recurrent_layers_forward_and_through_time() {
 
 #[test]
 fn layout_ops_forward_and_backward() {
-    check_ops(&["narrow", "pad", "permute", "cat", "one_hot"]);
+    check_ops(&["narrow", "pad", "permute", "cat", "one_hot", "embedding"]);
 }
 
 #[test]
@@ -198,6 +198,7 @@ fn every_case_of_the_suite_is_checked_here() {
         "permute",
         "cat",
         "one_hot",
+        "embedding",
         "conv_block",
         "rnn_tanh",
         "rnn_relu",

@@ -767,6 +767,24 @@ fn layout_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+fn embedding_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    // Positions and features past one workgroup's 64 of the gradient; indices repeated, and
+    // one outside the rows (zeros, no gradient).
+    for (rows, features, positions) in [(13usize, 70usize, &[rng.range(100, 140)][..]), (5, 3, &[2, 4, 3])] {
+        let count: usize = positions.iter().product();
+        let mut indices: Vec<f64> = (0..count).map(|_| rng.range(0, rows - 1) as f64).collect();
+        indices[count / 2] = rows as f64;
+        cases.push(Case {
+            op: "embedding".into(),
+            inputs: vec![random(rng, &[rows, features]), Array::new(positions, indices)],
+            wrt: vec![0],
+            build: Box::new(|g, x| g.embedding(x[0], x[1])),
+            forward: Box::new(|x| layout::embedding(&x[0], &x[1])),
+            backward: Box::new(move |x, g| vec![layout::embedding_backward(&x[1], rows, g)]),
+        });
+    }
+}
+
 /// A random stream for the cases named `name`: each family of cases draws from its own, so
 /// adding a case changes no other case's shapes or values.
 pub fn named_rng(seed: u64, name: &str) -> Rng {
@@ -796,7 +814,7 @@ pub fn run_seeds(seed: u64, cases: &[Case]) -> Vec<u64> {
 /// Every case of the suite, with shapes and values drawn from `seed`.
 pub fn all_cases(seed: u64) -> Vec<Case> {
     let mut cases = Vec::new();
-    let families: [(&str, Family); 18] = [
+    let families: [(&str, Family); 19] = [
         ("matmul", matmul_cases),
         ("matmul_batched", batched_matmul_cases),
         ("matmul_fused", fused_matmul_cases),
@@ -812,6 +830,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
         ("batch_norm", batch_norm_cases),
         ("batch_norm_eval", batch_norm_eval_cases),
         ("recurrent", recurrent_cases),
+        ("embedding", embedding_cases),
         ("adaptive_avg_pool2d", adaptive_pool_cases),
         ("layout", layout_cases),
         ("matmul_in_fours", matmul_in_fours_cases),

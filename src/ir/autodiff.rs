@@ -182,6 +182,9 @@ fn input_gradient(
         }
         Op::BatchNormGradSums { .. } | Op::BatchNormBackward => no_gradient("a batch norm's gradient"),
         Op::OneHot => no_gradient("one_hot"),
+        Op::Embedding if slot == 0 => graph.embedding_backward(g, inputs[1], x_dims[0]),
+        Op::Embedding => no_gradient("an embedding's indices"),
+        Op::EmbeddingBackward => no_gradient("an embedding's gradient"),
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) => no_gradient("a leaf"),
     };
     d.map(Some)

@@ -134,6 +134,13 @@ pub enum Op {
     /// One-hot rows `[n, classes]` of class indices `[n]` (a row of zeros for an index
     /// outside the classes).
     OneHot,
+    /// Rows of inputs [weight `[N, D]`, indices `[…]`] (indices as f32): `[…, D]`; an index
+    /// outside the rows gives zeros.
+    Embedding,
+    /// Its weight's gradient `[N, D]` for inputs [grad `[…, D]`, indices]: each row the sum of
+    /// the gradient's rows at its index, in order of position (no atomics: runs agree bit for
+    /// bit).
+    EmbeddingBackward,
     /// A batch norm's per-channel table `[4, C]` (rows in [`stats_row`]: mean, variance,
     /// scale γ/√(var + eps), shift β), for inputs [x `[N, C, …]`, gamma, beta] when `batch`
     /// (the batch's mean and biased variance), else [mean and variance `[2, C]`, gamma, beta].
@@ -208,6 +215,8 @@ impl Op {
             Op::Permute(_) => "permute",
             Op::Concat { .. } => "concat",
             Op::OneHot => "onehot",
+            Op::Embedding => "embedding",
+            Op::EmbeddingBackward => "embeddingbackward",
             Op::BatchNormStats { .. } => "batchnormstats",
             Op::BatchNorm { .. } => "batchnorm",
             Op::BatchNormGradSums { .. } => "batchnormgradsums",

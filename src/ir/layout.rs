@@ -295,4 +295,31 @@ impl Graph {
         }
         Ok(self.push(Op::OneHot, vec![labels], Shape::new(&[shape.dims()[0], classes])?, None))
     }
+
+    /// The rows of `weight` `[N, D]` at `indices` (any shape of rank 0–3, indices as f32):
+    /// `[…indices, D]`, as PyTorch's `nn.Embedding`; an index outside 0…N−1 gives a row of
+    /// zeros and no gradient.
+    pub fn embedding(&mut self, weight: NodeId, indices: NodeId) -> Result<NodeId> {
+        for id in [weight, indices] {
+            self.check("embedding", id)?;
+        }
+        let (sw, si) = (self.shape(weight).clone(), self.shape(indices).clone());
+        if sw.rank() != 2 || si.rank() > 3 {
+            return Err(Error::ShapeMismatch {
+                op: "embedding",
+                lhs: sw,
+                rhs: si,
+                reason: "the weight must be [rows, features] and the indices of rank 3 at most".into(),
+            });
+        }
+        let mut dims = si.dims().to_vec();
+        dims.push(sw.dims()[1]);
+        Ok(self.push(Op::Embedding, vec![weight, indices], Shape::new(&dims)?, None))
+    }
+
+    /// The gradient of an embedding's weight of `rows` rows from the output's gradient.
+    pub fn embedding_backward(&mut self, grad: NodeId, indices: NodeId, rows: usize) -> Result<NodeId> {
+        let features = *self.shape(grad).dims().last().unwrap_or(&1);
+        Ok(self.push(Op::EmbeddingBackward, vec![grad, indices], Shape::new(&[rows, features])?, None))
+    }
 }

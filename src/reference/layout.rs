@@ -95,3 +95,37 @@ pub fn one_hot(labels: &Array, classes: usize) -> Array {
     }
     out
 }
+
+/// The row an index holds, if it is one of `rows`.
+fn row_of(v: f64, rows: usize) -> Option<usize> {
+    (v >= 0.0 && v.fract() == 0.0 && (v as usize) < rows).then_some(v as usize)
+}
+
+/// The rows of `weight` `[N, D]` at `indices`: `[…indices, D]`, zeros for an index outside
+/// the rows.
+pub fn embedding(weight: &Array, indices: &Array) -> Array {
+    let (rows, d) = (weight.dims[0], weight.dims[1]);
+    let mut dims = indices.dims.clone();
+    dims.push(d);
+    let mut out = Array::zeros(&dims);
+    for (q, &v) in indices.data.iter().enumerate() {
+        if let Some(r) = row_of(v, rows) {
+            out.data[q * d..(q + 1) * d].copy_from_slice(&weight.data[r * d..(r + 1) * d]);
+        }
+    }
+    out
+}
+
+/// The weight's gradient `[rows, D]` of [`embedding`] given the output's gradient `g`.
+pub fn embedding_backward(indices: &Array, rows: usize, g: &Array) -> Array {
+    let d = *g.dims.last().unwrap_or(&1);
+    let mut out = Array::zeros(&[rows, d]);
+    for (q, &v) in indices.data.iter().enumerate() {
+        if let Some(r) = row_of(v, rows) {
+            for j in 0..d {
+                out.data[r * d + j] += g.data[q * d + j];
+            }
+        }
+    }
+    out
+}

@@ -176,6 +176,14 @@ pub(super) fn lower(
                 let (a, b) = (n.inputs[0], n.inputs[1]);
                 (kernels::layout::concat(out, axis, shape(a).dims()[axis], limits)?, vec![a, b])
             }
+            Op::Embedding => {
+                let (weight, indices) = (n.inputs[0], n.inputs[1]);
+                (kernels::layout::gather_rows(out, shape(weight).dims()[0], limits)?, vec![weight, indices])
+            }
+            Op::EmbeddingBackward => {
+                let (g, indices) = (n.inputs[0], n.inputs[1]);
+                (kernels::layout::gather_rows_backward(out, shape(indices).numel(), limits)?, vec![g, indices])
+            }
             Op::OneHot => {
                 let x = n.inputs[0];
                 (kernels::layout::one_hot(out, out.dims()[1], limits)?, vec![x, x])

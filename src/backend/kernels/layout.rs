@@ -1,5 +1,5 @@
 //! `shaders/layout.wgsl`: kernels that move elements without arithmetic (narrow, select,
-//! permute, pad, concat, one-hot).
+//! permute, pad, concat, one-hot, an embedding's rows and their gradient).
 
 use super::launch::{Family, KernelKey, Launch, TextureBinding, grid};
 use super::params::{LayoutParams, Params};
@@ -59,6 +59,21 @@ pub fn pad(out: &Shape, axis: usize, start: usize, extent: usize, limits: &wgpu:
 pub fn concat(out: &Shape, axis: usize, split: usize, limits: &wgpu::Limits) -> Result<Launch> {
     let axis = padded_axis(out.rank(), axis) as usize;
     launch("concat", out, [axis, split, 0], [0; 4], limits)
+}
+
+/// The rows `out` `[…, D]` of a weight of `rows` rows at the indices.
+pub fn gather_rows(out: &Shape, rows: usize, limits: &wgpu::Limits) -> Result<Launch> {
+    let features = *out.dims().last().unwrap_or(&1);
+    launch("gather_rows", out, [0, rows, features], [0; 4], limits)
+}
+
+/// An embedding's weight gradient `out` `[N, D]` from the output's gradient at `positions`
+/// indices: a workgroup per row (the shader's `GATHER_GROUP` invocations), sized here.
+pub fn gather_rows_backward(out: &Shape, positions: usize, limits: &wgpu::Limits) -> Result<Launch> {
+    let (rows, features) = (out.dims()[0], out.dims()[1]);
+    let mut l = launch("gather_rows_backward", out, [0, positions, features], [0; 4], limits)?;
+    l.groups = grid("embedding_backward", out, rows as u64, limits)?;
+    Ok(l)
 }
 
 /// One-hot rows `[n, classes]` of n class indices.
