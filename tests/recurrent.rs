@@ -1,5 +1,5 @@
-//! The recurrent layers against PyTorch's own (tests/torch/recurrent.py): outputs, final
-//! states and every gradient through time, starting values and printouts.
+//! The recurrent layers and the embedding against PyTorch's own (tests/torch/recurrent.py):
+//! outputs, final states and every gradient through time, starting values and printouts.
 
 mod common;
 
@@ -7,8 +7,8 @@ use common::assert_close;
 use shadergrad::autodiff::gradients;
 use shadergrad::checkpoint::{self, Checkpoint};
 use shadergrad::init::{Init, Mt19937, UniformDraw};
-use shadergrad::nn::{Forward, InitPlan, Mode, ModuleExt, Recurrent};
-use shadergrad::{Device, Graph, Plan};
+use shadergrad::nn::{Forward, InitPlan, Layer, Mode, ModuleExt, Recurrent};
+use shadergrad::{Device, Graph, Inference, Plan};
 use std::path::Path;
 
 fn fixture() -> Checkpoint {
@@ -127,7 +127,7 @@ fn recurrent_layers_start_and_print_as_pytorchs() {
         assert_eq!(model.summary(), printed[k], "{name}: print(model)");
     }
     for (k, (_, model)) in cases().iter().enumerate() {
-        assert_eq!(model.summary(), printed[3 + k]);
+        assert_eq!(model.summary(), printed[4 + k]);
     }
 }
 
@@ -157,4 +157,26 @@ fn lab_11_1_prints_pytorchs_run_from_either_uniform_draw() {
     let want =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/rnn_basics.txt")).unwrap();
     assert_eq!(printed, want.trim_end());
+}
+
+#[test]
+fn an_embedding_starts_prints_and_gathers_as_pytorchs() {
+    let torch = fixture();
+    let layer = Layer::Embedding { count: 17, dim: 16 };
+    let ours = layer.initial_values(InitPlan::all(Init::TorchDefault), &mut Mt19937::new(0));
+    let (_, want) = torch.get("init.embedding.weight").unwrap();
+    // normal_'s transcendentals on this fixture's AVX2 CPU are approximations within 1e-6.
+    for (k, (a, b)) in ours[0].1.iter().zip(want).enumerate() {
+        assert!((a - b).abs() <= 1e-6, "weight[{k}]: {a} against PyTorch's {b}");
+    }
+    assert_eq!(layer.summary(), printed()[3]);
+
+    let (dims, indices) = torch.get("embedding.indices").unwrap();
+    let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
+    let mut inference = Inference::new(&device, layer, dims).unwrap();
+    let weights = Checkpoint { tensors: vec![("weight".into(), vec![17, 16], want.to_vec())], ..Default::default() };
+    inference.load_weights(&weights, "PyTorch's embedding", true).unwrap();
+    let (_, rows) = torch.get("embedding.output").unwrap();
+    assert_eq!(inference.run(indices).unwrap(), rows);
+    assert_eq!(inference.output_dims(), [2, 4, 16]);
 }

@@ -79,6 +79,14 @@ pub enum Layer {
     },
     /// Its input, unchanged (a residual block's shortcut, a removed head).
     Identity,
+    /// `nn.Embedding(count, dim)`: row `i` of a `[count, dim]` weight for each index `i` of
+    /// the input (indices as f32), N(0, 1) at the start.
+    Embedding {
+        /// Rows (the vocabulary).
+        count: usize,
+        /// Features of a row.
+        dim: usize,
+    },
     /// Dropout with this drop probability in training; the identity in evaluation.
     Dropout(f32),
     /// An activation of the elementwise table (`Layer::RELU`, `Layer::GELU`, …).
@@ -187,6 +195,10 @@ impl Module for Layer {
                 }
             }
             Layer::Identity => h,
+            Layer::Embedding { count, dim } => {
+                let weight = f.param("weight", &[count, dim])?;
+                f.graph().embedding(weight, h)?
+            }
             Layer::Dropout(p) => match f.mode() {
                 Mode::Train => {
                     let seed = f.dropout_seed();
@@ -221,6 +233,7 @@ impl Module for Layer {
                 }
                 out
             }
+            Layer::Embedding { count, dim } => vec![entry("weight", vec![count, dim], StateKind::Parameter)],
             Layer::BatchNorm1d { features: channels, .. } | Layer::BatchNorm2d { channels, .. } => vec![
                 entry("weight", vec![channels], StateKind::Parameter),
                 entry("bias", vec![channels], StateKind::Parameter),
@@ -235,7 +248,8 @@ impl Module for Layer {
     /// Construction draws the weight, then the bias, both U(±1/√fan_in) (PyTorch's default);
     /// a lab's other init redraws the weight later and the bias keeps its default.
     /// `Init::Zeros` (the course's hand-written models) starts both at zero without drawing.
-    /// Batch norm starts at scale 1, shift 0.
+    /// Batch norm starts at scale 1, shift 0; an embedding's weight is drawn N(0, 1) by
+    /// `normal_`.
     fn own_init(&self, plan: InitPlan, rng: &mut Mt19937) -> Vec<Draw> {
         let (weight, bias, fan_in, fan_out) = match *self {
             Layer::Linear { inputs, outputs, bias } => (inputs * outputs, bias.then_some(outputs), inputs, outputs),
@@ -246,6 +260,7 @@ impl Module for Layer {
             Layer::BatchNorm1d { features: channels, .. } | Layer::BatchNorm2d { channels, .. } => {
                 return vec![Draw::kept("weight", vec![1.0; channels]), Draw::kept("bias", vec![0.0; channels])];
             }
+            Layer::Embedding { count, dim } => return vec![Draw::kept("weight", rng.normal(count * dim, 0.0, 1.0))],
             _ => return Vec::new(),
         };
         let init = self.scheme(plan);
@@ -278,6 +293,7 @@ impl Module for Layer {
             Layer::BatchNorm1d { .. } => "BatchNorm1d".into(),
             Layer::BatchNorm2d { .. } => "BatchNorm2d".into(),
             Layer::Identity => "Identity".into(),
+            Layer::Embedding { .. } => "Embedding".into(),
             Layer::Dropout(_) => "Dropout".into(),
             Layer::Activation(op) => activation_name(op),
             Layer::LeakyRelu(_) => "LeakyReLU".into(),
@@ -318,6 +334,7 @@ impl Module for Layer {
             Layer::Dropout(p) => format!("p={p}, inplace=False"),
             Layer::LeakyRelu(slope) => format!("negative_slope={slope}"),
             Layer::Flatten => "start_dim=1, end_dim=-1".into(),
+            Layer::Embedding { count, dim } => format!("{count}, {dim}"),
             Layer::Activation(_) | Layer::Identity => String::new(),
         }
     }

@@ -9,7 +9,8 @@ the starting states and every parameter (`NAME.grad.…`). It also saves the sta
 of three layers built right after `torch.manual_seed(0)` (`init.NAME.…`), with hidden sizes
 whose bound 1/√H is a power of two, so that torch's plain and fused uniform draws agree, and
 lab 11-1's `nn.RNN(4, 2)`, whose draws are this CPU's variant (`init.rnn_basics.…`), with
-its printed run (tests/torch/rnn_basics.txt); and prints each model as `print(model)` does, with its parameter count. From the repository root:
+its printed run (tests/torch/rnn_basics.txt); lab 11-5's `nn.Embedding(17, 16)` with its rows at
+some indices; and prints each model as `print(model)` does, with its parameter count. From the repository root:
 
     python tests/torch/recurrent.py > tests/torch/recurrent.txt
 """
@@ -47,6 +48,17 @@ with torch.no_grad():
 with open("tests/torch/rnn_basics.txt", "w") as f:
     print(basics_out, file=f)
     print(basics_out.size(), file=f)
+
+# Lab 11-5's encoder embedding: nn.Embedding(17, 16) after manual_seed(0) (normal_'s
+# transcendentals are this CPU's: AVX2's approximations agree with exact ones within 1e-6),
+# and its rows at some indices.
+torch.manual_seed(0)
+embedding = nn.Embedding(17, 16)
+show(embedding)
+out["init.embedding.weight"] = embedding.weight.detach().contiguous()
+indices = torch.tensor([[3, 0, 16, 3], [5, 9, 1, 0]])
+out["embedding.indices"] = indices.to(torch.float32)
+out["embedding.output"] = embedding(indices).detach().contiguous()
 
 torch.manual_seed(1)
 cases = {
