@@ -88,14 +88,16 @@ fn the_cifar_recipes_train_on_a_small_folder() {
         let recipe = recipes::find(name).unwrap().with(&overrides);
         let paths = Paths { data: Some(dir.clone()), ..Default::default() };
         let mut normalized = None;
-        let mut epochs = 0;
+        let (mut epochs, mut tested) = (0, 0);
         let summary = recipes::run(&device, &recipe, &paths, |p| match p {
             Progress::Normalized(n) => normalized = Some(n.clone()),
-            Progress::Epoch { .. } => epochs += 1,
+            Progress::Epoch { tested: t, .. } => (epochs, tested) = (epochs + 1, *t),
             _ => {}
         })
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!((summary.steps, epochs), (1, 1), "{name}");
+        // The labs' "Accuracy of the network on the 4 test images" counts the test set.
+        assert_eq!(tested, 4, "{name}");
         assert!(summary.final_loss.is_finite() && summary.test_accuracy.is_some(), "{name}");
         assert_eq!(summary.counters.submits, summary.steps as u64, "{name}: one submit a training step");
         let n = normalized.unwrap_or_else(|| panic!("{name} normalises"));

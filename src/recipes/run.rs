@@ -83,6 +83,8 @@ pub enum Progress {
         loss: f32,
         /// Test accuracy after it, where there is a test set.
         test_accuracy: Option<f32>,
+        /// Examples of the test set (0 without one).
+        tested: usize,
         /// Mean loss on the held-out validation examples, where some are held out.
         validation_loss: Option<f32>,
         /// Examples per second during the epoch.
@@ -463,7 +465,16 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
                 Some(v) => Some(trainer.evaluate(v, recipe.task)?.loss),
                 None => None,
             };
-            progress(&Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second, members });
+            let tested = test.as_ref().map_or(0, |t| t.len());
+            progress(&Progress::Epoch {
+                epoch,
+                loss,
+                test_accuracy,
+                tested,
+                validation_loss,
+                samples_per_second,
+                members,
+            });
             save(&mut trainer, recipe, (epoch, 0, 0.0), out)?;
             if let (Some(v), Some(patience)) = (validation_loss, recipe.patience) {
                 if v < best {

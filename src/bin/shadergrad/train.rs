@@ -223,7 +223,7 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
             curves.train_loss.push(((epoch - 1) as f64 + (*step as f64 + 1.0) / *steps as f64, *loss as f64));
             show(&curves, false);
         }
-        Progress::Epoch { epoch, loss, test_accuracy, validation_loss, samples_per_second, members } => {
+        Progress::Epoch { epoch, loss, test_accuracy, tested, validation_loss, samples_per_second, members } => {
             let accuracy = test_accuracy.map(|a| format!("  test accuracy {:.4}", a)).unwrap_or_default();
             let validation = validation_loss.map(|v| format!("  validation cost {v:.6}")).unwrap_or_default();
             bar.suspend(|| {
@@ -231,6 +231,10 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
                 for (k, (cost, accuracy)) in members.iter().enumerate() {
                     let accuracy = accuracy.map(|a| format!("  test accuracy {a:.4}")).unwrap_or_default();
                     println!("    model m{k}  cost {cost:.6}{accuracy}");
+                }
+                if let (Some(a), true) = (test_accuracy, recipe.batch_log.is_some()) {
+                    // The CIFAR labs' own line: `%d %%` of the percentage, its integer part.
+                    println!("Accuracy of the network on the {tested} test images: {} %", (a * 100.0).floor() as u32);
                 }
             });
             if let Some(a) = test_accuracy {
