@@ -117,10 +117,15 @@ pub(super) fn recipes() -> Vec<Recipe> {
         },
         Recipe {
             source: Source::Mnist { images: true },
+            // Beside mnist-deep-cnn's settings (15 epochs, batch 100, Adam 1e-3): the rate
+            // annealed to 0 over the 15 epochs, and crops of the image padded by 2, against
+            // the overfitting of the 8,000 images that a constant rate showed.
+            schedule: Schedule::Cosine { period: 15, eta_min: 0.0 },
+            augment: vec![Augment::RandomCrop { padding: 2 }],
             ..mnist_recipe(
                 "mnist-resnet",
                 "10-6",
-                "a small residual network (stem and 3 basic blocks) on the MNIST subset: beats mnist-deep-cnn",
+                "a small residual network (stem and 3 basic blocks) on the MNIST subset, cosine rate, random crops: beats mnist-deep-cnn",
                 mnist_resnet,
                 InitPlan::resnet(),
             )
