@@ -180,6 +180,9 @@ pub struct Settings {
     pub clip: Option<Clip>,
     /// The learning rate's schedule over epochs, applied by [`Trainer::start_epoch`].
     pub schedule: Schedule,
+    /// Read the first model's output back with each step's loss ([`Trainer::last_output`]),
+    /// as labs that print every step's prediction need.
+    pub keep_output: bool,
 }
 
 impl Settings {
@@ -199,6 +202,7 @@ impl Settings {
             groups: Vec::new(),
             clip: None,
             schedule: Schedule::Constant,
+            keep_output: false,
         }
     }
 }
@@ -237,6 +241,10 @@ pub struct Trainer {
     y: NodeId,
     /// Each model's loss on the batch.
     losses: Vec<NodeId>,
+    /// The first model's output, where the settings keep it, and its value in the last step
+    /// that read the loss.
+    output: Option<NodeId>,
+    last_output: Option<Vec<f32>>,
     last_losses: Vec<f32>,
     batch: usize,
     example: Vec<usize>,
@@ -265,7 +273,23 @@ fn input_dims(batch: usize, example: &[usize]) -> Vec<usize> {
 }
 
 fn target_dims(loss: LossKind, batch: usize, width: usize) -> Vec<usize> {
-    if loss.takes_labels() { vec![batch] } else { vec![batch, width] }
+    match (loss.takes_labels(), width) {
+        (true, 1) => vec![batch],
+        _ => vec![batch, width],
+    }
+}
+
+/// `loss` of a model's output against the targets. A sequence's class scores `[B, T, C]`
+/// and its labels `[B, T]` are scored at every step, as the labs' `view(-1, C)` does.
+fn model_loss(g: &mut Graph, loss: LossKind, out: NodeId, y: NodeId) -> Result<NodeId> {
+    let dims = g.shape(out).dims().to_vec();
+    if loss.takes_labels() && dims.len() == 3 {
+        let positions = dims[0] * dims[1];
+        let scores = g.reshape(out, &[positions, dims[2]])?;
+        let labels = g.reshape(y, &[positions])?;
+        return g.loss(loss, scores, labels);
+    }
+    g.loss(loss, out, y)
 }
 
 /// Dropout seed of model `k`: each model draws its own masks, as separate PyTorch models do.
@@ -320,10 +344,12 @@ impl Trainer {
         let y = g.input("y", &target_dims(settings.loss, batch, target_width))?;
         let mut losses = Vec::new();
         let mut params = Vec::new();
+        let mut output = None;
         for (k, model) in models.iter().enumerate() {
             let prefix = member_prefix(k, models.len());
             let out = build(model.as_ref(), &mut g, x, Mode::Train, member_seed(settings.dropout_seed, k), &prefix)?;
-            losses.push(g.loss(settings.loss, out, y)?);
+            output = output.or(settings.keep_output.then_some(out));
+            losses.push(model_loss(&mut g, settings.loss, out, y)?);
             for (name, _) in model.parameters() {
                 let name = format!("{prefix}{name}");
                 let id =
@@ -362,7 +388,8 @@ impl Trainer {
         // With an L2 penalty the reported loss is the penalized cost, as the course prints it.
         let reported = if models.len() == 1 { vec![total] } else { losses };
         let memory_floor = memory_floor(&g, forward_end);
-        let mut train = Plan::compile(device, &g, &reported)?;
+        let kept: Vec<NodeId> = reported.iter().copied().chain(output).collect();
+        let mut train = Plan::compile(device, &g, &kept)?;
         for (name, values) in initial {
             train.write_named(name, values)?;
         }
@@ -376,6 +403,8 @@ impl Trainer {
             y,
             last_losses: Vec::new(),
             losses: reported,
+            output,
+            last_output: None,
             batch,
             example: example.to_vec(),
             target_width,
@@ -414,12 +443,27 @@ impl Trainer {
         self.train.write(self.x, x)?;
         self.train.write(self.y, y)?;
         if read_loss {
-            self.last_losses = self.train.run_and_read(&self.losses)?.into_iter().map(|v| v[0]).collect();
+            // The kept output comes back in the same submit as the losses.
+            let nodes: Vec<NodeId> = self.losses.iter().copied().chain(self.output).collect();
+            let mut values = self.train.run_and_read(&nodes)?;
+            if self.output.is_some() {
+                self.last_output = values.pop();
+            }
+            self.last_losses = values.into_iter().map(|v| v[0]).collect();
             Ok(Some(self.headline(&self.last_losses)))
         } else {
             self.train.run()?;
             Ok(None)
         }
+    }
+
+    /// The first model's output in the last training step that read its loss (the forward
+    /// pass, before that step's update), where [`Settings::keep_output`] kept it.
+    pub fn last_output(&self) -> Result<&[f32]> {
+        self.last_output.as_deref().ok_or_else(|| Error::InvalidArgument {
+            op: "trainer",
+            message: "no output kept: set Settings::keep_output and read a step's loss".into(),
+        })
     }
 
     /// One training step that reads the loss, with the milliseconds the GPU spent on it by
@@ -514,16 +558,19 @@ impl Trainer {
                 .chain(e.member_losses.iter().copied())
                 .collect();
             let got = e.plan.run_and_read(&nodes)?;
-            correct += count_correct(task, &got[0], &y, size);
+            // A sequence's labels are scored at every step.
+            let rows = if self.settings.loss.takes_labels() { y.len() } else { size };
+            correct += count_correct(task, &got[0], &y, rows);
             for k in 0..members {
-                member_correct[k] += count_correct(task, &got[1 + k], &y, size);
+                member_correct[k] += count_correct(task, &got[1 + k], &y, rows);
                 loss_sums[k] += got[1 + members + k][0] as f64 * size as f64;
             }
             start += size;
         }
+        let scored = if self.settings.loss.takes_labels() { n * self.target_width } else { n };
         let evaluation = |loss_sum: f64, correct: usize| Evaluation {
             loss: (loss_sum / n as f64) as f32,
-            accuracy: (task != Task::Regression).then(|| correct as f32 / n as f32),
+            accuracy: (task != Task::Regression).then(|| correct as f32 / scored as f32),
             members: Vec::new(),
         };
         let loss_sum = match self.combine {
@@ -569,7 +616,7 @@ impl Trainer {
         for (k, model) in self.models.iter().enumerate() {
             let out = build(model.as_ref(), &mut g, x, Mode::Eval, 0, &member_prefix(k, self.models.len()))?;
             member_outs.push(out);
-            member_losses.push(g.loss(self.settings.loss, out, y)?);
+            member_losses.push(model_loss(&mut g, self.settings.loss, out, y)?);
         }
         let out = match self.combine {
             Combine::Ensemble if member_outs.len() > 1 => {

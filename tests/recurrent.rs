@@ -180,3 +180,43 @@ fn an_embedding_starts_prints_and_gathers_as_pytorchs() {
     assert_eq!(inference.run(indices).unwrap(), rows);
     assert_eq!(inference.output_dims(), [2, 4, 16]);
 }
+
+#[test]
+fn the_character_labs_with_torch_init_give_pytorchs_losses_and_predictions() {
+    // tests/torch/rnn_labs.py ran the labs' code on an AVX2 CPU, whose torch draws uniforms
+    // fused: the recipes reproduce it with --uniform fused.
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/rnn_labs.txt")).unwrap();
+    let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
+    for name in ["rnn-hihello", "rnn-charseq"] {
+        let want: Vec<(f32, &str)> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{name} ")))
+            .map(|l| {
+                let mut words = l.splitn(3, ' ');
+                let (_, loss, prediction) = (words.next(), words.next().unwrap(), words.next().unwrap_or(""));
+                (loss.parse().unwrap(), prediction)
+            })
+            .collect();
+        let overrides = shadergrad::recipes::Overrides { uniform: Some(UniformDraw::Fused), ..Default::default() };
+        let recipe = shadergrad::recipes::find(name).unwrap().with(&overrides);
+        let mut got = Vec::new();
+        let summary = shadergrad::recipes::run(&device, &recipe, &Default::default(), |p| {
+            if let shadergrad::recipes::Progress::Step { step, loss, predicted: Some(p), .. } = p {
+                let line = shadergrad::recipes::char_step_line(&recipe, *step, *loss, p).unwrap();
+                got.push((*loss, line.rsplit("prediction str: ").next().unwrap().to_string()));
+            }
+        })
+        .unwrap();
+        assert_eq!(got.len(), want.len(), "{name}: steps");
+        // The prediction comes back with the loss: still one submit a step.
+        assert_eq!(summary.counters.submits, summary.steps as u64, "{name}");
+        for (step, ((loss, prediction), (want_loss, want_prediction))) in got.iter().zip(&want).enumerate() {
+            // Adam at lr 0.1 amplifies f32 rounding differences over the steps.
+            assert!(
+                (loss - want_loss).abs() <= 1e-4 * want_loss,
+                "{name} step {step}: loss {loss}, PyTorch's {want_loss}"
+            );
+            assert_eq!(prediction, want_prediction, "{name} step {step}: the prediction");
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! Data sets: MNIST in IDX format, CIFAR-10 in its binary format, the course's CSV files,
-//! image folders, batching and augmentation.
+//! image folders, character sequences, batching and augmentation.
 //!
 //! The course's data ship inside the binary (`assets/`), so every recipe runs from any
 //! directory with no download; `--data DIR` reads the same formats from disk.
@@ -11,6 +11,7 @@ pub mod folder;
 pub mod idx;
 pub mod images;
 pub mod mnist;
+pub mod text;
 pub mod transforms;
 
 use crate::error::{Error, Result};

@@ -11,5 +11,6 @@ mod saved;
 
 pub use catalog::{all, architecture, find};
 pub use recipe::{Architecture, Members, ModelFile, Overrides, Recipe, Shows, Source, load};
+pub use recurrent::char_step_line;
 pub use run::{Paths, Progress, SMALL_MODEL, Summary, checkpoint_path, run};
 pub use saved::{Evaluated, Inferred, Prediction, Predictions, digit_model, evaluate_checkpoint, infer, predict};

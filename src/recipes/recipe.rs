@@ -37,6 +37,17 @@ pub enum Source {
     Cifar10,
     /// No data: the lab only prints its models ([`Recipe::shows`]).
     Nothing,
+    /// Characters one-hot over `alphabet`, each step's target the next character: windows of
+    /// `window` steps sliding by one, or the whole text but its last character as one
+    /// sequence (`None`).
+    Chars {
+        /// The text.
+        text: &'static str,
+        /// The alphabet, in the lab's order (the recorded one where `list(set(…))` made it).
+        alphabet: &'static str,
+        /// Steps of a window.
+        window: Option<usize>,
+    },
     /// The user's folder of class sub-folders (`--data DIR`), images resized to this
     /// (width, height); the model's last layer gets one output per class.
     Folder {
@@ -298,6 +309,9 @@ pub fn load(source: Source, data_dir: Option<&std::path::Path>) -> Result<(Data,
             })?;
             let c = cifar::load_dir(dir)?;
             (c.train.into_data(), Some(c.test.into_data()))
+        }
+        Source::Chars { text, alphabet, window } => {
+            (crate::data::text::windows(text, &alphabet.chars().collect::<Vec<_>>(), window)?, None)
         }
         Source::Nothing => {
             return Err(Error::InvalidArgument {

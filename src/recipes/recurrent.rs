@@ -1,14 +1,17 @@
 //! Part 4 of the course: recurrent networks.
 
-use super::catalog::shows;
-use super::recipe::Recipe;
+use super::catalog::{full_batch, shows};
+use super::recipe::{Recipe, Source};
 use crate::backend::device::Device;
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::inference::Inference;
 use crate::init::{Init, Mt19937};
-use crate::nn::{InitPlan, ModuleExt, Recurrent};
+use crate::ir::ops::loss::LossKind;
+use crate::ir::ops::optim::Optimizer;
+use crate::nn::{InitPlan, ModuleExt, Recurrent, Sequential};
 use crate::tensor::Tensor;
+use crate::train::Task;
 
 /// Lab 11-1's one-hot letters h, e, l, o and its input, (3, 5, 4): the lab calls it "batch
 /// 3, sequence 5", but the RNN is time-major, so it runs the five columns as sequences of 3.
@@ -38,16 +41,89 @@ fn rnn_basics(recipe: &Recipe, device: &Device) -> Result<String> {
     Ok(format!("{}\ntorch.Size([{size}])", Tensor::format_values(&outputs, inference.output_dims())))
 }
 
-/// The recipes of Part 4, in the course's order.
-pub(super) fn recipes() -> Vec<Recipe> {
-    vec![Recipe {
+/// A model of the one recurrent layer `layer`.
+fn alone(layer: Recurrent) -> Sequential {
+    let mut model = Sequential::default();
+    model.push(layer);
+    model
+}
+
+/// Labs 11-2: `nn.RNN(V, V, batch_first=True)` whose outputs are the logits, cross entropy
+/// at every step, Adam 0.1, full batch, seed 0, `steps` steps.
+fn char_rnn(
+    name: &'static str,
+    lab: &'static str,
+    about: &'static str,
+    source: Source,
+    model: fn() -> Sequential,
+    steps: usize,
+) -> Recipe {
+    Recipe {
         seed: 0,
         init: InitPlan::all(Init::TorchDefault),
-        ..shows(
-            "rnn-basics",
-            "11-1",
-            "nn.RNN(4, 2) run once on h, e, l, o sequences (time-major), as the lab prints it",
-            rnn_basics,
-        )
-    }]
+        task: Task::Classes,
+        loss: LossKind::CrossEntropy,
+        optimizer: Optimizer::adam(0.1),
+        epochs: steps,
+        log_every: 1,
+        ..full_batch(name, lab, about, source, model)
+    }
+}
+
+/// The recipes of Part 4, in the course's order.
+pub(super) fn recipes() -> Vec<Recipe> {
+    vec![
+        Recipe {
+            seed: 0,
+            init: InitPlan::all(Init::TorchDefault),
+            ..shows(
+                "rnn-basics",
+                "11-1",
+                "nn.RNN(4, 2) run once on h, e, l, o sequences (time-major), as the lab prints it",
+                rnn_basics,
+            )
+        },
+        char_rnn(
+            "rnn-hihello",
+            "11-2-2",
+            "an RNN learns 'hihell' → 'ihello' (its outputs are the logits), Adam 0.1, 100 steps",
+            Source::Chars { text: "hihello", alphabet: "hielo", window: None },
+            || alone(Recurrent::rnn(5, 5).batch_first()),
+            100,
+        ),
+        char_rnn(
+            "rnn-charseq",
+            "11-2-1",
+            "an RNN learns ' if you want you' one character ahead, Adam 0.1, 50 steps",
+            Source::Chars { text: " if you want you", alphabet: "ytoifwuan ", window: None },
+            || alone(Recurrent::rnn(10, 10).batch_first()),
+            50,
+        ),
+    ]
+}
+
+/// What a character lab prints for a step: for one sequence (labs 11-2), the step, its loss,
+/// the predicted indices, the true ones and the predicted string; for sliding windows (lab
+/// 11-3), the predicted text: window 0's characters, then each later window's last.
+/// `None` for recipes of other data.
+pub fn char_step_line(recipe: &Recipe, step: usize, loss: f32, predicted: &[usize]) -> Option<String> {
+    let Source::Chars { text, alphabet, window } = recipe.source else { return None };
+    let alphabet: Vec<char> = alphabet.chars().collect();
+    let decode = |ids: &[usize]| ids.iter().map(|&i| alphabet.get(i).copied().unwrap_or('?')).collect::<String>();
+    match window {
+        None => {
+            let truth = crate::data::text::indices(text, &alphabet).ok()?;
+            let numpy = predicted.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+            let list = truth[1..].iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+            Some(format!(
+                "{step} loss: {loss:.6} prediction: [[{numpy}]] true Y: [[{list}]] prediction str: {}",
+                decode(predicted)
+            ))
+        }
+        Some(w) => {
+            let mut ids: Vec<usize> = predicted.iter().take(w).copied().collect();
+            ids.extend(predicted.chunks(w).skip(1).filter_map(|c| c.last().copied()));
+            Some(format!("{step} loss: {loss:.6} {}", decode(&ids)))
+        }
+    }
 }

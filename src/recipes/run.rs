@@ -63,6 +63,9 @@ pub enum Progress {
         loss: f32,
         /// The parameters after the update, for models with at most 64 values.
         params: Option<Vec<(String, Vec<f32>)>>,
+        /// For character sequences: the predicted class (the output's argmax) at every step
+        /// of every sequence, from the step's forward pass, as the RNN labs print it.
+        predicted: Option<Vec<usize>>,
     },
     /// A mini-batch step.
     Batch {
@@ -221,7 +224,9 @@ pub(super) fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::p
         let prefix = member_prefix(k, models.len());
         initial.extend(values.into_iter().map(|(name, v)| (format!("{prefix}{name}"), v)));
     }
-    let small = initial.iter().map(|(_, v)| v.len()).sum::<usize>() <= SMALL_MODEL;
+    // Tiny models print their parameters each step; the character labs print predictions.
+    let small = initial.iter().map(|(_, v)| v.len()).sum::<usize>() <= SMALL_MODEL
+        && !matches!(recipe.source, Source::Chars { .. });
     let batch = recipe.batch_size.unwrap_or(train.len()).min(train.len());
     let full_batch = recipe.batch_size.is_none();
     let settings = Settings {
@@ -240,6 +245,7 @@ pub(super) fn prepare(device: &Device, recipe: &Recipe, data_dir: Option<&std::p
         },
         clip: recipe.clip,
         schedule: recipe.schedule.clone(),
+        keep_output: matches!(recipe.source, Source::Chars { .. }),
     };
     let trainer =
         Trainer::with_models(device, models, combine, settings, batch, &train.example, train.target_width, &initial)?;
@@ -303,6 +309,11 @@ fn check_settings(recipe: &Recipe) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The index of the largest value (the first of equals).
+fn argmax(row: &[f32]) -> usize {
+    row.iter().enumerate().fold(0, |best, (j, &v)| if v > row[best] { j } else { best })
 }
 
 /// Trains `recipe` on `device`, reporting progress to `progress`.
@@ -399,7 +410,14 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
                 }
                 final_loss = loss;
                 let params = if small { Some(trainer.parameters()?) } else { None };
-                progress(&Progress::Step { step, loss, params });
+                let predicted = match recipe.source {
+                    Source::Chars { alphabet, .. } => {
+                        let scores = trainer.last_output()?;
+                        Some(scores.chunks(alphabet.chars().count()).map(argmax).collect())
+                    }
+                    _ => None,
+                };
+                progress(&Progress::Step { step, loss, params, predicted });
             }
             steps += 1;
         }

@@ -191,9 +191,11 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
             eprintln!("loaded {loaded} tensors from {}", path.display());
             crate::model_file::report_skipped(skipped);
         }
-        Progress::Step { step, loss, params } => {
+        Progress::Step { step, loss, params, predicted } => {
+            let line = predicted.as_deref().and_then(|p| recipes::char_step_line(&recipe, *step, *loss, p));
             let params = params.as_deref().map(format_params).unwrap_or_default();
-            bar.suspend(|| println!("step {step:5}  cost {loss:.6}  {params}"));
+            let line = line.unwrap_or_else(|| format!("step {step:5}  cost {loss:.6}  {params}"));
+            bar.suspend(|| println!("{line}"));
             curves.train_loss.push((*step as f64, *loss as f64));
             curves.x_label = "step".into();
             show(&curves, false);
