@@ -187,7 +187,9 @@ fn the_character_labs_with_torch_init_give_pytorchs_losses_and_predictions() {
     // fused: the recipes reproduce it with --uniform fused.
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/rnn_labs.txt")).unwrap();
     let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
-    for name in ["rnn-hihello", "rnn-charseq"] {
+    // Lab 11-3's Adam at lr 0.1 is chaotic: a rounding moves its loss by per cents after ~50
+    // steps, so it is held to PyTorch's over its first 20 steps, and all others over every step.
+    for (name, compared) in [("rnn-hihello", 100), ("rnn-charseq", 50), ("rnn-longseq", 20)] {
         let want: Vec<(f32, &str)> = text
             .lines()
             .filter_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -197,17 +199,24 @@ fn the_character_labs_with_torch_init_give_pytorchs_losses_and_predictions() {
                 (loss.parse().unwrap(), prediction)
             })
             .collect();
-        let overrides = shadergrad::recipes::Overrides { uniform: Some(UniformDraw::Fused), ..Default::default() };
+        let overrides = shadergrad::recipes::Overrides {
+            uniform: Some(UniformDraw::Fused),
+            epochs: Some(compared),
+            ..Default::default()
+        };
         let recipe = shadergrad::recipes::find(name).unwrap().with(&overrides);
         let mut got = Vec::new();
         let summary = shadergrad::recipes::run(&device, &recipe, &Default::default(), |p| {
             if let shadergrad::recipes::Progress::Step { step, loss, predicted: Some(p), .. } = p {
                 let line = shadergrad::recipes::char_step_line(&recipe, *step, *loss, p).unwrap();
-                got.push((*loss, line.rsplit("prediction str: ").next().unwrap().to_string()));
+                let prediction = line.rsplit("prediction str: ").next().unwrap();
+                // The long-sequence lab prints its predicted sentence after the loss.
+                let prediction = prediction.split_once(&format!("loss: {loss:.6} ")).map_or(prediction, |(_, s)| s);
+                got.push((*loss, prediction.to_string()));
             }
         })
         .unwrap();
-        assert_eq!(got.len(), want.len(), "{name}: steps");
+        assert_eq!(got.len(), compared, "{name}: steps");
         // The prediction comes back with the loss: still one submit a step.
         assert_eq!(summary.counters.submits, summary.steps as u64, "{name}");
         for (step, ((loss, prediction), (want_loss, want_prediction))) in got.iter().zip(&want).enumerate() {

@@ -9,7 +9,7 @@ use crate::inference::Inference;
 use crate::init::{Init, Mt19937};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
-use crate::nn::{InitPlan, ModuleExt, Recurrent, Sequential};
+use crate::nn::{InitPlan, Layer, ModuleExt, Recurrent, Sequential};
 use crate::tensor::Tensor;
 use crate::train::Task;
 
@@ -39,6 +39,17 @@ fn rnn_basics(recipe: &Recipe, device: &Device) -> Result<String> {
     let outputs = inference.run(&x)?;
     let size = inference.output_dims().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
     Ok(format!("{}\ntorch.Size([{size}])", Tensor::format_values(&outputs, inference.output_dims())))
+}
+
+/// Lab 11-3's sentence.
+const SHIP: &str = "if you want to build a ship, don't drum up people together to collect wood and don't assign \
+                    them tasks and work, but rather teach them to long for the endless immensity of the sea.";
+
+/// Lab 11-3's model: a 2-layer RNN, then a linear layer at every step.
+fn long_sequences() -> Sequential {
+    let mut model = alone(Recurrent::rnn(25, 25).layers(2).batch_first());
+    model.push_named("fc", Layer::Linear { inputs: 25, outputs: 25, bias: true });
+    model
 }
 
 /// A model of the one recurrent layer `layer`.
@@ -98,6 +109,14 @@ pub(super) fn recipes() -> Vec<Recipe> {
             Source::Chars { text: " if you want you", alphabet: "ytoifwuan ", window: None },
             || alone(Recurrent::rnn(10, 10).batch_first()),
             50,
+        ),
+        char_rnn(
+            "rnn-longseq",
+            "11-3",
+            "a 2-layer RNN and a linear layer on 170 windows of 10 characters of a 180-character sentence, Adam 0.1, 100 steps",
+            Source::Chars { text: SHIP, alphabet: " ',.abcdefghiklmnoprstuwy", window: Some(10) },
+            long_sequences,
+            100,
         ),
     ]
 }

@@ -1,6 +1,7 @@
-"""The course's character RNN labs (11-2-2 "hihello" and 11-2-1 char-seq) as the lab's code
-runs them on PyTorch's CPU, printing `recipe step loss prediction` for every step: the
-reference for `shadergrad train rnn-hihello --init torch --uniform fused` and `rnn-charseq`
+"""The course's character RNN labs (11-2-2 "hihello", 11-2-1 char-seq and 11-3 long
+sequences) as the lab's code runs them on PyTorch's CPU, printing `recipe step loss
+prediction` for every step: the reference for `shadergrad train rnn-hihello --init torch
+--uniform fused`, `rnn-charseq` and `rnn-longseq`
 (this CPU draws uniforms fused: AVX2). 11-2-1's recorded run trained the second RNN drawn
 after the seed; `rnn-charseq` is the plain recipe, the first. From the repository root:
 
@@ -27,6 +28,41 @@ def run(name, alphabet, x_idx, y_idx, steps):
         print(f"{name} {i} {loss.item():.9g} {prediction}")
 
 
+class LongSeq(torch.nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.rnn = torch.nn.RNN(size, size, num_layers=2, batch_first=True)
+        self.fc = torch.nn.Linear(size, size, bias=True)
+
+    def forward(self, x):
+        x, _status = self.rnn(x)
+        return self.fc(x)
+
+
+def longseq(steps):
+    sentence = ("if you want to build a ship, don't drum up people together to collect wood and don't assign "
+                "them tasks and work, but rather teach them to long for the endless immensity of the sea.")
+    alphabet = sorted(set(sentence))
+    idx = [alphabet.index(c) for c in sentence]
+    x_idx = [idx[i:i + 10] for i in range(len(idx) - 10)]
+    y_idx = [idx[i + 1:i + 11] for i in range(len(idx) - 10)]
+    torch.manual_seed(0)
+    size = len(alphabet)
+    x = torch.FloatTensor(np.array([np.eye(size)[w] for w in x_idx]))
+    y = torch.LongTensor(y_idx)
+    net = LongSeq(size)
+    optimizer = torch.optim.Adam(net.parameters(), 0.1)
+    for i in range(steps):
+        optimizer.zero_grad()
+        outputs = net(x)
+        loss = torch.nn.CrossEntropyLoss()(outputs.view(-1, size), y.view(-1))
+        loss.backward()
+        optimizer.step()
+        results = outputs.argmax(dim=2)
+        predict = "".join(alphabet[c] for c in results[0]) + "".join(alphabet[r[-1]] for r in results[1:])
+        print(f"rnn-longseq {i} {loss.item():.9g} {predict}")
+
+
 hihello = "hielo"
 run("rnn-hihello", hihello, [0, 1, 0, 2, 3, 3], [1, 0, 2, 3, 3, 4], 100)
 
@@ -34,3 +70,5 @@ sample = " if you want you"
 charseq = ["y", "t", "o", "i", "f", "w", "u", "a", "n", " "]
 idx = [charseq.index(c) for c in sample]
 run("rnn-charseq", charseq, idx[:-1], idx[1:], 50)
+
+longseq(100)
