@@ -9,15 +9,16 @@ pub struct Table {
     pub rows: usize,
     /// Columns.
     pub cols: usize,
-    /// Values, row-major.
-    pub data: Vec<f32>,
+    /// Values, row-major, in f64 as NumPy's `loadtxt` reads them (a lab that asks for f32
+    /// gets them rounded by [`Table::columns`]).
+    pub data: Vec<f64>,
 }
 
 impl Table {
     /// Columns `range` of every row, row-major (e.g. the features `0..cols-1`).
     pub fn columns(&self, range: std::ops::Range<usize>) -> Vec<f32> {
         (0..self.rows)
-            .flat_map(|r| self.data[r * self.cols + range.start..r * self.cols + range.end].iter().copied())
+            .flat_map(|r| self.data[r * self.cols + range.start..r * self.cols + range.end].iter().map(|&v| v as f32))
             .collect()
     }
 }
@@ -39,7 +40,7 @@ pub fn parse_csv(name: &str, text: &str) -> Result<Table> {
         let mut count = 0;
         let mut field_start = line_start;
         for field in content.split(',') {
-            let value: f32 = field.trim().parse().map_err(|_| Error::Format {
+            let value: f64 = field.trim().parse().map_err(|_| Error::Format {
                 path: name.to_string(),
                 offset: field_start,
                 message: format!("line {}, column {}: '{}' is not a number", line_no + 1, count + 1, field.trim()),
@@ -79,6 +80,7 @@ pub fn shipped(name: &str) -> Option<Result<Table>> {
         "data-01-test-score.csv" => include_str!("../../assets/csv/data-01-test-score.csv"),
         "data-03-diabetes.csv" => include_str!("../../assets/csv/data-03-diabetes.csv"),
         "data-04-zoo.csv" => include_str!("../../assets/csv/data-04-zoo.csv"),
+        "data-02-stock_daily.csv" => include_str!("../../assets/csv/data-02-stock_daily.csv"),
         _ => return None,
     };
     Some(parse_csv(&format!("assets/csv/{name}"), text))

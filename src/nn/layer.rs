@@ -95,6 +95,8 @@ pub enum Layer {
     LeakyRelu(f32),
     /// [N, …] → [N, product of the rest]
     Flatten,
+    /// A sequence's last step, `x[:, -1]`: `[B, T, F]` → `[B, F]` (lab 11-4's `output[:, -1]`).
+    LastStep,
 }
 
 /// `Layer::RELU`, `Layer::GELU`, …: a layer per activation of the elementwise table.
@@ -214,6 +216,16 @@ impl Module for Layer {
                 let rest = dims[1..].iter().product();
                 g.reshape(h, &[dims[0], rest])?
             }
+            Layer::LastStep => {
+                let g = f.graph();
+                let dims = g.shape(h).dims().to_vec();
+                let [batch, steps, features] = dims[..] else {
+                    let message = format!("takes a sequence [B, T, F], not {dims:?}");
+                    return Err(Error::InvalidArgument { op: "last_step", message });
+                };
+                let last = g.narrow(h, 1, steps as isize - 1, 1)?;
+                g.reshape(last, &[batch, features])?
+            }
         })
     }
 
@@ -298,6 +310,7 @@ impl Module for Layer {
             Layer::Activation(op) => activation_name(op),
             Layer::LeakyRelu(_) => "LeakyReLU".into(),
             Layer::Flatten => "Flatten".into(),
+            Layer::LastStep => "LastStep".into(),
         }
     }
 
@@ -335,7 +348,7 @@ impl Module for Layer {
             Layer::LeakyRelu(slope) => format!("negative_slope={slope}"),
             Layer::Flatten => "start_dim=1, end_dim=-1".into(),
             Layer::Embedding { count, dim } => format!("{count}, {dim}"),
-            Layer::Activation(_) | Layer::Identity => String::new(),
+            Layer::Activation(_) | Layer::Identity | Layer::LastStep => String::new(),
         }
     }
 }

@@ -37,6 +37,17 @@ pub enum Source {
     Cifar10,
     /// No data: the lab only prints its models ([`Recipe::shows`]).
     Nothing,
+    /// A shipped CSV time series, newest row first, as lab 11-4 reads it: reversed, split at
+    /// `train_fraction` of its rows, each part min-max scaled by itself, windows of `window`
+    /// rows targeting the next row's last column ([`crate::data::series`]).
+    Series {
+        /// The shipped file.
+        file: &'static str,
+        /// Rows of a window.
+        window: usize,
+        /// The training part's share of the rows.
+        train_fraction: f64,
+    },
     /// Characters one-hot over `alphabet`, each step's target the next character: windows of
     /// `window` steps sliding by one, or the whole text but its last character as one
     /// sequence (`None`).
@@ -309,6 +320,12 @@ pub fn load(source: Source, data_dir: Option<&std::path::Path>) -> Result<(Data,
             })?;
             let c = cifar::load_dir(dir)?;
             (c.train.into_data(), Some(c.test.into_data()))
+        }
+        Source::Series { file, window, train_fraction } => {
+            let table = csv::shipped(file)
+                .ok_or_else(|| Error::Io { path: file.into(), message: "not a shipped file".into() })??;
+            let (train, test) = crate::data::series::train_and_test(&table, window, train_fraction)?;
+            (train, Some(test))
         }
         Source::Chars { text, alphabet, window } => {
             (crate::data::text::windows(text, &alphabet.chars().collect::<Vec<_>>(), window)?, None)

@@ -45,10 +45,20 @@ fn rnn_basics(recipe: &Recipe, device: &Device) -> Result<String> {
 const SHIP: &str = "if you want to build a ship, don't drum up people together to collect wood and don't assign \
                     them tasks and work, but rather teach them to long for the endless immensity of the sea.";
 
-/// Lab 11-3's model: a 2-layer RNN, then a linear layer at every step.
+/// Lab 11-3's `Net`: a 2-layer RNN, then a linear layer at every step.
 fn long_sequences() -> Sequential {
-    let mut model = alone(Recurrent::rnn(25, 25).layers(2).batch_first());
+    let mut model = Sequential::default().with_class("Net");
+    model.push_named("rnn", Recurrent::rnn(25, 25).layers(2).batch_first());
     model.push_named("fc", Layer::Linear { inputs: 25, outputs: 25, bias: true });
+    model
+}
+
+/// Lab 11-4's `Net`: an LSTM, its last step, a linear layer to one value.
+fn stock_lstm() -> Sequential {
+    let mut model = Sequential::default().with_class("Net");
+    model.push_named("rnn", Recurrent::lstm(5, 10).batch_first());
+    model.push_functional("last", Layer::LastStep);
+    model.push_named("fc", Layer::Linear { inputs: 10, outputs: 1, bias: true });
     model
 }
 
@@ -118,6 +128,22 @@ pub(super) fn recipes() -> Vec<Recipe> {
             long_sequences,
             100,
         ),
+        Recipe {
+            seed: 0,
+            init: InitPlan::all(Init::TorchDefault),
+            task: Task::Regression,
+            loss: LossKind::Mse,
+            optimizer: Optimizer::adam(0.01),
+            epochs: 500,
+            log_every: 1,
+            ..full_batch(
+                "lstm-stock",
+                "11-4",
+                "an LSTM on 7-day windows of Google's daily prices predicts the next close (MSE, Adam 0.01, 500 steps)",
+                Source::Series { file: "data-02-stock_daily.csv", window: 7, train_fraction: 0.7 },
+                stock_lstm,
+            )
+        },
     ]
 }
 

@@ -1,7 +1,7 @@
-"""The course's character RNN labs (11-2-2 "hihello", 11-2-1 char-seq and 11-3 long
-sequences) as the lab's code runs them on PyTorch's CPU, printing `recipe step loss
-prediction` for every step: the reference for `shadergrad train rnn-hihello --init torch
---uniform fused`, `rnn-charseq` and `rnn-longseq`
+"""The course's RNN labs (11-2-2 "hihello", 11-2-1 char-seq, 11-3 long sequences and 11-4's
+LSTM on stock prices) as the lab's code runs them on PyTorch's CPU, printing `recipe step
+loss prediction` for every step (no prediction for 11-4): the reference for `shadergrad train
+rnn-hihello --init torch --uniform fused`, `rnn-charseq`, `rnn-longseq` and `lstm-stock`
 (this CPU draws uniforms fused: AVX2). 11-2-1's recorded run trained the second RNN drawn
 after the seed; `rnn-charseq` is the plain recipe, the first. From the repository root:
 
@@ -72,3 +72,44 @@ idx = [charseq.index(c) for c in sample]
 run("rnn-charseq", charseq, idx[:-1], idx[1:], 50)
 
 longseq(100)
+
+
+def lstm_stock(steps):
+    # Lab 11-4, as its code reads, scales and windows the file.
+    xy = np.loadtxt("assets/csv/data-02-stock_daily.csv", delimiter=",")[::-1]
+    train_size = int(len(xy) * 0.7)
+    train_set, test_set = xy[0:train_size], xy[train_size - 7:]
+
+    def minmax(data):
+        return (data - np.min(data, 0)) / (np.max(data, 0) - np.min(data, 0) + 1e-7)
+
+    def windows(data):
+        x = [data[i:i + 7, :] for i in range(len(data) - 7)]
+        y = [data[i + 7, [-1]] for i in range(len(data) - 7)]
+        return np.array(x), np.array(y)
+
+    train_x, train_y = windows(minmax(train_set))
+    x, y = torch.FloatTensor(train_x), torch.FloatTensor(train_y)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.LSTM(5, 10, num_layers=1, batch_first=True)
+            self.fc = torch.nn.Linear(10, 1, bias=True)
+
+        def forward(self, x):
+            x, _status = self.rnn(x)
+            return self.fc(x[:, -1])
+
+    torch.manual_seed(0)
+    net = Net()
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+    for i in range(steps):
+        optimizer.zero_grad()
+        loss = torch.nn.MSELoss()(net(x), y)
+        loss.backward()
+        optimizer.step()
+        print(f"lstm-stock {i} {loss.item():.9g}")
+
+
+lstm_stock(500)
