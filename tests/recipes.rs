@@ -468,6 +468,7 @@ fn every_recipe_builds_its_model_on_its_inputs() {
             Source::Mnist { images: true } => vec![1, 28, 28],
             Source::Folder { width, height } => vec![3, height as usize, width as usize],
             Source::Cifar10 => vec![3, 32, 32],
+            Source::Series { window, .. } => vec![window, 5],
             Source::Chars { text, alphabet, window } => {
                 vec![window.unwrap_or(text.chars().count() - 1), alphabet.chars().count()]
             }
