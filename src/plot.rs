@@ -101,6 +101,75 @@ pub fn save(path: &Path, curves: &Curves) -> Result<()> {
         .map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })
 }
 
+/// Named lines over their index (lab 11-4's test prices against the predictions), titled
+/// `title`, as a PNG of [`DEFAULT_SIZE`] written to `path` atomically. The first line is drawn
+/// in the training loss's colour, the second in the validation loss's.
+pub fn save_series(path: &Path, title: &str, y_label: &str, lines: &[(&str, &[f64])]) -> Result<()> {
+    let fail = |message: String| Error::InvalidArgument { op: "plot::save_series", message };
+    register_embedded_font().map_err(fail)?;
+    let (width, height) = DEFAULT_SIZE;
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    draw_series(title, y_label, lines, &mut rgb).map_err(|e| fail(format!("drawing the plot failed: {e}")))?;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&rgb, width, height, image::ExtendedColorType::Rgb8)
+        .map_err(|e| fail(format!("encoding the plot as PNG failed: {e}")))?;
+    crate::atomic_file::write(path, &png)
+        .map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })
+}
+
+fn draw_series(
+    title: &str,
+    y_label: &str,
+    lines: &[(&str, &[f64])],
+    rgb: &mut [u8],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let (text_px, title_px, swatch) = (16.0, 26.0, 26);
+    let points: Vec<Vec<(f64, f64)>> = lines
+        .iter()
+        .map(|(_, v)| plottable(&v.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect::<Vec<_>>()))
+        .collect();
+    let xs = x_range(points.iter().flatten().map(|p| p.0));
+    let ys = loss_range(points.iter().flatten().map(|p| p.1));
+    let root = BitMapBackend::with_buffer(rgb, DEFAULT_SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .margin(13)
+        .x_label_area_size(48)
+        .y_label_area_size(88)
+        .caption(title, (FAMILY, title_px))
+        .build_cartesian_2d(xs, ys)?;
+    let tick = |v: &f64| tick_label(*v);
+    chart
+        .configure_mesh()
+        .x_desc("time step")
+        .y_desc(y_label)
+        .label_style((FAMILY, text_px))
+        .axis_desc_style((FAMILY, text_px))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .draw()?;
+    for ((name, _), (line, color)) in
+        lines.iter().zip(points.into_iter().zip([TRAIN_LOSS, VALIDATION_LOSS].into_iter().cycle()))
+    {
+        let style = color.filled().stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(line, style))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + swatch, y)], style));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FAMILY, text_px))
+        .legend_area_size(swatch + 10)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
 /// Puts the embedded font in plotters' process-wide font table, once: plotters looks every
 /// font up there by family name when a text style is made, so this must precede all drawing.
 fn register_embedded_font() -> std::result::Result<(), String> {
@@ -290,6 +359,18 @@ mod tests {
 
     fn has_colour(img: &image::RgbImage, c: RGBColor) -> bool {
         img.pixels().any(|p| p.0 == [c.0, c.1, c.2])
+    }
+
+    #[test]
+    fn a_series_plot_draws_both_lines() {
+        let path = std::env::temp_dir().join(format!("shadergrad-series-{}.png", std::process::id()));
+        let truth: Vec<f64> = (0..220).map(|i| (i as f64 / 20.0).sin()).collect();
+        let guess: Vec<f64> = truth.iter().map(|v| v * 0.9).collect();
+        save_series(&path, "lstm-stock", "scaled close", &[("original", &truth), ("prediction", &guess)]).unwrap();
+        let img = decode(&std::fs::read(&path).unwrap());
+        assert_eq!(img.dimensions(), DEFAULT_SIZE);
+        assert!(has_colour(&img, TRAIN_LOSS) && has_colour(&img, VALIDATION_LOSS));
+        std::fs::remove_file(path).ok();
     }
 
     #[test]

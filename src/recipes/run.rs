@@ -517,6 +517,14 @@ pub fn run(device: &Device, recipe: &Recipe, paths: &Paths, mut progress: impl F
         Some(t) => Some(trainer.evaluate(t, recipe.task)?),
         None => None,
     };
+    if let (Source::Series { .. }, Some(dir), Some(t)) = (recipe.source, out, &test) {
+        // Lab 11-4 plots the test set's truth against the model's prediction.
+        let predicted: Vec<f64> = trainer.infer(&t.x, t.len())?.iter().map(|&v| v as f64).collect();
+        let truth: Vec<f64> = t.y.iter().map(|&v| v as f64).collect();
+        let title = format!("{} (lab {}): the test set", recipe.name, recipe.lab);
+        let lines = [("original", truth.as_slice()), ("prediction", predicted.as_slice())];
+        crate::plot::save_series(&dir.join("prediction.png"), &title, "close, min-max scaled", &lines)?;
+    }
     let test_accuracy = tested.as_ref().and_then(|t| t.accuracy);
     let member_test_accuracies = tested.map(|t| t.members.iter().map(|m| m.accuracy).collect()).unwrap_or_default();
     Ok(Summary {
