@@ -28,18 +28,9 @@ pub fn statistics(x: &Array) -> (Vec<f64>, Vec<f64>) {
 
 /// y = (x − mean) / √(var + eps) · gamma + beta with the batch's statistics.
 pub fn batch_norm(x: &Array, gamma: &Array, beta: &Array, eps: f64) -> Array {
-    let (of, _) = channels(x);
     let (mean, var) = statistics(x);
-    let data = x
-        .data
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let c = of[i];
-            (v - mean[c]) / (var[c] + eps).sqrt() * gamma.data[c] + beta.data[c]
-        })
-        .collect();
-    Array::new(&x.dims, data)
+    let c = mean.len();
+    batch_norm_given(x, &Array::new(&[c], mean), &Array::new(&[c], var), gamma, beta, eps)
 }
 
 /// Gradients of x, gamma and beta given the output's gradient `g`:
