@@ -1,7 +1,8 @@
 //! Reverse-mode differentiation: appends to a graph the nodes that compute gradients.
 //!
-//! Every rule below is written with the same graph ops a user has, so the backward pass runs
-//! on the same checked kernels as the forward pass and is compiled into the same plan.
+//! Every rule below is written with the same graph ops a user has (batch norm's and the
+//! embedding's with their own backward ops, checked with them), so the backward pass runs on
+//! checked kernels and is compiled into the same plan as the forward pass.
 
 use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId, Op};
