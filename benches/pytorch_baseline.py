@@ -193,6 +193,60 @@ def main():
     cases.append(case("vgg16_cifar_step",
                       *training_step(vgg16, [3, 32, 32], device, step_reps, sync, batch=32, sgd=True)))
 
+    # Part 4's steps (src/bench.rs's sequence_steps): the labs' char-seq, long-seq and
+    # LSTM-stock models and a word-level language model, full batch as the labs train them.
+    class LastStep(torch.nn.Module):
+        def forward(self, x):
+            return x[:, -1]
+
+    class Outputs(torch.nn.Module):
+        def __init__(self, rnn):
+            super().__init__()
+            self.rnn = rnn
+
+        def forward(self, x):
+            return self.rnn(x)[0]
+
+    def sequence_step(name, model, x, y, loss, optimizer):
+        model = model.to(device)
+        opt = optimizer(model.parameters())
+        x, y = x.to(device), y.to(device)
+
+        def step():
+            opt.zero_grad()
+            out = model(x)
+            value = loss(out.reshape(-1, out.shape[-1]), y.reshape(-1)) if y.dtype == torch.long else loss(out, y)
+            value.backward()
+            opt.step()
+            value.item()
+
+        cases.append(case(name, *timed(step, min(reps, 5), sync)))
+
+    def inputs_of(shape, vocabulary=0):
+        n = 1
+        for d in shape:
+            n *= d
+        i = torch.arange(n)
+        return (i * 31 % vocabulary) if vocabulary else ((i * 31 % 255).float() / 255.0).reshape(shape)
+
+    ce, mse = F.cross_entropy, F.mse_loss
+    adam = lambda lr: (lambda p: torch.optim.Adam(p, lr=lr))
+    labels = lambda shape, classes: (torch.arange(shape[0] * shape[1]) * 7 % classes).reshape(shape)
+    sequence_step("rnn_charseq_step", Outputs(torch.nn.RNN(10, 10, batch_first=True)),
+                  inputs_of([1, 15, 10]), labels([1, 15], 10), ce, adam(0.1))
+    sequence_step("rnn_longseq_step", torch.nn.Sequential(Outputs(torch.nn.RNN(25, 25, 2, batch_first=True)),
+                                                          torch.nn.Linear(25, 25)),
+                  inputs_of([170, 10, 25]), labels([170, 10], 25), ce, adam(0.1))
+    sequence_step("lstm_stock_step", torch.nn.Sequential(Outputs(torch.nn.LSTM(5, 10, batch_first=True)),
+                                                         LastStep(), torch.nn.Linear(10, 1)),
+                  inputs_of([505, 7, 5]), (torch.arange(505) % 13).float().reshape(505, 1) / 13.0, mse, adam(0.01))
+    sequence_step("lstm_language_model_step",
+                  torch.nn.Sequential(torch.nn.Embedding(10000, 256),
+                                      Outputs(torch.nn.LSTM(256, 256, 2, batch_first=True)),
+                                      torch.nn.Linear(256, 10000)),
+                  inputs_of([20, 35], 10000).reshape(20, 35), labels([20, 35], 10000), ce,
+                  lambda p: torch.optim.SGD(p, lr=1.0))
+
     adapter = torch.cuda.get_device_name(device) if cuda else cpu_name()
     print(json.dumps({
         "engine": "pytorch",

@@ -10,7 +10,7 @@ use crate::init::{Init, Mt19937};
 use crate::ir::graph::{Graph, NodeId};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
-use crate::nn::{InitPlan, Layer, ModuleExt, Sequential};
+use crate::nn::{InitPlan, Layer, ModuleExt, Recurrent, Sequential};
 use crate::recipes;
 use crate::train::{Settings, Trainer};
 use std::time::Instant;
@@ -296,6 +296,85 @@ pub fn training_step(
     })
 }
 
+/// A recurrent model's training step: full-batch `batch` examples of `example`, a target of
+/// `targets` values each (class indices at every step for cross entropy; values for MSE),
+/// as Part 4's labs train them.
+pub struct SequenceStep {
+    /// The case's name.
+    pub name: &'static str,
+    /// The model.
+    pub model: Sequential,
+    /// The dims of one example.
+    pub example: Vec<usize>,
+    /// Examples per step.
+    pub batch: usize,
+    /// Targets per example.
+    pub targets: usize,
+    /// Classes of each target (0: a regression).
+    pub classes: usize,
+    /// Inputs are indices below this (an embedding's), else values in [0, 1).
+    pub vocabulary: usize,
+    /// The loss.
+    pub loss: LossKind,
+    /// The optimizer.
+    pub optimizer: Optimizer,
+}
+
+/// One training step of `s`, reading the loss as the labs' loops do.
+pub fn sequence_step(device: &Device, s: SequenceStep, reps: usize) -> Result<Case> {
+    let mut rng = Mt19937::new(1);
+    let initial = s.model.initial_values(InitPlan::all(Init::TorchDefault), &mut rng);
+    let settings = Settings { batch_size: Some(s.batch), shuffle: false, ..Settings::new(s.loss, s.optimizer) };
+    let start = Instant::now();
+    let trainer = Trainer::new(device, s.model, settings, s.batch, &s.example, s.targets, &initial)?;
+    let compile_ms = start.elapsed().as_secs_f64() * 1e3;
+    let size: usize = s.example.iter().product();
+    let x: Vec<f32> = (0..s.batch * size)
+        .map(|i| if s.vocabulary > 0 { ((i * 31) % s.vocabulary) as f32 } else { ((i * 31) % 255) as f32 / 255.0 })
+        .collect();
+    let y: Vec<f32> = (0..s.batch * s.targets)
+        .map(|i| if s.classes > 0 { ((i * 7) % s.classes) as f32 } else { (i % 13) as f32 / 13.0 })
+        .collect();
+    Ok(Case {
+        name: s.name.into(),
+        reps,
+        flops: 0.0,
+        bytes: 0.0,
+        compile_ms,
+        gpu_bytes: trainer.plan().counters().bytes_allocated,
+        floor_bytes: Some(trainer.memory_floor()),
+        runner: Runner::Step(Box::new(trainer), x, y),
+    })
+}
+
+/// Part 4's steps: the char-seq, long-seq and LSTM-stock labs', and a word-level language
+/// model's (an embedding of 10,000 words, a 2-layer LSTM of 256, 35 steps, batch 20).
+fn sequence_steps() -> Result<Vec<SequenceStep>> {
+    let recipe = |name: &str| recipes::find(name).map(|r| (r.model)());
+    let ce = LossKind::CrossEntropy;
+    let mut language_model = Sequential::default();
+    language_model.push_named("encoder", Layer::Embedding { count: 10_000, dim: 256 });
+    language_model.push_named("rnn", Recurrent::lstm(256, 256).layers(2).batch_first());
+    language_model.push_named("decoder", Layer::Linear { inputs: 256, outputs: 10_000, bias: true });
+    let step = |name, model, example: &[usize], batch, targets, classes, vocabulary, loss, optimizer| SequenceStep {
+        name,
+        model,
+        example: example.to_vec(),
+        batch,
+        targets,
+        classes,
+        vocabulary,
+        loss,
+        optimizer,
+    };
+    Ok(vec![
+        step("rnn_charseq_step", recipe("rnn-charseq")?, &[15, 10], 1, 15, 10, 0, ce, Optimizer::adam(0.1)),
+        step("rnn_longseq_step", recipe("rnn-longseq")?, &[10, 25], 170, 10, 25, 0, ce, Optimizer::adam(0.1)),
+        step("lstm_stock_step", recipe("lstm-stock")?, &[7, 5], 505, 1, 0, 0, LossKind::Mse, Optimizer::adam(0.01)),
+        step("lstm_language_model_step", language_model, &[35], 20, 35, 10_000, 10_000, ce, Optimizer::sgd(1.0)),
+    ])
+}
+
 /// The course's MLP (784-256-256-10, ReLU).
 pub fn mlp() -> Sequential {
     let linear = |i, o| Layer::Linear { inputs: i, outputs: o, bias: true };
@@ -349,6 +428,11 @@ pub fn each_case(
         if wanted(case) {
             let model = (recipes::find(recipe)?.model)();
             each(training_step(device, case, model, &example, step, reps.min(3))?)?;
+        }
+    }
+    for s in sequence_steps()? {
+        if wanted(s.name) {
+            each(sequence_step(device, s, reps.min(5))?)?;
         }
     }
     Ok(())
