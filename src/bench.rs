@@ -284,7 +284,12 @@ pub fn training_step(
     let size: usize = example.iter().product();
     let x: Vec<f32> = (0..batch * size).map(|i| ((i * 31) % 255) as f32 / 255.0).collect();
     let y: Vec<f32> = (0..batch).map(|i| (i % 10) as f32).collect();
-    Ok(Case {
+    Ok(step_case(name, reps, compile_ms, trainer, x, y))
+}
+
+/// A training step's case: `trainer` stepping on `x` and `y`, with its memory and floor.
+fn step_case(name: &str, reps: usize, compile_ms: f64, trainer: Trainer, x: Vec<f32>, y: Vec<f32>) -> Case {
+    Case {
         name: name.into(),
         reps,
         flops: 0.0,
@@ -293,7 +298,7 @@ pub fn training_step(
         gpu_bytes: trainer.plan().counters().bytes_allocated,
         floor_bytes: Some(trainer.memory_floor()),
         runner: Runner::Step(Box::new(trainer), x, y),
-    })
+    }
 }
 
 /// A recurrent model's training step: full-batch `batch` examples of `example`, a target of
@@ -335,16 +340,7 @@ pub fn sequence_step(device: &Device, s: SequenceStep, reps: usize) -> Result<Ca
     let y: Vec<f32> = (0..s.batch * s.targets)
         .map(|i| if s.classes > 0 { ((i * 7) % s.classes) as f32 } else { (i % 13) as f32 / 13.0 })
         .collect();
-    Ok(Case {
-        name: s.name.into(),
-        reps,
-        flops: 0.0,
-        bytes: 0.0,
-        compile_ms,
-        gpu_bytes: trainer.plan().counters().bytes_allocated,
-        floor_bytes: Some(trainer.memory_floor()),
-        runner: Runner::Step(Box::new(trainer), x, y),
-    })
+    Ok(step_case(s.name, reps, compile_ms, trainer, x, y))
 }
 
 /// Part 4's steps: the char-seq, long-seq and LSTM-stock labs', and a word-level language
