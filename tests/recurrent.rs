@@ -6,13 +6,14 @@ mod common;
 use common::assert_close;
 use shadergrad::autodiff::gradients;
 use shadergrad::checkpoint::{self, Checkpoint};
+use shadergrad::data::packed::Lengths;
 use shadergrad::init::{Init, Mt19937, UniformDraw};
 use shadergrad::nn::{Forward, InitPlan, Layer, Mode, ModuleExt, Recurrent};
 use shadergrad::{Device, Graph, Inference, Plan};
 use std::path::Path;
 
-fn fixture() -> Checkpoint {
-    checkpoint::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/recurrent.safetensors")).unwrap()
+fn fixture(file: &str) -> Checkpoint {
+    checkpoint::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch").join(file)).unwrap()
 }
 
 /// Each model's `print(model)` and parameter count, as the script printed them.
@@ -33,73 +34,103 @@ fn cases() -> Vec<(&'static str, Recurrent)> {
     ]
 }
 
+/// Runs case `name` of `torch` through `model`, on its padded sequences of `NAME.lengths`
+/// where the fixture has them, and compares the outputs, final states and the gradients of
+/// Σ output·w_out + Σ h_n·w_h with PyTorch's.
+fn matches_pytorch(device: &Device, torch: &Checkpoint, name: &str, model: &Recurrent) {
+    let value = |k: &str| torch.get(&format!("{name}.{k}")).map(|(dims, v)| (dims.to_vec(), v.to_vec()));
+    let mut g = Graph::new();
+    let (x_dims, x_values) = value("x").unwrap();
+    let x = g.input("x", &x_dims).unwrap();
+    let mut written = vec![(x, x_values)];
+    let mut state = |g: &mut Graph, k: &str| {
+        value(k).map(|(dims, v)| {
+            let id = g.input(k, &dims).unwrap();
+            written.push((id, v));
+            id
+        })
+    };
+    let (h0, c0) = (state(&mut g, "h0"), state(&mut g, "c0"));
+    let mask = value("lengths").map(|(_, l)| {
+        let steps = x_dims[if model.batch_first { 1 } else { 0 }];
+        let lengths = Lengths::new(&l.iter().map(|&v| v as usize).collect::<Vec<_>>(), steps).unwrap();
+        let mut dims = x_dims.clone();
+        dims[2] = 1;
+        let id = g.input("mask", &dims).unwrap();
+        written.push((id, lengths.mask(model.batch_first)));
+        id
+    });
+    let out = {
+        let mut f = Forward::new(&mut g, Mode::Train, 0, "");
+        model.forward_with_state(&mut f, x, h0, c0, mask).unwrap()
+    };
+    let (w_out_dims, w_out) = value("w_out").unwrap();
+    let (w_h_dims, w_h) = value("w_h").unwrap();
+    let (wo, wh) = (g.input("w_out", &w_out_dims).unwrap(), g.input("w_h", &w_h_dims).unwrap());
+    let a = g.mul(out.output, wo).unwrap();
+    let b = g.mul(out.h_n, wh).unwrap();
+    let (a, b) = (g.sum(a).unwrap(), g.sum(b).unwrap());
+    let loss = g.add(a, b).unwrap();
+
+    let params: Vec<String> = model.state_dict().into_iter().map(|e| e.name).collect();
+    let mut wrt: Vec<(String, _)> = vec![("x".to_string(), x)];
+    wrt.extend(h0.map(|h| ("h0".to_string(), h)));
+    wrt.extend(c0.map(|c| ("c0".to_string(), c)));
+    for p in &params {
+        let id = g.find(p).unwrap_or_else(|| panic!("{name}: no parameter {p}"));
+        written.push((id, value(p).unwrap_or_else(|| panic!("{name}: PyTorch has no {p}")).1));
+        wrt.push((p.clone(), id));
+    }
+    let ids: Vec<_> = wrt.iter().map(|(_, id)| *id).collect();
+    let grads = gradients(&mut g, loss, None, &ids).unwrap();
+    let mut outputs = vec![out.output, out.h_n];
+    outputs.extend(out.c_n);
+    outputs.extend(&grads);
+
+    let mut plan = Plan::compile(device, &g, &outputs).unwrap();
+    for (id, v) in &written {
+        plan.write(*id, v).unwrap();
+    }
+    plan.write(wo, &w_out).unwrap();
+    plan.write(wh, &w_h).unwrap();
+    let results = plan.run_and_read(&outputs).unwrap();
+    let mut expected = vec!["output".to_string(), "h_n".to_string()];
+    if out.c_n.is_some() {
+        expected.push("c_n".into());
+    }
+    expected.extend(wrt.iter().map(|(k, _)| format!("grad.{k}")));
+    for (got, k) in results.iter().zip(&expected) {
+        let (_, want) = value(k).unwrap_or_else(|| panic!("{name}: PyTorch has no {k}"));
+        assert_close(&format!("{name} {k}"), got, &want, 1e-5);
+    }
+}
+
 #[test]
 fn recurrent_layers_give_pytorchs_outputs_states_and_gradients_through_time() {
     let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
-    let torch = fixture();
+    let torch = fixture("recurrent.safetensors");
     for (name, model) in cases() {
-        let value = |k: &str| torch.get(&format!("{name}.{k}")).map(|(dims, v)| (dims.to_vec(), v.to_vec()));
-        let mut g = Graph::new();
-        let (x_dims, x_values) = value("x").unwrap();
-        let x = g.input("x", &x_dims).unwrap();
-        let mut written = vec![(x, x_values)];
-        let mut state = |g: &mut Graph, k: &str| {
-            value(k).map(|(dims, v)| {
-                let id = g.input(k, &dims).unwrap();
-                written.push((id, v));
-                id
-            })
-        };
-        let (h0, c0) = (state(&mut g, "h0"), state(&mut g, "c0"));
-        let out = {
-            let mut f = Forward::new(&mut g, Mode::Train, 0, "");
-            model.forward_with_state(&mut f, x, h0, c0).unwrap()
-        };
-        let (w_out_dims, w_out) = value("w_out").unwrap();
-        let (w_h_dims, w_h) = value("w_h").unwrap();
-        let (wo, wh) = (g.input("w_out", &w_out_dims).unwrap(), g.input("w_h", &w_h_dims).unwrap());
-        let a = g.mul(out.output, wo).unwrap();
-        let b = g.mul(out.h_n, wh).unwrap();
-        let (a, b) = (g.sum(a).unwrap(), g.sum(b).unwrap());
-        let loss = g.add(a, b).unwrap();
+        matches_pytorch(&device, &torch, name, &model);
+    }
+}
 
-        let params: Vec<String> = model.state_dict().into_iter().map(|e| e.name).collect();
-        let mut wrt: Vec<(String, _)> = vec![("x".to_string(), x)];
-        wrt.extend(h0.map(|h| ("h0".to_string(), h)));
-        wrt.extend(c0.map(|c| ("c0".to_string(), c)));
-        for p in &params {
-            let id = g.find(p).unwrap_or_else(|| panic!("{name}: no parameter {p}"));
-            written.push((id, value(p).unwrap_or_else(|| panic!("{name}: PyTorch has no {p}")).1));
-            wrt.push((p.clone(), id));
-        }
-        let ids: Vec<_> = wrt.iter().map(|(_, id)| *id).collect();
-        let grads = gradients(&mut g, loss, None, &ids).unwrap();
-        let mut outputs = vec![out.output, out.h_n];
-        outputs.extend(out.c_n);
-        outputs.extend(&grads);
-
-        let mut plan = Plan::compile(&device, &g, &outputs).unwrap();
-        for (id, v) in &written {
-            plan.write(*id, v).unwrap();
-        }
-        plan.write(wo, &w_out).unwrap();
-        plan.write(wh, &w_h).unwrap();
-        let results = plan.run_and_read(&outputs).unwrap();
-        let mut expected = vec!["output".to_string(), "h_n".to_string()];
-        if out.c_n.is_some() {
-            expected.push("c_n".into());
-        }
-        expected.extend(wrt.iter().map(|(k, _)| format!("grad.{k}")));
-        for (got, k) in results.iter().zip(&expected) {
-            let (_, want) = value(k).unwrap_or_else(|| panic!("{name}: PyTorch has no {k}"));
-            assert_close(&format!("{name} {k}"), got, &want, 1e-5);
-        }
+#[test]
+fn padded_sequences_with_lengths_give_pytorchs_packed_outputs_states_and_gradients() {
+    let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
+    let torch = fixture("packed.safetensors");
+    let cases = [
+        ("rnn_tanh", Recurrent::rnn(3, 5).layers(2).batch_first()),
+        ("lstm", Recurrent::lstm(4, 6).layers(2).batch_first()),
+        ("gru", Recurrent::gru(4, 5)),
+    ];
+    for (name, model) in cases {
+        matches_pytorch(&device, &torch, name, &model);
     }
 }
 
 #[test]
 fn recurrent_layers_start_and_print_as_pytorchs() {
-    let torch = fixture();
+    let torch = fixture("recurrent.safetensors");
     let printed = printed();
     let inits = [
         ("rnn", Recurrent::rnn(3, 4).layers(2)),
@@ -133,7 +164,7 @@ fn recurrent_layers_start_and_print_as_pytorchs() {
 
 #[test]
 fn lab_11_1_prints_pytorchs_run_from_either_uniform_draw() {
-    let torch = fixture();
+    let torch = fixture("recurrent.safetensors");
     let model = Recurrent::rnn(4, 2);
     let draw =
         |uniform| model.initial_values(InitPlan::all(Init::TorchDefault), &mut Mt19937::new(0).with_uniform(uniform));
@@ -161,7 +192,7 @@ fn lab_11_1_prints_pytorchs_run_from_either_uniform_draw() {
 
 #[test]
 fn an_embedding_starts_prints_and_gathers_as_pytorchs() {
-    let torch = fixture();
+    let torch = fixture("recurrent.safetensors");
     let layer = Layer::Embedding { count: 17, dim: 16 };
     let ours = layer.initial_values(InitPlan::all(Init::TorchDefault), &mut Mt19937::new(0));
     let (_, want) = torch.get("init.embedding.weight").unwrap();

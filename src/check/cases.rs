@@ -579,49 +579,69 @@ fn batch_norm_eval_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 fn recurrent_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     use crate::ir::recurrent::{CellKind, CellWeights};
     for kind in [CellKind::RnnTanh, CellKind::RnnRelu, CellKind::Lstm, CellKind::Gru] {
-        // Several steps and batch rows; gate rows past one workgroup's 64 for the LSTM.
-        let (t_len, batch, features, hidden) = (rng.range(3, 5), rng.range(2, 4), rng.range(3, 7), rng.range(5, 17));
-        let rows = kind.gates() * hidden;
-        let lstm = kind == CellKind::Lstm;
-        let mut inputs = vec![
-            uniform(rng, &[t_len, batch, features], -1.0, 1.0),
-            uniform(rng, &[rows, features], -0.5, 0.5),
-            uniform(rng, &[rows, hidden], -0.5, 0.5),
-            uniform(rng, &[rows], -0.5, 0.5),
-            uniform(rng, &[rows], -0.5, 0.5),
-            uniform(rng, &[batch, hidden], -1.0, 1.0),
-        ];
-        if lstm {
-            inputs.push(uniform(rng, &[batch, hidden], -1.0, 1.0));
+        for packed in [false, true] {
+            // Several steps and batch rows; gate rows past one workgroup's 64 for the LSTM.
+            let (t_len, batch, features, hidden) =
+                (rng.range(3, 5), rng.range(2, 4), rng.range(3, 7), rng.range(5, 17));
+            let rows = kind.gates() * hidden;
+            let lstm = kind == CellKind::Lstm;
+            let mut inputs = vec![
+                uniform(rng, &[t_len, batch, features], -1.0, 1.0),
+                uniform(rng, &[rows, features], -0.5, 0.5),
+                uniform(rng, &[rows, hidden], -0.5, 0.5),
+                uniform(rng, &[rows], -0.5, 0.5),
+                uniform(rng, &[rows], -0.5, 0.5),
+                uniform(rng, &[batch, hidden], -1.0, 1.0),
+            ];
+            if lstm {
+                inputs.push(uniform(rng, &[batch, hidden], -1.0, 1.0));
+            }
+            let wrt = (0..inputs.len()).collect();
+            // Padded rows: the first has every step, the second one step, the rest at random.
+            let lengths: Option<Vec<usize>> = packed.then(|| {
+                (0..batch).map(|b| [t_len, 1].get(b).copied().unwrap_or_else(|| rng.range(1, t_len + 1))).collect()
+            });
+            if let Some(l) = &lengths {
+                let mask = (0..t_len * batch).map(|i| if i / batch < l[i % batch] { 1.0 } else { 0.0 }).collect();
+                inputs.push(Array::new(&[t_len, batch, 1], mask));
+            }
+            let mask_at = inputs.len() - 1;
+            let op = if packed { format!("{}_packed", kind.name()) } else { kind.name().into() };
+            let (forward_lengths, backward_lengths) = (lengths.clone(), lengths);
+            cases.push(Case {
+                op,
+                wrt,
+                inputs,
+                build: Box::new(move |g, x| {
+                    let weights = CellWeights { w_ih: x[1], w_hh: x[2], biases: Some((x[3], x[4])) };
+                    let c0 = if lstm { Some(x[6]) } else { None };
+                    let mask = packed.then(|| x[mask_at]);
+                    Ok(g.recurrent_layer(kind, x[0], weights, Some(x[5]), c0, mask)?.output)
+                }),
+                forward: Box::new(move |x| with_layer(kind, x, forward_lengths.as_deref(), |l| l.forward())),
+                backward: Box::new(move |x, g| {
+                    let d = with_layer(kind, x, backward_lengths.as_deref(), |l| l.backward(g));
+                    let mut all = vec![d.x, d.w_ih, d.w_hh, d.b_ih, d.b_hh, d.h0];
+                    if lstm {
+                        all.push(d.c0);
+                    }
+                    all
+                }),
+            });
         }
-        cases.push(Case {
-            op: kind.name().into(),
-            wrt: (0..inputs.len()).collect(),
-            inputs,
-            build: Box::new(move |g, x| {
-                let weights = CellWeights { w_ih: x[1], w_hh: x[2], biases: Some((x[3], x[4])) };
-                Ok(g.recurrent_layer(kind, x[0], weights, Some(x[5]), x.get(6).copied())?.output)
-            }),
-            forward: Box::new(move |x| with_layer(kind, x, |l| l.forward())),
-            backward: Box::new(move |x, g| {
-                let d = with_layer(kind, x, |l| l.backward(g));
-                let mut all = vec![d.x, d.w_ih, d.w_hh, d.b_ih, d.b_hh, d.h0];
-                if lstm {
-                    all.push(d.c0);
-                }
-                all
-            }),
-        });
     }
 }
 
-/// `f` of the reference layer of inputs [x, w_ih, w_hh, b_ih, b_hh, h0, (c0)].
+/// `f` of the reference layer of inputs [x, w_ih, w_hh, b_ih, b_hh, h0, (c0)] over sequences
+/// of `lengths`.
 fn with_layer<T>(
     kind: crate::ir::recurrent::CellKind,
     x: &[Array],
+    lengths: Option<&[usize]>,
     f: impl FnOnce(&crate::reference::recurrent::Layer) -> T,
 ) -> T {
     let zeros = Array::zeros(&x[5].dims);
+    let lstm = kind == crate::ir::recurrent::CellKind::Lstm;
     let layer = crate::reference::recurrent::Layer {
         kind,
         x: &x[0],
@@ -630,7 +650,8 @@ fn with_layer<T>(
         b_ih: &x[3],
         b_hh: &x[4],
         h0: &x[5],
-        c0: x.get(6).unwrap_or(&zeros),
+        c0: if lstm { &x[6] } else { &zeros },
+        lengths,
     };
     f(&layer)
 }

@@ -11,6 +11,7 @@ pub mod folder;
 pub mod idx;
 pub mod images;
 pub mod mnist;
+pub mod packed;
 pub mod series;
 pub mod text;
 pub mod transforms;

@@ -6,6 +6,11 @@
 //! The input's product with W_ih is one matrix product for every step; each step then adds
 //! its product with W_hh and applies the cell. Gates are in PyTorch's order (LSTM: i, f, g, o;
 //! GRU: r, z, n), and the GRU's b_hn sits inside the reset product, as PyTorch's does.
+//!
+//! Sequences of several lengths run padded, with a mask: while m = (t < length) holds a step
+//! updates the state; after it the state is frozen and the output is 0, as PyTorch's packed
+//! sequences behave. The state is selected as m·new + (1 − m)·old, which is exact in floats
+//! (one term is 0), so valid steps give the unmasked layer's values bit for bit.
 
 use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId};
@@ -70,7 +75,9 @@ pub struct LayerOutput {
 
 impl Graph {
     /// One recurrent layer over x `[T, B, F]` (time-major) from the state `h0` `[B, H]` (and,
-    /// for an LSTM, `c0`), zeros where not given.
+    /// for an LSTM, `c0`), zeros where not given. With a `mask` `[T, B, 1]` of 1s (steps a
+    /// sequence has) and 0s (padding), padded steps leave the state as it was and output 0, so
+    /// the final state of each sequence is the one at its own length.
     pub fn recurrent_layer(
         &mut self,
         kind: CellKind,
@@ -78,8 +85,26 @@ impl Graph {
         weights: CellWeights,
         h0: Option<NodeId>,
         c0: Option<NodeId>,
+        mask: Option<NodeId>,
     ) -> Result<LayerOutput> {
         let (t_len, batch, features, hidden) = self.recurrent_sizes(kind, x, &weights)?;
+        if let Some(m) = mask
+            && self.shape(m).dims() != [t_len, batch, 1]
+        {
+            return Err(Error::ShapeMismatch {
+                op: kind.name(),
+                lhs: self.shape(x).clone(),
+                rhs: self.shape(m).clone(),
+                reason: format!("the mask must be [steps {t_len}, batch {batch}, 1]"),
+            });
+        }
+        let masks = match mask {
+            Some(m) => {
+                let flipped = self.scale(m, -1.0)?;
+                Some((m, self.add_scalar(flipped, 1.0)?))
+            }
+            None => None,
+        };
         for (what, state) in [("h0", h0), ("c0", c0)] {
             if let Some(s) = state
                 && self.shape(s).dims() != [batch, hidden]
@@ -113,11 +138,33 @@ impl Graph {
             if let Some((_, b_hh)) = weights.biases {
                 hs = self.add(hs, b_hh)?;
             }
-            (h, c) = self.cell(kind, xs, hs, h, c, hidden)?;
-            outputs.push(h);
+            let (h_new, c_new) = self.cell(kind, xs, hs, h, c, hidden)?;
+            let Some((m, keep)) = masks else {
+                (h, c) = (h_new, c_new);
+                outputs.push(h);
+                continue;
+            };
+            let step = |g: &mut Graph, all: NodeId| -> Result<NodeId> {
+                let one = g.narrow(all, 0, t as isize, 1)?;
+                g.reshape(one, &[batch, 1])
+            };
+            let (m, keep) = (step(self, m)?, step(self, keep)?);
+            let out = self.mul(m, h_new)?;
+            h = self.masked_state(out, keep, h)?;
+            if let (Some(new), Some(old)) = (c_new, c) {
+                let written = self.mul(m, new)?;
+                c = Some(self.masked_state(written, keep, old)?);
+            }
+            outputs.push(out);
         }
         let output = self.stack(&outputs, 0)?;
         Ok(LayerOutput { output, h, c })
+    }
+
+    /// m·new (given as `written`) + (1 − m)·old.
+    fn masked_state(&mut self, written: NodeId, keep: NodeId, old: NodeId) -> Result<NodeId> {
+        let kept = self.mul(keep, old)?;
+        self.add(written, kept)
     }
 
     /// One step: the new h (and c) from the two affine maps `xs` and `hs` `[B, G·H]`.

@@ -80,12 +80,18 @@ impl Recurrent {
 
     /// The layers' forward pass on x from the starting states `h0` (and `c0` for an LSTM),
     /// each `[layers, B, H]`, zeros where not given.
+    ///
+    /// Sequences of several lengths run padded with a `mask` (`[B, T, 1]` batch first, else
+    /// `[T, B, 1]`; [`crate::data::packed::Lengths::mask`] makes it): 1 at the steps a sequence
+    /// has, 0 at its padding. That is PyTorch's `pack_padded_sequence`: padded steps output 0
+    /// and change no state or gradient, and `h_n` is each sequence's state at its own length.
     pub fn forward_with_state(
         &self,
         f: &mut Forward<'_>,
         x: NodeId,
         h0: Option<NodeId>,
         c0: Option<NodeId>,
+        mask: Option<NodeId>,
     ) -> Result<RecurrentOutput> {
         let dims = f.graph().shape(x).dims().to_vec();
         let [_, _, features] = dims[..] else {
@@ -98,6 +104,20 @@ impl Recurrent {
             return Err(self.error("only an LSTM has a cell state c0".into()));
         }
         let batch = if self.batch_first { dims[0] } else { dims[1] };
+        let mask = match mask {
+            Some(m) => {
+                let want = [dims[0], dims[1], 1];
+                if f.graph().shape(m).dims() != want {
+                    let got = f.graph().shape(m).clone();
+                    let layout = if self.batch_first { "[B, T, 1]" } else { "[T, B, 1]" };
+                    return Err(
+                        self.error(format!("the mask must be {layout} = {want:?} for an input {dims:?}, got {got}"))
+                    );
+                }
+                Some(if self.batch_first { f.graph().transpose(m, 0, 1)? } else { m })
+            }
+            None => None,
+        };
         let mut h = if self.batch_first { f.graph().transpose(x, 0, 1)? } else { x };
         let (mut finals, mut cells) = (Vec::new(), Vec::new());
         for l in 0..self.num_layers {
@@ -120,7 +140,7 @@ impl Recurrent {
                 Ok(Some(f.graph().reshape(layer, &[batch, self.hidden_size])?))
             };
             let (h0_l, c0_l) = (start(f, h0, "h0")?, start(f, c0, "c0")?);
-            let out = f.graph().recurrent_layer(self.kind, h, weights, h0_l, c0_l)?;
+            let out = f.graph().recurrent_layer(self.kind, h, weights, h0_l, c0_l, mask)?;
             h = out.output;
             finals.push(out.h);
             cells.extend(out.c);
@@ -144,7 +164,7 @@ impl Recurrent {
 impl Module for Recurrent {
     /// The last layer's output at every step.
     fn forward(&self, f: &mut Forward<'_>, x: NodeId) -> Result<NodeId> {
-        Ok(self.forward_with_state(f, x, None, None)?.output)
+        Ok(self.forward_with_state(f, x, None, None, None)?.output)
     }
 
     fn own_state(&self) -> Vec<StateEntry> {

@@ -6,7 +6,9 @@ use super::Array;
 use crate::ir::recurrent::CellKind;
 
 /// A layer's inputs: x `[T, B, F]`, the weights `[G·H, F]` and `[G·H, H]`, the biases `[G·H]`
-/// (zeros for a layer without them), the starting state h₀ `[B, H]` and, for an LSTM, c₀.
+/// (zeros for a layer without them), the starting state h₀ `[B, H]` and, for an LSTM, c₀; and
+/// each sequence's length where they differ (its later steps are padding: they output 0 and
+/// leave the state alone).
 pub struct Layer<'a> {
     /// The cell.
     pub kind: CellKind,
@@ -24,6 +26,8 @@ pub struct Layer<'a> {
     pub h0: &'a Array,
     /// The starting cell state (LSTM; ignored otherwise).
     pub c0: &'a Array,
+    /// Steps of each batch row (`None`: all T).
+    pub lengths: Option<&'a [usize]>,
 }
 
 /// The gradients of every input of a [`Layer`], in its field order.
@@ -98,6 +102,12 @@ impl Layer<'_> {
         }
     }
 
+    /// The steps row `b` has.
+    fn length(&self, b: usize) -> usize {
+        self.lengths.map_or(self.x.dims[0], |l| l[b])
+    }
+
+    /// Each row's steps up to its length.
     fn run(&self) -> Vec<Vec<Step>> {
         let (t_len, batch, f, h) = self.sizes();
         let mut per_row: Vec<Vec<Step>> = Vec::new();
@@ -106,7 +116,7 @@ impl Layer<'_> {
             let mut c_prev =
                 if self.kind == CellKind::Lstm { self.c0.data[b * h..(b + 1) * h].to_vec() } else { vec![0.0; h] };
             let mut steps = Vec::new();
-            for t in 0..t_len {
+            for t in 0..self.length(b).min(t_len) {
                 let x = &self.x.data[(t * batch + b) * f..(t * batch + b + 1) * f];
                 let xs = Self::affine(self.w_ih, x, self.b_ih);
                 let hs = Self::affine(self.w_hh, &h_prev, self.b_hh);
@@ -142,7 +152,7 @@ impl Layer<'_> {
 
     /// Every input's gradient, given the outputs' gradient `g` `[T, B, H]`.
     pub fn backward(&self, g: &Array) -> Gradients {
-        let (t_len, batch, f, h) = self.sizes();
+        let (_, batch, f, h) = self.sizes();
         let gates = self.w_hh.dims[0];
         let mut grads = Gradients {
             x: Array::zeros(&self.x.dims),
@@ -156,8 +166,7 @@ impl Layer<'_> {
         for (b, steps) in self.run().iter().enumerate() {
             let mut dh_next = vec![0.0; h];
             let mut dc_next = vec![0.0; h];
-            for t in (0..t_len).rev() {
-                let s = &steps[t];
+            for (t, s) in steps.iter().enumerate().rev() {
                 let (xs, hs) = (&s.xs, &s.hs);
                 let dh: Vec<f64> = (0..h).map(|j| g.data[(t * batch + b) * h + j] + dh_next[j]).collect();
                 // The gradients of W_ih x + b_ih and of W_hh h + b_hh.
