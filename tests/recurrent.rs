@@ -263,3 +263,12 @@ fn the_rnn_labs_with_torch_init_give_pytorchs_losses_and_predictions() {
         }
     }
 }
+
+#[test]
+fn lab_11_6_prints_pytorchs_padded_and_packed_sequences() {
+    let recipe = shadergrad::recipes::find("packed-sequence").unwrap();
+    let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
+    let printed = (recipe.shows.expect("a printing lab"))(&recipe, &device).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/packed_sequence.txt");
+    assert_eq!(printed, std::fs::read_to_string(path).unwrap().trim_end());
+}

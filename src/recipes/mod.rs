@@ -4,6 +4,7 @@
 
 mod advanced_cnn;
 mod catalog;
+mod packed_sequence;
 mod recipe;
 mod recurrent;
 mod run;

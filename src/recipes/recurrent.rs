@@ -144,6 +144,16 @@ pub(super) fn recipes() -> Vec<Recipe> {
                 stock_lstm,
             )
         },
+        Recipe {
+            seed: 0,
+            init: InitPlan::all(Init::TorchDefault),
+            ..shows(
+                "packed-sequence",
+                "11-6",
+                "five words padded and packed (PyTorch's PackedSequence), through nn.RNN(19, 30) each way",
+                super::packed_sequence::packed_sequence,
+            )
+        },
     ]
 }
 

@@ -1,6 +1,7 @@
-//! Printing a tensor as PyTorch does (`tensor([[1., 2.], …])`, values aligned, tensors of more
-//! than 1,000 elements summarized by their first and last three entries per axis), followed
-//! by its shape and device. Printing reads the values back from the GPU.
+//! Printing a tensor as PyTorch does (`tensor([[1., 2.], …])`, values aligned, rows wrapped at
+//! 80 columns, tensors of more than 1,000 elements summarized by their first and last three
+//! entries per axis), followed by its shape and device. Printing reads the values back from
+//! the GPU.
 
 use super::Tensor;
 use std::fmt;
@@ -9,6 +10,8 @@ use std::fmt;
 const SUMMARIZE_OVER: usize = 1000;
 /// Entries kept at each end of a summarized axis.
 const EDGE: usize = 3;
+/// PyTorch's line width, at which rows wrap.
+const LINE_WIDTH: usize = 80;
 
 /// How every printed value is written: one style for the whole tensor, as PyTorch chooses.
 #[derive(Clone, Copy)]
@@ -64,39 +67,68 @@ fn shown(extent: usize, summarize: bool) -> Vec<Option<usize>> {
 /// Writes the block of `dims` starting at element `base`, its rows indented by `indent`.
 fn write_block(out: &mut String, cells: &Cells, dims: &[usize], base: usize, indent: usize) {
     let inner: usize = dims[1..].iter().product();
-    out.push('[');
     let entries = shown(dims[0], cells.summarize);
+    if dims.len() == 1 {
+        // A row wraps after as many values as fit the line, each with its ", ".
+        let per_line = ((LINE_WIDTH - indent.min(LINE_WIDTH)) / (cells.width + 2)).max(1);
+        let texts: Vec<String> = entries
+            .iter()
+            .map(|e| match e {
+                None => "...".into(),
+                Some(i) => format!("{:>w$}", cells.texts[base + i], w = cells.width),
+            })
+            .collect();
+        let lines: Vec<String> = texts.chunks(per_line).map(|line| line.join(", ")).collect();
+        out.push('[');
+        out.push_str(&lines.join(&format!(",\n{}", " ".repeat(indent + 1))));
+        out.push(']');
+        return;
+    }
+    out.push('[');
     for (k, entry) in entries.iter().enumerate() {
         if k > 0 {
+            // A blank line between blocks of rank 3 and more, as PyTorch prints.
             out.push(',');
-            if dims.len() == 1 {
-                out.push(' ');
-            } else {
-                // A blank line between blocks of rank 2 and more, as PyTorch prints.
-                out.push_str(&"\n".repeat(dims.len() - 1));
-                out.push_str(&" ".repeat(indent + 1));
-            }
+            out.push_str(&"\n".repeat(dims.len() - 1));
+            out.push_str(&" ".repeat(indent + 1));
         }
         match entry {
             None => out.push_str("..."),
-            Some(i) if dims.len() == 1 => out.push_str(&format!("{:>w$}", cells.text(base + i), w = cells.width)),
             Some(i) => write_block(out, cells, &dims[1..], base + i * inner, indent + 1),
         }
     }
     out.push(']');
 }
 
-/// The values as text, with their common width.
+/// Every value as text (those a summary leaves out empty), with the printed ones' width.
 struct Cells {
-    values: Vec<f32>,
-    style: Style,
+    texts: Vec<String>,
     width: usize,
     summarize: bool,
 }
 
 impl Cells {
-    fn text(&self, i: usize) -> String {
-        write_value(self.values[i], self.style)
+    /// `values` of `dims` written by `write`.
+    fn new<T: Copy>(values: &[T], dims: &[usize], write: impl Fn(T) -> String) -> Cells {
+        let summarize = values.len() > SUMMARIZE_OVER;
+        let mut texts = vec![String::new(); values.len()];
+        for i in printed_indices(dims, summarize) {
+            texts[i] = write(values[i]);
+        }
+        let width = texts.iter().map(String::len).max().unwrap_or(1);
+        Cells { texts, width, summarize }
+    }
+
+    /// `tensor(…)` of these cells.
+    fn tensor(&self, dims: &[usize]) -> String {
+        let mut out = String::from("tensor(");
+        if dims.is_empty() {
+            out.push_str(&self.texts[0]);
+        } else {
+            write_block(&mut out, self, dims, 0, "tensor(".len());
+        }
+        out.push(')');
+        out
     }
 }
 
@@ -117,16 +149,12 @@ impl Tensor {
         let summarize = values.len() > SUMMARIZE_OVER;
         let printed: Vec<f32> = printed_indices(dims, summarize).into_iter().map(|i| values[i]).collect();
         let style = style(&printed);
-        let width = printed.iter().map(|&v| write_value(v, style).len()).max().unwrap_or(1);
-        let cells = Cells { values: values.to_vec(), style, width, summarize };
-        let mut out = String::from("tensor(");
-        if dims.is_empty() {
-            out.push_str(&cells.text(0));
-        } else {
-            write_block(&mut out, &cells, dims, 0, "tensor(".len());
-        }
-        out.push(')');
-        out
+        Cells::new(values, dims, |v| write_value(v, style)).tensor(dims)
+    }
+
+    /// Integers (a `LongTensor`'s values) in PyTorch's layout: `tensor([15, 10,  4])`.
+    pub fn format_integers(values: &[i64], dims: &[usize]) -> String {
+        Cells::new(values, dims, |v| v.to_string()).tensor(dims)
     }
 }
 
@@ -166,5 +194,17 @@ mod tests {
         assert_eq!(f(&[1e9, 1.0], &[2]), "tensor([1.0000e+09, 1.0000e+00])");
         let long: Vec<f32> = (0..2000).map(|v| v as f32).collect();
         assert_eq!(f(&long, &[2000]), "tensor([   0.,    1.,    2., ..., 1997., 1998., 1999.])");
+    }
+
+    #[test]
+    fn prints_integers_and_wraps_long_rows_as_pytorch_does() {
+        let f = Tensor::format_integers;
+        assert_eq!(f(&[12, 9, 7, 15], &[4]), "tensor([12,  9,  7, 15])");
+        assert_eq!(f(&[1, 2, 3, 4], &[2, 2]), "tensor([[1, 2],\n        [3, 4]])");
+        // torch.arange(30): 18 values of width 2 fit a line after "tensor(".
+        let wrapped = f(&(0..30).collect::<Vec<_>>(), &[30]);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert_eq!(lines[0], "tensor([ 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15, 16, 17,");
+        assert_eq!(lines[1], "        18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29])");
     }
 }
