@@ -47,6 +47,55 @@ impl Mt19937 {
         Mt19937 { state, index: 624, uniform: UniformDraw::Plain }
     }
 
+    /// `init_by_array(key)`: how Python's `random.seed(s)` and NumPy's `RandomState([s])` seed
+    /// it (an int s ≥ 0 is its 32-bit words, least significant first; 0 is `[0]`).
+    pub fn from_key(key: &[u32]) -> Mt19937 {
+        let mut g = Mt19937::new(19_650_218);
+        let mt = &mut g.state;
+        let (n, len) = (624usize, key.len().max(1));
+        let word = |j: usize| key.get(j).copied().unwrap_or(0);
+        let (mut i, mut j) = (1usize, 0usize);
+        for _ in 0..n.max(len) {
+            let prev = mt[i - 1] ^ (mt[i - 1] >> 30);
+            mt[i] = (mt[i] ^ prev.wrapping_mul(1_664_525)).wrapping_add(word(j)).wrapping_add(j as u32);
+            (i, j) = (i + 1, j + 1);
+            if i >= n {
+                mt[0] = mt[n - 1];
+                i = 1;
+            }
+            if j >= len {
+                j = 0;
+            }
+        }
+        for _ in 0..n - 1 {
+            let prev = mt[i - 1] ^ (mt[i - 1] >> 30);
+            mt[i] = (mt[i] ^ prev.wrapping_mul(1_566_083_941)).wrapping_sub(i as u32);
+            i += 1;
+            if i >= n {
+                mt[0] = mt[n - 1];
+                i = 1;
+            }
+        }
+        mt[0] = 0x8000_0000;
+        g
+    }
+
+    /// Python's `random.randrange(n)` (`_randbelow`): the top `n.bit_length()` bits of the
+    /// next word, drawn again while they are n or more. `random.choice(seq)` is
+    /// `seq[below(len(seq))]`.
+    pub fn below(&mut self, n: u32) -> u32 {
+        if n <= 1 {
+            return 0;
+        }
+        let bits = 32 - n.leading_zeros();
+        loop {
+            let r = self.next_u32() >> (32 - bits);
+            if r < n {
+                return r;
+            }
+        }
+    }
+
     /// The same generator, drawing uniforms the `uniform` way.
     pub fn with_uniform(self, uniform: UniformDraw) -> Mt19937 {
         Mt19937 { uniform, ..self }
@@ -227,6 +276,21 @@ mod tests {
         // numpy.random.RandomState(1).bytes(12), an independent implementation.
         let mut mt = Mt19937::new(1);
         assert_eq!([mt.next_u32(), mt.next_u32(), mt.next_u32()], [1_791_095_845, 4_282_876_139, 3_093_770_124]);
+    }
+
+    #[test]
+    fn seeded_by_key_it_is_pythons_random() {
+        // random.seed(0); random.getrandbits(32) three times, then random.choice(range(4)).
+        let mut mt = Mt19937::from_key(&[0]);
+        assert_eq!([mt.next_u32(), mt.next_u32(), mt.next_u32()], [3_626_764_237, 1_654_615_998, 3_255_389_356]);
+        let mut mt = Mt19937::from_key(&[0]);
+        let choices: Vec<u32> = (0..12).map(|_| mt.below(4)).collect();
+        assert_eq!(choices, [3, 3, 0, 2, 3, 3, 2, 3, 2, 1, 1, 2]);
+        // random.seed(12345678901): a key of two words, least significant first.
+        let mut mt = Mt19937::from_key(&[0xDFDC_1C35, 2]);
+        assert_eq!([mt.next_u32(), mt.next_u32()], [4_063_089_813, 2_562_312_935]);
+        let choices: Vec<u32> = (0..8).map(|_| mt.below(10)).collect();
+        assert_eq!(choices, [5, 6, 5, 8, 1, 2, 5, 5]);
     }
 
     #[test]

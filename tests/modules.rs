@@ -289,7 +289,7 @@ fn labs_10_5_1_and_10_6_1_print_their_models_as_pytorch_does() {
     let (vgg, resnet) = text.split_at(text.find("\nResNet(").expect("two printouts") + 1);
     let show = |name: &str| {
         let recipe = shadergrad::recipes::find(name).unwrap();
-        (recipe.shows.expect("a printing lab"))(&recipe, &device()).unwrap()
+        shadergrad::recipes::printout(&recipe, &device()).unwrap()
     };
     let vgg_models = show("vgg-models");
     assert!(vgg_models.starts_with(vgg.trim_end()), "{vgg_models}");

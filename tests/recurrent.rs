@@ -184,7 +184,7 @@ fn lab_11_1_prints_pytorchs_run_from_either_uniform_draw() {
 
     let recipe = shadergrad::recipes::find("rnn-basics").unwrap();
     let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
-    let printed = (recipe.shows.expect("a printing lab"))(&recipe, &device).unwrap();
+    let printed = shadergrad::recipes::printout(&recipe, &device).unwrap();
     let want =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/rnn_basics.txt")).unwrap();
     assert_eq!(printed, want.trim_end());
@@ -268,7 +268,40 @@ fn the_rnn_labs_with_torch_init_give_pytorchs_losses_and_predictions() {
 fn lab_11_6_prints_pytorchs_padded_and_packed_sequences() {
     let recipe = shadergrad::recipes::find("packed-sequence").unwrap();
     let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
-    let printed = (recipe.shows.expect("a printing lab"))(&recipe, &device).unwrap();
+    let printed = shadergrad::recipes::printout(&recipe, &device).unwrap();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch/packed_sequence.txt");
     assert_eq!(printed, std::fs::read_to_string(path).unwrap().trim_end());
+}
+
+#[test]
+fn lab_11_5_with_torch_init_gives_pytorchs_losses_and_translations() {
+    // tests/torch/seq2seq.py ran the lab for 300 pairs, printing every one: the same first
+    // 300 iterations as the lab's 5000, whose per-iteration losses it kept in full.
+    let torch = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch");
+    let want = std::fs::read_to_string(torch.join("seq2seq_300.txt")).unwrap();
+    let exact: Vec<f64> = std::fs::read_to_string(torch.join("seq2seq_losses.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let overrides = shadergrad::recipes::Overrides { epochs: Some(300), log_every: Some(1), ..Default::default() };
+    let recipe = shadergrad::recipes::find("seq2seq").unwrap().with(&overrides);
+    let device = Device::new().expect("an adapter (install mesa-vulkan-drivers for lavapipe)");
+    let got = shadergrad::recipes::printout(&recipe, &device).unwrap();
+    let (got, want): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.trim_end().lines().collect());
+    assert_eq!(got.len(), want.len(), "lines:\n{}", got.join("\n"));
+    let mut losses = 0;
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        match (g.split_once("] loss = "), w.split_once("] loss = ")) {
+            (Some((g_at, g_loss)), Some((w_at, _))) => {
+                assert_eq!(g_at, w_at, "line {k}");
+                // Printed to 4 decimals; PyTorch's own value in full.
+                let (ours, theirs) = (g_loss.parse::<f64>().unwrap(), exact[losses]);
+                assert!((ours - theirs).abs() <= 1e-4, "iteration {}: loss {ours}, PyTorch's {theirs}", losses + 1);
+                losses += 1;
+            }
+            _ => assert_eq!(g, w, "line {k}"),
+        }
+    }
+    assert_eq!(losses, 300);
 }

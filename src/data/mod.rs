@@ -12,6 +12,7 @@ pub mod idx;
 pub mod images;
 pub mod mnist;
 pub mod packed;
+pub mod pairs;
 pub mod series;
 pub mod text;
 pub mod transforms;

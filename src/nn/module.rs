@@ -201,9 +201,26 @@ impl<'g> Forward<'g> {
     /// Builds child `name` on `x`. An error that arises in `module` itself, not in one of its
     /// children, is given `module`'s path and printed form.
     pub fn child(&mut self, name: &str, module: &dyn Module, x: NodeId) -> Result<NodeId> {
+        let built = self.child_with(name, module, |f| module.forward(f, x));
+        if let Ok(y) = built {
+            let path = self.full_name(name);
+            self.origins.insert(y, path);
+        }
+        built
+    }
+
+    /// Builds child `name` by `build` in place of its `forward` (a recurrent layer's
+    /// [`crate::nn::Recurrent::forward_with_state`]): its tensors are named under `name`, and
+    /// an error is located as [`Forward::child`] locates it.
+    pub fn child_with<T>(
+        &mut self,
+        name: &str,
+        module: &dyn Module,
+        build: impl FnOnce(&mut Forward<'_>) -> Result<T>,
+    ) -> Result<T> {
         let outer = self.path.len();
         self.path = self.full_name(name);
-        let built = module.forward(self, x);
+        let built = build(self);
         let built = match built {
             Err(e) if !self.located => {
                 self.located = true;
@@ -211,9 +228,6 @@ impl<'g> Forward<'g> {
             }
             other => other,
         };
-        if let Ok(y) = built {
-            self.origins.insert(y, self.path.clone());
-        }
         self.path.truncate(outer);
         built
     }

@@ -18,7 +18,7 @@ use crate::train::Task;
 /// Lab 10-5-1: the `custom` VGG with 10 classes as the lab prints it, and what its forward
 /// pass on a 3×224×224 image says (the classifier expects 512·7·7 inputs; the features end
 /// with 256 channels).
-fn vgg_models(_: &Recipe, _: &Device) -> Result<String> {
+fn vgg_models(_: &Recipe, _: &Device, out: &mut dyn FnMut(&str)) -> Result<()> {
     let model = vgg(VGG_CUSTOM, false, 10);
     let mut g = Graph::new();
     let forward = g.input("x", &[1, 3, 224, 224]).and_then(|x| build(&model, &mut g, x, Mode::Eval, 0, ""));
@@ -26,13 +26,15 @@ fn vgg_models(_: &Recipe, _: &Device) -> Result<String> {
         Ok(_) => "its forward pass on 1×3×224×224 runs".to_string(),
         Err(e) => format!("its forward pass on 1×3×224×224 fails, as the lab's does: {e}"),
     };
-    Ok(format!("{}\n{outcome}", model.summary()))
+    out(&format!("{}\n{outcome}", model.summary()));
+    Ok(())
 }
 
 /// Lab 10-6-1: torchvision's `resnet50()` as the lab prints it (1000 classes; that
 /// torchvision pools with `AvgPool2d(7, stride=1)`, so only 224×224 inputs fit).
-fn resnet_models(_: &Recipe, _: &Device) -> Result<String> {
-    Ok(resnet50_as_printed().summary())
+fn resnet_models(_: &Recipe, _: &Device, out: &mut dyn FnMut(&str)) -> Result<()> {
+    out(&resnet50_as_printed().summary());
+    Ok(())
 }
 
 fn resnet50_as_printed() -> Sequential {

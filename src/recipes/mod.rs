@@ -9,9 +9,10 @@ mod recipe;
 mod recurrent;
 mod run;
 mod saved;
+mod seq2seq;
 
 pub use catalog::{all, architecture, find};
-pub use recipe::{Architecture, Members, ModelFile, Overrides, Recipe, Shows, Source, load};
+pub use recipe::{Architecture, Members, ModelFile, Overrides, Recipe, Shows, Source, load, printout};
 pub use recurrent::char_step_line;
 pub use run::{Paths, Progress, SMALL_MODEL, Summary, checkpoint_path, run};
 pub use saved::{Evaluated, Inferred, Prediction, Predictions, digit_model, evaluate_checkpoint, infer, predict};

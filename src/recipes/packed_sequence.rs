@@ -74,7 +74,7 @@ fn run_rnn(
 }
 
 /// The lab's printout, its RNN drawn after `manual_seed(recipe.seed)` (the lab sets no seed).
-pub(super) fn packed_sequence(recipe: &Recipe, device: &Device) -> Result<String> {
+pub(super) fn packed_sequence(recipe: &Recipe, device: &Device, out: &mut dyn FnMut(&str)) -> Result<()> {
     let mut lines = Vec::new();
     let quoted: Vec<String> = ALPHABET.iter().map(|c| format!("'{c}'")).collect();
     lines.push(format!("char_set: [{}]", quoted.join(", ")));
@@ -129,5 +129,6 @@ pub(super) fn packed_sequence(recipe: &Recipe, device: &Device) -> Result<String
     lines.push(size(&dims));
     lines.push(size(&[packed_rows.len() / classes, classes]));
     lines.push(integers(&sorted_lengths.batch_sizes()));
-    Ok(lines.join("\n"))
+    lines.iter().for_each(|l| out(l));
+    Ok(())
 }

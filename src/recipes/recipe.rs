@@ -145,8 +145,9 @@ pub struct Recipe {
     /// Print the mean loss of every this many batches, reset each epoch, as labs 10-5-2 and
     /// 10-6-2 print `[epoch, batch] loss: x.xxx`.
     pub batch_log: Option<usize>,
-    /// What the lab prints instead of training (labs 10-5-1 and 10-6-1 print their models,
-    /// 11-1 a forward pass), given the recipe (its seed and draws) and a device to run on.
+    /// What the lab runs in place of the trainer, printing as it goes: labs 10-5-1 and 10-6-1
+    /// print their models, 11-1 and 11-6 a forward pass, 11-5 trains its encoder and decoder
+    /// its own way. It is given the recipe (its seed, draws, steps) and a device to run on.
     pub shows: Option<Shows>,
     /// Biases drawn from the weights' scheme too (lab 08-4 draws every tensor from N(0, 1)).
     pub init_biases: bool,
@@ -156,8 +157,19 @@ pub struct Recipe {
     pub patience: Option<usize>,
 }
 
-/// What a printing lab prints, given its recipe and a device.
-pub type Shows = fn(&Recipe, &Device) -> Result<String>;
+/// What a lab of its own runs, given its recipe, a device, and where each printed line goes.
+pub type Shows = fn(&Recipe, &Device, &mut dyn FnMut(&str)) -> Result<()>;
+
+/// What a lab of its own ([`Recipe::shows`]) prints, its lines joined.
+pub fn printout(recipe: &Recipe, device: &Device) -> Result<String> {
+    let shows = recipe.shows.ok_or_else(|| Error::InvalidArgument {
+        op: "recipe",
+        message: format!("'{}' trains with the trainer; it prints no lab of its own", recipe.name),
+    })?;
+    let mut lines = Vec::new();
+    shows(recipe, device, &mut |line: &str| lines.push(line.to_string()))?;
+    Ok(lines.join("\n"))
+}
 
 /// Changes to a recipe's defaults, from the command line.
 #[derive(Clone, Debug, Default)]

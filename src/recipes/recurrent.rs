@@ -24,7 +24,7 @@ fn rnn_basics_input() -> (Vec<f32>, [usize; 3]) {
 
 /// Lab 11-1: `nn.RNN(4, 2)` built after `torch.manual_seed(0)` and run once on the lab's
 /// input, printing the outputs at every step and their size, as the lab prints them.
-fn rnn_basics(recipe: &Recipe, device: &Device) -> Result<String> {
+fn rnn_basics(recipe: &Recipe, device: &Device, out: &mut dyn FnMut(&str)) -> Result<()> {
     let model = Recurrent::rnn(4, 2);
     let mut rng = Mt19937::new(recipe.seed).with_uniform(recipe.uniform);
     let dims = model.state_dict().into_iter().map(|e| e.dims);
@@ -38,7 +38,9 @@ fn rnn_basics(recipe: &Recipe, device: &Device) -> Result<String> {
     inference.load_weights(&start, "the lab's starting values", true)?;
     let outputs = inference.run(&x)?;
     let size = inference.output_dims().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
-    Ok(format!("{}\ntorch.Size([{size}])", Tensor::format_values(&outputs, inference.output_dims())))
+    out(&Tensor::format_values(&outputs, inference.output_dims()));
+    out(&format!("torch.Size([{size}])"));
+    Ok(())
 }
 
 /// Lab 11-3's sentence.
@@ -142,6 +144,19 @@ pub(super) fn recipes() -> Vec<Recipe> {
                 "an LSTM on 7-day windows of Google's daily prices predicts the next close (MSE, Adam 0.01, 500 steps)",
                 Source::Series { file: "data-02-stock_daily.csv", window: 7, train_fraction: 0.7 },
                 stock_lstm,
+            )
+        },
+        Recipe {
+            seed: 0,
+            init: InitPlan::all(Init::TorchDefault),
+            optimizer: Optimizer::sgd(0.01),
+            epochs: 5000,
+            log_every: 1000,
+            ..shows(
+                "seq2seq",
+                "11-5",
+                "a GRU encoder and decoder with embeddings translate four English sentences into Korean (SGD 0.01, 5000 pairs)",
+                super::seq2seq::seq2seq,
             )
         },
         Recipe {

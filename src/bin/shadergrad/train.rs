@@ -154,7 +154,7 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
     let recipe = recipes::find(&args.recipe)?.with(&overrides);
     let device = Device::with_options(options)?;
     if let Some(shows) = recipe.shows {
-        println!("{}", shows(&recipe, &device)?);
+        shows(&recipe, &device, &mut |line: &str| println!("{line}"))?;
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("adapter: {}", device.describe());
