@@ -242,7 +242,7 @@ fn the_rnn_labs_with_torch_init_give_pytorchs_losses_and_predictions() {
             if let shadergrad::recipes::Progress::Step { step, loss, predicted, .. } = p {
                 // The character labs' printed prediction; none for the stock prices.
                 let line =
-                    predicted.as_deref().and_then(|p| shadergrad::recipes::char_step_line(&recipe, *step, *loss, p));
+                    predicted.as_deref().and_then(|p| shadergrad::recipes::step_line(&recipe, *step, *loss, Some(p)));
                 let prediction = line.as_deref().map_or("", |l| l.rsplit("prediction str: ").next().unwrap());
                 // The long-sequence lab prints its predicted sentence after the loss.
                 let prediction = prediction.split_once(&format!("loss: {loss:.6} ")).map_or(prediction, |(_, s)| s);
@@ -304,4 +304,22 @@ fn lab_11_5_with_torch_init_gives_pytorchs_losses_and_translations() {
         }
     }
     assert_eq!(losses, 300);
+}
+
+#[test]
+fn the_rnn_labs_print_their_data_and_steps_as_python_does() {
+    let find = |name| shadergrad::recipes::find(name).unwrap();
+    // Lab 11-3's `print(i, x_str, '->', y_str)`, and 11-2-1's `print(char_dic)`.
+    let windows = shadergrad::recipes::preamble(&find("rnn-longseq"));
+    assert_eq!(windows.len(), 170);
+    assert_eq!(windows[0], "0 if you wan -> f you want");
+    assert_eq!(windows[169], "169 of the sea -> f the sea.");
+    assert_eq!(
+        shadergrad::recipes::preamble(&find("rnn-charseq")),
+        ["{'y': 0, 't': 1, 'o': 2, 'i': 3, 'f': 4, 'w': 5, 'u': 6, 'a': 7, 'n': 8, ' ': 9}"]
+    );
+    assert!(shadergrad::recipes::preamble(&find("rnn-hihello")).is_empty());
+    // Lab 11-4's `print(i, loss.item())`: the f32 loss as a Python float.
+    let line = shadergrad::recipes::step_line(&find("lstm-stock"), 3, 0.2271038144826889, None);
+    assert_eq!(line.as_deref(), Some("3 0.2271038144826889"));
 }

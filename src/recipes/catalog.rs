@@ -110,6 +110,7 @@ pub(super) fn full_batch(
         augment: Vec::new(),
         batch_log: None,
         shows: None,
+        preamble: None,
         init_biases: false,
         one_hot: false,
         patience: None,

@@ -5,6 +5,7 @@
 mod advanced_cnn;
 mod catalog;
 mod packed_sequence;
+mod python;
 mod recipe;
 mod recurrent;
 mod run;
@@ -13,6 +14,6 @@ mod seq2seq;
 
 pub use catalog::{all, architecture, find};
 pub use recipe::{Architecture, Members, ModelFile, Overrides, Recipe, Shows, Source, load, printout};
-pub use recurrent::char_step_line;
+pub use recurrent::{preamble, step_line};
 pub use run::{Paths, Progress, SMALL_MODEL, Summary, checkpoint_path, run};
 pub use saved::{Evaluated, Inferred, Prediction, Predictions, digit_model, evaluate_checkpoint, infer, predict};

@@ -149,6 +149,9 @@ pub struct Recipe {
     /// print their models, 11-1 and 11-6 a forward pass, 11-5 trains its encoder and decoder
     /// its own way. It is given the recipe (its seed, draws, steps) and a device to run on.
     pub shows: Option<Shows>,
+    /// What the lab prints about its data before it trains (11-2-1 its character
+    /// dictionary, 11-3 its window pairs); see [`crate::recipes::preamble`].
+    pub preamble: Option<fn(&Recipe) -> Vec<String>>,
     /// Biases drawn from the weights' scheme too (lab 08-4 draws every tensor from N(0, 1)).
     pub init_biases: bool,
     /// Targets as one-hot rows (for a squared-error loss over classes).

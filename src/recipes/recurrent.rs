@@ -1,6 +1,7 @@
 //! Part 4 of the course: recurrent networks.
 
 use super::catalog::{full_batch, shows};
+use super::python::{float_repr, str_repr};
 use super::recipe::{Recipe, Source};
 use crate::backend::device::Device;
 use crate::checkpoint::Checkpoint;
@@ -80,8 +81,10 @@ fn char_rnn(
     source: Source,
     model: fn() -> Sequential,
     steps: usize,
+    preamble: Option<fn(&Recipe) -> Vec<String>>,
 ) -> Recipe {
     Recipe {
+        preamble,
         seed: 0,
         init: InitPlan::all(Init::TorchDefault),
         task: Task::Classes,
@@ -113,6 +116,7 @@ pub(super) fn recipes() -> Vec<Recipe> {
             Source::Chars { text: "hihello", alphabet: "hielo", window: None },
             || alone(Recurrent::rnn(5, 5).batch_first()),
             100,
+            None,
         ),
         char_rnn(
             "rnn-charseq",
@@ -121,6 +125,7 @@ pub(super) fn recipes() -> Vec<Recipe> {
             Source::Chars { text: " if you want you", alphabet: "ytoifwuan ", window: None },
             || alone(Recurrent::rnn(10, 10).batch_first()),
             50,
+            Some(alphabet_dict),
         ),
         char_rnn(
             "rnn-longseq",
@@ -129,6 +134,7 @@ pub(super) fn recipes() -> Vec<Recipe> {
             Source::Chars { text: SHIP, alphabet: " ',.abcdefghiklmnoprstuwy", window: Some(10) },
             long_sequences,
             100,
+            Some(window_pairs),
         ),
         Recipe {
             seed: 0,
@@ -172,12 +178,18 @@ pub(super) fn recipes() -> Vec<Recipe> {
     ]
 }
 
-/// What a character lab prints for a step: for one sequence (labs 11-2), the step, its loss,
-/// the predicted indices, the true ones and the predicted string; for sliding windows (lab
-/// 11-3), the predicted text: window 0's characters, then each later window's last.
-/// `None` for recipes of other data.
-pub fn char_step_line(recipe: &Recipe, step: usize, loss: f32, predicted: &[usize]) -> Option<String> {
-    let Source::Chars { text, alphabet, window } = recipe.source else { return None };
+/// What a lab prints for a full-batch step, where it has a print of its own: for one
+/// character sequence (labs 11-2), the step, its loss, the predicted indices, the true ones and
+/// the predicted string; for sliding windows (lab 11-3), the predicted text: window 0's
+/// characters, then each later window's last; for a time series (lab 11-4), the step and the
+/// loss as Python prints a float. `None` for recipes of other data.
+pub fn step_line(recipe: &Recipe, step: usize, loss: f32, predicted: Option<&[usize]>) -> Option<String> {
+    let (text, alphabet, window) = match recipe.source {
+        Source::Chars { text, alphabet, window } => (text, alphabet, window),
+        Source::Series { .. } => return Some(format!("{step} {}", float_repr(loss as f64))),
+        _ => return None,
+    };
+    let predicted = predicted?;
     let alphabet: Vec<char> = alphabet.chars().collect();
     let decode = |ids: &[usize]| ids.iter().map(|&i| alphabet.get(i).copied().unwrap_or('?')).collect::<String>();
     match window {
@@ -196,4 +208,25 @@ pub fn char_step_line(recipe: &Recipe, step: usize, loss: f32, predicted: &[usiz
             Some(format!("{step} loss: {loss:.6} {}", decode(&ids)))
         }
     }
+}
+
+/// What the lab prints about its data before training, where it prints something.
+pub fn preamble(recipe: &Recipe) -> Vec<String> {
+    recipe.preamble.map(|p| p(recipe)).unwrap_or_default()
+}
+
+/// Lab 11-2-1's `print(char_dic)`: each character and its index, as a Python dict.
+fn alphabet_dict(recipe: &Recipe) -> Vec<String> {
+    let Source::Chars { alphabet, .. } = recipe.source else { return Vec::new() };
+    let entries: Vec<String> =
+        alphabet.chars().enumerate().map(|(i, c)| format!("{}: {i}", str_repr(&c.to_string()))).collect();
+    vec![format!("{{{}}}", entries.join(", "))]
+}
+
+/// Lab 11-3's `print(i, x_str, '->', y_str)` for every window.
+fn window_pairs(recipe: &Recipe) -> Vec<String> {
+    let Source::Chars { text, window: Some(w), .. } = recipe.source else { return Vec::new() };
+    let chars: Vec<char> = text.chars().collect();
+    let part = |from: usize| chars[from..from + w].iter().collect::<String>();
+    (0..chars.len().saturating_sub(w)).map(|i| format!("{i} {} -> {}", part(i), part(i + 1))).collect()
 }

@@ -8,6 +8,7 @@
 //! its padded steps weighted 0 in the summed NLL. One training graph then serves every pair,
 //! and each update (encoder, decoder, loss, backward, SGD) is one submit.
 
+use super::python::str_repr;
 use super::recipe::Recipe;
 use crate::backend::device::Device;
 use crate::backend::executor::Plan;
@@ -283,11 +284,6 @@ fn padded(ids: &[usize], steps: usize) -> Vec<f32> {
     ids.iter().map(|&i| i as f32).chain(std::iter::repeat(SOS as f32)).take(steps).collect()
 }
 
-/// A Python `repr` of a string: single-quoted.
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
 /// The words of `ids`, `<EOS>` included.
 fn words(vocab: &Vocab, ids: &[usize]) -> String {
     ids.iter().map(|&i| vocab.word(i).unwrap_or("?")).collect::<Vec<_>>().join(" ")
@@ -310,7 +306,7 @@ pub(super) fn seq2seq(recipe: &Recipe, device: &Device, out: &mut dyn FnMut(&str
     let mut python = Mt19937::from_key(&[recipe.seed]);
     let count = pairs.pairs.len() as u32;
     let (s, t) = &pairs.pairs[python.below(count) as usize];
-    out(&format!("[{}, {}]", quoted(s), quoted(t)));
+    out(&format!("[{}, {}]", str_repr(s), str_repr(t)));
 
     let encoder = Encoder::new(pairs.source.len(), HIDDEN);
     let decoder = Decoder::new(HIDDEN, pairs.target.len());

@@ -158,6 +158,9 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("adapter: {}", device.describe());
+    for line in recipes::preamble(&recipe) {
+        println!("{line}");
+    }
     // The bar draws on stderr, and only on a terminal: logs and the JSON line stay clean.
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -192,7 +195,7 @@ pub fn run(options: &DeviceOptions, args: &TrainArgs) -> Result<ExitCode> {
             crate::model_file::report_skipped(skipped);
         }
         Progress::Step { step, loss, params, predicted } => {
-            let line = predicted.as_deref().and_then(|p| recipes::char_step_line(&recipe, *step, *loss, p));
+            let line = recipes::step_line(&recipe, *step, *loss, predicted.as_deref());
             let params = params.as_deref().map(format_params).unwrap_or_default();
             let line = line.unwrap_or_else(|| format!("step {step:5}  cost {loss:.6}  {params}"));
             bar.suspend(|| println!("{line}"));
