@@ -320,6 +320,7 @@ fn the_rnn_labs_print_their_data_and_steps_as_python_does() {
     );
     assert!(shadergrad::recipes::preamble(&find("rnn-hihello")).is_empty());
     // Lab 11-4's `print(i, loss.item())`: the f32 loss as a Python float.
-    let line = shadergrad::recipes::step_line(&find("lstm-stock"), 3, 0.2271038144826889, None);
+    let loss: f32 = "0.2271038144826889".parse().unwrap();
+    let line = shadergrad::recipes::step_line(&find("lstm-stock"), 3, loss, None);
     assert_eq!(line.as_deref(), Some("3 0.2271038144826889"));
 }
