@@ -4,7 +4,8 @@
 //   pad           a placed at `start` along `axis` of a zero tensor    (narrow's gradient)
 //   concat        a, then b, along `axis`; a has extent `start` there
 //   one_hot       out[r, c] = 1 where a[r] (a class index, as f32) equals c, else 0
-//   gather_rows   an embedding's rows, and gather_rows_backward their gradient (below)
+//   gather_rows   an embedding's rows, and gather_rows_backward their gradient from the
+//                 indices' index_order (below)
 
 struct Params {
     // Elements of the output.
@@ -12,9 +13,11 @@ struct Params {
     // pad and concat: the axis (0–3 of the padded dims).
     axis: u32,
     // strided_copy: element offset into a; pad: where a starts along axis; concat: a's extent
-    // along axis; gather_rows: the weight's rows; gather_rows_backward: the positions.
+    // along axis; gather_rows: the weight's rows; gather_rows_backward: the positions;
+    // index_order: the rows.
     start: u32,
-    // pad: a's extent along axis; one_hot: classes; gather_rows(_backward): features.
+    // pad: a's extent along axis; one_hot: classes; gather_rows(_backward): features;
+    // index_order: the positions.
     extent: u32,
     // The output's dims.
     dims: vec4<u32>,
@@ -118,12 +121,47 @@ fn gather_rows(inv: Invocation) {
     out[i] = select(0.0, a[row * p.extent + i % p.extent], row < p.start);
 }
 
-// gather_rows_backward: out[n, d] = Σ a[q, d] over the positions q (start of them) whose index
-// b[q] is n, in order of q, for a the gradient [positions, extent features]. A workgroup per
-// row: its invocations find the row's positions GATHER_GROUP at a time, then each adds its
-// features' values at them, so the sums need no atomics and runs agree bit for bit.
+// index_order: for the n = extent indices b, out[0, k] the k-th smallest index (one outside
+// the start rows counted as start) and out[1, k] its position, equal indices in order of
+// position. An invocation per position counts the positions before it in that order: n² reads
+// in all, and no two invocations write one place.
+@compute @workgroup_size(256)
+fn index_order(inv: Invocation) {
+    let q = invocation_index(inv, 256u);
+    let n = p.extent;
+    if (q >= n) {
+        return;
+    }
+    let key = row_index(b[q], p.start);
+    var rank = 0u;
+    for (var k = 0u; k < n; k = k + 1u) {
+        let other = row_index(b[k], p.start);
+        rank = rank + select(0u, 1u, other < key || (other == key && k < q));
+    }
+    out[rank] = f32(key);
+    out[n + rank] = f32(q);
+}
+
+// The first of the n sorted indices of the order table b that is at least `row`.
+fn first_at_least(row: u32, n: u32) -> u32 {
+    var lo = 0u;
+    var hi = n;
+    while (lo < hi) {
+        let mid = (lo + hi) / 2u;
+        if (u32(b[mid]) < row) {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+// gather_rows_backward: out[n, d] = Σ a[q, d] over the positions q whose index is n, in order of
+// q, for a the gradient [positions (start), extent features] and b the indices' index_order.
+// A workgroup per row finds its run of the sorted indices, then each invocation adds its
+// features' values along it: no atomics, and runs agree bit for bit.
 const GATHER_GROUP: u32 = 64u;
-var<workgroup> hits: array<u32, GATHER_GROUP>;
 
 @compute @workgroup_size(64)
 fn gather_rows_backward(inv: Invocation) {
@@ -132,21 +170,15 @@ fn gather_rows_backward(inv: Invocation) {
     if (n >= rows) {
         return;
     }
+    let first = first_at_least(n, p.start);
+    let end = first_at_least(n + 1u, p.start);
     for (var d0 = 0u; d0 < p.extent; d0 = d0 + GATHER_GROUP) {
         let d = d0 + inv.local;
-        var acc = 0.0;
-        for (var q0 = 0u; q0 < p.start; q0 = q0 + GATHER_GROUP) {
-            let q = q0 + inv.local;
-            hits[inv.local] = select(0u, 1u, q < p.start && row_index(b[min(q, p.start - 1u)], rows) == n);
-            workgroupBarrier();
-            for (var k = 0u; k < GATHER_GROUP; k = k + 1u) {
-                if (hits[k] == 1u && d < p.extent) {
-                    acc = acc + a[(q0 + k) * p.extent + d];
-                }
-            }
-            workgroupBarrier();
-        }
         if (d < p.extent) {
+            var acc = 0.0;
+            for (var k = first; k < end; k = k + 1u) {
+                acc = acc + a[u32(b[p.start + k]) * p.extent + d];
+            }
             out[n * p.extent + d] = acc;
         }
     }

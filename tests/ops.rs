@@ -151,7 +151,7 @@ fn recurrent_layers_forward_and_through_time() {
 
 #[test]
 fn layout_ops_forward_and_backward() {
-    check_ops(&["narrow", "pad", "permute", "cat", "one_hot", "embedding"]);
+    check_ops(&["narrow", "pad", "permute", "cat", "one_hot", "embedding", "index_order"]);
 }
 
 #[test]
@@ -199,6 +199,7 @@ fn every_case_of_the_suite_is_checked_here() {
         "cat",
         "one_hot",
         "embedding",
+        "index_order",
         "conv_block",
         "rnn_tanh",
         "rnn_relu",

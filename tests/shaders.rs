@@ -76,5 +76,5 @@ fn every_parameter_block_matches_the_wgsl_struct_it_binds() {
         assert_eq!(size, *span as usize, "{file}: the Rust block's size against the WGSL struct's");
         checked.push(file);
     }
-    assert_eq!(checked.len(), 12, "{checked:?}");
+    assert_eq!(checked.len(), 13, "{checked:?}");
 }

@@ -632,6 +632,26 @@ fn recurrent_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     }
 }
 
+/// The fused cell steps alone, on rows and gates past one workgroup's 64.
+fn cell_step_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    use crate::ir::ops::recurrent::CellStep;
+    use crate::reference::recurrent::{cell_step, cell_step_backward};
+    for step in CellStep::ALL {
+        let (batch, hidden) = (rng.range(3, 7), rng.range(9, 21));
+        let mut inputs: Vec<Array> =
+            (0..step.gate_inputs()).map(|_| uniform(rng, &[batch, step.gates() * hidden], -2.0, 2.0)).collect();
+        inputs.push(uniform(rng, &[batch, hidden], -1.5, 1.5));
+        cases.push(Case {
+            op: step.name().into(),
+            wrt: (0..inputs.len()).collect(),
+            inputs,
+            build: Box::new(move |g, x| g.cell_step(step, x)),
+            forward: Box::new(move |x| cell_step(step, x)),
+            backward: Box::new(move |x, g| cell_step_backward(step, x, g)),
+        });
+    }
+}
+
 /// `f` of the reference layer of inputs [x, w_ih, w_hh, b_ih, b_hh, h0, (c0)] over sequences
 /// of `lengths`.
 fn with_layer<T>(
@@ -804,6 +824,20 @@ fn embedding_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             backward: Box::new(move |x, g| vec![layout::embedding_backward(&x[1], rows, g)]),
         });
     }
+    // The sort behind the gradient: positions past one workgroup's 256, many repeats, indices
+    // outside the rows at both ends of the order.
+    let (rows, count) = (40usize, rng.range(300, 400));
+    let mut indices: Vec<f64> = (0..count).map(|_| rng.range(0, rows - 1) as f64).collect();
+    indices[7] = -1.0;
+    indices[count - 3] = rows as f64 + 2.0;
+    cases.push(Case {
+        op: "index_order".into(),
+        inputs: vec![Array::new(&[count], indices)],
+        wrt: vec![],
+        build: Box::new(move |g, x| g.index_order(x[0], rows)),
+        forward: Box::new(move |x| layout::index_order(&x[0], rows)),
+        backward: Box::new(|_, _| vec![]),
+    });
 }
 
 /// A random stream for the cases named `name`: each family of cases draws from its own, so
@@ -835,7 +869,7 @@ pub fn run_seeds(seed: u64, cases: &[Case]) -> Vec<u64> {
 /// Every case of the suite, with shapes and values drawn from `seed`.
 pub fn all_cases(seed: u64) -> Vec<Case> {
     let mut cases = Vec::new();
-    let families: [(&str, Family); 19] = [
+    let families: [(&str, Family); 20] = [
         ("matmul", matmul_cases),
         ("matmul_batched", batched_matmul_cases),
         ("matmul_fused", fused_matmul_cases),
@@ -852,6 +886,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
         ("batch_norm_eval", batch_norm_eval_cases),
         ("recurrent", recurrent_cases),
         ("embedding", embedding_cases),
+        ("cell_step", cell_step_cases),
         ("adaptive_avg_pool2d", adaptive_pool_cases),
         ("layout", layout_cases),
         ("matmul_in_fours", matmul_in_fours_cases),

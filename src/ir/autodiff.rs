@@ -3,6 +3,11 @@
 //! Every rule below is written with the same graph ops a user has (batch norm's and the
 //! embedding's with their own backward ops, checked with them), so the backward pass runs on
 //! checked kernels and is compiled into the same plan as the forward pass.
+//!
+//! A value read in slices (a recurrent layer's input product, step by step; its gates) gets
+//! the gradients of its slices joined by one `cat`, with zeros where no slice reads it, rather
+//! than each slice's gradient padded to the whole and summed: the same values, without a
+//! full-size tensor per slice.
 
 use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId, Op};
@@ -59,31 +64,38 @@ pub fn gradients(graph: &mut Graph, output: NodeId, seed: Option<NodeId>, wrt: &
         }
     }
 
-    let mut grads: HashMap<usize, NodeId> = HashMap::new();
-    grads.insert(output.index(), seed);
+    let mut grads: HashMap<usize, Vec<Part>> = HashMap::new();
+    grads.insert(output.index(), vec![Part::Whole(seed)]);
     for i in (0..count).rev() {
-        let Some(&g) = grads.get(&i) else { continue };
         if !flows[i] {
             continue;
         }
+        let Some(parts) = grads.remove(&i) else { continue };
+        let g = combine(graph, NodeId(i), parts)?;
         let node = graph.nodes()[i].clone();
         for (slot, &x) in node.inputs.iter().enumerate() {
             if !flows[x.index()] {
                 continue;
             }
-            let Some(contribution) = input_gradient(graph, NodeId(i), &node.op, &node.inputs, slot, g)? else {
-                continue;
+            let part = match node.op {
+                Op::Narrow { axis, start } => Part::Slice { axis, start, grad: g },
+                ref op => match input_gradient(graph, NodeId(i), op, &node.inputs, slot, g)? {
+                    Some(d) => Part::Whole(d),
+                    None => continue,
+                },
             };
-            let total = match grads.get(&x.index()) {
-                Some(&earlier) => graph.add(earlier, contribution)?,
-                None => contribution,
-            };
-            grads.insert(x.index(), total);
+            grads.entry(x.index()).or_default().push(part);
         }
+        // The combined gradient stays for the `wrt` nodes read below.
+        grads.insert(i, vec![Part::Whole(g)]);
     }
     wrt.iter()
-        .map(|w| match grads.get(&w.index()) {
-            Some(&g) => Ok(g),
+        .map(|w| match grads.remove(&w.index()) {
+            Some(parts) => {
+                let g = combine(graph, *w, parts)?;
+                grads.insert(w.index(), vec![Part::Whole(g)]);
+                Ok(g)
+            }
             // The output does not depend on w: its gradient is zero.
             None => {
                 let dims = graph.shape(*w).dims().to_vec();
@@ -91,6 +103,63 @@ pub fn gradients(graph: &mut Graph, output: NodeId, seed: Option<NodeId>, wrt: &
             }
         })
         .collect()
+}
+
+/// One contribution to a node's gradient.
+enum Part {
+    /// The gradient of the whole node.
+    Whole(NodeId),
+    /// The gradient of the slice starting at `start` along `axis` (a narrow's).
+    Slice { axis: usize, start: usize, grad: NodeId },
+}
+
+/// The sum of the contributions to `node`'s gradient. Slices along one axis that do not
+/// overlap are joined by one `cat`, zeros filling the gaps; others are padded to the whole.
+fn combine(graph: &mut Graph, node: NodeId, parts: Vec<Part>) -> Result<NodeId> {
+    let dims = graph.shape(node).dims().to_vec();
+    let mut wholes = Vec::new();
+    let mut slices: Vec<(usize, usize, NodeId)> = Vec::new();
+    for part in parts {
+        match part {
+            Part::Whole(g) => wholes.push(g),
+            Part::Slice { axis, start, grad } => slices.push((axis, start, grad)),
+        }
+    }
+    let joinable = slices.windows(2).all(|w| w[0].0 == w[1].0);
+    if joinable && !slices.is_empty() {
+        let axis = slices[0].0;
+        slices.sort_by_key(|&(_, start, _)| start);
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        let mut overlap = false;
+        for &(_, start, grad) in &slices {
+            if start < at {
+                overlap = true;
+                break;
+            }
+            if start > at {
+                let mut gap = dims.clone();
+                gap[axis] = start - at;
+                pieces.push(graph.fill(&gap, 0.0)?);
+            }
+            pieces.push(grad);
+            at = start + graph.shape(grad).dims()[axis];
+        }
+        if !overlap {
+            if at < dims[axis] {
+                let mut gap = dims.clone();
+                gap[axis] = dims[axis] - at;
+                pieces.push(graph.fill(&gap, 0.0)?);
+            }
+            wholes.push(graph.cat(&pieces, axis as isize)?);
+            slices.clear();
+        }
+    }
+    for (axis, start, grad) in slices {
+        wholes.push(graph.pad(grad, axis, start, &dims)?);
+    }
+    let (&first, rest) = wholes.split_first().ok_or_else(|| Error::Graph("autodiff: a gradient of no parts".into()))?;
+    rest.iter().try_fold(first, |total, &d| graph.add(total, d))
 }
 
 /// The gradient reaching input `slot` of `node` (with inputs `inputs`), given the node's own
@@ -163,6 +232,7 @@ fn input_gradient(
         Op::Pool2dBackward { .. } => no_gradient("a pooling's gradient"),
         Op::LossBackward(_) | Op::SoftmaxBackward { .. } => no_gradient("a backward op"),
         Op::Update(_) | Op::RunningAverage { .. } => no_gradient("an in-place update"),
+        // Narrows are gathered by `combine`; alone, a narrow's gradient is padded.
         Op::Narrow { axis, start } => graph.pad(g, axis, start, &x_dims),
         Op::Pad { axis, start } => graph.narrow(g, axis as isize, start as isize, x_dims[axis]),
         Op::Permute(perm) => {
@@ -183,9 +253,11 @@ fn input_gradient(
         }
         Op::BatchNormGradSums { .. } | Op::BatchNormBackward => no_gradient("a batch norm's gradient"),
         Op::OneHot => no_gradient("one_hot"),
+        Op::CellStep(step) => graph.cell_step_backward(step, slot, g, inputs),
+        Op::CellStepBackward { .. } => no_gradient("a cell step's gradient"),
         Op::Embedding if slot == 0 => graph.embedding_backward(g, inputs[1], x_dims[0]),
         Op::Embedding => no_gradient("an embedding's indices"),
-        Op::EmbeddingBackward => no_gradient("an embedding's gradient"),
+        Op::IndexOrder { .. } | Op::EmbeddingBackward => no_gradient("an embedding's gradient"),
         Op::Input | Op::Param | Op::Fill(_) | Op::State(_) => no_gradient("a leaf"),
     };
     d.map(Some)

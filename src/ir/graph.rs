@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::ir::ops::elementwise::{Arity, ElementwiseOp, for_each_activation};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
+use crate::ir::ops::recurrent::CellStep;
 use crate::ir::ops::reduce::ReduceOp;
 use crate::ir::ops::window::Window;
 use crate::ir::shape::Shape;
@@ -137,9 +138,16 @@ pub enum Op {
     /// Rows of inputs [weight `[N, D]`, indices `[…]`] (indices as f32): `[…, D]`; an index
     /// outside the rows gives zeros.
     Embedding,
-    /// Its weight's gradient `[N, D]` for inputs [grad `[…, D]`, indices]: each row the sum of
-    /// the gradient's rows at its index, in order of position (no atomics: runs agree bit for
-    /// bit).
+    /// Indices `[…]` (as f32) sorted, for an embedding's gradient: `[2, n]`, the indices in
+    /// ascending order (one outside 0…rows−1 as `rows`, last), then each one's position, equal
+    /// indices in order of position.
+    IndexOrder {
+        /// The embedding's rows.
+        rows: usize,
+    },
+    /// Its weight's gradient `[N, D]` for inputs [grad `[…, D]`, the indices' [`Op::IndexOrder`]]:
+    /// each row the sum of the gradient's rows at its index, in order of position (no atomics:
+    /// runs agree bit for bit).
     EmbeddingBackward,
     /// A batch norm's per-channel table `[4, C]` (rows in [`stats_row`]: mean, variance,
     /// scale γ/√(var + eps), shift β), for inputs [x `[N, C, …]`, gamma, beta] when `batch`
@@ -173,6 +181,17 @@ pub enum Op {
     /// A batch norm's x gradient k · g + b · (x − mean) + c per channel, for inputs [grad, x,
     /// gradient sums] (which hold k, b, c and the mean).
     BatchNormBackward,
+    /// One step of a recurrent cell, its gate arithmetic fused
+    /// ([`crate::ir::recurrent::CellStep`] lists its inputs).
+    CellStep(CellStep),
+    /// The gradient of a cell step with respect to its input `slot`, for inputs [the output's
+    /// gradient, the step's inputs…].
+    CellStepBackward {
+        /// The step.
+        step: CellStep,
+        /// Which of its inputs.
+        slot: usize,
+    },
     /// An optimizer step for inputs [param, grad, states…], in place, after everything else.
     Update(Optimizer),
     /// state ← (1 − momentum) · state + momentum · factor · value for inputs [state, value], in
@@ -216,11 +235,14 @@ impl Op {
             Op::Concat { .. } => "concat",
             Op::OneHot => "onehot",
             Op::Embedding => "embedding",
+            Op::IndexOrder { .. } => "indexorder",
             Op::EmbeddingBackward => "embeddingbackward",
             Op::BatchNormStats { .. } => "batchnormstats",
             Op::BatchNorm { .. } => "batchnorm",
             Op::BatchNormGradSums { .. } => "batchnormgradsums",
             Op::BatchNormBackward => "batchnormbackward",
+            Op::CellStep(step) => step.name(),
+            Op::CellStepBackward { step, .. } => return format!("{}_backward", step.name()),
             Op::Update(_) => "update",
             Op::RunningAverage { .. } => "runningaverage",
         };

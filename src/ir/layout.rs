@@ -237,17 +237,16 @@ impl Graph {
     }
 
     /// `parts` joined along `axis` (negative counts from the end); every other extent must
-    /// agree. The gradient of each part is its slice of the output's.
+    /// agree. The gradient of each part is its slice of the output's. Many parts are joined
+    /// pairwise in a balanced tree, so each value is copied about log₂(parts) times.
     pub fn cat(&mut self, parts: &[NodeId], axis: isize) -> Result<NodeId> {
-        let (&first, rest) = parts
-            .split_first()
-            .ok_or_else(|| Error::InvalidArgument { op: "cat", message: "no tensors to join".into() })?;
+        let first =
+            *parts.first().ok_or_else(|| Error::InvalidArgument { op: "cat", message: "no tensors to join".into() })?;
         self.check("cat", first)?;
         let a = self.shape(first).axis("cat", axis)?;
-        let mut joined = first;
-        for &part in rest {
+        for &part in &parts[1..] {
             self.check("cat", part)?;
-            let (left, right) = (self.shape(joined).clone(), self.shape(part).clone());
+            let (left, right) = (self.shape(first).clone(), self.shape(part).clone());
             let agrees =
                 left.rank() == right.rank() && (0..left.rank()).all(|d| d == a || left.dims()[d] == right.dims()[d]);
             if !agrees {
@@ -258,11 +257,23 @@ impl Graph {
                     reason: format!("every extent but axis {axis}'s must agree"),
                 });
             }
-            let mut dims = left.dims().to_vec();
-            dims[a] += right.dims()[a];
-            joined = self.push(Op::Concat { axis: a }, vec![joined, part], Shape::new(&dims)?, None);
         }
-        Ok(joined)
+        let mut level = parts.to_vec();
+        while level.len() > 1 {
+            let mut next = Vec::with_capacity(level.len().div_ceil(2));
+            for pair in level.chunks(2) {
+                next.push(match *pair {
+                    [left, right] => {
+                        let mut dims = self.shape(left).dims().to_vec();
+                        dims[a] += self.shape(right).dims()[a];
+                        self.push(Op::Concat { axis: a }, vec![left, right], Shape::new(&dims)?, None)
+                    }
+                    _ => pair[0],
+                });
+            }
+            level = next;
+        }
+        Ok(level[0])
     }
 
     /// `parts`, all of one shape, stacked along a new axis `axis`.
@@ -317,9 +328,20 @@ impl Graph {
         Ok(self.push(Op::Embedding, vec![weight, indices], Shape::new(&dims)?, None))
     }
 
-    /// The gradient of an embedding's weight of `rows` rows from the output's gradient.
+    /// The gradient of an embedding's weight of `rows` rows from the output's gradient: the
+    /// positions sorted by index ([`Graph::index_order`]), then each row summed from its run of
+    /// them, so the work follows the positions rather than rows × positions.
     pub fn embedding_backward(&mut self, grad: NodeId, indices: NodeId, rows: usize) -> Result<NodeId> {
         let features = *self.shape(grad).dims().last().unwrap_or(&1);
-        Ok(self.push(Op::EmbeddingBackward, vec![grad, indices], Shape::new(&[rows, features])?, None))
+        let order = self.index_order(indices, rows)?;
+        Ok(self.push(Op::EmbeddingBackward, vec![grad, order], Shape::new(&[rows, features])?, None))
+    }
+
+    /// `[2, n]`: the n `indices` (as f32) in ascending order, one outside 0…rows−1 counted as
+    /// `rows`, and each one's position, equal indices in order of position (a stable sort).
+    pub fn index_order(&mut self, indices: NodeId, rows: usize) -> Result<NodeId> {
+        self.check("index_order", indices)?;
+        let n = self.shape(indices).numel();
+        Ok(self.push(Op::IndexOrder { rows }, vec![indices], Shape::new(&[2, n])?, None))
     }
 }

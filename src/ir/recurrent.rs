@@ -1,11 +1,13 @@
 //! Recurrent layers unrolled in time: an RNN (tanh or ReLU), LSTM or GRU layer over a
-//! time-major sequence, built from products, slices and elementwise ops, so that
-//! backpropagation through time is autodiff through the unrolled graph and the whole sequence
-//! (forward, backward, update) is one plan.
+//! time-major sequence, built from products, slices and cell steps, so that backpropagation
+//! through time is autodiff through the unrolled graph and the whole sequence (forward,
+//! backward, update) is one plan.
 //!
 //! The input's product with W_ih is one matrix product for every step; each step then adds
-//! its product with W_hh and applies the cell. Gates are in PyTorch's order (LSTM: i, f, g, o;
-//! GRU: r, z, n), and the GRU's b_hn sits inside the reset product, as PyTorch's does.
+//! its product with W_hh and applies the cell: an activation for an RNN, the fused steps of
+//! [`CellStep`] for an LSTM (its cell state, then its output) and a GRU, whose gradients are
+//! kernels of their own. Gates are in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n), and the
+//! GRU's b_hn sits inside the reset product, as PyTorch's does.
 //!
 //! Sequences of several lengths run padded, with a mask: while m = (t < length) holds a step
 //! updates the state; after it the state is frozen and the output is 0, as PyTorch's packed
@@ -13,8 +15,10 @@
 //! (one term is 0), so valid steps give the unmasked layer's values bit for bit.
 
 use crate::error::{Error, Result};
-use crate::ir::graph::{Graph, NodeId};
+use crate::ir::graph::{Graph, NodeId, Op};
 use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::recurrent::CellStep;
+use crate::ir::shape::Shape;
 
 /// Which cell a recurrent layer runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -119,9 +123,20 @@ impl Graph {
         }
         let flat = self.reshape(x, &[t_len * batch, features])?;
         let mut xw = self.matmul_t(flat, weights.w_ih, false, true)?;
-        if let Some((b_ih, _)) = weights.biases {
-            xw = self.add(xw, b_ih)?;
-        }
+        // Where both biases only add to the gates (all but the GRU, whose b_hn is inside the
+        // reset product), they join the input product once rather than each step's.
+        let per_step_bias = match weights.biases {
+            Some((b_ih, b_hh)) if kind != CellKind::Gru => {
+                let both = self.add(b_ih, b_hh)?;
+                xw = self.add(xw, both)?;
+                None
+            }
+            Some((b_ih, b_hh)) => {
+                xw = self.add(xw, b_ih)?;
+                Some(b_hh)
+            }
+            None => None,
+        };
         let mut h = match h0 {
             Some(h) => h,
             None => self.fill(&[batch, hidden], 0.0)?,
@@ -135,10 +150,10 @@ impl Graph {
         for t in 0..t_len {
             let xs = self.narrow(xw, 0, (t * batch) as isize, batch)?;
             let mut hs = self.matmul_t(h, weights.w_hh, false, true)?;
-            if let Some((_, b_hh)) = weights.biases {
+            if let Some(b_hh) = per_step_bias {
                 hs = self.add(hs, b_hh)?;
             }
-            let (h_new, c_new) = self.cell(kind, xs, hs, h, c, hidden)?;
+            let (h_new, c_new) = self.cell(kind, xs, hs, h, c)?;
             let Some((m, keep)) = masks else {
                 (h, c) = (h_new, c_new);
                 outputs.push(h);
@@ -175,9 +190,7 @@ impl Graph {
         hs: NodeId,
         h: NodeId,
         c: Option<NodeId>,
-        hidden: usize,
     ) -> Result<(NodeId, Option<NodeId>)> {
-        let block = |g: &mut Graph, v: NodeId, k: usize| g.narrow(v, 1, (k * hidden) as isize, hidden);
         match kind {
             CellKind::RnnTanh | CellKind::RnnRelu => {
                 let s = self.add(xs, hs)?;
@@ -185,43 +198,59 @@ impl Graph {
                 Ok((self.unary(op, 0.0, s)?, None))
             }
             CellKind::Lstm => {
-                let s = self.add(xs, hs)?;
-                let gate = |g: &mut Graph, k: usize, op: ElementwiseOp| {
-                    let b = block(g, s, k)?;
-                    g.unary(op, 0.0, b)
-                };
-                let i = gate(self, 0, ElementwiseOp::Sigmoid)?;
-                let f = gate(self, 1, ElementwiseOp::Sigmoid)?;
-                let cand = gate(self, 2, ElementwiseOp::Tanh)?;
-                let o = gate(self, 3, ElementwiseOp::Sigmoid)?;
+                let pre = self.add(xs, hs)?;
                 let c_prev = c.ok_or_else(|| Error::Graph("lstm: a step without a cell state".into()))?;
-                let kept = self.mul(f, c_prev)?;
-                let written = self.mul(i, cand)?;
-                let c = self.add(kept, written)?;
-                let squashed = self.unary(ElementwiseOp::Tanh, 0.0, c)?;
-                Ok((self.mul(o, squashed)?, Some(c)))
+                let c = self.cell_step(CellStep::LstmState, &[pre, c_prev])?;
+                Ok((self.cell_step(CellStep::LstmOutput, &[pre, c])?, Some(c)))
             }
-            CellKind::Gru => {
-                let pre = |g: &mut Graph, k: usize| -> Result<NodeId> {
-                    let a = block(g, xs, k)?;
-                    let b = block(g, hs, k)?;
-                    g.add(a, b)
-                };
-                let r_pre = pre(self, 0)?;
-                let r = self.unary(ElementwiseOp::Sigmoid, 0.0, r_pre)?;
-                let z_pre = pre(self, 1)?;
-                let z = self.unary(ElementwiseOp::Sigmoid, 0.0, z_pre)?;
-                let xn = block(self, xs, 2)?;
-                let hn = block(self, hs, 2)?;
-                let reset = self.mul(r, hn)?;
-                let n_pre = self.add(xn, reset)?;
-                let n = self.unary(ElementwiseOp::Tanh, 0.0, n_pre)?;
-                // (1 − z)·n + z·h = n + z·(h − n).
-                let towards = self.sub(h, n)?;
-                let moved = self.mul(z, towards)?;
-                Ok((self.add(n, moved)?, None))
+            CellKind::Gru => Ok((self.cell_step(CellStep::Gru, &[xs, hs, h])?, None)),
+        }
+    }
+
+    /// One fused cell step on `inputs` (see [`CellStep`]), checking their shapes.
+    pub fn cell_step(&mut self, step: CellStep, inputs: &[NodeId]) -> Result<NodeId> {
+        let op = step.name();
+        let gate_inputs = step.gate_inputs();
+        if inputs.len() != gate_inputs + 1 {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("takes {} inputs, not {}", gate_inputs + 1, inputs.len()),
+            });
+        }
+        for &x in inputs {
+            self.check(op, x)?;
+        }
+        let state = self.shape(inputs[gate_inputs]).clone();
+        let [batch, hidden] = state.dims()[..] else {
+            return Err(Error::InvalidArgument { op, message: format!("the state must be [B, H], got {state}") });
+        };
+        for &x in &inputs[..gate_inputs] {
+            let gates = self.shape(x).clone();
+            if gates.dims() != [batch, step.gates() * hidden] {
+                return Err(Error::ShapeMismatch {
+                    op,
+                    lhs: gates,
+                    rhs: state,
+                    reason: format!("the gates must be [B, {}·H] for a state [B, H]", step.gates()),
+                });
             }
         }
+        Ok(self.push(Op::CellStep(step), inputs.to_vec(), Shape::new(&[batch, hidden])?, None))
+    }
+
+    /// The gradient of a cell step with respect to its input `slot`, from the step's output
+    /// gradient `grad` and its `inputs`.
+    pub fn cell_step_backward(
+        &mut self,
+        step: CellStep,
+        slot: usize,
+        grad: NodeId,
+        inputs: &[NodeId],
+    ) -> Result<NodeId> {
+        let shape = self.shape(inputs[slot]).clone();
+        let mut all = vec![grad];
+        all.extend_from_slice(inputs);
+        Ok(self.push(Op::CellStepBackward { step, slot }, all, shape, None))
     }
 
     /// T, B, F and H, checking x and the weights against each other.

@@ -219,3 +219,27 @@ impl Module for Recurrent {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::graph::Graph;
+    use crate::nn::Mode;
+
+    #[test]
+    fn masks_and_starting_states_of_the_wrong_shape_are_named_errors() {
+        let model = Recurrent::lstm(4, 6).batch_first();
+        let mut g = Graph::new();
+        let x = g.input("x", &[3, 6, 4]).unwrap();
+        let mask = g.input("mask", &[3, 5, 1]).unwrap();
+        let h0 = g.input("h0", &[1, 2, 6]).unwrap();
+        let mut f = Forward::new(&mut g, Mode::Train, 0, "");
+        let err = model.forward_with_state(&mut f, x, None, None, Some(mask)).unwrap_err().to_string();
+        assert!(
+            err.contains("lstm: the mask must be [B, T, 1] = [3, 6, 1] for an input [3, 6, 4], got [3, 5, 1]"),
+            "{err}"
+        );
+        let err = model.forward_with_state(&mut f, x, Some(h0), None, None).unwrap_err().to_string();
+        assert!(err.contains("the starting state h0 must be [1, 3, 6]"), "{err}");
+    }
+}

@@ -116,6 +116,17 @@ pub fn embedding(weight: &Array, indices: &Array) -> Array {
     out
 }
 
+/// `[2, n]`: the n indices in ascending order (one outside the rows as `rows`) and each one's
+/// position, equal indices in order of position.
+pub fn index_order(indices: &Array, rows: usize) -> Array {
+    let key = |v: f64| row_of(v, rows).unwrap_or(rows);
+    let mut order: Vec<usize> = (0..indices.data.len()).collect();
+    order.sort_by_key(|&q| key(indices.data[q]));
+    let keys = order.iter().map(|&q| key(indices.data[q]) as f64);
+    let positions = order.iter().map(|&q| q as f64);
+    Array::new(&[2, order.len()], keys.chain(positions).collect())
+}
+
 /// The weight's gradient `[rows, D]` of [`embedding`] given the output's gradient `g`.
 pub fn embedding_backward(indices: &Array, rows: usize, g: &Array) -> Array {
     let d = *g.dims.last().unwrap_or(&1);

@@ -3,6 +3,7 @@
 //! g, o; GRU: r, z, n) and its GRU rule (b_hn inside the reset product).
 
 use super::Array;
+use crate::ir::ops::recurrent::CellStep;
 use crate::ir::recurrent::CellKind;
 
 /// A layer's inputs: x `[T, B, F]`, the weights `[G·H, F]` and `[G·H, H]`, the biases `[G·H]`
@@ -240,4 +241,78 @@ impl Layer<'_> {
         }
         grads
     }
+}
+
+/// A fused cell step (see [`CellStep`]) on its inputs: the LSTM's pre-activations `[B, 4H]`
+/// and c′ (or c), or the GRU's xs, hs `[B, 3H]` and h′; the new state `[B, H]`.
+pub fn cell_step(step: CellStep, x: &[Array]) -> Array {
+    let state = &x[step.gate_inputs()];
+    let (batch, h) = (state.dims[0], state.dims[1]);
+    let gates = step.gates();
+    let at = |a: &Array, b: usize, k: usize, j: usize| a.data[b * gates * h + k * h + j];
+    let mut out = Array::zeros(&[batch, h]);
+    for b in 0..batch {
+        for j in 0..h {
+            let s = state.data[b * h + j];
+            out.data[b * h + j] = match step {
+                CellStep::LstmState => {
+                    sigmoid(at(&x[0], b, 1, j)) * s + sigmoid(at(&x[0], b, 0, j)) * at(&x[0], b, 2, j).tanh()
+                }
+                CellStep::LstmOutput => sigmoid(at(&x[0], b, 3, j)) * s.tanh(),
+                CellStep::Gru => {
+                    let r = sigmoid(at(&x[0], b, 0, j) + at(&x[1], b, 0, j));
+                    let z = sigmoid(at(&x[0], b, 1, j) + at(&x[1], b, 1, j));
+                    let n = (at(&x[0], b, 2, j) + r * at(&x[1], b, 2, j)).tanh();
+                    (1.0 - z) * n + z * s
+                }
+            };
+        }
+    }
+    out
+}
+
+/// The gradient of every input of [`cell_step`] given its output's gradient `g`.
+pub fn cell_step_backward(step: CellStep, x: &[Array], g: &Array) -> Vec<Array> {
+    let state = &x[step.gate_inputs()];
+    let (batch, h) = (state.dims[0], state.dims[1]);
+    let gates = step.gates();
+    let idx = |b: usize, k: usize, j: usize| b * gates * h + k * h + j;
+    let mut grads: Vec<Array> = x.iter().map(|a| Array::zeros(&a.dims)).collect();
+    for b in 0..batch {
+        for j in 0..h {
+            let (gv, s) = (g.data[b * h + j], state.data[b * h + j]);
+            match step {
+                CellStep::LstmState => {
+                    let pre = &x[0].data;
+                    let (i, f, gg) = (sigmoid(pre[idx(b, 0, j)]), sigmoid(pre[idx(b, 1, j)]), pre[idx(b, 2, j)].tanh());
+                    grads[0].data[idx(b, 0, j)] = gv * gg * i * (1.0 - i);
+                    grads[0].data[idx(b, 1, j)] = gv * s * f * (1.0 - f);
+                    grads[0].data[idx(b, 2, j)] = gv * i * (1.0 - gg * gg);
+                    grads[1].data[b * h + j] = gv * f;
+                }
+                CellStep::LstmOutput => {
+                    let o = sigmoid(x[0].data[idx(b, 3, j)]);
+                    let t = s.tanh();
+                    grads[0].data[idx(b, 3, j)] = gv * t * o * (1.0 - o);
+                    grads[1].data[b * h + j] = gv * o * (1.0 - t * t);
+                }
+                CellStep::Gru => {
+                    let (xs, hs) = (&x[0].data, &x[1].data);
+                    let r = sigmoid(xs[idx(b, 0, j)] + hs[idx(b, 0, j)]);
+                    let z = sigmoid(xs[idx(b, 1, j)] + hs[idx(b, 1, j)]);
+                    let hn = hs[idx(b, 2, j)];
+                    let n = (xs[idx(b, 2, j)] + r * hn).tanh();
+                    let dn = gv * (1.0 - z) * (1.0 - n * n);
+                    let dz = gv * (s - n) * z * (1.0 - z);
+                    let dr = dn * hn * r * (1.0 - r);
+                    for (k, v) in [dr, dz, dn].into_iter().enumerate() {
+                        grads[0].data[idx(b, k, j)] = v;
+                        grads[1].data[idx(b, k, j)] = if k == 2 { v * r } else { v };
+                    }
+                    grads[2].data[b * h + j] = gv * z;
+                }
+            }
+        }
+    }
+    grads
 }

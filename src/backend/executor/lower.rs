@@ -180,9 +180,13 @@ pub(super) fn lower(
                 let (weight, indices) = (n.inputs[0], n.inputs[1]);
                 (kernels::layout::gather_rows(out, shape(weight).dims()[0], limits)?, vec![weight, indices])
             }
+            Op::IndexOrder { rows } => {
+                let indices = n.inputs[0];
+                (kernels::layout::index_order(out, rows, limits)?, vec![indices, indices])
+            }
             Op::EmbeddingBackward => {
-                let (g, indices) = (n.inputs[0], n.inputs[1]);
-                (kernels::layout::gather_rows_backward(out, shape(indices).numel(), limits)?, vec![g, indices])
+                let (g, order) = (n.inputs[0], n.inputs[1]);
+                (kernels::layout::gather_rows_backward(out, shape(order).dims()[1], limits)?, vec![g, order])
             }
             Op::OneHot => {
                 let x = n.inputs[0];
@@ -202,6 +206,12 @@ pub(super) fn lower(
                 (kernels::batch_norm::grad_sums(shape(n.inputs[1]), eps, batch, limits)?, n.inputs.clone())
             }
             Op::BatchNormBackward => (kernels::batch_norm::backward(out, limits)?, n.inputs.clone()),
+            Op::CellStep(step) => (kernels::recurrent::step(step, out, limits)?, padded_inputs(&n.inputs)),
+            Op::CellStepBackward { step, slot } => {
+                // Every step's last input is its state [B, H].
+                let hidden = shape(n.inputs[n.inputs.len() - 1]).dims()[1];
+                (kernels::recurrent::backward(step, slot, out, hidden, limits)?, padded_inputs(&n.inputs))
+            }
             Op::Update(opt) => {
                 // Writes the parameter and its states in place; reads only the gradient.
                 let mut writes = vec![n.inputs[0]];
@@ -258,4 +268,12 @@ pub(super) fn matmul_dims(
         bias,
         activation: None,
     }
+}
+
+/// A cell step's inputs, the last repeated to the bindings its shader declares.
+fn padded_inputs(inputs: &[NodeId]) -> Vec<NodeId> {
+    let mut bound = inputs.to_vec();
+    let last = inputs[inputs.len() - 1];
+    bound.resize(kernels::recurrent::INPUTS.max(inputs.len()), last);
+    bound
 }

@@ -40,11 +40,13 @@ pub enum Family {
     Pack,
     /// `shaders/batch_norm.wgsl`
     BatchNorm,
+    /// `shaders/recurrent.wgsl`
+    Recurrent,
 }
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 13] = [
+    pub const ALL: [Family; 14] = [
         Family::Matmul,
         Family::MatmulSubgroups,
         Family::Elementwise,
@@ -58,6 +60,7 @@ impl Family {
         Family::Layout,
         Family::Pack,
         Family::BatchNorm,
+        Family::Recurrent,
     ];
 
     /// The file's name in `shaders/`.
@@ -75,6 +78,7 @@ impl Family {
             Family::Layout => "layout.wgsl",
             Family::Pack => "pack.wgsl",
             Family::BatchNorm => "batch_norm.wgsl",
+            Family::Recurrent => "recurrent.wgsl",
         }
     }
 }

@@ -67,8 +67,17 @@ pub fn gather_rows(out: &Shape, rows: usize, limits: &wgpu::Limits) -> Result<La
     launch("gather_rows", out, [0, rows, features], [0; 4], limits)
 }
 
+/// The sorted indices and their positions `out` `[2, n]` of n indices into `rows` rows.
+pub fn index_order(out: &Shape, rows: usize, limits: &wgpu::Limits) -> Result<Launch> {
+    let positions = out.dims()[1];
+    let mut l = launch("index_order", out, [0, rows, positions], [0; 4], limits)?;
+    l.groups = grid("index_order", out, (positions as u64).div_ceil(256), limits)?;
+    Ok(l)
+}
+
 /// An embedding's weight gradient `out` `[N, D]` from the output's gradient at `positions`
-/// indices: a workgroup per row (the shader's `GATHER_GROUP` invocations), sized here.
+/// positions, given their [`index_order`]: a workgroup per row (the shader's
+/// `GATHER_GROUP` invocations), sized here.
 pub fn gather_rows_backward(out: &Shape, positions: usize, limits: &wgpu::Limits) -> Result<Launch> {
     let (rows, features) = (out.dims()[0], out.dims()[1]);
     let mut l = launch("gather_rows_backward", out, [0, positions, features], [0; 4], limits)?;

@@ -20,6 +20,7 @@ pub mod pack;
 pub mod params;
 pub mod pipelines;
 pub mod pool2d;
+pub mod recurrent;
 pub mod reduce;
 pub mod softmax;
 

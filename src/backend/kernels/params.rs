@@ -158,6 +158,20 @@ param_block! {
 }
 
 param_block! {
+    /// `shaders/recurrent.wgsl`.
+    RecurrentParams {
+        /// Output elements.
+        count: u32,
+        /// State features H.
+        hidden: u32,
+        /// Padding.
+        _pad0: u32,
+        /// Padding.
+        _pad1: u32,
+    }
+}
+
+param_block! {
     /// `shaders/softmax.wgsl`.
     SoftmaxParams {
         /// Rows.
@@ -367,6 +381,8 @@ pub enum Params {
     Softmax(SoftmaxParams),
     /// A batch norm kernel's.
     BatchNorm(BatchNormParams),
+    /// A recurrent cell step's.
+    Recurrent(RecurrentParams),
     /// An optimizer update's or a running average's.
     Optim(OptimParams),
     /// A convolution kernel's.
@@ -391,6 +407,7 @@ impl Params {
             Params::Loss(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Softmax(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::BatchNorm(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
+            Params::Recurrent(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Optim(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Conv2d(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Conv2dTaps(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
@@ -451,6 +468,7 @@ pub fn layouts() -> Vec<Layout> {
         of::<LossParams>("loss.wgsl"),
         of::<SoftmaxParams>("softmax.wgsl"),
         of::<BatchNormParams>("batch_norm.wgsl"),
+        of::<RecurrentParams>("recurrent.wgsl"),
         of::<OptimParams>("optim.wgsl"),
         of::<Conv2dParams>("conv2d.wgsl"),
         of::<Conv2dTapsParams>("conv2d_taps.wgsl"),

@@ -25,6 +25,7 @@ impl Family {
             Family::Layout => Cow::Borrowed(include_str!("../../../shaders/layout.wgsl")),
             Family::Pack => Cow::Borrowed(include_str!("../../../shaders/pack.wgsl")),
             Family::BatchNorm => Cow::Borrowed(include_str!("../../../shaders/batch_norm.wgsl")),
+            Family::Recurrent => Cow::Borrowed(super::recurrent::source()),
         };
         format!("{body}\n{}", prelude())
     }

@@ -4,5 +4,6 @@
 pub mod elementwise;
 pub mod loss;
 pub mod optim;
+pub mod recurrent;
 pub mod reduce;
 pub mod window;
