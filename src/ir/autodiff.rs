@@ -113,7 +113,7 @@ enum Part {
     Slice { axis: usize, start: usize, grad: NodeId },
 }
 
-/// The sum of the contributions to `node`'s gradient. Slices along one axis that do not
+/// The sum of the contributions to `node`'s gradient. Several slices along one axis that do not
 /// overlap are joined by one `cat`, zeros filling the gaps; others are padded to the whole.
 fn combine(graph: &mut Graph, node: NodeId, parts: Vec<Part>) -> Result<NodeId> {
     let dims = graph.shape(node).dims().to_vec();
@@ -125,8 +125,9 @@ fn combine(graph: &mut Graph, node: NodeId, parts: Vec<Part>) -> Result<NodeId> 
             Part::Slice { axis, start, grad } => slices.push((axis, start, grad)),
         }
     }
-    let joinable = slices.windows(2).all(|w| w[0].0 == w[1].0);
-    if joinable && !slices.is_empty() {
+    // A lone slice is one pad; several along one axis, one join.
+    let joinable = slices.len() > 1 && slices.windows(2).all(|w| w[0].0 == w[1].0);
+    if joinable {
         let axis = slices[0].0;
         slices.sort_by_key(|&(_, start, _)| start);
         let mut pieces = Vec::new();
