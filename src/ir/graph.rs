@@ -182,7 +182,7 @@ pub enum Op {
     /// gradient sums] (which hold k, b, c and the mean).
     BatchNormBackward,
     /// One step of a recurrent cell, its gate arithmetic fused
-    /// ([`crate::ir::recurrent::CellStep`] lists its inputs).
+    /// ([`crate::ir::ops::recurrent::CellStep`] lists its inputs).
     CellStep(CellStep),
     /// The gradient of a cell step with respect to its input `slot`, for inputs [the output's
     /// gradient, the step's inputs…].
