@@ -5,7 +5,11 @@
 // run to run.
 //
 // reduce_serial: one invocation per output; for short reductions with many outputs.
-// reduce_wide: one workgroup per output, 256 partial sums and a tree; for long reductions.
+// reduce_wide: one workgroup per output, 256 partial sums and a tree; for long reductions
+// whose elements lie together (row sums).
+// reduce_columns: 32 outputs a workgroup, each summed by 8 invocations over consecutive
+// eighths of its elements and then a tree; for long reductions whose outputs lie together
+// (column sums: a bias gradient), so that neighbouring invocations read neighbouring elements.
 // sum_channels_tex: OP 0 over axes 0, 2 and 3 of x [N, C, H, W] (a convolution's bias
 // gradient), reading x from the plan's texture: one workgroup of eight per channel.
 // How a workgroup's invocations share the elements does not change which maximum wins:
@@ -171,6 +175,52 @@ fn reduce_wide(inv: Invocation) {
     }
     if (lid == 0u) {
         out[j] = finish(Acc(partial[0], partial_at[0]), out[j]);
+    }
+}
+
+const COLUMNS: u32 = 32u;
+const SLICES: u32 = 8u;
+
+@compute @workgroup_size(32, 8)
+fn reduce_columns(inv: Invocation) {
+    let column = inv.local % COLUMNS;
+    let slice = inv.local / COLUMNS;
+    let j = workgroup_index(inv) * COLUMNS + column;
+    var acc = start();
+    if (j < p.n_out) {
+        let base = offset(j, p.out_shape);
+        let inner = innermost_reduced();
+        let run = p.red_shape[inner];
+        let step = p.in_stride[inner];
+        let chunk = (p.n_red + SLICES - 1u) / SLICES;
+        let end = min(p.n_red, (slice + 1u) * chunk);
+        // The slice's elements in order, a run of the innermost reduced axis at a time, with
+        // the divisions of `offset` once per run.
+        var t = slice * chunk;
+        while (t < end) {
+            let within = t % run;
+            var at = base + offset(t - within, p.red_shape) + within * step;
+            let stop = min(end, t - within + run);
+            for (; t < stop; t = t + 1u) {
+                acc = fold(acc, x[at], t);
+                at = at + step;
+            }
+        }
+    }
+    partial[inv.local] = acc.value;
+    partial_at[inv.local] = acc.at;
+    workgroupBarrier();
+    for (var half = SLICES / 2u; half > 0u; half = half / 2u) {
+        if (slice < half) {
+            let other = inv.local + half * COLUMNS;
+            let merged = combine(Acc(partial[inv.local], partial_at[inv.local]), Acc(partial[other], partial_at[other]));
+            partial[inv.local] = merged.value;
+            partial_at[inv.local] = merged.at;
+        }
+        workgroupBarrier();
+    }
+    if (slice == 0u && j < p.n_out) {
+        out[j] = finish(Acc(partial[inv.local], partial_at[inv.local]), out[j]);
     }
 }
 

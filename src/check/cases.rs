@@ -329,13 +329,17 @@ fn dropout_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 }
 
 fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
-    // (dims, axes) — long reductions take the workgroup-per-output kernel, short ones the serial.
+    // (dims, axes) — long reductions take a workgroup per output (or, for column sums, per 32
+    // outputs), short ones the serial kernel.
     let long = rng.range(200, 400);
     // The last but one: a bias's gradient over a batch of images, with runs of the innermost
-    // reduced axis enough for every invocation of a workgroup (walked by stride).
-    let shapes: [(&[usize], &[usize]); 6] = [
+    // reduced axis enough for every invocation of a workgroup (walked by stride). Long sums
+    // that keep the innermost axis (column sums) take the column kernel: [long, 33] and
+    // [5, 131, 40], whose slices of the reduced elements start inside runs.
+    let shapes: [(&[usize], &[usize]); 7] = [
         (&[7, 257], &[0, 1]),
         (&[long, 33], &[0]),
+        (&[5, 131, 40], &[0, 1]),
         (&[33, 7], &[1]),
         (&[3, 7, 9, 11], &[0, 2, 3]),
         (&[23, 3, 17, 13], &[0, 2, 3]),
@@ -372,9 +376,10 @@ fn reduce_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 
 fn max_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     let long = rng.range(200, 400);
-    let shapes: [(&[usize], &[usize]); 6] = [
+    let shapes: [(&[usize], &[usize]); 7] = [
         (&[7, 257], &[0, 1]),
         (&[long, 33], &[0]),
+        (&[5, 131, 40], &[0, 1]),
         (&[33, 7], &[1]),
         (&[3, 7, 9, 11], &[2, 3]),
         (&[3, 300, 5, 7], &[1, 3]),

@@ -154,12 +154,24 @@ impl Module for Layer {
         Ok(match *self {
             Layer::Linear { inputs, outputs, bias } => {
                 let w = f.param("weight", &[outputs, inputs])?;
-                let y = f.graph().matmul_t(h, w, false, true)?;
+                // Leading axes ([batch, steps, features]) are rows of one product, as
+                // PyTorch's linear takes them: one product of every row with the shared
+                // weight, not a product per batch entry of few rows each (whose tiles would
+                // be mostly empty, and whose weight gradient would be summed over the batch).
+                let dims = f.graph().shape(h).dims().to_vec();
+                let rows = (dims.len() > 2).then(|| dims[..dims.len() - 1].iter().product::<usize>());
+                let flat = match rows {
+                    Some(rows) => f.graph().reshape(h, &[rows, dims[dims.len() - 1]])?,
+                    None => h,
+                };
+                let mut y = f.graph().matmul_t(flat, w, false, true)?;
                 if bias {
                     let b = f.param("bias", &[outputs])?;
-                    f.graph().add(y, b)?
-                } else {
-                    y
+                    y = f.graph().add(y, b)?;
+                }
+                match rows {
+                    Some(_) => f.graph().reshape(y, &[&dims[..dims.len() - 1], &[outputs][..]].concat())?,
+                    None => y,
                 }
             }
             Layer::Conv2d { inputs, outputs, kernel, stride, padding, bias } => {

@@ -10,6 +10,8 @@ use crate::ir::shape::{MAX_RANK, Shape};
 const WIDE_FROM: usize = 128;
 /// Above this many outputs, a workgroup each would leave most invocations idle too long.
 const WIDE_MAX_OUTPUTS: usize = 1 << 14;
+/// Outputs of one `reduce_columns` workgroup (its x extent).
+const COLUMNS: usize = 32;
 
 /// Reduces `input` down to `kept` (same rank, extent 1 on each reduced axis); sums are
 /// multiplied by `factor`.
@@ -44,9 +46,17 @@ pub fn launch(
         factor,
         accumulate: accumulate as u32,
     });
-    let wide = n_red >= WIDE_FROM && n_out <= WIDE_MAX_OUTPUTS;
-    let (entry, groups) =
-        if wide { ("reduce_wide", n_out as u64) } else { ("reduce_serial", (n_out as u64).div_ceil(256)) };
+    // Where the innermost axis is kept, neighbouring outputs read neighbouring elements: their
+    // invocations go side by side (`reduce_columns`), so a bias gradient's column sums read
+    // rows whole instead of a workgroup striding down each column.
+    let columns = out4[MAX_RANK - 1] > 1;
+    let (entry, groups) = if n_red >= WIDE_FROM && columns {
+        ("reduce_columns", n_out.div_ceil(COLUMNS) as u64)
+    } else if n_red >= WIDE_FROM && n_out <= WIDE_MAX_OUTPUTS {
+        ("reduce_wide", n_out as u64)
+    } else {
+        ("reduce_serial", (n_out as u64).div_ceil(256))
+    };
     Ok(Launch {
         key: KernelKey {
             family: Family::Reduce,
