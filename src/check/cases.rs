@@ -582,58 +582,60 @@ fn batch_norm_eval_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 }
 
 fn recurrent_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
-    use crate::ir::recurrent::{CellKind, CellWeights};
-    for kind in [CellKind::RnnTanh, CellKind::RnnRelu, CellKind::Lstm, CellKind::Gru] {
-        for packed in [false, true] {
-            // Several steps and batch rows; gate rows past one workgroup's 64 for the LSTM.
-            let (t_len, batch, features, hidden) =
-                (rng.range(3, 5), rng.range(2, 4), rng.range(3, 7), rng.range(5, 17));
-            let rows = kind.gates() * hidden;
-            let lstm = kind == CellKind::Lstm;
-            let mut inputs = vec![
-                uniform(rng, &[t_len, batch, features], -1.0, 1.0),
-                uniform(rng, &[rows, features], -0.5, 0.5),
-                uniform(rng, &[rows, hidden], -0.5, 0.5),
-                uniform(rng, &[rows], -0.5, 0.5),
-                uniform(rng, &[rows], -0.5, 0.5),
-                uniform(rng, &[batch, hidden], -1.0, 1.0),
-            ];
-            if lstm {
-                inputs.push(uniform(rng, &[batch, hidden], -1.0, 1.0));
-            }
-            let wrt = (0..inputs.len()).collect();
-            // Padded rows: the first has every step, the second one step, the rest at random.
-            let lengths: Option<Vec<usize>> = packed.then(|| {
-                (0..batch).map(|b| [t_len, 1].get(b).copied().unwrap_or_else(|| rng.range(1, t_len + 1))).collect()
-            });
-            if let Some(l) = &lengths {
-                let mask = (0..t_len * batch).map(|i| if i / batch < l[i % batch] { 1.0 } else { 0.0 }).collect();
-                inputs.push(Array::new(&[t_len, batch, 1], mask));
-            }
-            let mask_at = inputs.len() - 1;
-            let op = if packed { format!("{}_packed", kind.name()) } else { kind.name().into() };
-            let (forward_lengths, backward_lengths) = (lengths.clone(), lengths);
-            cases.push(Case {
-                op,
-                wrt,
-                inputs,
-                build: Box::new(move |g, x| {
-                    let weights = CellWeights { w_ih: x[1], w_hh: x[2], biases: Some((x[3], x[4])) };
-                    let c0 = if lstm { Some(x[6]) } else { None };
-                    let mask = packed.then(|| x[mask_at]);
-                    Ok(g.recurrent_layer(kind, x[0], weights, Some(x[5]), c0, mask)?.output)
-                }),
-                forward: Box::new(move |x| with_layer(kind, x, forward_lengths.as_deref(), |l| l.forward())),
-                backward: Box::new(move |x, g| {
-                    let d = with_layer(kind, x, backward_lengths.as_deref(), |l| l.backward(g));
-                    let mut all = vec![d.x, d.w_ih, d.w_hh, d.b_ih, d.b_hh, d.h0];
-                    if lstm {
-                        all.push(d.c0);
-                    }
-                    all
-                }),
-            });
+    use crate::ir::recurrent::{CellKind, CellWeights, SCAN_MAX_HIDDEN};
+    // Narrow layers run as a scan, wide ones step by step.
+    for (kind, packed, wide) in CellKind::ALL.into_iter().flat_map(|k| {
+        [(false, false), (true, false), (false, true), (true, true)].map(|(packed, wide)| (k, packed, wide))
+    }) {
+        // Several steps and batch rows; gate rows past one workgroup's 64.
+        let hidden = if wide { rng.range(SCAN_MAX_HIDDEN + 1, SCAN_MAX_HIDDEN + 5) } else { rng.range(5, 17) };
+        let (t_len, batch, features) = (rng.range(3, 5), rng.range(2, 4), rng.range(3, 7));
+        let rows = kind.gates() * hidden;
+        let lstm = kind == CellKind::Lstm;
+        let mut inputs = vec![
+            uniform(rng, &[t_len, batch, features], -1.0, 1.0),
+            uniform(rng, &[rows, features], -0.5, 0.5),
+            uniform(rng, &[rows, hidden], -0.5, 0.5),
+            uniform(rng, &[rows], -0.5, 0.5),
+            uniform(rng, &[rows], -0.5, 0.5),
+            uniform(rng, &[batch, hidden], -1.0, 1.0),
+        ];
+        if lstm {
+            inputs.push(uniform(rng, &[batch, hidden], -1.0, 1.0));
         }
+        let wrt = (0..inputs.len()).collect();
+        // Padded rows: the first has every step, the second one step, the rest at random.
+        let lengths: Option<Vec<usize>> = packed.then(|| {
+            (0..batch).map(|b| [t_len, 1].get(b).copied().unwrap_or_else(|| rng.range(1, t_len + 1))).collect()
+        });
+        if let Some(l) = &lengths {
+            let mask = (0..t_len * batch).map(|i| if i / batch < l[i % batch] { 1.0 } else { 0.0 }).collect();
+            inputs.push(Array::new(&[t_len, batch, 1], mask));
+        }
+        let mask_at = inputs.len() - 1;
+        let op =
+            format!("{}{}{}", kind.name(), if packed { "_packed" } else { "" }, if wide { "_stepped" } else { "" });
+        let (forward_lengths, backward_lengths) = (lengths.clone(), lengths);
+        cases.push(Case {
+            op,
+            wrt,
+            inputs,
+            build: Box::new(move |g, x| {
+                let weights = CellWeights { w_ih: x[1], w_hh: x[2], biases: Some((x[3], x[4])) };
+                let c0 = if lstm { Some(x[6]) } else { None };
+                let mask = packed.then(|| x[mask_at]);
+                Ok(g.recurrent_layer(kind, x[0], weights, Some(x[5]), c0, mask)?.output)
+            }),
+            forward: Box::new(move |x| with_layer(kind, x, forward_lengths.as_deref(), |l| l.forward())),
+            backward: Box::new(move |x, g| {
+                let d = with_layer(kind, x, backward_lengths.as_deref(), |l| l.backward(g));
+                let mut all = vec![d.x, d.w_ih, d.w_hh, d.b_ih, d.b_hh, d.h0];
+                if lstm {
+                    all.push(d.c0);
+                }
+                all
+            }),
+        });
     }
 }
 
@@ -654,6 +656,52 @@ fn cell_step_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             forward: Box::new(move |x| cell_step(step, x)),
             backward: Box::new(move |x, g| cell_step_backward(step, x, g)),
         });
+    }
+}
+
+/// The scans alone, on several steps, some of them masked: hidden sizes past one workgroup's 64
+/// invocations for the masked LSTM and GRU (a row a workgroup), and for the others batches over
+/// several workgroups of several rows each, the last one partly past the batch.
+fn scan_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
+    use crate::ir::ops::recurrent::{CellKind, Scan};
+    use crate::reference::recurrent::{scan, scan_backward};
+    for cell in CellKind::ALL {
+        for masked in [false, true] {
+            let wide = masked && matches!(cell, CellKind::Lstm | CellKind::Gru);
+            let steps = rng.range(3, 5);
+            let (batch, hidden) =
+                if wide { (rng.range(2, 4), rng.range(65, 70)) } else { (rng.range(6, 12), rng.range(9, 17)) };
+            let rows = cell.gates() * hidden;
+            let mut inputs = vec![
+                uniform(rng, &[steps, batch, rows], -1.5, 1.5),
+                uniform(rng, &[rows, hidden], -0.5, 0.5),
+                uniform(rng, &[batch, cell.state_width(hidden)], -1.0, 1.0),
+            ];
+            if cell.takes_hidden_bias() {
+                inputs.push(uniform(rng, &[rows], -0.5, 0.5));
+            }
+            let wrt = (0..inputs.len()).collect();
+            if masked {
+                // Row 0 has every step, row 1 one; the rest at random.
+                let lengths: Vec<usize> =
+                    (0..batch).map(|b| [steps, 1].get(b).copied().unwrap_or_else(|| rng.range(1, steps + 1))).collect();
+                let mask = (0..steps * batch).map(|i| if i / batch < lengths[i % batch] { 1.0 } else { 0.0 }).collect();
+                inputs.push(Array::new(&[steps, batch, 1], mask));
+            }
+            let s = Scan { cell, masked };
+            cases.push(Case {
+                op: s.name(),
+                wrt,
+                inputs,
+                build: Box::new(move |g, x| {
+                    let mut rest = x[3..].iter().copied();
+                    let b_hh = if cell.takes_hidden_bias() { rest.next() } else { None };
+                    g.recurrent_scan(s, x[0], x[1], x[2], b_hh, rest.next())
+                }),
+                forward: Box::new(move |x| scan(s, x)),
+                backward: Box::new(move |x, g| scan_backward(s, x, g)),
+            });
+        }
     }
 }
 
@@ -874,7 +922,7 @@ pub fn run_seeds(seed: u64, cases: &[Case]) -> Vec<u64> {
 /// Every case of the suite, with shapes and values drawn from `seed`.
 pub fn all_cases(seed: u64) -> Vec<Case> {
     let mut cases = Vec::new();
-    let families: [(&str, Family); 20] = [
+    let families: [(&str, Family); 21] = [
         ("matmul", matmul_cases),
         ("matmul_batched", batched_matmul_cases),
         ("matmul_fused", fused_matmul_cases),
@@ -892,6 +940,7 @@ pub fn all_cases(seed: u64) -> Vec<Case> {
         ("recurrent", recurrent_cases),
         ("embedding", embedding_cases),
         ("cell_step", cell_step_cases),
+        ("scan", scan_cases),
         ("adaptive_avg_pool2d", adaptive_pool_cases),
         ("layout", layout_cases),
         ("matmul_in_fours", matmul_in_fours_cases),

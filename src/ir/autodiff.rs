@@ -256,6 +256,8 @@ fn input_gradient(
         Op::OneHot => no_gradient("one_hot"),
         Op::CellStep(step) => graph.cell_step_backward(step, slot, g, inputs),
         Op::CellStepBackward { .. } => no_gradient("a cell step's gradient"),
+        Op::RecurrentScan(scan) => return graph.scan_gradient(scan, node, slot, g),
+        Op::RecurrentScanBackward(_) => no_gradient("a recurrent scan's gradient"),
         Op::Embedding if slot == 0 => graph.embedding_backward(g, inputs[1], x_dims[0]),
         Op::Embedding => no_gradient("an embedding's indices"),
         Op::IndexOrder { .. } | Op::EmbeddingBackward => no_gradient("an embedding's gradient"),

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::ir::ops::elementwise::{Arity, ElementwiseOp, for_each_activation};
 use crate::ir::ops::loss::LossKind;
 use crate::ir::ops::optim::Optimizer;
-use crate::ir::ops::recurrent::CellStep;
+use crate::ir::ops::recurrent::{CellStep, Scan};
 use crate::ir::ops::reduce::ReduceOp;
 use crate::ir::ops::window::Window;
 use crate::ir::shape::Shape;
@@ -192,6 +192,13 @@ pub enum Op {
         /// Which of its inputs.
         slot: usize,
     },
+    /// A recurrent layer's recurrence over every step, for inputs [xw, w_hh, the starting
+    /// state, b_hh (GRU), the mask (where masked)]
+    /// ([`crate::ir::ops::recurrent`] describes them and its output).
+    RecurrentScan(Scan),
+    /// The gradients of a scan's gate pre-activations and starting state, for inputs [the
+    /// states' gradient, the states, then the scan's inputs but the starting state].
+    RecurrentScanBackward(Scan),
     /// An optimizer step for inputs [param, grad, states…], in place, after everything else.
     Update(Optimizer),
     /// state ← (1 − momentum) · state + momentum · factor · value for inputs [state, value], in
@@ -243,6 +250,8 @@ impl Op {
             Op::BatchNormBackward => "batchnormbackward",
             Op::CellStep(step) => step.name(),
             Op::CellStepBackward { step, .. } => return format!("{}_backward", step.name()),
+            Op::RecurrentScan(scan) => return scan.name(),
+            Op::RecurrentScanBackward(scan) => return format!("{}_backward", scan.name()),
             Op::Update(_) => "update",
             Op::RunningAverage { .. } => "runningaverage",
         };

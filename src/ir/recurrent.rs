@@ -1,57 +1,48 @@
-//! Recurrent layers unrolled in time: an RNN (tanh or ReLU), LSTM or GRU layer over a
-//! time-major sequence, built from products, slices and cell steps, so that backpropagation
-//! through time is autodiff through the unrolled graph and the whole sequence (forward,
-//! backward, update) is one plan.
+//! Recurrent layers: an RNN (tanh or ReLU), LSTM or GRU layer over a time-major sequence.
 //!
-//! The input's product with W_ih is one matrix product for every step; each step then adds
-//! its product with W_hh and applies the cell: an activation for an RNN, the fused steps of
-//! [`CellStep`] for an LSTM (its cell state, then its output) and a GRU, whose gradients are
-//! kernels of their own. Gates are in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n), and the
-//! GRU's b_hn sits inside the reset product, as PyTorch's does.
+//! The input's product with W_ih is one matrix product for every step (with both biases, but
+//! for the GRU's b_hh, whose b_hn sits inside the reset product). The steps then run one of
+//! two ways, by the state's width ([`SCAN_MAX_HIDDEN`]):
+//! - narrow states: one scan op ([`crate::ir::ops::recurrent`]) runs every step, its product
+//!   with W_hh and its cell, and one backward op its gradient through time; W_hh's gradient is
+//!   one product of every step's gate gradients with the states before them. A layer is a
+//!   handful of launches however long its sequence.
+//! - wide states: the layer is unrolled, each step its slice of the input product, its product
+//!   with W_hh and its fused [`CellStep`]s (an LSTM's cell state, then its output; a GRU's new
+//!   state), so backpropagation through time is autodiff through the unrolled graph.
 //!
-//! Sequences of several lengths run padded, with a mask: while m = (t < length) holds a step
-//! updates the state; after it the state is frozen and the output is 0, as PyTorch's packed
-//! sequences behave. The state is selected as m·new + (1 − m)·old, which is exact in floats
-//! (one term is 0), so valid steps give the unmasked layer's values bit for bit.
+//! Gates are in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n). Sequences of several lengths
+//! run padded, with a mask: while m = (t < length) holds a step updates the state; after it
+//! the state is held and the output is 0, as PyTorch's packed sequences behave, so the last
+//! state is each sequence's own final one. Where unrolled, the state is selected as
+//! m·new + (1 − m)·old, which is exact in floats (one term is 0), so valid steps give the
+//! unmasked layer's values bit for bit.
 
 use crate::error::{Error, Result};
 use crate::ir::graph::{Graph, NodeId, Op};
 use crate::ir::ops::elementwise::ElementwiseOp;
-use crate::ir::ops::recurrent::CellStep;
+pub use crate::ir::ops::recurrent::CellKind;
+use crate::ir::ops::recurrent::{CellStep, Scan};
 use crate::ir::shape::Shape;
 
-/// Which cell a recurrent layer runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CellKind {
-    /// h′ = tanh(W_ih x + b_ih + W_hh h + b_hh).
-    RnnTanh,
-    /// h′ = relu(W_ih x + b_ih + W_hh h + b_hh).
-    RnnRelu,
-    /// Long short-term memory, with a cell state beside h.
-    Lstm,
-    /// Gated recurrent unit.
-    Gru,
-}
+/// The widest state (H) a layer runs as one scan ([`crate::ir::ops::recurrent`]): one
+/// workgroup's invocations, a row or more a workgroup. Such a layer's steps are too little work
+/// to fill an adapter one launch at a time, where a scan runs them all in one; wider layers run
+/// step by step, a product with W_hh a step, where the product spreads over the whole adapter
+/// and a scan's workgroup per batch row would not (an LSTM of 256 at batch 20: 20 workgroups).
+pub const SCAN_MAX_HIDDEN: usize = 64;
 
-impl CellKind {
-    /// Gate blocks in the weights' rows: 1, 4 (i, f, g, o) or 3 (r, z, n).
-    pub fn gates(self) -> usize {
-        match self {
-            CellKind::RnnTanh | CellKind::RnnRelu => 1,
-            CellKind::Lstm => 4,
-            CellKind::Gru => 3,
-        }
-    }
-
-    /// Its name in errors and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            CellKind::RnnTanh => "rnn_tanh",
-            CellKind::RnnRelu => "rnn_relu",
-            CellKind::Lstm => "lstm",
-            CellKind::Gru => "gru",
-        }
-    }
+/// A layer after its input product: what both ways of running its steps start from.
+struct Unrolled {
+    kind: CellKind,
+    /// W_ih x (+ biases) `[T·B, G·H]`.
+    xw: NodeId,
+    w_hh: NodeId,
+    /// b_hh where it is not in `xw` (a GRU's).
+    hidden_bias: Option<NodeId>,
+    t_len: usize,
+    batch: usize,
+    hidden: usize,
 }
 
 /// A layer's parameters, in PyTorch's layout: `weight_ih` `[G·H, F]`, `weight_hh` `[G·H, H]`,
@@ -102,13 +93,6 @@ impl Graph {
                 reason: format!("the mask must be [steps {t_len}, batch {batch}, 1]"),
             });
         }
-        let masks = match mask {
-            Some(m) => {
-                let flipped = self.scale(m, -1.0)?;
-                Some((m, self.add_scalar(flipped, 1.0)?))
-            }
-            None => None,
-        };
         for (what, state) in [("h0", h0), ("c0", c0)] {
             if let Some(s) = state
                 && self.shape(s).dims() != [batch, hidden]
@@ -125,15 +109,87 @@ impl Graph {
         let mut xw = self.matmul_t(flat, weights.w_ih, false, true)?;
         // Where both biases only add to the gates (all but the GRU, whose b_hn is inside the
         // reset product), they join the input product once rather than each step's.
-        let per_step_bias = match weights.biases {
-            Some((b_ih, b_hh)) if kind != CellKind::Gru => {
+        let hidden_bias = match weights.biases {
+            Some((b_ih, b_hh)) if kind.takes_hidden_bias() => {
+                xw = self.add(xw, b_ih)?;
+                Some(b_hh)
+            }
+            Some((b_ih, b_hh)) => {
                 let both = self.add(b_ih, b_hh)?;
                 xw = self.add(xw, both)?;
                 None
             }
-            Some((b_ih, b_hh)) => {
-                xw = self.add(xw, b_ih)?;
-                Some(b_hh)
+            None => None,
+        };
+        let layer = Unrolled { kind, xw, w_hh: weights.w_hh, hidden_bias, t_len, batch, hidden };
+        if hidden <= SCAN_MAX_HIDDEN {
+            self.scanned_layer(&layer, h0, c0, mask)
+        } else {
+            self.stepped_layer(&layer, h0, c0, mask)
+        }
+    }
+
+    /// A layer as one scan over its steps.
+    fn scanned_layer(
+        &mut self,
+        layer: &Unrolled,
+        h0: Option<NodeId>,
+        c0: Option<NodeId>,
+        mask: Option<NodeId>,
+    ) -> Result<LayerOutput> {
+        let &Unrolled { kind, t_len, batch, hidden, .. } = layer;
+        let rows = kind.gates() * hidden;
+        let xw = self.reshape(layer.xw, &[t_len, batch, rows])?;
+        let hidden_bias = match layer.hidden_bias {
+            None if kind.takes_hidden_bias() => Some(self.fill(&[rows], 0.0)?),
+            b => b,
+        };
+        let init = match (kind, h0, c0) {
+            (CellKind::Lstm, Some(_), _) | (CellKind::Lstm, _, Some(_)) => {
+                let mut parts = Vec::new();
+                for state in [h0, c0] {
+                    parts.push(match state {
+                        Some(s) => s,
+                        None => self.fill(&[batch, hidden], 0.0)?,
+                    });
+                }
+                self.cat(&parts, 1)?
+            }
+            (_, Some(h0), _) => h0,
+            _ => self.fill(&[batch, kind.state_width(hidden)], 0.0)?,
+        };
+        let scan = Scan { cell: kind, masked: mask.is_some() };
+        let states = self.recurrent_scan(scan, xw, layer.w_hh, init, hidden_bias, mask)?;
+        let steps = self.narrow(states, 0, 1, t_len)?;
+        let last = self.narrow(states, 0, t_len as isize, 1)?;
+        let last = self.reshape(last, &[batch, kind.state_width(hidden)])?;
+        let (mut output, h, c) = if kind == CellKind::Lstm {
+            let h = self.narrow(last, 1, 0, hidden)?;
+            let c = self.narrow(last, 1, hidden as isize, hidden)?;
+            (self.narrow(steps, 2, 0, hidden)?, h, Some(c))
+        } else {
+            (steps, last, None)
+        };
+        if let Some(m) = mask {
+            output = self.mul(output, m)?;
+        }
+        Ok(LayerOutput { output, h, c })
+    }
+
+    /// A layer step by step: each step's slice of the input product, its product with W_hh and
+    /// its cell.
+    fn stepped_layer(
+        &mut self,
+        layer: &Unrolled,
+        h0: Option<NodeId>,
+        c0: Option<NodeId>,
+        mask: Option<NodeId>,
+    ) -> Result<LayerOutput> {
+        let &Unrolled { kind, xw, w_hh, hidden_bias, t_len, batch, hidden } = layer;
+        let masks = match mask {
+            Some(m) => {
+                let flipped = self.scale(m, -1.0)?;
+                Some((m, self.add_scalar(flipped, 1.0)?))
             }
             None => None,
         };
@@ -149,8 +205,8 @@ impl Graph {
         let mut outputs = Vec::with_capacity(t_len);
         for t in 0..t_len {
             let xs = self.narrow(xw, 0, (t * batch) as isize, batch)?;
-            let mut hs = self.matmul_t(h, weights.w_hh, false, true)?;
-            if let Some(b_hh) = per_step_bias {
+            let mut hs = self.matmul_t(h, w_hh, false, true)?;
+            if let Some(b_hh) = hidden_bias {
                 hs = self.add(hs, b_hh)?;
             }
             let (h_new, c_new) = self.cell(kind, xs, hs, h, c)?;
@@ -174,6 +230,133 @@ impl Graph {
         }
         let output = self.stack(&outputs, 0)?;
         Ok(LayerOutput { output, h, c })
+    }
+
+    /// The recurrence of a layer (see [`crate::ir::ops::recurrent`]): the states `[T + 1, B,
+    /// S]` from the input product `xw` `[T, B, G·H]`, `w_hh` `[G·H, H]`, the starting state
+    /// `init` `[B, S]`, b_hh `[G·H]` for a GRU and, where `scan.masked`, the `mask` `[T, B, 1]`.
+    pub fn recurrent_scan(
+        &mut self,
+        scan: Scan,
+        xw: NodeId,
+        w_hh: NodeId,
+        init: NodeId,
+        hidden_bias: Option<NodeId>,
+        mask: Option<NodeId>,
+    ) -> Result<NodeId> {
+        let op = scan.cell.name();
+        for x in [xw, w_hh, init].into_iter().chain(hidden_bias).chain(mask) {
+            self.check(op, x)?;
+        }
+        let (sx, sw) = (self.shape(xw).clone(), self.shape(w_hh).clone());
+        let mismatch = |lhs: &Shape, rhs: &Shape, reason: String| Error::ShapeMismatch {
+            op,
+            lhs: lhs.clone(),
+            rhs: rhs.clone(),
+            reason,
+        };
+        let gates = scan.cell.gates();
+        let (&[t_len, batch, rows], &[w_rows, hidden]) = (sx.dims(), sw.dims()) else {
+            return Err(mismatch(&sx, &sw, "the input product must be [T, B, G·H] and W_hh [G·H, H]".into()));
+        };
+        if rows != gates * hidden || w_rows != rows || t_len == 0 || batch == 0 {
+            let reason = format!("the input product must be [T, B, {gates}·H] for W_hh [{gates}·H, H]");
+            return Err(mismatch(&sx, &sw, reason));
+        }
+        let width = scan.cell.state_width(hidden);
+        let si = self.shape(init).clone();
+        if si.dims() != [batch, width] {
+            return Err(mismatch(&sx, &si, format!("the starting state must be [batch {batch}, {width}]")));
+        }
+        let mut inputs = vec![xw, w_hh, init];
+        match (scan.cell.takes_hidden_bias(), hidden_bias) {
+            (true, Some(b)) if self.shape(b).dims() == [rows] => inputs.push(b),
+            (true, Some(b)) => return Err(mismatch(&sw, self.shape(b), format!("b_hh must be [{rows}]"))),
+            (false, None) => {}
+            _ => {
+                let message = "a GRU's scan takes b_hh, and only a GRU's (the others add it to the input product)";
+                return Err(Error::InvalidArgument { op, message: message.into() });
+            }
+        }
+        match (scan.masked, mask) {
+            (true, Some(m)) if self.shape(m).dims() == [t_len, batch, 1] => inputs.push(m),
+            (true, Some(m)) => {
+                let reason = format!("the mask must be [steps {t_len}, batch {batch}, 1]");
+                return Err(mismatch(&sx, self.shape(m), reason));
+            }
+            (false, None) => {}
+            _ => {
+                let message = "a mask is given exactly when the scan is masked";
+                return Err(Error::InvalidArgument { op, message: message.into() });
+            }
+        }
+        let shape = Shape::new(&[t_len + 1, batch, width])?;
+        Ok(self.push(Op::RecurrentScan(scan), inputs, shape, None))
+    }
+
+    /// The gradient reaching input `slot` of the scan `node`, given the states' gradient `g`:
+    /// from one backward op that every slot shares (made by the first that asks).
+    pub(crate) fn scan_gradient(&mut self, scan: Scan, node: NodeId, slot: usize, g: NodeId) -> Result<Option<NodeId>> {
+        let inputs = self.node(node).inputs.clone();
+        let (xw, w_hh) = (inputs[0], inputs[1]);
+        let [t_len, batch, rows] = self.shape(xw).dims()[..] else {
+            return Err(Error::Graph("scan_gradient: the input product must be [T, B, G·H]".into()));
+        };
+        let hidden = self.shape(w_hh).dims()[1];
+        let mut backward_inputs = vec![g, node];
+        backward_inputs.extend(inputs.iter().enumerate().filter(|&(i, _)| i != 2).map(|(_, &x)| x));
+        let op = Op::RecurrentScanBackward(scan);
+        let grads = match self.nodes().iter().rposition(|n| n.op == op && n.inputs == backward_inputs) {
+            Some(i) => NodeId(i),
+            None => {
+                let shape = Shape::new(&[t_len + 1, batch, scan.cell.gradient_width(hidden)])?;
+                self.push(op, backward_inputs, shape, None)
+            }
+        };
+        // The state products' gradients (a GRU's after its input product's).
+        let of_states = if scan.cell == CellKind::Gru { rows } else { 0 };
+        let d = match slot {
+            0 => {
+                let steps = self.narrow_once(grads, 0, 1, t_len)?;
+                self.narrow_once(steps, 2, 0, rows)?
+            }
+            1 => {
+                // dW_hh: the sum over steps and rows of (state product's gradient)ᵀ · h before it.
+                let steps = self.narrow_once(grads, 0, 1, t_len)?;
+                let d_hs = self.narrow_once(steps, 2, of_states, rows)?;
+                let d_hs = self.reshape(d_hs, &[t_len * batch, rows])?;
+                let before = self.narrow_once(node, 0, 0, t_len)?;
+                let h_before = self.narrow_once(before, 2, 0, hidden)?;
+                let h_before = self.reshape(h_before, &[t_len * batch, hidden])?;
+                self.matmul_t(d_hs, h_before, true, false)?
+            }
+            2 => {
+                let first = self.narrow_once(grads, 0, 0, 1)?;
+                let first = self.narrow_once(first, 2, 0, scan.cell.state_width(hidden))?;
+                let dims = self.shape(inputs[2]).dims().to_vec();
+                self.reshape(first, &dims)?
+            }
+            3 if scan.cell.takes_hidden_bias() => {
+                let steps = self.narrow_once(grads, 0, 1, t_len)?;
+                let d_hs = self.narrow_once(steps, 2, of_states, rows)?;
+                self.sum_to(d_hs, &[rows], 1.0)?
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(d))
+    }
+
+    /// `narrow(x, axis, start, len)`, or the same narrow where a sibling gradient made it.
+    fn narrow_once(&mut self, x: NodeId, axis: usize, start: usize, len: usize) -> Result<NodeId> {
+        if start == 0 && self.shape(x).dims()[axis] == len {
+            return Ok(x);
+        }
+        let op = Op::Narrow { axis, start };
+        let found = self.nodes().iter().rposition(|n| n.op == op && n.inputs == [x] && n.shape.dims()[axis] == len);
+        match found {
+            Some(i) => Ok(NodeId(i)),
+            None => self.narrow(x, axis as isize, start as isize, len),
+        }
     }
 
     /// m·new (given as `written`) + (1 − m)·old.

@@ -3,8 +3,7 @@
 //! g, o; GRU: r, z, n) and its GRU rule (b_hn inside the reset product).
 
 use super::Array;
-use crate::ir::ops::recurrent::CellStep;
-use crate::ir::recurrent::CellKind;
+use crate::ir::ops::recurrent::{CellKind, CellStep, Scan};
 
 /// A layer's inputs: x `[T, B, F]`, the weights `[G·H, F]` and `[G·H, H]`, the biases `[G·H]`
 /// (zeros for a layer without them), the starting state h₀ `[B, H]` and, for an LSTM, c₀; and
@@ -71,38 +70,6 @@ impl Layer<'_> {
         (t, b, f, self.w_hh.dims[1])
     }
 
-    /// `w · v + bias` for a `[rows, cols]` matrix.
-    fn affine(w: &Array, v: &[f64], bias: &Array) -> Vec<f64> {
-        let cols = w.dims[1];
-        (0..w.dims[0]).map(|r| bias.data[r] + (0..cols).map(|k| w.data[r * cols + k] * v[k]).sum::<f64>()).collect()
-    }
-
-    /// One step's new state of one batch row, from the two affine maps.
-    fn cell(&self, xs: &[f64], hs: &[f64], h_prev: &[f64], c_prev: &[f64]) -> (Vec<f64>, Vec<f64>) {
-        let h = h_prev.len();
-        match self.kind {
-            CellKind::RnnTanh => ((0..h).map(|j| (xs[j] + hs[j]).tanh()).collect(), vec![0.0; h]),
-            CellKind::RnnRelu => ((0..h).map(|j| (xs[j] + hs[j]).max(0.0)).collect(), vec![0.0; h]),
-            CellKind::Lstm => {
-                let gate = |k: usize, j: usize| xs[k * h + j] + hs[k * h + j];
-                let c: Vec<f64> =
-                    (0..h).map(|j| sigmoid(gate(1, j)) * c_prev[j] + sigmoid(gate(0, j)) * gate(2, j).tanh()).collect();
-                ((0..h).map(|j| sigmoid(gate(3, j)) * c[j].tanh()).collect(), c)
-            }
-            CellKind::Gru => {
-                let new: Vec<f64> = (0..h)
-                    .map(|j| {
-                        let r = sigmoid(xs[j] + hs[j]);
-                        let z = sigmoid(xs[h + j] + hs[h + j]);
-                        let n = (xs[2 * h + j] + r * hs[2 * h + j]).tanh();
-                        (1.0 - z) * n + z * h_prev[j]
-                    })
-                    .collect();
-                (new, vec![0.0; h])
-            }
-        }
-    }
-
     /// The steps row `b` has.
     fn length(&self, b: usize) -> usize {
         self.lengths.map_or(self.x.dims[0], |l| l[b])
@@ -119,9 +86,9 @@ impl Layer<'_> {
             let mut steps = Vec::new();
             for t in 0..self.length(b).min(t_len) {
                 let x = &self.x.data[(t * batch + b) * f..(t * batch + b + 1) * f];
-                let xs = Self::affine(self.w_ih, x, self.b_ih);
-                let hs = Self::affine(self.w_hh, &h_prev, self.b_hh);
-                let (h_new, c_new) = self.cell(&xs, &hs, &h_prev, &c_prev);
+                let xs = product(self.w_ih, x, Some(self.b_ih));
+                let hs = product(self.w_hh, &h_prev, Some(self.b_hh));
+                let (h_new, c_new) = cell(self.kind, &xs, &hs, &h_prev, &c_prev);
                 steps.push(Step {
                     h_prev: h_prev.clone(),
                     c_prev: c_prev.clone(),
@@ -168,56 +135,8 @@ impl Layer<'_> {
             let mut dh_next = vec![0.0; h];
             let mut dc_next = vec![0.0; h];
             for (t, s) in steps.iter().enumerate().rev() {
-                let (xs, hs) = (&s.xs, &s.hs);
                 let dh: Vec<f64> = (0..h).map(|j| g.data[(t * batch + b) * h + j] + dh_next[j]).collect();
-                // The gradients of W_ih x + b_ih and of W_hh h + b_hh.
-                let (dxs, dhs, dh_direct) = match self.kind {
-                    CellKind::RnnTanh => {
-                        let da: Vec<f64> = (0..h).map(|j| dh[j] * (1.0 - s.h[j] * s.h[j])).collect();
-                        (da.clone(), da, vec![0.0; h])
-                    }
-                    CellKind::RnnRelu => {
-                        let da: Vec<f64> = (0..h).map(|j| if xs[j] + hs[j] > 0.0 { dh[j] } else { 0.0 }).collect();
-                        (da.clone(), da, vec![0.0; h])
-                    }
-                    CellKind::Lstm => {
-                        let gate = |k: usize, j: usize| xs[k * h + j] + hs[k * h + j];
-                        let mut ds = vec![0.0; gates];
-                        for j in 0..h {
-                            let (i, fg, gg, o) =
-                                (sigmoid(gate(0, j)), sigmoid(gate(1, j)), gate(2, j).tanh(), sigmoid(gate(3, j)));
-                            let tc = s.c[j].tanh();
-                            let dc = dc_next[j] + dh[j] * o * (1.0 - tc * tc);
-                            ds[j] = dc * gg * i * (1.0 - i);
-                            ds[h + j] = dc * s.c_prev[j] * fg * (1.0 - fg);
-                            ds[2 * h + j] = dc * i * (1.0 - gg * gg);
-                            ds[3 * h + j] = dh[j] * tc * o * (1.0 - o);
-                            dc_next[j] = dc * fg;
-                        }
-                        (ds.clone(), ds, vec![0.0; h])
-                    }
-                    CellKind::Gru => {
-                        let mut dx_pre = vec![0.0; gates];
-                        let mut dh_pre = vec![0.0; gates];
-                        let mut direct = vec![0.0; h];
-                        for j in 0..h {
-                            let r = sigmoid(xs[j] + hs[j]);
-                            let z = sigmoid(xs[h + j] + hs[h + j]);
-                            let n = (xs[2 * h + j] + r * hs[2 * h + j]).tanh();
-                            let dn = dh[j] * (1.0 - z) * (1.0 - n * n);
-                            let dz = dh[j] * (s.h_prev[j] - n) * z * (1.0 - z);
-                            let dr = dn * hs[2 * h + j] * r * (1.0 - r);
-                            dx_pre[j] = dr;
-                            dh_pre[j] = dr;
-                            dx_pre[h + j] = dz;
-                            dh_pre[h + j] = dz;
-                            dx_pre[2 * h + j] = dn;
-                            dh_pre[2 * h + j] = dn * r;
-                            direct[j] = dh[j] * z;
-                        }
-                        (dx_pre, dh_pre, direct)
-                    }
-                };
+                let (dxs, dhs, dh_direct) = cell_backward(self.kind, s, &dh, &mut dc_next);
                 let x = &self.x.data[(t * batch + b) * f..(t * batch + b + 1) * f];
                 for r in 0..gates {
                     grads.b_ih.data[r] += dxs[r];
@@ -241,6 +160,212 @@ impl Layer<'_> {
         }
         grads
     }
+}
+
+/// One step's new state (h, c) of one batch row, from the two affine maps.
+fn cell(kind: CellKind, xs: &[f64], hs: &[f64], h_prev: &[f64], c_prev: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let h = h_prev.len();
+    match kind {
+        CellKind::RnnTanh => ((0..h).map(|j| (xs[j] + hs[j]).tanh()).collect(), vec![0.0; h]),
+        CellKind::RnnRelu => ((0..h).map(|j| (xs[j] + hs[j]).max(0.0)).collect(), vec![0.0; h]),
+        CellKind::Lstm => {
+            let gate = |k: usize, j: usize| xs[k * h + j] + hs[k * h + j];
+            let c: Vec<f64> =
+                (0..h).map(|j| sigmoid(gate(1, j)) * c_prev[j] + sigmoid(gate(0, j)) * gate(2, j).tanh()).collect();
+            ((0..h).map(|j| sigmoid(gate(3, j)) * c[j].tanh()).collect(), c)
+        }
+        CellKind::Gru => {
+            let new: Vec<f64> = (0..h)
+                .map(|j| {
+                    let r = sigmoid(xs[j] + hs[j]);
+                    let z = sigmoid(xs[h + j] + hs[h + j]);
+                    let n = (xs[2 * h + j] + r * hs[2 * h + j]).tanh();
+                    (1.0 - z) * n + z * h_prev[j]
+                })
+                .collect();
+            (new, vec![0.0; h])
+        }
+    }
+}
+
+/// The gradients of one step's two affine maps (W_ih x + b_ih, W_hh h + b_hh) and what reaches
+/// h before the step directly (a GRU's z·dh), from h's gradient `dh`; `dc` is c's on entry
+/// (LSTM) and c-before-the-step's on return.
+fn cell_backward(kind: CellKind, s: &Step, dh: &[f64], dc: &mut [f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (xs, hs, h) = (&s.xs, &s.hs, dh.len());
+    let gates = xs.len();
+    match kind {
+        CellKind::RnnTanh => {
+            let da: Vec<f64> = (0..h).map(|j| dh[j] * (1.0 - s.h[j] * s.h[j])).collect();
+            (da.clone(), da, vec![0.0; h])
+        }
+        CellKind::RnnRelu => {
+            let da: Vec<f64> = (0..h).map(|j| if xs[j] + hs[j] > 0.0 { dh[j] } else { 0.0 }).collect();
+            (da.clone(), da, vec![0.0; h])
+        }
+        CellKind::Lstm => {
+            let gate = |k: usize, j: usize| xs[k * h + j] + hs[k * h + j];
+            let mut ds = vec![0.0; gates];
+            for j in 0..h {
+                let (i, fg, gg, o) = (sigmoid(gate(0, j)), sigmoid(gate(1, j)), gate(2, j).tanh(), sigmoid(gate(3, j)));
+                let tc = s.c[j].tanh();
+                let dc_all = dc[j] + dh[j] * o * (1.0 - tc * tc);
+                ds[j] = dc_all * gg * i * (1.0 - i);
+                ds[h + j] = dc_all * s.c_prev[j] * fg * (1.0 - fg);
+                ds[2 * h + j] = dc_all * i * (1.0 - gg * gg);
+                ds[3 * h + j] = dh[j] * tc * o * (1.0 - o);
+                dc[j] = dc_all * fg;
+            }
+            (ds.clone(), ds, vec![0.0; h])
+        }
+        CellKind::Gru => {
+            let mut dx_pre = vec![0.0; gates];
+            let mut dh_pre = vec![0.0; gates];
+            let mut direct = vec![0.0; h];
+            for j in 0..h {
+                let r = sigmoid(xs[j] + hs[j]);
+                let z = sigmoid(xs[h + j] + hs[h + j]);
+                let n = (xs[2 * h + j] + r * hs[2 * h + j]).tanh();
+                let dn = dh[j] * (1.0 - z) * (1.0 - n * n);
+                let dz = dh[j] * (s.h_prev[j] - n) * z * (1.0 - z);
+                let dr = dn * hs[2 * h + j] * r * (1.0 - r);
+                for (k, (dx, dhv)) in [(dr, dr), (dz, dz), (dn, dn * r)].into_iter().enumerate() {
+                    dx_pre[k * h + j] = dx;
+                    dh_pre[k * h + j] = dhv;
+                }
+                direct[j] = dh[j] * z;
+            }
+            (dx_pre, dh_pre, direct)
+        }
+    }
+}
+
+/// `w · v` for a `[rows, cols]` matrix, plus `bias` where given.
+fn product(w: &Array, v: &[f64], bias: Option<&Array>) -> Vec<f64> {
+    let cols = w.dims[1];
+    (0..w.dims[0])
+        .map(|r| bias.map_or(0.0, |b| b.data[r]) + (0..cols).map(|k| w.data[r * cols + k] * v[k]).sum::<f64>())
+        .collect()
+}
+
+/// A scan's inputs [xw `[T, B, G·H]`, W_hh, the starting state `[B, S]`, b_hh (GRU), the mask
+/// (masked)], by name.
+struct ScanInputs<'a> {
+    xw: &'a Array,
+    w_hh: &'a Array,
+    init: &'a Array,
+    b_hh: Option<&'a Array>,
+    mask: Option<&'a Array>,
+    steps: usize,
+    batch: usize,
+    hidden: usize,
+}
+
+impl<'a> ScanInputs<'a> {
+    fn new(scan: Scan, x: &'a [Array]) -> Self {
+        let mut rest = x[3..].iter();
+        let b_hh = if scan.cell.takes_hidden_bias() { rest.next() } else { None };
+        let mask = if scan.masked { rest.next() } else { None };
+        let (steps, batch, hidden) = (x[0].dims[0], x[0].dims[1], x[1].dims[1]);
+        ScanInputs { xw: &x[0], w_hh: &x[1], init: &x[2], b_hh, mask, steps, batch, hidden }
+    }
+
+    fn has_step(&self, t: usize, b: usize) -> bool {
+        self.mask.is_none_or(|m| m.data[t * self.batch + b] > 0.5)
+    }
+
+    /// Row b's steps (`None` where the mask skips one), from its starting state.
+    fn run(&self, kind: CellKind, b: usize) -> Vec<Option<Step>> {
+        let (h, rows) = (self.hidden, self.w_hh.dims[0]);
+        let width = kind.state_width(h);
+        let init = &self.init.data[b * width..(b + 1) * width];
+        let (mut h_prev, mut c_prev) =
+            (init[..h].to_vec(), if kind == CellKind::Lstm { init[h..].to_vec() } else { vec![0.0; h] });
+        (0..self.steps)
+            .map(|t| {
+                if !self.has_step(t, b) {
+                    return None;
+                }
+                let at = (t * self.batch + b) * rows;
+                let xs = self.xw.data[at..at + rows].to_vec();
+                let hs = product(self.w_hh, &h_prev, self.b_hh);
+                let (h_new, c_new) = cell(kind, &xs, &hs, &h_prev, &c_prev);
+                let step = Step { h_prev: h_prev.clone(), c_prev: c_prev.clone(), xs, hs, h: h_new, c: c_new };
+                (h_prev, c_prev) = (step.h.clone(), step.c.clone());
+                Some(step)
+            })
+            .collect()
+    }
+}
+
+/// A recurrent layer's scan (see [`crate::ir::ops::recurrent`]) on its inputs [xw, W_hh, the
+/// starting state, b_hh (GRU), the mask (masked)]: the states `[T + 1, B, S]`.
+pub fn scan(scan: Scan, x: &[Array]) -> Array {
+    let inputs = ScanInputs::new(scan, x);
+    let (steps, batch, h) = (inputs.steps, inputs.batch, inputs.hidden);
+    let width = scan.cell.state_width(h);
+    let mut out = Array::zeros(&[steps + 1, batch, width]);
+    for b in 0..batch {
+        let mut state = inputs.init.data[b * width..(b + 1) * width].to_vec();
+        out.data[b * width..(b + 1) * width].copy_from_slice(&state);
+        for (t, step) in inputs.run(scan.cell, b).iter().enumerate() {
+            if let Some(s) = step {
+                state[..h].copy_from_slice(&s.h);
+                if scan.cell == CellKind::Lstm {
+                    state[h..].copy_from_slice(&s.c);
+                }
+            }
+            let at = ((t + 1) * batch + b) * width;
+            out.data[at..at + width].copy_from_slice(&state);
+        }
+    }
+    out
+}
+
+/// The gradients of a [`scan`]'s inputs xw, W_hh, the starting state and (GRU) b_hh, given
+/// the states' gradient `g` `[T + 1, B, S]`.
+pub fn scan_backward(scan: Scan, x: &[Array], g: &Array) -> Vec<Array> {
+    let inputs = ScanInputs::new(scan, x);
+    let (batch, h) = (inputs.batch, inputs.hidden);
+    let (width, rows) = (scan.cell.state_width(h), inputs.w_hh.dims[0]);
+    let mut d_xw = Array::zeros(&inputs.xw.dims);
+    let mut d_w = Array::zeros(&inputs.w_hh.dims);
+    let mut d_init = Array::zeros(&inputs.init.dims);
+    let mut d_b = Array::zeros(&[rows]);
+    for b in 0..batch {
+        let (mut dh_next, mut dc_next) = (vec![0.0; h], vec![0.0; h]);
+        for (t, step) in inputs.run(scan.cell, b).iter().enumerate().rev() {
+            let at = ((t + 1) * batch + b) * width;
+            let dh: Vec<f64> = (0..h).map(|j| g.data[at + j] + dh_next[j]).collect();
+            if scan.cell == CellKind::Lstm {
+                (0..h).for_each(|j| dc_next[j] += g.data[at + h + j]);
+            }
+            let Some(s) = step else {
+                dh_next = dh;
+                continue;
+            };
+            let (dxs, dhs, direct) = cell_backward(scan.cell, s, &dh, &mut dc_next);
+            d_xw.data[(t * batch + b) * rows..(t * batch + b + 1) * rows].copy_from_slice(&dxs);
+            for r in 0..rows {
+                d_b.data[r] += dhs[r];
+                for k in 0..h {
+                    d_w.data[r * h + k] += dhs[r] * s.h_prev[k];
+                }
+            }
+            dh_next = (0..h)
+                .map(|k| direct[k] + (0..rows).map(|r| inputs.w_hh.data[r * h + k] * dhs[r]).sum::<f64>())
+                .collect();
+        }
+        for j in 0..width {
+            let carried = if j < h { dh_next[j] } else { dc_next[j - h] };
+            d_init.data[b * width + j] = carried + g.data[b * width + j];
+        }
+    }
+    let mut grads = vec![d_xw, d_w, d_init];
+    if scan.cell.takes_hidden_bias() {
+        grads.push(d_b);
+    }
+    grads
 }
 
 /// A fused cell step (see [`CellStep`]) on its inputs: the LSTM's pre-activations `[B, 4H]`

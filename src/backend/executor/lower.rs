@@ -11,6 +11,7 @@ use crate::backend::kernels::{
 use crate::error::Result;
 use crate::ir::graph::{NodeId, Op};
 use crate::ir::ops::elementwise::ElementwiseOp;
+use crate::ir::ops::recurrent::Scan;
 use crate::ir::shape::Shape;
 
 /// One node lowered to a kernel launch: what it binds to read and to write.
@@ -212,6 +213,20 @@ pub(super) fn lower(
                 let hidden = shape(n.inputs[n.inputs.len() - 1]).dims()[1];
                 (kernels::recurrent::backward(step, slot, out, hidden, limits)?, padded_inputs(&n.inputs))
             }
+            Op::RecurrentScan(scan) => {
+                // Inputs [xw, w_hh, init, b_hh?, mask?] bound as [xw, w_hh, b_hh, mask, init].
+                let (xw, w_hh, init) = (n.inputs[0], n.inputs[1], n.inputs[2]);
+                let hidden = shape(w_hh).dims()[1];
+                let launch = kernels::scan::scan(scan, shape(xw), hidden, out, limits)?;
+                (launch, scan_bindings(scan, &n.inputs[3..], [xw, w_hh], [init, xw]))
+            }
+            Op::RecurrentScanBackward(scan) => {
+                // Inputs [grad, states, xw, w_hh, b_hh?, mask?].
+                let (grad, states, xw, w_hh) = (n.inputs[0], n.inputs[1], n.inputs[2], n.inputs[3]);
+                let hidden = shape(w_hh).dims()[1];
+                let launch = kernels::scan::backward(scan, shape(xw), hidden, out, limits)?;
+                (launch, scan_bindings(scan, &n.inputs[4..], [xw, w_hh], [states, grad]))
+            }
             Op::Update(opt) => {
                 // Writes the parameter and its states in place; reads only the gradient.
                 let mut writes = vec![n.inputs[0]];
@@ -275,5 +290,18 @@ fn padded_inputs(inputs: &[NodeId]) -> Vec<NodeId> {
     let mut bound = inputs.to_vec();
     let last = inputs[inputs.len() - 1];
     bound.resize(kernels::recurrent::INPUTS.max(inputs.len()), last);
+    bound
+}
+
+/// A scan's bindings: `first` (xw, W_hh), b_hh and the mask from `optional` (xw where the scan
+/// has none), then `last`.
+fn scan_bindings(scan: Scan, optional: &[NodeId], first: [NodeId; 2], last: [NodeId; 2]) -> Vec<NodeId> {
+    let xw = first[0];
+    let mut rest = optional.iter();
+    let b_hh = if scan.cell.takes_hidden_bias() { rest.next() } else { None };
+    let mask = if scan.masked { rest.next() } else { None };
+    let mut bound = first.to_vec();
+    bound.extend([b_hh.copied().unwrap_or(xw), mask.copied().unwrap_or(xw)]);
+    bound.extend(last);
     bound
 }

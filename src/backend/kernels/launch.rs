@@ -42,11 +42,13 @@ pub enum Family {
     BatchNorm,
     /// `shaders/recurrent.wgsl`
     Recurrent,
+    /// `shaders/scan.wgsl`
+    Scan,
 }
 
 impl Family {
     /// Every family, for validation and listing.
-    pub const ALL: [Family; 14] = [
+    pub const ALL: [Family; 15] = [
         Family::Matmul,
         Family::MatmulSubgroups,
         Family::Elementwise,
@@ -61,6 +63,7 @@ impl Family {
         Family::Pack,
         Family::BatchNorm,
         Family::Recurrent,
+        Family::Scan,
     ];
 
     /// The file's name in `shaders/`.
@@ -79,6 +82,7 @@ impl Family {
             Family::Pack => "pack.wgsl",
             Family::BatchNorm => "batch_norm.wgsl",
             Family::Recurrent => "recurrent.wgsl",
+            Family::Scan => "scan.wgsl",
         }
     }
 }

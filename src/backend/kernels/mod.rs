@@ -22,6 +22,7 @@ pub mod pipelines;
 pub mod pool2d;
 pub mod recurrent;
 pub mod reduce;
+pub mod scan;
 pub mod softmax;
 
 pub use launch::{Family, KernelKey, Launch, PARAMS_SLOT, TextureBinding, grid};

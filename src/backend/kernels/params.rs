@@ -172,6 +172,20 @@ param_block! {
 }
 
 param_block! {
+    /// `shaders/scan.wgsl`.
+    ScanParams {
+        /// Steps T.
+        steps: u32,
+        /// Batch rows B.
+        batch: u32,
+        /// State features H.
+        hidden: u32,
+        /// Batch rows a workgroup runs.
+        rows_per_group: u32,
+    }
+}
+
+param_block! {
     /// `shaders/softmax.wgsl`.
     SoftmaxParams {
         /// Rows.
@@ -383,6 +397,8 @@ pub enum Params {
     BatchNorm(BatchNormParams),
     /// A recurrent cell step's.
     Recurrent(RecurrentParams),
+    /// A recurrent scan's.
+    Scan(ScanParams),
     /// An optimizer update's or a running average's.
     Optim(OptimParams),
     /// A convolution kernel's.
@@ -408,6 +424,7 @@ impl Params {
             Params::Softmax(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::BatchNorm(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Recurrent(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
+            Params::Scan(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Optim(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Conv2d(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
             Params::Conv2dTaps(p) => bytemuck::cast_slice(std::slice::from_ref(p)),
@@ -469,6 +486,7 @@ pub fn layouts() -> Vec<Layout> {
         of::<SoftmaxParams>("softmax.wgsl"),
         of::<BatchNormParams>("batch_norm.wgsl"),
         of::<RecurrentParams>("recurrent.wgsl"),
+        of::<ScanParams>("scan.wgsl"),
         of::<OptimParams>("optim.wgsl"),
         of::<Conv2dParams>("conv2d.wgsl"),
         of::<Conv2dTapsParams>("conv2d_taps.wgsl"),

@@ -26,6 +26,7 @@ impl Family {
             Family::Pack => Cow::Borrowed(include_str!("../../../shaders/pack.wgsl")),
             Family::BatchNorm => Cow::Borrowed(include_str!("../../../shaders/batch_norm.wgsl")),
             Family::Recurrent => Cow::Borrowed(super::recurrent::source()),
+            Family::Scan => Cow::Borrowed(super::scan::source()),
         };
         format!("{body}\n{}", prelude())
     }
