@@ -346,10 +346,10 @@ pub fn scan_backward(scan: Scan, x: &[Array], g: &Array) -> Vec<Array> {
             };
             let (dxs, dhs, direct) = cell_backward(scan.cell, s, &dh, &mut dc_next);
             d_xw.data[(t * batch + b) * rows..(t * batch + b + 1) * rows].copy_from_slice(&dxs);
-            for r in 0..rows {
-                d_b.data[r] += dhs[r];
-                for k in 0..h {
-                    d_w.data[r * h + k] += dhs[r] * s.h_prev[k];
+            for (r, &d) in dhs.iter().enumerate() {
+                d_b.data[r] += d;
+                for (k, &hk) in s.h_prev.iter().enumerate() {
+                    d_w.data[r * h + k] += d * hk;
                 }
             }
             dh_next = (0..h)
