@@ -1,9 +1,9 @@
-// The scan of a recurrent layer (src/ir/ops/recurrent.rs) and its gradient through time: a
-// workgroup runs every step of the sequence for its batch rows, since a row's state depends
-// only on its own earlier states. A row has LANES = 64 / rows_per_group invocations, and
-// invocation q of a row computes state features q, q + LANES, …: their gates' products with
-// W_hh (row k·H + j, PyTorch's layout) and their cells, then a barrier before the next step
-// reads the whole state. States narrower than 64 share a workgroup among several rows. One
+// The scan of a recurrent layer (src/ir/ops/recurrent.rs) and its gradient through time: an
+// invocation per batch row runs every step of the sequence, since a row's state depends only
+// on its own earlier states, so no invocation waits for another. For each state feature j it
+// forms its gates' products with W_hh (row k·H + j, PyTorch's layout) and its cell. Every
+// invocation reads the same W_hh element at the same time (the loops' counters index it), so
+// it is one load for a SIMD row or warp; only the row's own state is read per invocation. One
 // launch for the whole sequence, where the steps one by one take a product and a cell launch
 // each, forward and backward.
 //
@@ -17,8 +17,7 @@ struct Params {
     batch: u32,
     // State features H.
     hidden: u32,
-    // Batch rows a workgroup runs: 64 / H where H < 64, else 1.
-    rows_per_group: u32,
+    _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -51,24 +50,6 @@ fn gates() -> u32 {
 // Features of a state: h, and c for an LSTM.
 fn state_width() -> u32 {
     return select(1u, 2u, CELL == 2u) * p.hidden;
-}
-
-// The batch row an invocation works on, the invocations a row has, and the invocation's place
-// among them; the row is past the batch for invocations left over.
-struct Lane {
-    row: u32,
-    lanes: u32,
-    first: u32,
-}
-
-fn lane_of(inv: Invocation) -> Lane {
-    let lanes = GROUP / p.rows_per_group;
-    let in_group = min(inv.local / lanes, p.rows_per_group);
-    var row = workgroup_index(inv) * p.rows_per_group + in_group;
-    if (in_group == p.rows_per_group) {
-        row = p.batch;
-    }
-    return Lane(row, lanes, inv.local % lanes);
 }
 
 // Whether row b has step t.
@@ -105,26 +86,22 @@ fn state_product_e(k: u32, j: u32, h_at: u32) -> f32 {
 
 @compute @workgroup_size(64)
 fn scan(inv: Invocation) {
-    if (workgroup_index(inv) * p.rows_per_group >= p.batch) {
+    let b = invocation_index(inv, GROUP);
+    if (b >= p.batch) {
         return;
     }
-    let lane = lane_of(inv);
-    let b = lane.row;
-    // Invocations left over, or past the last row, only meet the barriers.
-    let working = b < p.batch;
     let h = p.hidden;
     let width = state_width();
     let rows = gates() * h;
-    for (var j = lane.first; working && j < width; j = j + lane.lanes) {
+    for (var j = 0u; j < width; j = j + 1u) {
         out[b * width + j] = e[b * width + j];
     }
-    storageBarrier();
     for (var t = 0u; t < p.steps; t = t + 1u) {
         let before = (t * p.batch + b) * width;
         let after = before + p.batch * width;
         let x_at = (t * p.batch + b) * rows;
-        let step = working && has_step(t, b);
-        for (var j = lane.first; working && j < h; j = j + lane.lanes) {
+        let step = has_step(t, b);
+        for (var j = 0u; j < h; j = j + 1u) {
             var new_h = out[before + j];
             var new_c = 0.0;
             if (step) {
@@ -158,21 +135,18 @@ fn scan(inv: Invocation) {
                 out[after + h + j] = new_c;
             }
         }
-        storageBarrier();
     }
 }
 
-// The gradient flowing into the state before the current step is kept in entry 0 of `out`
-// (h's in columns [0, H), c's in [H, 2H)): each invocation reads and writes only its own
-// features there, and after the first step it is the starting state's gradient.
+// The gradient flowing into the state before the current step is kept in the row's entry 0 of
+// `out` (h's in columns [0, H), c's in [H, 2H)); after the first step it is the starting
+// state's gradient.
 @compute @workgroup_size(64)
 fn scan_backward(inv: Invocation) {
-    if (workgroup_index(inv) * p.rows_per_group >= p.batch) {
+    let b = invocation_index(inv, GROUP);
+    if (b >= p.batch) {
         return;
     }
-    let lane = lane_of(inv);
-    let b = lane.row;
-    let working = b < p.batch;
     let h = p.hidden;
     let width = state_width();
     let rows = gates() * h;
@@ -180,18 +154,17 @@ fn scan_backward(inv: Invocation) {
     let cols = select(rows, 2u * rows, CELL == 3u);
     let of_states = select(0u, rows, CELL == 3u);
     let carry = b * cols;
-    for (var j = lane.first; working && j < cols; j = j + lane.lanes) {
+    for (var j = 0u; j < cols; j = j + 1u) {
         out[carry + j] = 0.0;
     }
-    storageBarrier();
     for (var s = 0u; s < p.steps; s = s + 1u) {
         let t = p.steps - 1u - s;
         let before = (t * p.batch + b) * width;
         let after = before + p.batch * width;
         let x_at = (t * p.batch + b) * rows;
         let grad_at = ((t + 1u) * p.batch + b) * cols;
-        let step = working && has_step(t, b);
-        for (var j = lane.first; working && j < h; j = j + lane.lanes) {
+        let step = has_step(t, b);
+        for (var j = 0u; j < h; j = j + 1u) {
             let dh = d_states[after + j] + out[carry + j];
             // What reaches the state before the step other than through W_hh.
             var direct_h = dh;
@@ -251,19 +224,17 @@ fn scan_backward(inv: Invocation) {
             }
             out[carry + j] = direct_h;
         }
-        storageBarrier();
         // Through W_hh: the state product's gradient times column j.
-        for (var j = lane.first; working && j < h; j = j + lane.lanes) {
+        for (var j = 0u; j < h; j = j + 1u) {
             var sum = out[carry + j];
             for (var g = 0u; g < rows; g = g + 1u) {
                 sum = sum + out[grad_at + of_states + g] * w_hh[g * h + j];
             }
             out[carry + j] = sum;
         }
-        storageBarrier();
     }
     // The starting state is also entry 0 of the states.
-    for (var j = lane.first; working && j < width; j = j + lane.lanes) {
+    for (var j = 0u; j < width; j = j + 1u) {
         out[carry + j] = out[carry + j] + d_states[b * width + j];
     }
 }

@@ -2,12 +2,12 @@
 //!
 //! The input's product with W_ih is one matrix product for every step (with both biases, but
 //! for the GRU's b_hh, whose b_hn sits inside the reset product). The steps then run one of
-//! two ways, by the state's width ([`SCAN_MAX_HIDDEN`]):
-//! - narrow states: one scan op ([`crate::ir::ops::recurrent`]) runs every step, its product
+//! two ways, by the work a step takes ([`SCAN_MAX_ITERATIONS`]):
+//! - small layers (every layer of the course's labs): one scan op ([`crate::ir::ops::recurrent`]) runs every step, its product
 //!   with W_hh and its cell, and one backward op its gradient through time; W_hh's gradient is
 //!   one product of every step's gate gradients with the states before them. A layer is a
 //!   handful of launches however long its sequence.
-//! - wide states: the layer is unrolled, each step its slice of the input product, its product
+//! - larger ones: the layer is unrolled, each step its slice of the input product, its product
 //!   with W_hh and its fused [`CellStep`]s (an LSTM's cell state, then its output; a GRU's new
 //!   state), so backpropagation through time is autodiff through the unrolled graph.
 //!
@@ -25,12 +25,21 @@ pub use crate::ir::ops::recurrent::CellKind;
 use crate::ir::ops::recurrent::{CellStep, Scan};
 use crate::ir::shape::Shape;
 
-/// The widest state (H) a layer runs as one scan ([`crate::ir::ops::recurrent`]): one
-/// workgroup's invocations, a row or more a workgroup. Such a layer's steps are too little work
-/// to fill an adapter one launch at a time, where a scan runs them all in one; wider layers run
-/// step by step, a product with W_hh a step, where the product spreads over the whole adapter
-/// and a scan's workgroup per batch row would not (an LSTM of 256 at batch 20: 20 workgroups).
-pub const SCAN_MAX_HIDDEN: usize = 64;
+/// The most loop iterations one invocation of a scan may run ([`scan_iterations`]). A scan's
+/// invocation runs its batch row's whole sequence, so its work grows with T·G·H², one
+/// multiply-add after another; past this a layer runs step by step, each step's product spread
+/// over the whole adapter (the language model's LSTM of 256 over 35 steps: 18 million a row).
+/// It is also half of what llvmpipe allows: it ends an invocation's loops after 65,535
+/// iterations in all, silently.
+pub const SCAN_MAX_ITERATIONS: usize = 1 << 15;
+
+/// An upper bound on the loop iterations of one invocation of a scan of `steps` steps over
+/// states of `hidden` features (its backward's, the larger: each step recomputes the G·H
+/// gates from h, G·H² multiply-adds, and carries the gradient through W_hh, as many more).
+pub fn scan_iterations(kind: CellKind, steps: usize, hidden: usize) -> usize {
+    let gates = kind.gates() * hidden;
+    steps * (2 * gates * (hidden + 2)) + 4 * gates
+}
 
 /// A layer after its input product: what both ways of running its steps start from.
 struct Unrolled {
@@ -122,7 +131,7 @@ impl Graph {
             None => None,
         };
         let layer = Unrolled { kind, xw, w_hh: weights.w_hh, hidden_bias, t_len, batch, hidden };
-        if hidden <= SCAN_MAX_HIDDEN {
+        if scan_iterations(kind, t_len, hidden) <= SCAN_MAX_ITERATIONS {
             self.scanned_layer(&layer, h0, c0, mask)
         } else {
             self.stepped_layer(&layer, h0, c0, mask)
@@ -262,6 +271,16 @@ impl Graph {
         if rows != gates * hidden || w_rows != rows || t_len == 0 || batch == 0 {
             let reason = format!("the input product must be [T, B, {gates}·H] for W_hh [{gates}·H, H]");
             return Err(mismatch(&sx, &sw, reason));
+        }
+        let iterations = scan_iterations(scan.cell, t_len, hidden);
+        if iterations > SCAN_MAX_ITERATIONS {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!(
+                    "a scan of {t_len} steps over states of {hidden} runs {iterations} loop iterations an invocation, \
+                     past the {SCAN_MAX_ITERATIONS} it may (run the layer step by step: Graph::recurrent_layer does)"
+                ),
+            });
         }
         let width = scan.cell.state_width(hidden);
         let si = self.shape(init).clone();
@@ -479,5 +498,44 @@ impl Graph {
             }
         }
         Ok((t_len, batch, features, hidden))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds an LSTM layer of `hidden` over `steps` steps and says which ops it used.
+    fn lstm_ops(steps: usize, hidden: usize) -> Vec<String> {
+        let mut g = Graph::new();
+        let x = g.input("x", &[steps, 2, 3]).unwrap();
+        let w_ih = g.param("w_ih", &[4 * hidden, 3]).unwrap();
+        let w_hh = g.param("w_hh", &[4 * hidden, hidden]).unwrap();
+        let weights = CellWeights { w_ih, w_hh, biases: None };
+        g.recurrent_layer(CellKind::Lstm, x, weights, None, None, None).unwrap();
+        g.nodes().iter().map(|n| n.op.name()).collect()
+    }
+
+    #[test]
+    fn small_layers_scan_and_large_ones_step() {
+        assert!(scan_iterations(CellKind::Lstm, 7, 10) <= SCAN_MAX_ITERATIONS);
+        let small = lstm_ops(7, 10);
+        assert!(small.iter().any(|op| op == "lstm_scan") && !small.iter().any(|op| op == "lstm_state"));
+        assert!(scan_iterations(CellKind::Lstm, 35, 256) > SCAN_MAX_ITERATIONS);
+        let large = lstm_ops(35, 256);
+        assert!(!large.iter().any(|op| op == "lstm_scan"));
+        assert_eq!(large.iter().filter(|op| *op == "lstm_state").count(), 35);
+    }
+
+    #[test]
+    fn a_scan_past_its_iterations_is_a_named_error() {
+        let mut g = Graph::new();
+        let (steps, batch, hidden) = (35, 2, 256);
+        let xw = g.input("xw", &[steps, batch, 4 * hidden]).unwrap();
+        let w_hh = g.param("w_hh", &[4 * hidden, hidden]).unwrap();
+        let init = g.fill(&[batch, 2 * hidden], 0.0).unwrap();
+        let scan = Scan { cell: CellKind::Lstm, masked: false };
+        let err = g.recurrent_scan(scan, xw, w_hh, init, None, None).unwrap_err().to_string();
+        assert!(err.contains("lstm") && err.contains("35 steps over states of 256") && err.contains("32768"), "{err}");
     }
 }

@@ -180,8 +180,8 @@ param_block! {
         batch: u32,
         /// State features H.
         hidden: u32,
-        /// Batch rows a workgroup runs.
-        rows_per_group: u32,
+        /// Padding.
+        _pad0: u32,
     }
 }
 

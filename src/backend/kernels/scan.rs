@@ -33,8 +33,6 @@ fn launch(
     limits: &wgpu::Limits,
 ) -> Result<Launch> {
     let (steps, batch) = (xw.dims()[0], xw.dims()[1]);
-    // States narrower than a workgroup share one among several rows.
-    let rows_per_group = (GROUP / hidden.max(1)).max(1);
     Ok(Launch {
         key: KernelKey {
             family: Family::Scan,
@@ -48,9 +46,10 @@ fn launch(
             steps: steps as u32,
             batch: batch as u32,
             hidden: hidden as u32,
-            rows_per_group: rows_per_group as u32,
+            ..Default::default()
         }),
-        groups: grid(entry, out, batch.div_ceil(rows_per_group) as u64, limits)?,
+        // An invocation per batch row.
+        groups: grid(entry, out, batch.div_ceil(GROUP) as u64, limits)?,
     })
 }
 

@@ -1,8 +1,8 @@
 //! The recurrence of a recurrent layer, built into layers by `crate::ir::recurrent` one of two
-//! ways. A layer whose state is narrow runs as one scan: every step of the sequence in one op,
-//! so the layer is a launch or two whatever its length, and so is its gradient through time.
-//! A wider layer runs step by step: a product with W_hh and a fused [`CellStep`] a step, whose
-//! launches then carry work enough to fill the adapter.
+//! ways. A small layer runs as one scan: every step of the sequence in one op, so the layer is
+//! a launch or two whatever its length, and so is its gradient through time. A larger one runs
+//! step by step: a product with W_hh and a fused [`CellStep`] a step, whose launches then carry
+//! work enough to fill the adapter.
 //!
 //! The scan takes the input's product with W_ih for all steps (`xw` `[T, B, G·H]`, with the
 //! biases that only add to the gates), W_hh `[G·H, H]` in PyTorch's layout, the starting state
