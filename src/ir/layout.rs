@@ -264,9 +264,17 @@ impl Graph {
             for pair in level.chunks(2) {
                 next.push(match *pair {
                     [left, right] => {
-                        let mut dims = self.shape(left).dims().to_vec();
-                        dims[a] += self.shape(right).dims()[a];
-                        self.push(Op::Concat { axis: a }, vec![left, right], Shape::new(&dims)?, None)
+                        let op = Op::Concat { axis: a };
+                        let inputs = vec![left, right];
+                        // The same join made before (autodiff joins one set of gradients twice).
+                        match self.nodes().iter().rposition(|n| n.op == op && n.inputs == inputs) {
+                            Some(i) => NodeId(i),
+                            None => {
+                                let mut dims = self.shape(left).dims().to_vec();
+                                dims[a] += self.shape(right).dims()[a];
+                                self.push(op, inputs, Shape::new(&dims)?, None)
+                            }
+                        }
                     }
                     _ => pair[0],
                 });
