@@ -57,18 +57,24 @@ fn has_step(t: u32, b: u32) -> bool {
     return MASKED == 0u || mask[t * p.batch + b] > 0.5;
 }
 
-// Gate k of feature j's product with h: row k·H + j of W_hh times the state's h at `h_at` of
-// `out` (scan: the states it writes), plus b_hh's entry for a GRU.
+// b_hh's entry for gate k of feature j: a GRU's, which is not in xw; 0 for the others.
+fn hidden_bias(k: u32, j: u32) -> f32 {
+    if (CELL == 3u) {
+        return b_hh[k * p.hidden + j];
+    }
+    return 0.0;
+}
+
+// Gate k of feature j's product with h (plus its hidden bias): row k·H + j of W_hh times the
+// state's h at `h_at` of `out` (scan: the states it writes). WGSL takes no pointer to a
+// storage buffer as an argument, hence one function for each buffer h is read from.
 fn state_product_out(k: u32, j: u32, h_at: u32) -> f32 {
     let row = (k * p.hidden + j) * p.hidden;
     var sum = 0.0;
     for (var i = 0u; i < p.hidden; i = i + 1u) {
         sum = sum + w_hh[row + i] * out[h_at + i];
     }
-    if (CELL == 3u) {
-        sum = sum + b_hh[k * p.hidden + j];
-    }
-    return sum;
+    return sum + hidden_bias(k, j);
 }
 
 // As `state_product_out`, with h read from `e` (scan_backward: the states).
@@ -78,10 +84,7 @@ fn state_product_e(k: u32, j: u32, h_at: u32) -> f32 {
     for (var i = 0u; i < p.hidden; i = i + 1u) {
         sum = sum + w_hh[row + i] * e[h_at + i];
     }
-    if (CELL == 3u) {
-        sum = sum + b_hh[k * p.hidden + j];
-    }
-    return sum;
+    return sum + hidden_bias(k, j);
 }
 
 @compute @workgroup_size(64)
