@@ -141,9 +141,9 @@ fn scan(inv: Invocation) {
     }
 }
 
-// The gradient flowing into the state before the current step is kept in the row's entry 0 of
-// `out` (h's in columns [0, H), c's in [H, 2H)); after the first step it is the starting
-// state's gradient.
+// Step t's gate gradients go to entry t of `out`. The gradient flowing into the state before
+// the current step is kept in the row's entry T (h's in columns [0, H), c's in [H, 2H)); after
+// the first step it is the starting state's gradient.
 @compute @workgroup_size(64)
 fn scan_backward(inv: Invocation) {
     let b = invocation_index(inv, GROUP);
@@ -156,7 +156,7 @@ fn scan_backward(inv: Invocation) {
     // Columns of the gradients: the input product's, then (GRU) the state product's.
     let cols = select(rows, 2u * rows, CELL == 3u);
     let of_states = select(0u, rows, CELL == 3u);
-    let carry = b * cols;
+    let carry = (p.steps * p.batch + b) * cols;
     for (var j = 0u; j < cols; j = j + 1u) {
         out[carry + j] = 0.0;
     }
@@ -165,7 +165,7 @@ fn scan_backward(inv: Invocation) {
         let before = (t * p.batch + b) * width;
         let after = before + p.batch * width;
         let x_at = (t * p.batch + b) * rows;
-        let grad_at = ((t + 1u) * p.batch + b) * cols;
+        let grad_at = (t * p.batch + b) * cols;
         let step = has_step(t, b);
         for (var j = 0u; j < h; j = j + 1u) {
             let dh = d_states[after + j] + out[carry + j];

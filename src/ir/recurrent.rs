@@ -336,12 +336,12 @@ impl Graph {
         let of_states = if scan.cell == CellKind::Gru { rows } else { 0 };
         let d = match slot {
             0 => {
-                let steps = self.narrow_once(grads, 0, 1, t_len)?;
+                let steps = self.narrow_once(grads, 0, 0, t_len)?;
                 self.narrow_once(steps, 2, 0, rows)?
             }
             1 => {
                 // dW_hh: the sum over steps and rows of (state product's gradient)ᵀ · h before it.
-                let steps = self.narrow_once(grads, 0, 1, t_len)?;
+                let steps = self.narrow_once(grads, 0, 0, t_len)?;
                 let d_hs = self.narrow_once(steps, 2, of_states, rows)?;
                 let d_hs = self.reshape(d_hs, &[t_len * batch, rows])?;
                 let before = self.narrow_once(node, 0, 0, t_len)?;
@@ -350,13 +350,13 @@ impl Graph {
                 self.matmul_t(d_hs, h_before, true, false)?
             }
             2 => {
-                let first = self.narrow_once(grads, 0, 0, 1)?;
-                let first = self.narrow_once(first, 2, 0, scan.cell.state_width(hidden))?;
+                let init = self.narrow_once(grads, 0, t_len, 1)?;
+                let init = self.narrow_once(init, 2, 0, scan.cell.state_width(hidden))?;
                 let dims = self.shape(inputs[2]).dims().to_vec();
-                self.reshape(first, &dims)?
+                self.reshape(init, &dims)?
             }
             3 if scan.cell.takes_hidden_bias() => {
-                let steps = self.narrow_once(grads, 0, 1, t_len)?;
+                let steps = self.narrow_once(grads, 0, 0, t_len)?;
                 let d_hs = self.narrow_once(steps, 2, of_states, rows)?;
                 self.sum_to(d_hs, &[rows], 1.0)?
             }

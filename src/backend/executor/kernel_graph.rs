@@ -92,6 +92,20 @@ impl Kernel {
     }
 }
 
+/// Whether node `i`'s value is its input's bytes or the first of them, so that it is stored in
+/// its input's buffer and needs no launch: a reshape, or a narrow from the start of an axis
+/// with only extents of 1 before it (the steps before the last of a recurrent scan's states).
+pub(crate) fn is_view(nodes: &[KernelNode], i: usize) -> bool {
+    match nodes[i].kernel {
+        Kernel::Op(Op::Reshape) => true,
+        Kernel::Op(Op::Narrow { axis, start: 0 }) => {
+            let input = &nodes[nodes[i].inputs[0].index()].shape;
+            input.dims()[..axis].iter().all(|&d| d == 1)
+        }
+        _ => false,
+    }
+}
+
 /// A node of a compiled graph, at the index of the user node it replaces.
 #[derive(Clone, Debug)]
 pub(crate) struct KernelNode {

@@ -1,7 +1,7 @@
 //! Lowering: the kernel launch that computes a node, and what it binds.
 
 use super::chunk::Part;
-use super::kernel_graph::{Kernel, KernelNode};
+use super::kernel_graph::{Kernel, KernelNode, is_view};
 use super::texture_reads::{TextureRead, texture_input};
 use crate::backend::device::Device;
 use crate::backend::kernels::{
@@ -35,6 +35,9 @@ pub(super) fn lower(
     limits: &wgpu::Limits,
     part: &Part,
 ) -> Result<Option<Lowered>> {
+    if is_view(nodes, i) {
+        return Ok(None);
+    }
     let n = &nodes[i];
     let shape = |id: NodeId| part.shapes.get(&id.index()).unwrap_or(&nodes[id.index()].shape);
     let out = shape(NodeId(i));

@@ -1,11 +1,11 @@
 //! Where each node's value lives: a storage buffer of its own, its input's (reshapes and
 //! in-place updates), or one that a value no longer read has freed.
 
-use super::kernel_graph::{Kernel, KernelNode};
+use super::kernel_graph::{KernelNode, is_view};
 use super::plan::{Counters, Plan, Slot};
 use crate::backend::device::Device;
 use crate::error::Result;
-use crate::ir::graph::{NodeId, Op};
+use crate::ir::graph::NodeId;
 use crate::ir::shape::Shape;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub(super) fn assign(
 ) -> Result<Storage> {
     let mut root: Vec<usize> = (0..nodes.len()).collect();
     for (i, n) in nodes.iter().enumerate() {
-        if n.kernel.is_update() || n.kernel == Kernel::Op(Op::Reshape) {
+        if n.kernel.is_update() || is_view(nodes, i) {
             root[i] = root[n.inputs[0].index()];
         }
     }

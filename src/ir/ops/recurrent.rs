@@ -12,11 +12,12 @@
 //! the mask is 0). A state is h, or h then c for an LSTM (S = H or 2H). Gates are in
 //! PyTorch's order: LSTM i, f, g, o; GRU r, z, n.
 //!
-//! Its backward op gives `[T + 1, B, P]`: entry t + 1 the gradients of step t's gate
+//! Its backward op gives `[T + 1, B, P]`: entry t the gradients of step t's gate
 //! pre-activations (P = G·H: the input product's, which are also the state product's for an
 //! RNN and an LSTM; a GRU's P = 2·G·H holds the input product's, then the state product's,
-//! which differ in n's block), and entry 0 the starting state's gradient in its first S
-//! columns (zeros after them).
+//! which differ in n's block), and entry T the starting state's gradient in its first S
+//! columns (zeros after them). The steps' entries come first so that they are a prefix of the
+//! buffer, which the plan reads in place (as it does the states before the last).
 
 /// Which cell a recurrent layer runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
