@@ -27,7 +27,10 @@ use crate::ir::shape::Shape;
 /// - a batched product that only a sum over its batch reads becomes a few partial sums
 ///   ([`Kernel::MatmulBatchSum`]), instead of one product per entry (a convolution's filter
 ///   gradient: 100 products of 73 KB down to a handful on software adapters, a few dozen
-///   on GPUs).
+///   on GPUs);
+/// - a narrow that keeps the first bytes of its input is read in place ([`Kernel::Prefix`]).
+///
+/// (The last is no fusion, but a choice of the compiler's graph too.)
 pub(super) fn fuse_matmuls(
     nodes: &[Node],
     outputs: &[NodeId],
@@ -121,7 +124,30 @@ pub(super) fn fuse_matmuls(
     if strategy.direct_convs() {
         fuse_few_tap_convs(nodes, &live, &mut fused);
     }
+    read_prefixes_in_place(nodes, &live, outputs, &mut fused);
     fused
+}
+
+/// Makes each narrow that keeps the first bytes of its input a [`Kernel::Prefix`], but where a
+/// plan output is that narrow or a reshape of it: an output keeps a buffer of its own.
+fn read_prefixes_in_place(nodes: &[Node], live: &[usize], outputs: &[NodeId], fused: &mut [KernelNode]) {
+    let mut own_buffer = vec![false; nodes.len()];
+    for o in outputs {
+        let mut at = o.index();
+        own_buffer[at] = true;
+        while nodes[at].op == Op::Reshape {
+            at = nodes[at].inputs[0].index();
+            own_buffer[at] = true;
+        }
+    }
+    for &i in live {
+        if let Op::Narrow { axis, start: 0 } = nodes[i].op {
+            let input = &nodes[nodes[i].inputs[0].index()].shape;
+            if input.dims()[..axis].iter().all(|&d| d == 1) && !own_buffer[i] {
+                fused[i].kernel = Kernel::Prefix;
+            }
+        }
+    }
 }
 
 /// Turns a product of filters `[K, C·KH·KW]` with an im2col's columns, with the bias per

@@ -59,6 +59,10 @@ pub(crate) enum Kernel {
         /// The window.
         window: Window,
     },
+    /// The first bytes of its input, read in place with no launch: a narrow from the start of
+    /// an axis with only extents of 1 before it (the steps before the last of a recurrent
+    /// scan's states), which is not a plan output (a tensor's slice is a copy of its own).
+    Prefix,
 }
 
 impl Kernel {
@@ -78,6 +82,7 @@ impl Kernel {
             Kernel::MatmulBatchSum { .. } => "matmulbatchsum".into(),
             Kernel::Conv2dTaps { .. } => "conv2dtaps".into(),
             Kernel::MaxPoolReluBackward { .. } => "maxpoolrelubackward".into(),
+            Kernel::Prefix => "prefix".into(),
         }
     }
 
@@ -92,18 +97,9 @@ impl Kernel {
     }
 }
 
-/// Whether node `i`'s value is its input's bytes or the first of them, so that it is stored in
-/// its input's buffer and needs no launch: a reshape, or a narrow from the start of an axis
-/// with only extents of 1 before it (the steps before the last of a recurrent scan's states).
+/// Whether node `i` is stored in its input's buffer: a reshape, or a [`Kernel::Prefix`].
 pub(crate) fn is_view(nodes: &[KernelNode], i: usize) -> bool {
-    match nodes[i].kernel {
-        Kernel::Op(Op::Reshape) => true,
-        Kernel::Op(Op::Narrow { axis, start: 0 }) => {
-            let input = &nodes[nodes[i].inputs[0].index()].shape;
-            input.dims()[..axis].iter().all(|&d| d == 1)
-        }
-        _ => false,
-    }
+    matches!(nodes[i].kernel, Kernel::Op(Op::Reshape) | Kernel::Prefix)
 }
 
 /// A node of a compiled graph, at the index of the user node it replaces.

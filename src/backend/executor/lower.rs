@@ -1,7 +1,7 @@
 //! Lowering: the kernel launch that computes a node, and what it binds.
 
 use super::chunk::Part;
-use super::kernel_graph::{Kernel, KernelNode, is_view};
+use super::kernel_graph::{Kernel, KernelNode};
 use super::texture_reads::{TextureRead, texture_input};
 use crate::backend::device::Device;
 use crate::backend::kernels::{
@@ -35,9 +35,6 @@ pub(super) fn lower(
     limits: &wgpu::Limits,
     part: &Part,
 ) -> Result<Option<Lowered>> {
-    if is_view(nodes, i) {
-        return Ok(None);
-    }
     let n = &nodes[i];
     let shape = |id: NodeId| part.shapes.get(&id.index()).unwrap_or(&nodes[id.index()].shape);
     let out = shape(NodeId(i));
@@ -76,6 +73,7 @@ pub(super) fn lower(
             let (g, y) = (n.inputs[0], n.inputs[1]);
             (kernels::pool2d::max_relu_backward(shape(y), &window, shape(g), limits)?, n.inputs.clone())
         }
+        Kernel::Prefix => return Ok(None),
         Kernel::Op(ref op) => match *op {
             Op::Input | Op::Param | Op::Fill(_) | Op::State(_) | Op::Reshape => return Ok(None),
             Op::Matmul { trans_a, trans_b } => {
