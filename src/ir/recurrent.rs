@@ -3,10 +3,11 @@
 //! The input's product with W_ih is one matrix product for every step (with both biases, but
 //! for the GRU's b_hh, whose b_hn sits inside the reset product). The steps then run one of
 //! two ways, by the work a step takes ([`SCAN_MAX_ITERATIONS`]):
-//! - small layers (every layer of the course's labs): one scan op ([`crate::ir::ops::recurrent`]) runs every step, its product
-//!   with W_hh and its cell, and one backward op its gradient through time; W_hh's gradient is
-//!   one product of every step's gate gradients with the states before them. A layer is a
-//!   handful of launches however long its sequence.
+//! - small layers (every layer of the course's labs): one scan op
+//!   ([`crate::ir::ops::recurrent`]) runs every step, its product with W_hh and its cell, and
+//!   one backward op its gradient through time; W_hh's gradient is one product of every step's
+//!   gate gradients with the states before them. A layer is a handful of launches however long
+//!   its sequence.
 //! - larger ones: the layer is unrolled, each step its slice of the input product, its product
 //!   with W_hh and its fused [`CellStep`]s (an LSTM's cell state, then its output; a GRU's new
 //!   state), so backpropagation through time is autodiff through the unrolled graph.
@@ -42,7 +43,7 @@ pub fn scan_iterations(kind: CellKind, steps: usize, hidden: usize) -> usize {
 }
 
 /// A layer after its input product: what both ways of running its steps start from.
-struct Unrolled {
+struct Prepared {
     kind: CellKind,
     /// W_ih x (+ biases) `[T·B, G·H]`.
     xw: NodeId,
@@ -130,7 +131,7 @@ impl Graph {
             }
             None => None,
         };
-        let layer = Unrolled { kind, xw, w_hh: weights.w_hh, hidden_bias, t_len, batch, hidden };
+        let layer = Prepared { kind, xw, w_hh: weights.w_hh, hidden_bias, t_len, batch, hidden };
         if scan_iterations(kind, t_len, hidden) <= SCAN_MAX_ITERATIONS {
             self.scanned_layer(&layer, h0, c0, mask)
         } else {
@@ -141,12 +142,12 @@ impl Graph {
     /// A layer as one scan over its steps.
     fn scanned_layer(
         &mut self,
-        layer: &Unrolled,
+        layer: &Prepared,
         h0: Option<NodeId>,
         c0: Option<NodeId>,
         mask: Option<NodeId>,
     ) -> Result<LayerOutput> {
-        let &Unrolled { kind, t_len, batch, hidden, .. } = layer;
+        let &Prepared { kind, t_len, batch, hidden, .. } = layer;
         let rows = kind.gates() * hidden;
         let xw = self.reshape(layer.xw, &[t_len, batch, rows])?;
         let hidden_bias = match layer.hidden_bias {
@@ -189,12 +190,12 @@ impl Graph {
     /// its cell.
     fn stepped_layer(
         &mut self,
-        layer: &Unrolled,
+        layer: &Prepared,
         h0: Option<NodeId>,
         c0: Option<NodeId>,
         mask: Option<NodeId>,
     ) -> Result<LayerOutput> {
-        let &Unrolled { kind, xw, w_hh, hidden_bias, t_len, batch, hidden } = layer;
+        let &Prepared { kind, xw, w_hh, hidden_bias, t_len, batch, hidden } = layer;
         let masks = match mask {
             Some(m) => {
                 let flipped = self.scale(m, -1.0)?;
