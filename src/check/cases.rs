@@ -583,11 +583,11 @@ fn batch_norm_eval_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
 
 fn recurrent_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
     use crate::ir::recurrent::{CellKind, CellWeights, SCAN_MAX_ITERATIONS, scan_iterations};
-    // Narrow layers run as a scan, wide ones step by step.
+    // Narrow layers run as a scan, wide ones (past SCAN_MAX_ITERATIONS) step by step.
     for (kind, packed, wide) in CellKind::ALL.into_iter().flat_map(|k| {
         [(false, false), (true, false), (false, true), (true, true)].map(|(packed, wide)| (k, packed, wide))
     }) {
-        // Several steps and batch rows; gate rows past one workgroup's 64.
+        // Several steps and batch rows.
         let hidden = if wide { rng.range(96, 100) } else { rng.range(5, 17) };
         let (t_len, batch, features) = (rng.range(3, 5), rng.range(2, 4), rng.range(3, 7));
         let stepped = scan_iterations(kind, t_len, hidden) > SCAN_MAX_ITERATIONS;
@@ -606,14 +606,11 @@ fn recurrent_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             inputs.push(uniform(rng, &[batch, hidden], -1.0, 1.0));
         }
         let wrt = (0..inputs.len()).collect();
-        // Padded rows: the first has every step, the second one step, the rest at random.
-        let lengths: Option<Vec<usize>> = packed.then(|| {
-            (0..batch).map(|b| [t_len, 1].get(b).copied().unwrap_or_else(|| rng.range(1, t_len + 1))).collect()
+        let lengths = packed.then(|| {
+            let (lengths, mask) = padded(rng, t_len, batch);
+            inputs.push(mask);
+            lengths
         });
-        if let Some(l) = &lengths {
-            let mask = (0..t_len * batch).map(|i| if i / batch < l[i % batch] { 1.0 } else { 0.0 }).collect();
-            inputs.push(Array::new(&[t_len, batch, 1], mask));
-        }
         let mask_at = inputs.len() - 1;
         let op =
             format!("{}{}{}", kind.name(), if packed { "_packed" } else { "" }, if wide { "_stepped" } else { "" });
@@ -682,11 +679,7 @@ fn scan_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
             }
             let wrt = (0..inputs.len()).collect();
             if masked {
-                // Row 0 has every step, row 1 one; the rest at random.
-                let lengths: Vec<usize> =
-                    (0..batch).map(|b| [steps, 1].get(b).copied().unwrap_or_else(|| rng.range(1, steps + 1))).collect();
-                let mask = (0..steps * batch).map(|i| if i / batch < lengths[i % batch] { 1.0 } else { 0.0 }).collect();
-                inputs.push(Array::new(&[steps, batch, 1], mask));
+                inputs.push(padded(rng, steps, batch).1);
             }
             let s = Scan { cell, masked };
             cases.push(Case {
@@ -694,15 +687,23 @@ fn scan_cases(rng: &mut Rng, cases: &mut Vec<Case>) {
                 wrt,
                 inputs,
                 build: Box::new(move |g, x| {
-                    let mut rest = x[3..].iter().copied();
-                    let b_hh = if cell.takes_hidden_bias() { rest.next() } else { None };
-                    g.recurrent_scan(s, x[0], x[1], x[2], b_hh, rest.next())
+                    let (b_hh, mask) = s.optional_inputs(x[3..].iter().copied());
+                    g.recurrent_scan(s, x[0], x[1], x[2], b_hh, mask)
                 }),
                 forward: Box::new(move |x| scan(s, x)),
                 backward: Box::new(move |x, g| scan_backward(s, x, g)),
             });
         }
     }
+}
+
+/// The lengths of `batch` sequences padded to `steps` (the first has every step, the second
+/// one, the rest at random) and their mask `[steps, batch, 1]`.
+fn padded(rng: &mut Rng, steps: usize, batch: usize) -> (Vec<usize>, Array) {
+    let lengths: Vec<usize> =
+        (0..batch).map(|b| [steps, 1].get(b).copied().unwrap_or_else(|| rng.range(1, steps + 1))).collect();
+    let mask = (0..steps * batch).map(|i| if i / batch < lengths[i % batch] { 1.0 } else { 0.0 }).collect();
+    (lengths, Array::new(&[steps, batch, 1], mask))
 }
 
 /// `f` of the reference layer of inputs [x, w_ih, w_hh, b_ih, b_hh, h0, (c0)] over sequences

@@ -155,13 +155,8 @@ impl Graph {
 
     /// The gradient's per-channel sums, made once for the three gradients that read them.
     fn grad_sums(&mut self, g: NodeId, x: NodeId, stats: NodeId, batch: bool, eps: f32) -> Result<NodeId> {
-        let op = Op::BatchNormGradSums { batch, eps };
-        let inputs = vec![g, x, stats];
-        if let Some(i) = self.nodes().iter().rposition(|n| n.op == op && n.inputs == inputs) {
-            return Ok(NodeId(i));
-        }
         let shape = Shape::new(&[grad_row::ROWS, self.shape(stats).dims()[1]])?;
-        Ok(self.push(op, inputs, shape, None))
+        Ok(self.push_once(Op::BatchNormGradSums { batch, eps }, vec![g, x, stats], shape))
     }
 
     /// Row `row` of a `[rows, C]` per-channel table, as `[C]`.

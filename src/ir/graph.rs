@@ -319,6 +319,16 @@ impl Graph {
         NodeId(self.nodes.len() - 1)
     }
 
+    /// `op` on `inputs`, or the node that already computes it (same op, inputs and shape):
+    /// for values that several gradient rules, or one join made twice, would otherwise build
+    /// again.
+    pub(crate) fn push_once(&mut self, op: Op, inputs: Vec<NodeId>, shape: Shape) -> NodeId {
+        match self.nodes.iter().rposition(|n| n.op == op && n.inputs == inputs && n.shape == shape) {
+            Some(i) => NodeId(i),
+            None => self.push(op, inputs, shape, None),
+        }
+    }
+
     pub(crate) fn check(&self, op: &'static str, id: NodeId) -> Result<()> {
         if id.0 < self.nodes.len() {
             Ok(())

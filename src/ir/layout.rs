@@ -69,7 +69,8 @@ fn resolve(range: &impl RangeBounds<isize>, len: usize) -> (usize, usize) {
 
 impl Graph {
     /// `len` elements of `x` from `start` along `axis` (negative values count from the end),
-    /// as PyTorch's `narrow`. Its gradient places the output's gradient back among zeros.
+    /// as PyTorch's `narrow`. Its gradient places the output's gradient back among zeros. The
+    /// same narrow asked for again is the same node.
     pub fn narrow(&mut self, x: NodeId, axis: isize, start: isize, len: usize) -> Result<NodeId> {
         self.check("narrow", x)?;
         let shape = self.shape(x).clone();
@@ -89,7 +90,7 @@ impl Graph {
         }
         let mut dims = shape.dims().to_vec();
         dims[a] = len;
-        Ok(self.push(Op::Narrow { axis: a, start: first as usize }, vec![x], Shape::new(&dims)?, None))
+        Ok(self.push_once(Op::Narrow { axis: a, start: first as usize }, vec![x], Shape::new(&dims)?))
     }
 
     /// The elements of `x` in `range` along `axis`, with Python's rules (`t[2:5]` is
@@ -264,17 +265,10 @@ impl Graph {
             for pair in level.chunks(2) {
                 next.push(match *pair {
                     [left, right] => {
-                        let op = Op::Concat { axis: a };
-                        let inputs = vec![left, right];
-                        // The same join made before (autodiff joins one set of gradients twice).
-                        match self.nodes().iter().rposition(|n| n.op == op && n.inputs == inputs) {
-                            Some(i) => NodeId(i),
-                            None => {
-                                let mut dims = self.shape(left).dims().to_vec();
-                                dims[a] += self.shape(right).dims()[a];
-                                self.push(op, inputs, Shape::new(&dims)?, None)
-                            }
-                        }
+                        let mut dims = self.shape(left).dims().to_vec();
+                        dims[a] += self.shape(right).dims()[a];
+                        // Autodiff joins one set of gradients twice (a weight's products).
+                        self.push_once(Op::Concat { axis: a }, vec![left, right], Shape::new(&dims)?)
                     }
                     _ => pair[0],
                 });

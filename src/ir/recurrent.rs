@@ -325,58 +325,39 @@ impl Graph {
         let hidden = self.shape(w_hh).dims()[1];
         let mut backward_inputs = vec![g, node];
         backward_inputs.extend(inputs.iter().enumerate().filter(|&(i, _)| i != 2).map(|(_, &x)| x));
-        let op = Op::RecurrentScanBackward(scan);
-        let grads = match self.nodes().iter().rposition(|n| n.op == op && n.inputs == backward_inputs) {
-            Some(i) => NodeId(i),
-            None => {
-                let shape = Shape::new(&[t_len + 1, batch, scan.cell.gradient_width(hidden)])?;
-                self.push(op, backward_inputs, shape, None)
-            }
-        };
+        let shape = Shape::new(&[t_len + 1, batch, scan.cell.gradient_width(hidden)])?;
+        let grads = self.push_once(Op::RecurrentScanBackward(scan), backward_inputs, shape);
         // The state products' gradients (a GRU's after its input product's).
         let of_states = if scan.cell == CellKind::Gru { rows } else { 0 };
         let d = match slot {
             0 => {
-                let steps = self.narrow_once(grads, 0, 0, t_len)?;
-                self.narrow_once(steps, 2, 0, rows)?
+                let steps = self.narrow(grads, 0, 0, t_len)?;
+                self.narrow(steps, 2, 0, rows)?
             }
             1 => {
                 // dW_hh: the sum over steps and rows of (state product's gradient)ᵀ · h before it.
-                let steps = self.narrow_once(grads, 0, 0, t_len)?;
-                let d_hs = self.narrow_once(steps, 2, of_states, rows)?;
+                let steps = self.narrow(grads, 0, 0, t_len)?;
+                let d_hs = self.narrow(steps, 2, of_states as isize, rows)?;
                 let d_hs = self.reshape(d_hs, &[t_len * batch, rows])?;
-                let before = self.narrow_once(node, 0, 0, t_len)?;
-                let h_before = self.narrow_once(before, 2, 0, hidden)?;
+                let before = self.narrow(node, 0, 0, t_len)?;
+                let h_before = self.narrow(before, 2, 0, hidden)?;
                 let h_before = self.reshape(h_before, &[t_len * batch, hidden])?;
                 self.matmul_t(d_hs, h_before, true, false)?
             }
             2 => {
-                let init = self.narrow_once(grads, 0, t_len, 1)?;
-                let init = self.narrow_once(init, 2, 0, scan.cell.state_width(hidden))?;
+                let init = self.narrow(grads, 0, t_len as isize, 1)?;
+                let init = self.narrow(init, 2, 0, scan.cell.state_width(hidden))?;
                 let dims = self.shape(inputs[2]).dims().to_vec();
                 self.reshape(init, &dims)?
             }
             3 if scan.cell.takes_hidden_bias() => {
-                let steps = self.narrow_once(grads, 0, 0, t_len)?;
-                let d_hs = self.narrow_once(steps, 2, of_states, rows)?;
+                let steps = self.narrow(grads, 0, 0, t_len)?;
+                let d_hs = self.narrow(steps, 2, of_states as isize, rows)?;
                 self.sum_to(d_hs, &[rows], 1.0)?
             }
             _ => return Ok(None),
         };
         Ok(Some(d))
-    }
-
-    /// `narrow(x, axis, start, len)`, or the same narrow where a sibling gradient made it.
-    fn narrow_once(&mut self, x: NodeId, axis: usize, start: usize, len: usize) -> Result<NodeId> {
-        if start == 0 && self.shape(x).dims()[axis] == len {
-            return Ok(x);
-        }
-        let op = Op::Narrow { axis, start };
-        let found = self.nodes().iter().rposition(|n| n.op == op && n.inputs == [x] && n.shape.dims()[axis] == len);
-        match found {
-            Some(i) => Ok(NodeId(i)),
-            None => self.narrow(x, axis as isize, start as isize, len),
-        }
     }
 
     /// m·new (given as `written`) + (1 − m)·old.

@@ -263,9 +263,7 @@ struct ScanInputs<'a> {
 
 impl<'a> ScanInputs<'a> {
     fn new(scan: Scan, x: &'a [Array]) -> Self {
-        let mut rest = x[3..].iter();
-        let b_hh = if scan.cell.takes_hidden_bias() { rest.next() } else { None };
-        let mask = if scan.masked { rest.next() } else { None };
+        let (b_hh, mask) = scan.optional_inputs(&x[3..]);
         let (steps, batch, hidden) = (x[0].dims[0], x[0].dims[1], x[1].dims[1]);
         ScanInputs { xw: &x[0], w_hh: &x[1], init: &x[2], b_hh, mask, steps, batch, hidden }
     }

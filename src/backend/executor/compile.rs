@@ -3,7 +3,7 @@
 
 use super::binding::{Binds, bind_group, no_buffer};
 use super::chunk::{Part, PlanChunk};
-use super::fusion::fuse_matmuls;
+use super::fusion::{fuse_matmuls, read_prefixes_in_place};
 use super::kernel_graph::Kernel;
 use super::lower::lower;
 use super::memory;
@@ -57,7 +57,8 @@ impl Plan {
         }
         device.count_plan_compile();
         let limits = device.limits();
-        let fused = fuse_matmuls(graph.nodes(), outputs, device, &limits);
+        let mut fused = fuse_matmuls(graph.nodes(), outputs, device, &limits);
+        read_prefixes_in_place(graph.nodes(), outputs, &mut fused);
         let nodes = &fused[..];
         let order = schedule(nodes, outputs);
         let mut counters = Counters::default();

@@ -1,7 +1,7 @@
 //! Fusions the plan compiler makes before lowering, from the user's graph into its own
 //! (`kernel_graph`): a product with its bias and activation, a pooling's gradient with a
 //! ReLU's, a batched product with the sum over its batch, and a small first convolution
-//! layer into one direct kernel.
+//! layer into one direct kernel; and the narrows it reads in place, with no launch.
 
 use super::kernel_graph::{Kernel, KernelNode};
 use super::lower::matmul_dims;
@@ -27,10 +27,7 @@ use crate::ir::shape::Shape;
 /// - a batched product that only a sum over its batch reads becomes a few partial sums
 ///   ([`Kernel::MatmulBatchSum`]), instead of one product per entry (a convolution's filter
 ///   gradient: 100 products of 73 KB down to a handful on software adapters, a few dozen
-///   on GPUs);
-/// - a narrow that keeps the first bytes of its input is read in place ([`Kernel::Prefix`]).
-///
-/// (The last is no fusion, but a choice of the compiler's graph too.)
+///   on GPUs).
 pub(super) fn fuse_matmuls(
     nodes: &[Node],
     outputs: &[NodeId],
@@ -124,13 +121,12 @@ pub(super) fn fuse_matmuls(
     if strategy.direct_convs() {
         fuse_few_tap_convs(nodes, &live, &mut fused);
     }
-    read_prefixes_in_place(nodes, &live, outputs, &mut fused);
     fused
 }
 
 /// Makes each narrow that keeps the first bytes of its input a [`Kernel::Prefix`], but where a
 /// plan output is that narrow or a reshape of it: an output keeps a buffer of its own.
-fn read_prefixes_in_place(nodes: &[Node], live: &[usize], outputs: &[NodeId], fused: &mut [KernelNode]) {
+pub(super) fn read_prefixes_in_place(nodes: &[Node], outputs: &[NodeId], fused: &mut [KernelNode]) {
     let mut own_buffer = vec![false; nodes.len()];
     for o in outputs {
         let mut at = o.index();
@@ -140,7 +136,7 @@ fn read_prefixes_in_place(nodes: &[Node], live: &[usize], outputs: &[NodeId], fu
             own_buffer[at] = true;
         }
     }
-    for &i in live {
+    for i in 0..nodes.len() {
         if let Op::Narrow { axis, start: 0 } = nodes[i].op {
             let input = &nodes[nodes[i].inputs[0].index()].shape;
             if input.dims()[..axis].iter().all(|&d| d == 1) && !own_buffer[i] {

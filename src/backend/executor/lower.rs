@@ -298,11 +298,9 @@ fn padded_inputs(inputs: &[NodeId]) -> Vec<NodeId> {
 /// has none), then `last`.
 fn scan_bindings(scan: Scan, optional: &[NodeId], first: [NodeId; 2], last: [NodeId; 2]) -> Vec<NodeId> {
     let xw = first[0];
-    let mut rest = optional.iter();
-    let b_hh = if scan.cell.takes_hidden_bias() { rest.next() } else { None };
-    let mask = if scan.masked { rest.next() } else { None };
+    let (b_hh, mask) = scan.optional_inputs(optional.iter().copied());
     let mut bound = first.to_vec();
-    bound.extend([b_hh.copied().unwrap_or(xw), mask.copied().unwrap_or(xw)]);
+    bound.extend([b_hh.unwrap_or(xw), mask.unwrap_or(xw)]);
     bound.extend(last);
     bound
 }

@@ -83,6 +83,15 @@ pub struct Scan {
 }
 
 impl Scan {
+    /// Its inputs after the starting state, in order: (b_hh where the cell takes it apart, the
+    /// mask where masked).
+    pub fn optional_inputs<T>(self, rest: impl IntoIterator<Item = T>) -> (Option<T>, Option<T>) {
+        let mut rest = rest.into_iter();
+        let b_hh = if self.cell.takes_hidden_bias() { rest.next() } else { None };
+        let mask = if self.masked { rest.next() } else { None };
+        (b_hh, mask)
+    }
+
     /// Its name in errors, profiles and the conformance suite.
     pub fn name(self) -> String {
         format!("{}_scan{}", self.cell.name(), if self.masked { "_packed" } else { "" })
